@@ -1,0 +1,68 @@
+"""The error tree of the project.
+
+Every error a user can cause has its own class with a stable ``code``: the CLI prints the message on one line
+and exits non-zero, and the server sends ``code`` and message in an ``error`` reply. Messages name the file,
+frame or key at fault and, where there is a choice, list the valid alternatives.
+"""
+
+from __future__ import annotations
+
+
+class E2fgviError(Exception):
+    """Root of all errors raised on purpose by this project."""
+
+    code = "e2fgvi_error"
+
+
+class CheckpointError(E2fgviError):
+    """A weights file is missing, unreadable, truncated, unsafe or for another model."""
+
+    code = "checkpoint_error"
+
+
+class SequenceError(E2fgviError):
+    """An image-sequence pattern, frame range or file cannot be used."""
+
+    code = "sequence_error"
+
+
+class MissingFramesError(SequenceError):
+    """Frames of the requested range are not on disk."""
+
+    code = "missing_frames"
+
+
+class MatteError(E2fgviError):
+    """A matte is missing, has the wrong size or names a channel that does not exist."""
+
+    code = "matte_error"
+
+
+class ConfigError(E2fgviError):
+    """A configuration value (CLI flag, submit parameter, environment variable) is invalid."""
+
+    code = "config_error"
+
+
+class DeviceError(E2fgviError):
+    """The compute device is unavailable or ran out of memory."""
+
+    code = "device_error"
+
+
+class OutputError(E2fgviError):
+    """An output cannot be written (folder not writable, path outside the allowed roots)."""
+
+    code = "output_error"
+
+
+class ProtocolError(E2fgviError):
+    """A message on the wire is malformed or of an unsupported protocol version."""
+
+    code = "protocol_error"
+
+
+class JobCancelled(E2fgviError):
+    """A job was cancelled by its client, a lapsed heartbeat or a server shutdown."""
+
+    code = "cancelled"
