@@ -1,0 +1,258 @@
+"""The per-user store of model checkpoints.
+
+Users download the official checkpoints themselves (we never fetch weights) and install them with
+``e2fgvi weights add PATH``. Installing validates the file once: it is loaded without unpickling code
+(``weights_only=True``), its variant is detected from its keys, it must load into our generator with
+``strict=True``, and its sha256 is recorded so that every output frame can name the exact weights that made it.
+Later runs find weights by variant or by name without re-validating them.
+
+Layout of the store (``$E2FGVI_WEIGHTS_DIR``, default a per-user cache folder)::
+
+    index.json            {"weights": [{"name", "variant", "file", "sha256", "bytes", "source", "added"}]}
+    <name>.pth            the checkpoint, copied verbatim
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from e2fgvi_core.errors import CheckpointError
+
+WEIGHTS_DIR_ENV = "E2FGVI_WEIGHTS_DIR"
+INDEX_FILE = "index.json"
+
+DOWNLOAD_HELP = (
+    "Download the official checkpoints (E2FGVI-HQ-CVPR22.pth recommended, E2FGVI-CVPR22.pth) from the links in "
+    "the README of github.com/MCG-NKU/E2FGVI, then install one with: e2fgvi weights add PATH/TO/E2FGVI-HQ-CVPR22.pth"
+)
+
+
+@dataclass(frozen=True)
+class InstalledWeights:
+    """One checkpoint known to the store (or given by path), identified by its sha256."""
+
+    name: str
+    variant: str
+    path: Path
+    sha256: str
+    bytes: int
+    source: str = ""
+    added: str = ""
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["file"] = self.path.name
+        del data["path"]
+        return data
+
+
+def weights_dir() -> Path:
+    """The store folder: ``$E2FGVI_WEIGHTS_DIR`` or the platform's per-user cache folder."""
+    override = os.environ.get(WEIGHTS_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "e2fgvi" / "weights"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def validate_checkpoint(path: str | Path) -> str:
+    """Load ``path`` safely and strictly into our generator; return its variant or raise ``CheckpointError``."""
+    from e2fgvi_core.models import build_generator, load_checkpoint
+
+    path = Path(path)
+    variant, state_dict = load_checkpoint(path)
+    model = build_generator(variant)
+    try:
+        model.load_state_dict(state_dict, strict=True)
+    except RuntimeError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        raise CheckpointError(f"{path}: does not load into the {variant} generator: {first_line}") from exc
+    return variant
+
+
+def _read_index(folder: Path) -> list[dict]:
+    index_path = folder / INDEX_FILE
+    if not index_path.exists():
+        return []
+    try:
+        data = json.loads(index_path.read_text())
+        entries = data["weights"]
+        if not isinstance(entries, list):
+            raise TypeError("'weights' is not a list")
+        return [dict(entry) for entry in entries]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{index_path}: the weights index is damaged ({exc}); remove it and add the weights again")
+
+
+def _write_index(folder: Path, entries: list[dict]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".json.tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"weights": entries}, handle, indent=1)
+        os.replace(tmp, folder / INDEX_FILE)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _entry_to_weights(folder: Path, entry: dict) -> InstalledWeights:
+    return InstalledWeights(
+        name=entry["name"],
+        variant=entry["variant"],
+        path=folder / entry["file"],
+        sha256=entry["sha256"],
+        bytes=int(entry.get("bytes", 0)),
+        source=entry.get("source", ""),
+        added=entry.get("added", ""),
+    )
+
+
+def installed_weights() -> list[InstalledWeights]:
+    """Checkpoints in the store whose files are still present, oldest first."""
+    folder = weights_dir()
+    result = []
+    for entry in _read_index(folder):
+        weights = _entry_to_weights(folder, entry)
+        if weights.path.is_file():
+            result.append(weights)
+    return result
+
+
+def add_weights(path: str | Path, name: str | None = None) -> InstalledWeights:
+    """Validate ``path`` and copy it into the store under ``name`` (default: the file's stem)."""
+    source = Path(path).expanduser()
+    if not source.is_file():
+        raise CheckpointError(f"{source}: no such checkpoint file. {DOWNLOAD_HELP}")
+    variant = validate_checkpoint(source)
+    name = name or source.stem
+    if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise CheckpointError(f"invalid weights name {name!r}: use letters, digits, '-', '_' and '.'")
+    folder = weights_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".pth.tmp", dir=folder)
+        os.close(fd)
+        try:
+            shutil.copyfile(source, tmp)
+            sha256 = file_sha256(Path(tmp))
+            os.replace(tmp, folder / f"{name}.pth")
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise CheckpointError(f"cannot install weights into {folder}: {exc.strerror or exc}") from exc
+    installed = InstalledWeights(
+        name=name,
+        variant=variant,
+        path=folder / f"{name}.pth",
+        sha256=sha256,
+        bytes=(folder / f"{name}.pth").stat().st_size,
+        source=str(source.resolve()),
+        added=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )
+    entries = [entry for entry in _read_index(folder) if entry.get("name") != name]
+    entries.append(installed.to_json())
+    _write_index(folder, entries)
+    return installed
+
+
+def resolve_weights(spec: str | None = None, variant: str | None = None) -> InstalledWeights:
+    """Find the weights to use.
+
+    ``spec`` is a checkpoint path, the name of installed weights, or ``None`` for the most recently installed
+    weights of ``variant`` (any variant when ``variant`` is None, E2FGVI-HQ first). A path outside the store is
+    validated (strict load) before use, because nothing vouches for it.
+    """
+    if spec:
+        candidate = Path(spec).expanduser()
+        if candidate.is_file():
+            found_variant = validate_checkpoint(candidate)
+            if variant and found_variant != variant:
+                raise CheckpointError(f"{candidate}: is an {found_variant} checkpoint, but engine {variant} was asked for")
+            return InstalledWeights(
+                name=candidate.stem,
+                variant=found_variant,
+                path=candidate,
+                sha256=file_sha256(candidate),
+                bytes=candidate.stat().st_size,
+                source=str(candidate.resolve()),
+            )
+        installed = installed_weights()
+        for weights in installed:
+            if weights.name == spec:
+                if variant and weights.variant != variant:
+                    raise CheckpointError(f"weights {spec!r} are {weights.variant}, but engine {variant} was asked for")
+                return weights
+        names = ", ".join(w.name for w in installed) or "none installed"
+        raise CheckpointError(f"no checkpoint file or installed weights named {spec!r} (installed: {names}). {DOWNLOAD_HELP}")
+    installed = installed_weights()
+    if variant:
+        matching = [w for w in installed if w.variant == variant]
+    else:
+        matching = [w for w in installed if w.variant == "e2fgvi_hq"] or installed
+    if not matching:
+        what = f"{variant} weights" if variant else "weights"
+        raise CheckpointError(f"no {what} installed in {weights_dir()}. {DOWNLOAD_HELP}")
+    return matching[-1]
+
+
+def load_generator(spec: str | None, variant: str | None, device=None):
+    """Resolve, load and return ``(model, weights)``: the generator in eval mode on ``device``.
+
+    The checkpoint is read once: a path given directly is validated by the strict load itself.
+    """
+    import torch
+
+    from e2fgvi_core.models import build_generator, load_checkpoint
+
+    direct = Path(spec).expanduser() if spec else None
+    if direct is not None and direct.is_file():
+        path = direct
+        weights = None
+    else:
+        weights = resolve_weights(spec, variant)
+        path = weights.path
+    found_variant, state_dict = load_checkpoint(path)
+    if variant and found_variant != variant:
+        raise CheckpointError(f"{path}: is an {found_variant} checkpoint, but engine {variant} was asked for")
+    model = build_generator(found_variant)
+    try:
+        model.load_state_dict(state_dict, strict=True)
+    except RuntimeError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        raise CheckpointError(f"{path}: does not load into the {found_variant} generator: {first_line}") from exc
+    if weights is None:
+        weights = InstalledWeights(
+            name=path.stem,
+            variant=found_variant,
+            path=path,
+            sha256=file_sha256(path),
+            bytes=path.stat().st_size,
+            source=str(path.resolve()),
+        )
+    model.eval()
+    if device is not None:
+        model.to(torch.device(device))
+    return model, weights
