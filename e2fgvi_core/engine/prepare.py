@@ -1,0 +1,168 @@
+"""From plate pixels to model inputs and back: matte dilation, colour, padding, resizing, tensor layout.
+
+Every step here reproduces a line of the official ``test.py`` (see ``../shared/parity/README.md``, case 3): the
+matte is binarised then dilated with a 3x3 cross four times (``cv2.dilate``), frames become ``u8 / 255 * 2 - 1``,
+holes are zeroed, E2FGVI-HQ inputs are padded by mirroring (symmetric, *not* reflect) to multiples of 60 x 108,
+and predictions come back as ``(pred + 1) / 2 * 255`` in float32 before the uint8 truncation of the composite.
+
+Plates that are not 8-bit (EXR, 16-bit TIFF/PNG) are converted to display-referred float32 in [0, 1] first
+(scene-linear EXR through ``e2fgvi_core.io.colour``) and never quantised to 8 bits.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import cv2
+import numpy as np
+
+from e2fgvi_core.errors import SequenceError
+
+HQ_MULTIPLE_HW = (60, 108)
+ORIGINAL_SIZE_WH = (432, 240)
+RGB_NAMES = (("R", "G", "B"), ("r", "g", "b"), ("red", "green", "blue"))
+
+_CROSS_3X3 = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+
+
+def dilate_hole(matte: np.ndarray, iterations: int = 4) -> np.ndarray:
+    """(h, w) bool matte -> (h, w) bool hole: ``cv2.dilate`` with a 3x3 cross, ``iterations`` times (official)."""
+    binary = np.ascontiguousarray(matte, dtype=np.uint8)
+    return cv2.dilate(binary, _CROSS_3X3, iterations=iterations).astype(bool)
+
+
+def rgb_channel_indices(channels: tuple[str, ...], where: str = "frame") -> tuple[int, int, int]:
+    """Indices of the R, G, B channels (by name, else the first three; one channel is used as grey)."""
+    lookup = {name: i for i, name in enumerate(channels)}
+    for names in RGB_NAMES:
+        if all(n in lookup for n in names):
+            return tuple(lookup[n] for n in names)  # type: ignore[return-value]
+    if len(channels) >= 3:
+        return (0, 1, 2)
+    if len(channels) >= 1:
+        return (0, 0, 0)
+    raise SequenceError(f"{where}: has no channels to inpaint")
+
+
+def is_quantised(pixels: np.ndarray) -> bool:
+    """8-bit plates follow the official uint8 protocol (truncating composite and blend); others stay float."""
+    return pixels.dtype == np.uint8
+
+
+def to_display(pixels: np.ndarray, rgb: tuple[int, int, int], linear: bool, colour=None,
+               nan_policy: str = "zero", where: str = "frame") -> np.ndarray:
+    """The RGB of a plate as the model sees it.
+
+    Returns (h, w, 3) uint8 for 8-bit plates (as they are), otherwise float32 display-referred values: integer
+    plates scaled to [0, 1], float plates converted from scene-linear when ``linear`` (through ``colour``, an
+    object with ``to_display``; the sRGB curve when None). Non-finite values are replaced by 0 with a warning
+    (``nan_policy="zero"``) or refused (``"error"``); outside the matte they still go out untouched.
+    """
+    rgb_pixels = pixels[..., list(rgb)]
+    if pixels.dtype == np.uint8:
+        return np.ascontiguousarray(rgb_pixels)
+    if np.issubdtype(pixels.dtype, np.integer):
+        return rgb_pixels.astype(np.float32) / float(np.iinfo(pixels.dtype).max)
+    values = rgb_pixels.astype(np.float32)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        count = int(bad.any(axis=-1).sum())
+        if nan_policy == "error":
+            raise SequenceError(f"{where}: {count} pixels hold NaN or Inf; fix the plate or use nan_policy=zero")
+        warnings.warn(
+            f"{where}: {count} pixels hold NaN or Inf; they are read as 0 by the model (outside the matte they are "
+            f"written back unchanged, inside it they are replaced by the fill)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        values = np.where(bad, np.float32(0), values)
+    if linear:
+        values = colour.to_display(values) if colour is not None else srgb_encode(values)
+    return values.astype(np.float32)
+
+
+def srgb_encode(linear: np.ndarray) -> np.ndarray:
+    """Scene-linear -> sRGB display values (IEC 61966-2-1 curve; negatives mirrored). Fallback when io lacks it."""
+    x = np.asarray(linear, dtype=np.float32)
+    a = np.abs(x)
+    out = np.where(a <= 0.0031308, a * 12.92, 1.055 * np.power(np.maximum(a, 1e-12), 1 / 2.4) - 0.055)
+    return (np.sign(x) * out).astype(np.float32)
+
+
+def srgb_decode(display: np.ndarray) -> np.ndarray:
+    """sRGB display values -> scene-linear (inverse of ``srgb_encode``)."""
+    x = np.asarray(display, dtype=np.float32)
+    a = np.abs(x)
+    out = np.where(a <= 0.04045, a / 12.92, np.power((a + 0.055) / 1.055, 2.4))
+    return (np.sign(x) * out).astype(np.float32)
+
+
+def symmetric_pad(array: np.ndarray, multiple_hw: tuple[int, int], axes: tuple[int, int] = (0, 1)) -> np.ndarray:
+    """Mirror-pad two axes up to the next multiples, as ``cat([x, flip(x)])[:size]`` in ``test.py``.
+
+    The padded row ``H`` repeats row ``H - 1`` (numpy ``symmetric``). When the pad exceeds the image (tiny frames),
+    numpy keeps mirroring where the official code would come up short.
+    """
+    pads = [(0, 0)] * array.ndim
+    for axis, multiple in zip(axes, multiple_hw):
+        size = array.shape[axis]
+        pads[axis] = (0, (multiple - size % multiple) % multiple)
+    if all(p == (0, 0) for p in pads):
+        return array
+    return np.pad(array, pads, mode="symmetric")
+
+
+def resize_display(image: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+    """Resize an (h, w, 3) frame like PIL's ``Image.resize`` default (bicubic, antialiased) in ``test.py``.
+
+    8-bit frames go through Pillow when it is installed (bit-identical to the official script); otherwise, and for
+    float frames, OpenCV's area filter when shrinking / bicubic when enlarging (close, not bit-identical).
+    """
+    if image.shape[1] == size_wh[0] and image.shape[0] == size_wh[1]:
+        return image
+    if image.dtype == np.uint8:
+        try:
+            from PIL import Image
+        except ImportError:
+            pass
+        else:
+            return np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize(size_wh, Image.BICUBIC))
+    shrinking = size_wh[0] < image.shape[1] or size_wh[1] < image.shape[0]
+    return cv2.resize(image, size_wh, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+
+
+def resize_matte(matte: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+    """Resize a bool matte with nearest-neighbour sampling at pixel centres (PIL ``NEAREST`` = cv2 ``EXACT``)."""
+    if matte.shape[1] == size_wh[0] and matte.shape[0] == size_wh[1]:
+        return matte
+    resized = cv2.resize(matte.astype(np.uint8), size_wh, interpolation=cv2.INTER_NEAREST_EXACT)
+    return resized.astype(bool)
+
+
+def resize_prediction(pred: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+    """Upsample an (h, w, 3) float32 prediction back to plate resolution (bicubic; used by proxy and ``e2fgvi``)."""
+    if pred.shape[1] == size_wh[0] and pred.shape[0] == size_wh[1]:
+        return pred
+    return cv2.resize(pred, size_wh, interpolation=cv2.INTER_CUBIC)
+
+
+def to_model_input(display: np.ndarray, hole: np.ndarray):
+    """(h, w, 3) display frame + (h, w) bool hole -> (3, h, w) float32 torch tensor in [-1, 1], 0 in the hole.
+
+    Computed in float32 exactly as ``test.py``: ``u8.float().div(255) * 2 - 1`` then ``* (1 - mask)``.
+    """
+    import torch
+
+    if display.dtype == np.uint8:
+        x = torch.from_numpy(np.ascontiguousarray(display)).permute(2, 0, 1).float().div(255)
+    else:
+        x = torch.from_numpy(np.ascontiguousarray(np.clip(display, 0.0, 1.0), dtype=np.float32)).permute(2, 0, 1)
+    x = x * 2 - 1
+    keep = 1 - torch.from_numpy(np.ascontiguousarray(hole, dtype=np.float32))[None]
+    return x * keep
+
+
+def prediction_to_display(pred) -> np.ndarray:
+    """(n, 3, h, w) torch output in [-1, 1] -> (n, h, w, 3) float32 numpy in [0, 255], as ``test.py`` does."""
+    pred = (pred + 1) / 2
+    return pred.permute(0, 2, 3, 1).cpu().numpy() * 255
