@@ -1,0 +1,152 @@
+"""Writing frames atomically, with their source's channels, windows and metadata plus our provenance.
+
+A render that dies half-way must never leave a truncated EXR that a compositor would read as a valid frame: the
+image is written to a temporary file in the destination folder (same file system, so the rename is atomic) and
+moved over the final name with ``os.replace`` only once OpenImageIO has closed it. On any failure the temporary
+file is removed and ``OutputError`` names the file and the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import OpenImageIO as oiio
+
+from e2fgvi_core.errors import E2fgviError, OutputError
+from e2fgvi_core.io import _oiio
+from e2fgvi_core.io.frame import Frame
+
+__all__ = ["PROVENANCE_PREFIX", "LOSSY_EXR_COMPRESSIONS", "write_frame", "provenance_attributes"]
+
+PROVENANCE_PREFIX = "e2fgvi:"
+LOSSY_EXR_COMPRESSIONS = frozenset({"dwaa", "dwab", "b44", "b44a", "pxr24"})
+_LOSSLESS_EXR_FALLBACK = "zip"
+# Formats that store arbitrary string attributes; the others get the provenance as JSON in ImageDescription.
+_FORMATS_WITH_CUSTOM_ATTRIBUTES = frozenset({"openexr", "png"})
+
+
+def write_frame(
+    path: str | os.PathLike,
+    frame: Frame,
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    compression: str | None = None,
+    pixel_format: str | None = None,
+) -> Path:
+    """Write ``frame`` to ``path`` atomically and return the final path.
+
+    ``metadata`` is provenance (engine, model variant, weights sha256, parameters ...): each key is stored as a
+    string attribute ``e2fgvi:<key>`` on top of the frame's own metadata. ``compression`` overrides the file's
+    compression; when it is not given and the source EXR used a lossy one (DWA, B44, PXR24), ``zip`` is used so
+    pixels outside the matte come back bit-identical. ``pixel_format`` (``"half"``, ``"float"``, ``"uint8"``,
+    ``"uint16"``) stores the pixels in another format than their dtype. Missing folders are created. Formats that
+    cannot hold custom attributes (TIFF, JPEG, DPX) get the provenance as JSON in ``ImageDescription`` unless the
+    source already has one. Pixels are written as given: alpha is never premultiplied or divided out.
+    """
+    target = Path(os.fspath(path))
+    format_name = _oiio.format_of(target.name)
+    if format_name is None:
+        raise OutputError(f"cannot write {target}: unknown image extension; known: {_oiio.known_extensions()}")
+    _ensure_folder(target)
+    spec = _build_spec(target, frame, format_name, compression, pixel_format)
+    provenance = provenance_attributes(metadata or {})
+    for key, value in provenance.items():
+        spec.attribute(key, value)
+    if provenance and format_name not in _FORMATS_WITH_CUSTOM_ATTRIBUTES and not spec.get_string_attribute(
+        "ImageDescription"
+    ):
+        spec.attribute("ImageDescription", json.dumps(provenance, sort_keys=True))
+
+    temp = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{target.suffix}")
+    handle = None
+    try:
+        handle = _oiio.create_output(str(temp), OutputError)
+        _oiio.check(handle.open(str(temp), spec), handle, "open", str(target), OutputError)
+        pixels = np.ascontiguousarray(frame.pixels)
+        _oiio.check(handle.write_image(pixels), handle, "write pixels to", str(target), OutputError)
+        closing, handle = handle, None
+        _oiio.check(closing.close(), closing, "finish", str(target), OutputError)
+        os.replace(temp, target)
+    except E2fgviError:
+        _discard(handle, temp)
+        raise
+    except OSError as exc:
+        _discard(handle, temp)
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    except BaseException:
+        _discard(handle, temp)
+        raise
+    return target
+
+
+def provenance_attributes(metadata: Mapping[str, Any]) -> dict[str, str]:
+    """``metadata`` as ``e2fgvi:``-prefixed string attributes (non-strings are stored as JSON)."""
+    attributes = {}
+    for key, value in metadata.items():
+        name = key if str(key).startswith(PROVENANCE_PREFIX) else f"{PROVENANCE_PREFIX}{key}"
+        attributes[name] = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return attributes
+
+
+def _ensure_folder(target: Path) -> None:
+    folder = target.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        reason = f"{blocker} is a file, not a folder" if blocker else (exc.strerror or str(exc))
+        raise OutputError(f"cannot write {target}: output folder {folder} cannot be created ({reason})") from exc
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {target}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {target}: output folder {folder} is not writable")
+
+
+def _build_spec(
+    target: Path, frame: Frame, format_name: str, compression: str | None, pixel_format: str | None
+) -> Any:
+    where = str(target)
+    file_format = pixel_format or _oiio.format_for_dtype(frame.pixels.dtype, where, OutputError)
+    if pixel_format is not None:
+        _oiio.dtype_for_format(pixel_format, where, OutputError)
+    x, y, width, height = frame.data_window
+    spec = oiio.ImageSpec(width, height, len(frame.channels), file_format)
+    spec.x, spec.y = x, y
+    spec.full_x, spec.full_y, spec.full_width, spec.full_height = frame.display_window
+    spec.channelnames = frame.channels
+    if frame.channel_formats and format_name == "openexr" and pixel_format is None:
+        spec.channelformats = tuple(oiio.TypeDesc(f) for f in frame.channel_formats)
+
+    if format_name != "openexr":
+        spec.attribute("oiio:UnassociatedAlpha", 1)  # write alpha and colour as given, as the reader reads them
+    same_format = frame.path is None or _oiio.format_of(frame.path) == format_name
+    _oiio.write_attributes(spec, frame.metadata, frame.metadata_types, same_format)
+    for name in ("oiio:ColorSpace",):
+        if not same_format and name in frame.metadata and file_format.startswith("uint"):
+            spec.erase_attribute(name)  # a linear EXR's colour space does not describe an 8/16-bit copy
+    if compression is not None:
+        spec.attribute("compression", compression)
+    elif format_name == "openexr":
+        current = spec.get_string_attribute("compression", "")
+        if current.partition(":")[0].lower() in LOSSY_EXR_COMPRESSIONS:
+            spec.attribute("compression", _LOSSLESS_EXR_FALLBACK)
+    return spec
+
+
+def _discard(handle: Any, temp: Path) -> None:
+    if handle is not None:
+        try:
+            handle.close()
+        except Exception:  # noqa: BLE001 - best effort: the original failure is what the user needs to see
+            pass
+    try:
+        temp.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError:
+        pass
