@@ -66,3 +66,15 @@ class JobCancelled(E2fgviError):
     """A job was cancelled by its client, a lapsed heartbeat or a server shutdown."""
 
     code = "cancelled"
+
+
+class AccessDeniedError(E2fgviError):
+    """A request the server refuses for this peer: shutdown without the token or from another machine."""
+
+    code = "access_denied"
+
+
+class UnknownJobError(E2fgviError):
+    """A cancel names a job id or key the server does not know (finished long ago, or from before a restart)."""
+
+    code = "unknown_job"

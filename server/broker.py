@@ -1,0 +1,306 @@
+"""The ROUTER loop: receive, validate, dispatch on ``type``, forward worker events, purge lapsed clients.
+
+Why this shape (zguide's ``mdbroker``): one thread owns the socket and does nothing slow, so every client gets
+its ``pong``, ``status`` and ``error`` replies while a job runs on the device. Anything that arrives is decoded
+by ``server.protocol`` with limits; whatever is wrong with a message earns an ``error`` reply (or, when not even
+an identity can be read, a log line) and the loop goes on serving everyone else.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import time
+import traceback
+from typing import Any
+
+import zmq
+
+from e2fgvi_core.errors import AccessDeniedError, ConfigError, E2fgviError, UnknownJobError
+from server import protocol as wire
+from server.config import ServerConfig
+from server.events import JobEvent, Outbox, log_job_event
+from server.jobs import FINAL_STATES, Job, JobQueue
+from server.security import confine_output, is_local_peer, start_curve
+
+log = logging.getLogger("e2fgvi.server")
+
+MAX_KEY_CHARS = 200
+MAX_MESSAGES_PER_TURN = 256  # fairness: forward worker events at least this often under a flood of requests
+VALUE_INPUT_FIELDS = ("plate_frames", "matte_frames")
+
+
+class Broker:
+    """Owns the ROUTER socket, the client table and the routing of job events to (re-attached) clients."""
+
+    def __init__(self, config: ServerConfig, queue: JobQueue, token: str, context: zmq.Context | None = None,
+                 status_extra=None) -> None:
+        self.config = config
+        self.queue = queue
+        self.token = token
+        self.context = context or zmq.Context.instance()
+        self.status_extra = status_extra  # callable -> dict (cache, devices, weights) from the worker
+        self.clients: dict[bytes, float] = {}
+        self.started = time.time()
+        self.stopping = False
+        self.shutdown_requested = False
+        self.authenticator = None
+        self.socket = self.context.socket(zmq.ROUTER)
+        self.socket.linger = 0
+        self.socket.setsockopt(zmq.MAXMSGSIZE, config.max_message_bytes)
+        self.socket.sndhwm = 0  # never drop a result frame for a slow client; memory is bounded by the jobs
+        self.socket.rcvhwm = 0
+        self.socket.router_handover = True  # a client reconnecting with a fixed identity takes over
+        self.authenticator = start_curve(self.context, self.socket, config)
+        self.outbox = Outbox(self.context)
+        self.endpoints: list[str] = []
+
+    def bind(self) -> list[str]:
+        for endpoint in self.config.binds:
+            self.socket.bind(endpoint)
+            self.endpoints.append(self.socket.last_endpoint.decode())
+        return self.endpoints
+
+    def serve(self, should_stop=lambda: False) -> None:
+        """Run until ``should_stop()`` or a ``shutdown`` message: poll, dispatch, forward events, purge."""
+        poller = zmq.Poller()
+        poller.register(self.socket, zmq.POLLIN)
+        poller.register(self.outbox.wake, zmq.POLLIN)
+        while not (self.shutdown_requested or should_stop()):
+            ready = dict(poller.poll(self.config.poll_timeout_ms))
+            if self.socket in ready:
+                for _ in range(MAX_MESSAGES_PER_TURN):
+                    try:
+                        parts = self.socket.recv_multipart(zmq.NOBLOCK, copy=False)
+                    except zmq.Again:
+                        break
+                    self.process_client(parts)
+            self.forward_events()
+            self.purge_clients()
+
+    def close(self) -> None:
+        self.forward_events()
+        self.outbox.close()
+        self.socket.close(0)
+        if self.authenticator is not None:
+            self.authenticator.stop()
+
+    # --- incoming -------------------------------------------------------------------------------------------
+    def process_client(self, parts: list[zmq.Frame]) -> None:
+        identity = parts[0].bytes
+        self.clients[identity] = time.monotonic()
+        req = None
+        try:
+            message = wire.decode(parts[1:], self.config.max_header_bytes)
+            req = message.get("req")
+            if message.type not in wire.CLIENT_TYPES:
+                raise wire.ProtocolError(f"a client may not send {message.type!r}; valid requests: "
+                                         f"{', '.join(wire.CLIENT_TYPES)}")
+            handler = getattr(self, f"on_{message.type}")
+            handler(identity, message, parts)
+        except (wire.WireError, E2fgviError) as exc:
+            log.warning("event=request_refused client=%s code=%s message=%r", identity.hex()[:8], exc.code, str(exc))
+            self.reply(identity, wire.ERROR, wire.error_fields(exc.code, str(exc), req=_safe_req(req)))
+        except Exception as exc:  # a bug: keep serving, tell the client, keep the traceback in the log
+            log.error("event=internal_error client=%s\n%s", identity.hex()[:8], traceback.format_exc())
+            self.reply(identity, wire.ERROR, wire.error_fields(wire.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}",
+                                                               req=_safe_req(req)))
+
+    def on_hello(self, identity: bytes, message: wire.Message, parts) -> None:
+        fields = {"req": _safe_req(message.get("req")), "versions": list(wire.SUPPORTED_VERSIONS),
+                  "server": "e2fgvi-server", "pid": os.getpid(),
+                  "capabilities": ["submit_by_path", "submit_by_value", "return_by_value", "cancel", "priority",
+                                   "idempotent_keys", "keep_running", "status", "shutdown"],
+                  "heartbeat_interval_s": self.config.heartbeat_interval_s,
+                  "heartbeat_liveness": self.config.heartbeat_liveness,
+                  "max_message_bytes": self.config.max_message_bytes,
+                  "max_header_bytes": self.config.max_header_bytes,
+                  "output_roots": list(self.config.output_roots)}
+        fields.update(self._extra("hello"))
+        self.reply(identity, wire.HELLO, fields)
+
+    def on_ping(self, identity: bytes, message: wire.Message, parts) -> None:
+        self.reply(identity, wire.PONG, {"req": _safe_req(message.get("req")), "time": time.time()})
+
+    def on_status(self, identity: bytes, message: wire.Message, parts) -> None:
+        running = self.queue.running
+        fields = {"req": _safe_req(message.get("req")),
+                  "running": running.describe() if running else None,
+                  "queue": [j.describe() for j in self.queue.queued()],
+                  "clients": len(self.clients), "jobs_completed": self.queue.completed,
+                  "uptime_s": round(time.time() - self.started, 3)}
+        fields.update(self._extra("status"))
+        self.reply(identity, wire.STATUS, fields)
+
+    def on_shutdown(self, identity: bytes, message: wire.Message, parts) -> None:
+        peer = _peer_address(parts)
+        if not is_local_peer(peer):
+            raise AccessDeniedError(f"shutdown is accepted only from this machine, not from {peer}")
+        token = message.get("token")
+        if not isinstance(token, str) or not hmac.compare_digest(token.encode(), self.token.encode()):
+            raise AccessDeniedError("shutdown needs the server's token (field 'token'); see --token / --token-file")
+        log.info("event=shutdown_requested client=%s", identity.hex()[:8])
+        self.reply(identity, wire.SHUTDOWN, {"req": _safe_req(message.get("req")), "ok": True})
+        self.shutdown_requested = True
+
+    def on_cancel(self, identity: bytes, message: wire.Message, parts) -> None:
+        job_id, key = message.get("job_id"), message.get("key")
+        if not isinstance(job_id, str) and not isinstance(key, str):
+            raise wire.ProtocolError("cancel needs a string 'job_id' or 'key'")
+        job = self.queue.cancel("cancelled by client", job_id=job_id if isinstance(job_id, str) else None,
+                                key=key if isinstance(key, str) else None)
+        if job is None:
+            raise UnknownJobError(f"no job with {'job_id ' + job_id if isinstance(job_id, str) else 'key ' + key}; "
+                                  "it may have finished long ago or been submitted before a server restart")
+        log_job_event("job_cancel_requested", job, client=identity.hex()[:8], state=job.state)
+        if job.state in FINAL_STATES and job.error is None and job.state == "cancelled":
+            self._finish_cancelled(job)
+
+    def _finish_cancelled(self, job: Job) -> None:
+        """A job cancelled while still queued: tell its client now (the worker never sees it)."""
+        job.error = (wire.CANCELLED, job.cancel_reason or "cancelled")
+        log_job_event("job_cancelled", job, reason=job.cancel_reason)
+        self.send_event(JobEvent(job, wire.ERROR, wire.error_fields(wire.CANCELLED, f"job {job.job_id} cancelled: "
+                                                                     f"{job.cancel_reason}"), record=True, final=True))
+
+    def on_submit(self, identity: bytes, message: wire.Message, parts) -> None:
+        header = message.header
+        key = wire.require(header, "key", str, "submit")
+        if not 0 < len(key) <= MAX_KEY_CHARS:
+            raise wire.ProtocolError(f"submit 'key' must have 1 to {MAX_KEY_CHARS} characters")
+        request = dict(wire.require(header, "request", dict, "submit"))
+        priority = header.get("priority", 0)
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            raise ConfigError(f"submit 'priority' must be an integer, got {priority!r}")
+        keep_running = header.get("keep_running", False)
+        if not isinstance(keep_running, bool):
+            raise ConfigError(f"submit 'keep_running' must be true or false, got {keep_running!r}")
+        existing = self.queue.find(key=key)
+        if existing is not None:
+            self._reattach(identity, existing, message)
+            return
+        inputs = self._value_inputs(message)
+        if request.get("out") is not None:
+            request["out"] = confine_output(request["out"], self.config.output_roots)
+        if self.status_extra is not None and hasattr(self.status_extra, "validate"):
+            self.status_extra.validate(request, inputs)
+        job = Job(key=key, client=identity, request=request, priority=priority, keep_running=keep_running,
+                  inputs=inputs)
+        try:
+            job, reattached = self.queue.put(job)
+        except OverflowError as exc:
+            raise ConfigError(str(exc)) from None
+        log_job_event("job_accepted", job, client=identity.hex()[:8], priority=priority,
+                      by_value=bool(inputs), plate=request.get("plate"), out=request.get("out"))
+        self.reply(identity, wire.ACCEPTED, {"req": _safe_req(message.get("req")), "job_id": job.job_id, "key": key,
+                                             "position": self.queue.position(job), "reattached": False})
+
+    def _reattach(self, identity: bytes, job: Job, message: wire.Message) -> None:
+        job.client = identity
+        log_job_event("job_reattached", job, client=identity.hex()[:8], state=job.state)
+        self.reply(identity, wire.ACCEPTED, {"req": _safe_req(message.get("req")), "job_id": job.job_id,
+                                             "key": job.key, "position": self.queue.position(job),
+                                             "reattached": True, "state": job.state})
+        for recorded in list(job.replies):
+            self.socket.send_multipart([identity, *recorded], copy=False)
+
+    def _value_inputs(self, message: wire.Message) -> dict[str, Any]:
+        """Frames by value: ``plate_frames``/``matte_frames`` entries name a buffer index and a frame number."""
+        inputs: dict[str, Any] = {}
+        used: set[int] = set()
+        for name in VALUE_INPUT_FIELDS:
+            entries = message.get(name)
+            if entries is None:
+                continue
+            if not isinstance(entries, list) or not entries:
+                raise wire.ProtocolError(f"submit '{name}' must be a non-empty list of {{frame, buffer}} maps")
+            frames = []
+            for i, entry in enumerate(entries):
+                if not isinstance(entry, dict):
+                    raise wire.ProtocolError(f"submit {name}[{i}] must be a map with 'frame' and 'buffer'")
+                frame = wire.require(entry, "frame", int, f"{name}[{i}]")
+                index = wire.require(entry, "buffer", int, f"{name}[{i}]")
+                if not 0 <= index < len(message.arrays) or index in used:
+                    raise wire.ProtocolError(f"submit {name}[{i}] names buffer {index}, but the message carries "
+                                             f"buffers 0..{len(message.arrays) - 1} and each may be used once")
+                used.add(index)
+                array = message.arrays[index]
+                if array.ndim != 3 and name == "plate_frames":
+                    raise wire.ProtocolError(f"submit {name}[{i}] buffer must be (h, w, c), got {array.shape}")
+                frames.append({"frame": frame, "pixels": array, "channels": message.channels[index],
+                               "data_window": _window(entry.get("data_window"), f"{name}[{i}].data_window"),
+                               "display_window": _window(entry.get("display_window"),
+                                                         f"{name}[{i}].display_window"),
+                               "metadata": entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {}})
+            inputs[name] = frames
+        if inputs and "plate_frames" not in inputs:
+            raise wire.ProtocolError("submit by value needs 'plate_frames' (the matte alone is not enough)")
+        return inputs
+
+    # --- outgoing -------------------------------------------------------------------------------------------
+    def reply(self, identity: bytes, kind: str, fields: dict[str, Any], arrays=(), channels=None) -> None:
+        self.socket.send_multipart([identity, *wire.encode(kind, fields, arrays, channels)], copy=False)
+
+    def send_event(self, event: JobEvent) -> None:
+        job = event.job
+        fields = {"job_id": job.job_id, "key": job.key}
+        fields.update(event.fields)
+        parts = wire.encode(event.kind, fields, event.arrays, event.channels)
+        if event.record:
+            job.replies.append(parts)
+        self.socket.send_multipart([job.client, *parts], copy=False)
+
+    def forward_events(self) -> None:
+        for event in self.outbox.drain():
+            self.send_event(event)
+
+    def purge_clients(self) -> None:
+        """Forget clients silent for heartbeat_interval x liveness; cancel their jobs unless keep_running."""
+        deadline = time.monotonic() - self.config.client_timeout_s
+        for identity, last_seen in list(self.clients.items()):
+            if last_seen >= deadline:
+                continue
+            del self.clients[identity]
+            for job in self.queue.active_for_client(identity):
+                if job.keep_running:
+                    log_job_event("client_lapsed_job_kept", job, client=identity.hex()[:8])
+                    continue
+                self.queue.cancel("client heartbeat lapsed", job_id=job.job_id)
+                log_job_event("client_lapsed_job_cancelled", job, client=identity.hex()[:8], state=job.state)
+                if job.state == "cancelled" and job.error is None:
+                    self._finish_cancelled(job)
+
+    def _extra(self, kind: str) -> dict[str, Any]:
+        if self.status_extra is None:
+            return {}
+        try:
+            return dict(self.status_extra.describe(kind))
+        except Exception:
+            log.error("event=status_extra_failed\n%s", traceback.format_exc())
+            return {}
+
+
+def _safe_req(req: Any) -> Any:
+    """Echo a request id only when it is a small plain value (it is copied into every reply)."""
+    if isinstance(req, (int, str)) and not isinstance(req, bool) and len(str(req)) <= 64:
+        return req
+    return None
+
+
+def _peer_address(parts: list[zmq.Frame]) -> str | None:
+    for part in parts[1:2]:
+        try:
+            return part.get("Peer-Address")
+        except (zmq.ZMQError, AttributeError, KeyError):
+            return None
+    return None
+
+
+def _window(value: Any, what: str) -> tuple[int, int, int, int] | None:
+    if value is None:
+        return None
+    if (not isinstance(value, list) or len(value) != 4
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        raise wire.ProtocolError(f"{what} must be [x, y, width, height] integers, got {value!r}")
+    return tuple(value)

@@ -1,0 +1,188 @@
+"""Who may talk to the server and where it may write.
+
+Why: the server writes files on behalf of whoever can reach its socket. By default it only listens on loopback;
+a network bind needs CURVE (``zmq.auth``: every client proves it holds a key the server was told to trust) unless
+the operator says ``--insecure`` explicitly; and every output path must resolve, after following symlinks, to a
+folder inside one of the configured roots.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import secrets
+import socket as pysocket
+from pathlib import Path
+
+import zmq
+import zmq.auth
+
+from e2fgvi_core.errors import ConfigError, OutputError
+from server.config import ServerConfig
+
+log = logging.getLogger("e2fgvi.server")
+
+SERVER_KEY_NAME = "server"
+CLIENT_KEY_NAME = "client"
+
+
+def is_loopback_endpoint(endpoint: str) -> bool:
+    """True for ipc://, inproc:// and tcp:// endpoints whose host is a loopback address (127.0.0.0/8, ::1)."""
+    if endpoint.startswith(("ipc://", "inproc://")):
+        return True
+    if not endpoint.startswith("tcp://"):
+        return False
+    host = endpoint[len("tcp://"):].rsplit(":", 1)[0].strip("[]")
+    if ";" in host:  # tcp://source;dest form: what matters is the address we listen on
+        host = host.split(";")[-1]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # '*', an interface name or a hostname: could be reachable from the network
+
+
+def check_bind_policy(config: ServerConfig) -> list[str]:
+    """Refuse a network bind without CURVE unless ``insecure``; return the warnings to log."""
+    exposed = [e for e in config.binds if not is_loopback_endpoint(e)]
+    if exposed and not config.curve_enabled:
+        if not config.insecure:
+            raise ConfigError(f"binding {', '.join(exposed)} exposes the server to the network: give CURVE keys "
+                              "(--curve-secret-key, --curve-authorized-dir; make them with `e2fgvi-server keys`) "
+                              "or pass --insecure explicitly")
+        return [f"INSECURE: {', '.join(exposed)} is reachable from the network without authentication or "
+                "encryption; anyone who can connect can read frames and write files under the output roots"]
+    if config.curve_enabled and not zmq.has("curve"):
+        raise ConfigError("CURVE keys were given but this libzmq was built without CURVE support")
+    return []
+
+
+def generate_keys(folder: str | os.PathLike) -> dict[str, Path]:
+    """Write a server and a client key pair into ``folder`` (``*.key`` public, ``*.key_secret`` secret).
+
+    The client's public key is also copied into ``folder/authorized`` so the pair works at once with
+    ``--curve-authorized-dir folder/authorized``; more clients are authorised by dropping their public key there.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    authorized = folder / "authorized"
+    authorized.mkdir(exist_ok=True)
+    paths: dict[str, Path] = {}
+    for name in (SERVER_KEY_NAME, CLIENT_KEY_NAME):
+        public, secret = zmq.auth.create_certificates(str(folder), name)
+        os.chmod(secret, 0o600)
+        paths[f"{name}_public"] = Path(public)
+        paths[f"{name}_secret"] = Path(secret)
+    client_public = paths[f"{CLIENT_KEY_NAME}_public"]
+    (authorized / client_public.name).write_bytes(client_public.read_bytes())
+    paths["authorized_dir"] = authorized
+    return paths
+
+
+def load_key_pair(path: str | os.PathLike) -> tuple[bytes, bytes]:
+    """(public, secret) from a ``*.key_secret`` certificate file; ConfigError naming the file otherwise."""
+    try:
+        public, secret = zmq.auth.load_certificate(str(path))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load the CURVE key {path}: {exc}") from None
+    if secret is None:
+        raise ConfigError(f"{path} holds no secret key: give the *.key_secret file, not the public *.key")
+    return public, secret
+
+
+def load_public_key(path: str | os.PathLike) -> bytes:
+    """The public key of a certificate file (``*.key`` or ``*.key_secret``)."""
+    try:
+        public, _ = zmq.auth.load_certificate(str(path))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load the CURVE key {path}: {exc}") from None
+    return public
+
+
+def start_curve(context: zmq.Context, sock: zmq.Socket, config: ServerConfig):
+    """Make ``sock`` a CURVE server; start a ZAP authenticator trusting the keys in the authorised folder.
+
+    Returns the authenticator (stop it on shutdown) or None when CURVE is off.
+    """
+    if not config.curve_enabled:
+        return None
+    from zmq.auth.thread import ThreadAuthenticator
+
+    public, secret = load_key_pair(config.curve_secret_key)
+    authenticator = ThreadAuthenticator(context, log=logging.getLogger("e2fgvi.server.auth"))
+    authenticator.start()
+    if config.curve_authorized_dir:
+        if not Path(config.curve_authorized_dir).is_dir():
+            authenticator.stop()
+            raise ConfigError(f"curve_authorized_dir {config.curve_authorized_dir} is not a folder")
+        authenticator.configure_curve(domain="*", location=str(config.curve_authorized_dir))
+    else:
+        authenticator.configure_curve(domain="*", location=zmq.auth.CURVE_ALLOW_ANY)
+        log.warning("event=curve_any_client detail=\"CURVE on without an authorised-keys folder: traffic is "
+                    "encrypted but any client key is accepted\"")
+    sock.curve_secretkey = secret
+    sock.curve_publickey = public
+    sock.curve_server = True
+    return authenticator
+
+
+def confine_output(pattern: str, roots: tuple[str, ...]) -> str:
+    """Return the absolute output ``pattern`` if its folder lies inside one of ``roots``; else raise OutputError.
+
+    ``..`` components are refused outright (they say nothing good about a request); then the deepest existing
+    folder of the pattern is resolved with symlinks followed, so a link pointing out of a root is caught too.
+    """
+    if not isinstance(pattern, str) or not pattern:
+        raise OutputError("output pattern must be a non-empty path")
+    if ".." in Path(pattern).parts:
+        raise OutputError(f"output path {pattern} contains '..'; give a path inside one of: {', '.join(roots)}")
+    path = Path(pattern).expanduser()
+    if not path.is_absolute():
+        raise OutputError(f"output path {pattern} must be absolute (the server's working folder is not yours); "
+                          f"allowed roots: {', '.join(roots)}")
+    folder = path.parent.resolve(strict=False)
+    for root in roots:
+        real_root = Path(root).expanduser().resolve(strict=False)
+        if folder == real_root or real_root in folder.parents:
+            target = folder / path.name
+            if target.is_symlink() or target.exists() and not target.is_file():
+                raise OutputError(f"output path {pattern} exists and is not a plain file")
+            return str(folder / path.name)
+    raise OutputError(f"output path {pattern} is outside the allowed roots (after resolving links: {folder}); "
+                      f"allowed roots: {', '.join(roots)}")
+
+
+def is_local_peer(peer_address: str | None) -> bool:
+    """True when a message came over ipc/inproc (no peer address) or from a loopback TCP address."""
+    if not peer_address:
+        return True
+    host = peer_address.rsplit(":", 1)[0].strip("[]") if peer_address.count(":") >= 1 else peer_address
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            return ipaddress.ip_address(peer_address).is_loopback
+        except ValueError:
+            return peer_address in ("localhost", pysocket.gethostname()) and False
+
+
+def load_or_create_token(config: ServerConfig) -> str:
+    """The shutdown token: from the config, else from ``token_file``, else new (written to ``token_file``, 0600)."""
+    if config.token:
+        return config.token
+    if config.token_file and Path(config.token_file).is_file():
+        token = Path(config.token_file).read_text().strip()
+        if token:
+            return token
+    token = secrets.token_urlsafe(24)
+    if config.token_file:
+        path = Path(config.token_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(token + "\n")
+        os.replace(tmp, path)
+    return token

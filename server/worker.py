@@ -1,0 +1,292 @@
+"""The per-device worker: takes one job at a time from the queue and runs it through ``engine.api.run_removal``.
+
+Why one thread per device with one shared ``ShotCache``: the model and the cache are what make a server faster than
+a fresh process per request. Every job on this device goes through the same cache, so a second submit of the same
+shot (or one with a few matte frames changed) reuses the encoder features and flows of the first. The worker never
+touches a socket: it turns progress reports and finished frames into ``JobEvent``s for the broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from e2fgvi_core.errors import ConfigError, E2fgviError, JobCancelled
+from server import protocol as wire
+from server.config import ServerConfig
+from server.events import JobEvent, Outbox, log_job_event
+from server.jobs import CANCELLED, DONE, FAILED, Job, JobQueue
+
+log = logging.getLogger("e2fgvi.server")
+
+TAKE_TIMEOUT_S = 0.2
+PROGRESS_MIN_INTERVAL_S = 0.05  # at most ~20 progress messages a second per job; the last one always goes out
+
+
+class StreamingSink:
+    """A by-value sink that hands each finished frame to the broker as soon as the engine writes it.
+
+    Frames are sent once, in the order the engine finishes them; the client puts them back in frame order.
+    """
+
+    def __init__(self, emit: Callable[[int, Any], None]) -> None:
+        self._emit = emit
+        self._lock = threading.Lock()
+        self.frames: list[int] = []
+
+    def check(self) -> None:
+        """Memory is always writable."""
+
+    def write(self, frame: int, result, provenance) -> str | None:
+        with self._lock:
+            self.frames.append(int(frame))
+        self._emit(int(frame), result)
+        return None
+
+
+class Worker(threading.Thread):
+    """Runs queued jobs on one device, one at a time; owns the shared ``ShotCache``."""
+
+    def __init__(self, config: ServerConfig, queue: JobQueue, outbox: Outbox) -> None:
+        super().__init__(name="e2fgvi-worker", daemon=True)
+        self.config = config
+        self.queue = queue
+        self.outbox = outbox
+        self.stop_event = threading.Event()
+        self.current: Job | None = None
+        self._cache = None
+        self._api = None
+        self._engine_error: str | None = None
+
+    # --- engine, loaded lazily so `hello` answers before torch is imported --------------------------------
+    @property
+    def api(self):
+        if self._api is None:
+            from e2fgvi_core.engine import api
+
+            self._api = api
+        return self._api
+
+    @property
+    def cache(self):
+        if self._cache is None:
+            api = self.api
+            if self.config.cache_budget_bytes is not None:
+                self._cache = api.ShotCache(api.CacheConfig(budget_bytes=self.config.cache_budget_bytes))
+            else:
+                self._cache = api.ShotCache()
+        return self._cache
+
+    def preload(self) -> None:
+        """Import the engine in the background (torch takes seconds) so the first job does not pay for it."""
+        try:
+            _ = self.cache
+            import importlib
+
+            importlib.import_module("e2fgvi_core.engine.runner")  # pulls torch in while no job waits for it
+        except Exception as exc:  # reported on the first submit and in status
+            self._engine_error = f"{type(exc).__name__}: {exc}"
+            log.error("event=engine_import_failed\n%s", traceback.format_exc())
+
+    def run(self) -> None:
+        self.preload()
+        while not self.stop_event.is_set():
+            job = self.queue.take(TAKE_TIMEOUT_S)
+            if job is None:
+                continue
+            self.current = job
+            try:
+                self.run_job(job)
+            finally:
+                self.current = None
+
+    def stop(self, cancel_running: bool, reason: str = "server shutting down") -> None:
+        """Ask the thread to stop after the current job; cancel that job first when ``cancel_running``."""
+        self.stop_event.set()
+        job = self.current
+        if cancel_running and job is not None:
+            self.queue.cancel(reason, job_id=job.job_id)
+
+    # --- one job ---------------------------------------------------------------------------------------
+    def run_job(self, job: Job) -> None:
+        log_job_event("job_started", job, queued_s=round((job.started_s or time.time()) - job.created_s, 3))
+        started = time.perf_counter()
+        try:
+            if job.cancel.is_set():
+                raise JobCancelled(f"job {job.job_id} cancelled: {job.cancel_reason or 'cancelled'}")
+            summary, streamed = self._run_engine(job)
+            seconds = time.perf_counter() - started
+            if not streamed:
+                for frame, path in zip(summary.frames, summary.outputs):
+                    self._post(job, wire.RESULT, {"frame": int(frame), "path": str(path)}, record=True)
+            stats = summary.cache_stats.to_mapping() if summary.cache_stats is not None else None
+            final = {"final": True, "frames": [int(f) for f in summary.frames], "engine": summary.engine,
+                     "variant": summary.variant, "engine_seconds": round(summary.seconds, 6),
+                     "server_seconds": round(seconds, 6), "frames_passthrough": summary.frames_passthrough,
+                     "windows_run": summary.windows_run, "warnings": list(summary.warnings), "cache": stats}
+            job.summary = final
+            self.queue.finish(job, DONE)
+            log_job_event("job_done", job, frames=len(summary.frames), engine=summary.engine,
+                          seconds=seconds, engine_seconds=summary.seconds,
+                          cache_hits=stats.get("hits") if stats else None)
+            self._post(job, wire.RESULT, final, record=True, final=True)
+        except JobCancelled as exc:
+            self._fail(job, CANCELLED, exc.code, str(exc), "job_cancelled")
+        except E2fgviError as exc:
+            self._fail(job, FAILED, exc.code, str(exc), "job_failed")
+        except MemoryError:
+            self._fail(job, FAILED, "device_error", "out of memory while running the job", "job_failed")
+        except Exception as exc:  # a bug in the engine or here: report it, keep serving
+            log.error("event=job_internal_error job=%s\n%s", job.job_id, traceback.format_exc())
+            self._fail(job, FAILED, wire.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", "job_failed")
+
+    def _fail(self, job: Job, state: str, code: str, message: str, event: str) -> None:
+        job.error = (code, message)
+        self.queue.finish(job, state)
+        log_job_event(event, job, level=logging.WARNING if state == FAILED else logging.INFO, code=code,
+                      message=message)
+        self._post(job, wire.ERROR, wire.error_fields(code, message), record=True, final=True)
+
+    def _run_engine(self, job: Job):
+        api = self.api
+        mapping = {k: v for k, v in job.request.items() if k != "shot"}
+        request = api.RemovalRequest.from_mapping(mapping)
+        kwargs: dict[str, Any] = {}
+        streamed = False
+        if job.inputs:
+            kwargs["source"] = api.MemorySource(_frames_from_wire(job.inputs["plate_frames"]), name="plate by value")
+            if "matte_frames" in job.inputs:
+                kwargs["matte_source"] = api.MemorySource(_frames_from_wire(job.inputs["matte_frames"]),
+                                                          name="matte by value")
+        if request.out is None:
+            kwargs["sink"] = StreamingSink(lambda frame, result: self._post_frame(job, frame, result))
+            streamed = True
+        progress = _ProgressRelay(lambda fields: self._post(job, wire.PROGRESS, fields), job)
+        summary = api.run_removal(request, progress=progress, cancel=job.cancel, cache=self.cache, **kwargs)
+        progress.flush()
+        return summary, streamed
+
+    def _post_frame(self, job: Job, frame: int, result: Any) -> None:
+        pixels = np.asarray(getattr(result, "pixels", result))
+        if pixels.ndim == 2:
+            pixels = pixels[:, :, None]
+        channels = list(getattr(result, "channels", ()) or []) or None
+        if pixels.dtype.name not in wire.BUFFER_DTYPES:
+            pixels = pixels.astype(np.float32)  # uint16/float64 plates come back as float32 on the wire
+        fields: dict[str, Any] = {"frame": int(frame), "buffer": 0}
+        for name in ("data_window", "display_window"):
+            window = getattr(result, name, None)
+            if window is not None:
+                fields[name] = [int(v) for v in window]
+        self._post(job, wire.RESULT, fields, arrays=[pixels], channels=[channels], record=True)
+
+    def _post(self, job: Job, kind: str, fields: dict[str, Any], arrays=(), channels=None, record: bool = False,
+              final: bool = False) -> None:
+        self.outbox.post(JobEvent(job, kind, fields, list(arrays), list(channels or []), record=record, final=final))
+
+    # --- what the broker asks for hello/status and to validate a submit --------------------------------
+    def describe(self, kind: str) -> dict[str, Any]:
+        info: dict[str, Any] = {"engines": ["auto", "e2fgvi_hq", "e2fgvi", "propagate"],
+                                "engine_loaded": self._api is not None, "engine_error": self._engine_error}
+        info["devices"] = _devices()
+        info["weights"] = _installed_weights()
+        if kind == "status":
+            info["cache"] = self._cache.stats().to_mapping() if self._cache is not None else None
+            info["device_memory"] = _device_memory()
+        return info
+
+    def validate(self, request: dict[str, Any], inputs: dict[str, Any]) -> None:
+        """Fail a bad submit before it is queued: the request must build, and say where frames come from."""
+        mapping = {k: v for k, v in request.items() if k != "shot"}
+        self.api.RemovalRequest.from_mapping(mapping)  # numpy-only import: cheap, never waits for torch
+        if not inputs and not request.get("plate"):
+            raise ConfigError("submit needs 'request.plate' (a path pattern on the server's storage) or "
+                              "'plate_frames' (frames by value)")
+
+
+class _ProgressRelay:
+    """Turns engine ``Progress`` reports into ``progress`` messages, at most every PROGRESS_MIN_INTERVAL_S."""
+
+    def __init__(self, send: Callable[[dict[str, Any]], None], job: Job) -> None:
+        self._send = send
+        self._job = job
+        self._last_sent = 0.0
+        self._pending: dict[str, Any] | None = None
+
+    def __call__(self, report) -> None:
+        job = self._job
+        job.frames_done, job.frames_total, job.stage = report.frames_done, report.frames_total, report.stage
+        fields = {"frames_done": int(report.frames_done), "frames_total": int(report.frames_total),
+                  "stage": str(report.stage), "elapsed_s": round(float(report.elapsed_s), 3),
+                  "eta_s": None if report.eta_s is None else round(float(report.eta_s), 3)}
+        now = time.monotonic()
+        if now - self._last_sent >= PROGRESS_MIN_INTERVAL_S or report.frames_done >= report.frames_total:
+            self._last_sent = now
+            self._pending = None
+            self._send(fields)
+        else:
+            self._pending = fields
+
+    def flush(self) -> None:
+        if self._pending is not None:
+            self._send(self._pending)
+            self._pending = None
+
+
+def _frames_from_wire(entries: list[dict[str, Any]]) -> dict[int, Any]:
+    from e2fgvi_core.io.frame import Frame
+
+    frames = {}
+    for entry in entries:
+        pixels = entry["pixels"]
+        if pixels.ndim == 2:
+            pixels = pixels[:, :, None]
+        h, w = pixels.shape[:2]
+        data_window = entry.get("data_window") or (0, 0, w, h)
+        display_window = entry.get("display_window") or data_window
+        metadata = {k: v for k, v in (entry.get("metadata") or {}).items()
+                    if isinstance(k, str) and isinstance(v, (str, int, float))}
+        frames[int(entry["frame"])] = Frame(pixels=pixels, channels=tuple(entry["channels"]),
+                                            data_window=tuple(data_window), display_window=tuple(display_window),
+                                            metadata=metadata, path=f"frame {entry['frame']} by value")
+    return frames
+
+
+def _devices() -> list[dict[str, Any]]:
+    devices = [{"name": "cpu"}]
+    try:
+        import sys
+
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_available():
+            for index in range(torch.cuda.device_count()):
+                props = torch.cuda.get_device_properties(index)
+                devices.append({"name": f"cuda:{index}", "model": props.name, "memory_bytes": props.total_memory})
+    except Exception:
+        pass
+    return devices
+
+
+def _device_memory() -> dict[str, Any]:
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return {}
+    return {f"cuda:{i}": {"allocated_bytes": torch.cuda.memory_allocated(i),
+                          "reserved_bytes": torch.cuda.memory_reserved(i)} for i in range(torch.cuda.device_count())}
+
+
+def _installed_weights() -> list[dict[str, Any]]:
+    try:
+        from e2fgvi_core.weights import installed_weights
+
+        return [{"name": w.name, "variant": w.variant, "sha256": w.sha256} for w in installed_weights()]
+    except Exception as exc:
+        return [{"error": f"{type(exc).__name__}: {exc}"}]
