@@ -90,10 +90,12 @@ class Broker:
     def process_client(self, parts: list[zmq.Frame]) -> None:
         identity = parts[0].bytes
         self.clients[identity] = time.monotonic()
-        req = None
+        req = key = None
         try:
             message = wire.decode(parts[1:], self.config.max_header_bytes)
             req = message.get("req")
+            if message.type == wire.SUBMIT and isinstance(message.get("key"), str):
+                key = message.get("key")[:MAX_KEY_CHARS]  # so the client can match the error to its job
             if message.type not in wire.CLIENT_TYPES:
                 raise wire.ProtocolError(f"a client may not send {message.type!r}; valid requests: "
                                          f"{', '.join(wire.CLIENT_TYPES)}")
@@ -101,11 +103,11 @@ class Broker:
             handler(identity, message, parts)
         except (wire.WireError, E2fgviError) as exc:
             log.warning("event=request_refused client=%s code=%s message=%r", identity.hex()[:8], exc.code, str(exc))
-            self.reply(identity, wire.ERROR, wire.error_fields(exc.code, str(exc), req=_safe_req(req)))
+            self.reply(identity, wire.ERROR, wire.error_fields(exc.code, str(exc), req=_safe_req(req), key=key))
         except Exception as exc:  # a bug: keep serving, tell the client, keep the traceback in the log
             log.error("event=internal_error client=%s\n%s", identity.hex()[:8], traceback.format_exc())
             self.reply(identity, wire.ERROR, wire.error_fields(wire.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}",
-                                                               req=_safe_req(req)))
+                                                               req=_safe_req(req), key=key))
 
     def on_hello(self, identity: bytes, message: wire.Message, parts) -> None:
         fields = {"req": _safe_req(message.get("req")), "versions": list(wire.SUPPORTED_VERSIONS),

@@ -1,0 +1,574 @@
+"""Client library for ``e2fgvi-server``: submit jobs, follow progress, get frames back, cancel, survive restarts.
+
+Why it looks like this: hosts (Nuke, Resolve, Blender) run their own Python, which often cannot load torch, so this
+module imports only ``server.protocol`` of ours plus zmq, msgpack, numpy and the standard library (a test checks
+``sys.modules``). One background thread owns the DEALER socket (ZeroMQ sockets belong to one thread): it sends
+heartbeats while anything is pending, notices a dead server when replies stop for ``interval x liveness``, and
+then reconnects and resends (zguide's Lazy Pirate). Jobs carry an idempotent ``key``, so a resubmit after a
+reconnect re-attaches to the job if the server still has it, or runs it again on a restarted server; frames are
+delivered to the caller exactly once either way.
+
+    from host_plugin.client import Client
+    with Client("tcp://127.0.0.1:5577") as client:
+        handle = client.submit({"plate": "/shots/a/plate.%04d.exr", "matte": "/shots/a/matte.%04d.exr",
+                                "out": "/shots/a/clean.%04d.exr", "engine": "propagate"},
+                               on_progress=lambda p: print(p["frames_done"], "/", p["frames_total"]))
+        result = handle.wait(timeout_s=600)
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import queue
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import zmq
+
+from server import protocol as wire
+
+log = logging.getLogger("e2fgvi.client")
+
+# Reliability numbers (zguide): every wait has a timeout, every timeout has a name.
+HEARTBEAT_INTERVAL_S = 1.0
+HEARTBEAT_LIVENESS = 3  # silent intervals before the server is taken as gone
+RECONNECT_RETRIES = 5  # reconnects without hearing back before pending work fails
+REQUEST_TIMEOUT_S = 10.0
+LOCAL_SERVER_START_TIMEOUT_S = 120.0
+IO_POLL_MS = 50
+
+
+class ClientError(wire.WireError):
+    """Root of errors raised by the client itself (not sent by the server)."""
+
+    code = "client_error"
+
+
+class ServerUnavailableError(ClientError):
+    """No reply from the server after all reconnect attempts, or the local server could not be started."""
+
+    code = "server_unavailable"
+
+
+class RequestTimeoutError(ClientError, TimeoutError):
+    """A wait ran past its ``timeout_s`` (the request or job may still complete on the server)."""
+
+    code = "timeout"
+
+
+@dataclass
+class ResultFrame:
+    """One finished frame: ``path`` when the server wrote it, else ``pixels`` (h, w, c) by value."""
+
+    frame: int
+    path: str | None = None
+    pixels: np.ndarray | None = None
+    channels: list[str] = field(default_factory=list)
+    data_window: tuple[int, int, int, int] | None = None
+    display_window: tuple[int, int, int, int] | None = None
+
+
+@dataclass
+class JobResult:
+    """A finished job: its frames by number and the server's summary (timings, cache counters, engine)."""
+
+    job_id: str
+    key: str
+    frames: dict[int, ResultFrame]
+    summary: dict[str, Any]
+
+
+class _Request:
+    """A pending request/reply exchange (hello, ping, status, shutdown), matched by ``req``."""
+
+    def __init__(self, kind: str, fields: dict[str, Any]) -> None:
+        self.kind = kind
+        self.fields = fields
+        self.done = threading.Event()
+        self.reply: wire.Message | None = None
+        self.error: Exception | None = None
+        self.sent_s = 0.0
+
+
+class JobHandle:
+    """A submitted job: progress, per-frame results, cancel, and a ``wait`` with timeout.
+
+    Callbacks run on the client's I/O thread; keep them short (post to the host's UI thread if needed).
+    """
+
+    def __init__(self, client: Client, key: str, parts: list[Any], on_progress, on_result, on_event) -> None:
+        self._client = client
+        self.key = key
+        self.job_id: str | None = None
+        self._parts = parts
+        self._on_progress = on_progress
+        self._on_result = on_result
+        self._on_event = on_event
+        self._done = threading.Event()
+        self._accepted = threading.Event()
+        self.frames: dict[int, ResultFrame] = {}
+        self.progress: dict[str, Any] = {}
+        self.summary: dict[str, Any] = {}
+        self.error: Exception | None = None
+        self.events: list[str] = []
+        self.reconnects = 0
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def cancelled(self) -> bool:
+        return isinstance(self.error, wire.RemoteError) and self.error.code == wire.CANCELLED
+
+    def cancel(self) -> None:
+        """Ask the server to cancel; ``wait`` then raises a RemoteError with code ``cancelled``."""
+        fields = {"key": self.key}
+        if self.job_id:
+            fields["job_id"] = self.job_id
+        self._client._send_command(("cancel", fields))
+
+    def wait(self, timeout_s: float | None = None) -> JobResult:
+        """Block until the job finishes; return its result or raise its error (RequestTimeoutError on timeout)."""
+        if not self._done.wait(timeout_s):
+            raise RequestTimeoutError(f"job {self.job_id or self.key} did not finish within {timeout_s} s "
+                                      f"({len(self.frames)} frames so far)")
+        if self.error is not None:
+            raise self.error
+        return JobResult(self.job_id or "", self.key, dict(sorted(self.frames.items())), self.summary)
+
+    result = wait
+
+    def wait_accepted(self, timeout_s: float | None = None) -> str:
+        """Block until the server acknowledged the submit; return the job id."""
+        if not self._accepted.wait(timeout_s) and not self._done.is_set():
+            raise RequestTimeoutError(f"submit {self.key} was not accepted within {timeout_s} s")
+        if self.error is not None and self.job_id is None:
+            raise self.error
+        return self.job_id or ""
+
+    # --- called on the I/O thread ----------------------------------------------------------------------
+    def _note(self, event: str) -> None:
+        self.events.append(event)
+        if self._on_event is not None:
+            _safe_call(self._on_event, event, self)
+
+    def _handle(self, message: wire.Message) -> None:
+        kind = message.type
+        if kind == wire.ACCEPTED:
+            self.job_id = message.get("job_id")
+            self._note("reattached" if message.get("reattached") else "accepted")
+            self._accepted.set()
+        elif kind == wire.PROGRESS:
+            self.progress = dict(message.header)
+            if self._on_progress is not None:
+                _safe_call(self._on_progress, self.progress)
+        elif kind == wire.RESULT and message.get("final"):
+            self.summary = dict(message.header)
+            self._finish(None)
+        elif kind == wire.RESULT:
+            self._add_frame(message)
+        elif kind == wire.ERROR:
+            self._finish(wire.RemoteError(message.get("code", wire.E2FGVI_ERROR), message.get("message", ""),
+                                          message.header))
+
+    def _add_frame(self, message: wire.Message) -> None:
+        frame = message.get("frame")
+        if not isinstance(frame, int) or frame in self.frames:
+            return  # replayed after a re-attach: delivered once already
+        result = ResultFrame(frame=frame, path=message.get("path"))
+        index = message.get("buffer")
+        if isinstance(index, int) and 0 <= index < len(message.arrays):
+            result.pixels = message.arrays[index]
+            result.channels = message.channels[index]
+            for name in ("data_window", "display_window"):
+                value = message.get(name)
+                if isinstance(value, list) and len(value) == 4:
+                    setattr(result, name, tuple(value))
+        self.frames[frame] = result
+        if self._on_result is not None:
+            _safe_call(self._on_result, result)
+
+    def _finish(self, error: Exception | None) -> None:
+        if self._done.is_set():
+            return
+        self.error = error
+        self._note("failed" if error else "done")
+        self._done.set()
+        self._accepted.set()
+
+
+class Client:
+    """Connection to one ``e2fgvi-server`` (DEALER socket, background I/O thread, Lazy Pirate reconnects).
+
+    ``server_public_key``/``client_secret_key`` are CURVE certificate files (``e2fgvi-server keys``); give both to
+    talk to a server started with ``--curve-secret-key``.
+    """
+
+    _ids = itertools.count()
+
+    def __init__(self, address: str = wire.DEFAULT_ADDRESS, *, heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S,
+                 heartbeat_liveness: int = HEARTBEAT_LIVENESS, retries: int = RECONNECT_RETRIES,
+                 server_public_key: str | None = None, client_secret_key: str | None = None,
+                 context: zmq.Context | None = None) -> None:
+        self.address = address
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self.heartbeat_liveness = heartbeat_liveness
+        self.retries = retries
+        self._curve = _load_curve(server_public_key, client_secret_key)
+        self._context = context or zmq.Context.instance()
+        self._commands: queue.Queue = queue.Queue()
+        self._wake_endpoint = f"inproc://e2fgvi-client-{os.getpid()}-{next(self._ids)}-{uuid.uuid4().hex[:6]}"
+        self._wake_lock = threading.Lock()
+        self._wake_pull = self._context.socket(zmq.PULL)
+        self._wake_pull.linger = 0
+        self._wake_pull.bind(self._wake_endpoint)
+        self._wake_push = self._context.socket(zmq.PUSH)
+        self._wake_push.linger = 0
+        self._wake_push.connect(self._wake_endpoint)
+        self._req_ids = itertools.count(1)
+        self._requests: dict[int, _Request] = {}
+        self._jobs: dict[str, JobHandle] = {}
+        self._closing = threading.Event()
+        self.reconnects = 0
+        self._thread = threading.Thread(target=self._io_loop, name="e2fgvi-client-io", daemon=True)
+        self._thread.start()
+
+    # --- public API -----------------------------------------------------------------------------------------
+    def hello(self, timeout_s: float = REQUEST_TIMEOUT_S) -> dict[str, Any]:
+        """The server's versions, capabilities, devices and installed weights."""
+        return self._request(wire.HELLO, {"client": "host_plugin.client", "versions": list(wire.SUPPORTED_VERSIONS)},
+                             timeout_s).header
+
+    def ping(self, timeout_s: float = REQUEST_TIMEOUT_S) -> float:
+        """Round-trip time in seconds."""
+        start = time.perf_counter()
+        self._request(wire.PING, {}, timeout_s)
+        return time.perf_counter() - start
+
+    def status(self, timeout_s: float = REQUEST_TIMEOUT_S) -> dict[str, Any]:
+        """Queue, running job, cache statistics, devices and device memory."""
+        return self._request(wire.STATUS, {}, timeout_s).header
+
+    def shutdown(self, token: str, timeout_s: float = REQUEST_TIMEOUT_S) -> dict[str, Any]:
+        """Stop the server (only from this machine, only with its token)."""
+        return self._request(wire.SHUTDOWN, {"token": token}, timeout_s).header
+
+    def submit(self, request: Mapping[str, Any], *, key: str | None = None,
+               plate_frames: Mapping[int, Any] | None = None, matte_frames: Mapping[int, Any] | None = None,
+               priority: int = 0, keep_running: bool = False,
+               on_progress: Callable[[dict[str, Any]], None] | None = None,
+               on_result: Callable[[ResultFrame], None] | None = None,
+               on_event: Callable[[str, JobHandle], None] | None = None) -> JobHandle:
+        """Queue a removal; returns at once with a ``JobHandle``.
+
+        ``request`` holds ``RemovalRequest`` keys (plate, matte, out, frames, engine, parameters...); ``out``
+        None (or absent) returns frames by value. ``plate_frames``/``matte_frames`` pass inputs by value:
+        ``{frame_number: array (h, w, c) or Frame-like object with .pixels/.channels/.data_window}``. ``key``
+        makes the submit idempotent (default: a new uuid); reuse it to re-attach to a job after a crash.
+        """
+        key = key or uuid.uuid4().hex
+        fields: dict[str, Any] = {"key": key, "request": dict(request), "priority": int(priority),
+                                  "keep_running": bool(keep_running)}
+        arrays: list[np.ndarray] = []
+        channels: list[list[str] | None] = []
+        for name, frames in (("plate_frames", plate_frames), ("matte_frames", matte_frames)):
+            if frames is None:
+                continue
+            entries = []
+            for number, value in sorted(frames.items()):
+                pixels = np.asarray(getattr(value, "pixels", value))
+                if pixels.ndim == 2:
+                    pixels = pixels[:, :, None]
+                if pixels.dtype.name not in wire.BUFFER_DTYPES:
+                    raise wire.ProtocolError(f"{name} frame {number}: dtype {pixels.dtype} cannot travel; convert to "
+                                             f"one of {', '.join(wire.BUFFER_DTYPES)}")
+                entry: dict[str, Any] = {"frame": int(number), "buffer": len(arrays)}
+                for window in ("data_window", "display_window"):
+                    if getattr(value, window, None) is not None:
+                        entry[window] = [int(v) for v in getattr(value, window)]
+                arrays.append(pixels)
+                names = getattr(value, "channels", None)
+                channels.append(list(names) if names else None)
+                entries.append(entry)
+            fields[name] = entries
+        parts = wire.encode(wire.SUBMIT, fields, arrays, channels)  # header first, buffers as views of the arrays
+        handle = JobHandle(self, key, parts, on_progress, on_result, on_event)
+        self._send_command(("submit", handle))
+        return handle
+
+    def close(self) -> None:
+        """Stop the I/O thread and close the socket (jobs keep running on the server unless cancelled)."""
+        if self._closing.is_set():
+            return
+        self._closing.set()
+        self._wake()
+        self._thread.join(5.0)
+        with self._wake_lock:
+            self._wake_push.close(0)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- plumbing between caller threads and the I/O thread -------------------------------------------------
+    def _request(self, kind: str, fields: dict[str, Any], timeout_s: float) -> wire.Message:
+        pending = _Request(kind, fields)
+        self._send_command(("request", pending))
+        if not pending.done.wait(timeout_s):
+            pending.error = RequestTimeoutError(f"no {kind} reply from {self.address} within {timeout_s} s")
+            self._send_command(("forget", pending))
+            raise pending.error
+        if pending.error is not None:
+            raise pending.error
+        assert pending.reply is not None
+        return pending.reply
+
+    def _send_command(self, command: tuple) -> None:
+        if self._closing.is_set():
+            raise ClientError("the client is closed")
+        self._commands.put(command)
+        self._wake()
+
+    def _wake(self) -> None:
+        with self._wake_lock:
+            try:
+                self._wake_push.send(b"", zmq.NOBLOCK)
+            except (zmq.Again, zmq.ZMQError):
+                pass
+
+    def _connect(self) -> zmq.Socket:
+        sock = self._context.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.rcvhwm = 0
+        sock.sndhwm = 0
+        if self._curve is not None:
+            server_public, client_public, client_secret = self._curve
+            sock.curve_serverkey = server_public
+            sock.curve_publickey = client_public
+            sock.curve_secretkey = client_secret
+        sock.connect(self.address)
+        return sock
+
+    def _io_loop(self) -> None:
+        sock = self._connect()
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        poller.register(self._wake_pull, zmq.POLLIN)
+        last_heard = time.monotonic()
+        last_ping = 0.0
+        failures = 0
+        try:
+            while not self._closing.is_set():
+                ready = dict(poller.poll(IO_POLL_MS))
+                if self._wake_pull in ready:
+                    while True:
+                        try:
+                            self._wake_pull.recv(zmq.NOBLOCK)
+                        except zmq.Again:
+                            break
+                busy_before = self._busy()
+                for command in self._drain_commands():
+                    self._run_command(sock, command)
+                if not busy_before and self._busy():
+                    last_heard = time.monotonic()  # silence before there was anything to wait for does not count
+                if sock in ready:
+                    while True:
+                        try:
+                            parts = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                        except zmq.Again:
+                            break
+                        last_heard = time.monotonic()
+                        failures = 0
+                        self._dispatch(parts)
+                now = time.monotonic()
+                if not self._busy():
+                    last_heard = now
+                    continue
+                if now - last_ping >= self.heartbeat_interval_s:
+                    sock.send_multipart(wire.encode(wire.PING, {"req": 0}), copy=False)
+                    last_ping = now
+                if now - last_heard > self.heartbeat_interval_s * self.heartbeat_liveness:
+                    failures += 1
+                    if failures > self.retries:
+                        self._fail_all(ServerUnavailableError(
+                            f"no reply from {self.address} after {self.retries} reconnects; is e2fgvi-server "
+                            "running (e2fgvi status --server ADDRESS)?"))
+                        failures = 0
+                        last_heard = now
+                        continue
+                    log.warning("server %s silent for %.1f s: reconnecting (%d/%d) and resending",
+                                self.address, now - last_heard, failures, self.retries)
+                    poller.unregister(sock)
+                    sock.close(0)
+                    sock = self._connect()
+                    poller.register(sock, zmq.POLLIN)
+                    self.reconnects += 1
+                    self._resend_all(sock)
+                    last_heard = now
+        finally:
+            sock.close(0)
+            self._wake_pull.close(0)
+            self._fail_all(ClientError("the client was closed"))
+
+    def _drain_commands(self) -> list[tuple]:
+        commands = []
+        while True:
+            try:
+                commands.append(self._commands.get_nowait())
+            except queue.Empty:
+                return commands
+
+    def _busy(self) -> bool:
+        return bool(self._requests) or any(not h.done for h in self._jobs.values())
+
+    def _run_command(self, sock: zmq.Socket, command: tuple) -> None:
+        kind, payload = command
+        if kind == "request":
+            req = next(self._req_ids)
+            self._requests[req] = payload
+            payload.fields["req"] = req
+            payload.sent_s = time.monotonic()
+            sock.send_multipart(wire.encode(payload.kind, payload.fields), copy=False)
+        elif kind == "forget":
+            self._requests.pop(payload.fields.get("req"), None)
+        elif kind == "submit":
+            self._jobs[payload.key] = payload
+            sock.send_multipart(payload._parts, copy=False)
+        elif kind == "cancel":
+            sock.send_multipart(wire.encode(wire.CANCEL, {**payload, "req": next(self._req_ids)}), copy=False)
+
+    def _resend_all(self, sock: zmq.Socket) -> None:
+        for pending in self._requests.values():
+            sock.send_multipart(wire.encode(pending.kind, pending.fields), copy=False)
+        for handle in self._jobs.values():
+            if not handle.done:
+                handle.reconnects += 1
+                handle._note("server_lost_resubmitted")
+                sock.send_multipart(handle._parts, copy=False)
+
+    def _dispatch(self, parts: list[Any]) -> None:
+        try:
+            message = wire.decode(parts)
+        except wire.ProtocolError as exc:
+            log.error("undecodable message from %s: %s", self.address, exc)
+            if "version" in str(exc):
+                self._fail_all(exc)
+            return
+        key = message.get("key")
+        handle = self._jobs.get(key) if isinstance(key, str) else None
+        req = message.get("req")
+        if handle is not None and message.type in (wire.ACCEPTED, wire.PROGRESS, wire.RESULT, wire.ERROR):
+            handle._handle(message)
+            if handle.done:
+                self._jobs.pop(handle.key, None)
+            return
+        pending = self._requests.pop(req, None) if isinstance(req, int) and req else None
+        if pending is None:
+            if message.type == wire.ERROR:
+                log.warning("error from %s: %s: %s", self.address, message.get("code"), message.get("message"))
+            return
+        if message.type == wire.ERROR:
+            pending.error = wire.RemoteError(message.get("code", wire.E2FGVI_ERROR), message.get("message", ""),
+                                             message.header)
+        else:
+            pending.reply = message
+        pending.done.set()
+
+    def _fail_all(self, error: Exception) -> None:
+        for pending in list(self._requests.values()):
+            pending.error = error
+            pending.done.set()
+        self._requests.clear()
+        for handle in list(self._jobs.values()):
+            handle._finish(error)
+        self._jobs.clear()
+
+
+def _safe_call(callback: Callable, *args: Any) -> None:
+    try:
+        callback(*args)
+    except Exception:  # a host callback must never kill the I/O thread
+        log.exception("client callback %r failed", callback)
+
+
+def _load_curve(server_public_key: str | None, client_secret_key: str | None):
+    if server_public_key is None and client_secret_key is None:
+        return None
+    if not (server_public_key and client_secret_key):
+        raise ClientError("CURVE needs both server_public_key (server.key) and client_secret_key (client.key_secret)")
+    import zmq.auth
+
+    server_public, _ = zmq.auth.load_certificate(server_public_key)
+    client_public, client_secret = zmq.auth.load_certificate(client_secret_key)
+    if client_secret is None:
+        raise ClientError(f"{client_secret_key} holds no secret key: give the client's *.key_secret file")
+    return server_public, client_public, client_secret
+
+
+def _is_local_address(address: str) -> bool:
+    if address.startswith("ipc://"):
+        return True
+    host = address[len("tcp://"):].rsplit(":", 1)[0] if address.startswith("tcp://") else ""
+    return host in ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+def server_command() -> list[str]:
+    """How to start a server: ``$E2FGVI_SERVER_COMMAND``, else ``e2fgvi-server`` on PATH, else this Python."""
+    configured = os.environ.get("E2FGVI_SERVER_COMMAND")
+    if configured:
+        return shlex.split(configured)
+    found = shutil.which("e2fgvi-server")
+    if found:
+        return [found]
+    return [sys.executable, "-m", "server.main"]
+
+
+def ensure_local_server(address: str = wire.DEFAULT_ADDRESS, *, timeout_s: float = LOCAL_SERVER_START_TIMEOUT_S,
+                        extra_args: tuple[str, ...] = (), log_path: str | None = None
+                        ) -> subprocess.Popen | None:
+    """Make sure a server answers on a local ``address``; start one (detached) if none does, wait for ``hello``.
+
+    Returns the started process, or None when a server was already answering. Workstation use: a host plug-in
+    calls this before its first submit.
+    """
+    if not _is_local_address(address):
+        raise ClientError(f"ensure_local_server starts servers on this machine only, not at {address}")
+    with Client(address, retries=0, heartbeat_interval_s=0.25, heartbeat_liveness=2) as probe:
+        try:
+            probe.hello(timeout_s=1.0)
+            return None
+        except (RequestTimeoutError, ServerUnavailableError):
+            pass
+    log_path = log_path or os.path.join(tempfile.gettempdir(), f"e2fgvi-server-{os.getpid()}.log")
+    command = [*server_command(), "--bind", address, *extra_args]
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
+                                   start_new_session=True)
+    deadline = time.monotonic() + timeout_s
+    with Client(address, retries=1000, heartbeat_interval_s=0.5) as probe:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise ServerUnavailableError(f"{' '.join(command)} exited with code {process.returncode}; "
+                                             f"see {log_path}")
+            try:
+                probe.hello(timeout_s=min(2.0, max(0.1, deadline - time.monotonic())))
+                return process
+            except RequestTimeoutError:
+                continue
+    process.terminate()
+    raise ServerUnavailableError(f"{' '.join(command)} did not answer hello within {timeout_s} s; see {log_path}")
