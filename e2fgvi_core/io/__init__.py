@@ -4,12 +4,34 @@
 common path; see docs/io.md.
 """
 
+from e2fgvi_core.io.channels import alpha_channel_index, find_channel, rgb_channel_indices
+from e2fgvi_core.io.colour import (
+    ColourConfig,
+    build_colour_transform,
+    find_non_finite,
+    is_scene_linear,
+    to_display,
+    to_linear,
+)
 from e2fgvi_core.io.frame import Frame, Window
+from e2fgvi_core.io.matte import MatteConfig, matte_for_plate, matte_from_frame
 from e2fgvi_core.io.reader import FrameHeader, read_frame, read_header
 from e2fgvi_core.io.sequence import FrameSequence, format_frame_ranges, parse_frame_range, resolve_frames
 from e2fgvi_core.io.writer import PROVENANCE_PREFIX, write_frame
 
 __all__ = [
+    "ColourConfig",
+    "MatteConfig",
+    "alpha_channel_index",
+    "build_colour_transform",
+    "find_channel",
+    "find_non_finite",
+    "is_scene_linear",
+    "matte_for_plate",
+    "matte_from_frame",
+    "rgb_channel_indices",
+    "to_display",
+    "to_linear",
     "Frame",
     "FrameHeader",
     "FrameSequence",
