@@ -17,12 +17,13 @@ from e2fgvi_core.io.frame import Frame, Window
 from e2fgvi_core.io.matte import MatteConfig, matte_for_plate, matte_from_frame
 from e2fgvi_core.io.reader import FrameHeader, read_frame, read_header
 from e2fgvi_core.io.sequence import FrameSequence, format_frame_ranges, parse_frame_range, resolve_frames
-from e2fgvi_core.io.writer import PROVENANCE_PREFIX, write_frame
+from e2fgvi_core.io.writer import PROVENANCE_PREFIX, check_output_folder, write_frame
 
 __all__ = [
     "ColourConfig",
     "MatteConfig",
     "alpha_channel_index",
+    "check_output_folder",
     "build_colour_transform",
     "find_channel",
     "find_non_finite",

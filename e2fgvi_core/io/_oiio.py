@@ -28,7 +28,9 @@ _BASETYPE_DTYPES = {
 _DTYPE_FORMATS = {np.dtype(v): k for k, v in _BASETYPE_DTYPES.items()}
 
 # Attributes OpenImageIO fills in by itself or that describe the file rather than the image: never copied out.
-_SKIPPED_ATTRIBUTES = frozenset({"oiio:subimages", "oiio:RowsPerChunk", "oiio:ColorSpace:auto", "oiio:UnassociatedAlpha"})
+_SKIPPED_ATTRIBUTES = frozenset(
+    {"oiio:subimages", "oiio:RowsPerChunk", "oiio:ColorSpace:auto", "oiio:UnassociatedAlpha"}
+)
 
 # Format-specific write controls: meaningful only when written back to the same format.
 _FORMAT_CONTROL_ATTRIBUTES = ("compression", "oiio:BitsPerSample", "Compression", "oiio:dither")

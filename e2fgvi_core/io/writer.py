@@ -21,7 +21,13 @@ from e2fgvi_core.errors import E2fgviError, OutputError
 from e2fgvi_core.io import _oiio
 from e2fgvi_core.io.frame import Frame
 
-__all__ = ["PROVENANCE_PREFIX", "LOSSY_EXR_COMPRESSIONS", "write_frame", "provenance_attributes"]
+__all__ = [
+    "PROVENANCE_PREFIX",
+    "LOSSY_EXR_COMPRESSIONS",
+    "check_output_folder",
+    "provenance_attributes",
+    "write_frame",
+]
 
 PROVENANCE_PREFIX = "e2fgvi:"
 LOSSY_EXR_COMPRESSIONS = frozenset({"dwaa", "dwab", "b44", "b44a", "pxr24"})
@@ -82,6 +88,27 @@ def write_frame(
         _discard(handle, temp)
         raise
     return target
+
+
+def check_output_folder(path: str | os.PathLike) -> Path:
+    """Create the folder of output ``path`` (a file name or a pattern) and prove it takes a file; return it.
+
+    Called before a run so that an unwritable destination fails in a second, not after hours of processing.
+    Raises ``OutputError`` naming the folder; leaves nothing behind.
+    """
+    target = Path(os.fspath(path))
+    if _oiio.format_of(target.name) is None:
+        raise OutputError(f"cannot write {target}: unknown image extension; known: {_oiio.known_extensions()}")
+    _ensure_folder(target)
+    probe = target.parent / f".e2fgvi-write-check.{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write {target}: output folder {target.parent} is not writable ({exc.strerror or exc})"
+        ) from exc
+    return target.parent
 
 
 def provenance_attributes(metadata: Mapping[str, Any]) -> dict[str, str]:

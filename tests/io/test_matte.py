@@ -40,9 +40,10 @@ def test_default_is_alpha_then_first_channel(oiio_write, tmp_path):
     rgba = np.zeros((2, 2, 4), np.uint8)
     rgba[0, 0, 0] = 255  # red only: not the alpha
     rgba[1, 1, 3] = 255  # alpha
-    assert matte_from_frame(read_frame(oiio_write(tmp_path / "rgba.png", rgba))).tolist() == [[False, False], [False, True]]
-    rgb = rgba[..., :3].copy()
-    assert matte_from_frame(read_frame(oiio_write(tmp_path / "rgb.png", rgb))).tolist() == [[True, False], [False, False]]
+    from_rgba = matte_from_frame(read_frame(oiio_write(tmp_path / "rgba.png", rgba)))
+    assert from_rgba.tolist() == [[False, False], [False, True]]
+    from_rgb = matte_from_frame(read_frame(oiio_write(tmp_path / "rgb.png", rgba[..., :3].copy())))
+    assert from_rgb.tolist() == [[True, False], [False, False]]
 
 
 def test_named_channel_of_the_plate(oiio_write, tmp_path):

@@ -10,7 +10,7 @@ import OpenImageIO as oiio
 import pytest
 
 from e2fgvi_core.errors import OutputError, SequenceError
-from e2fgvi_core.io import Frame, read_frame, read_header, write_frame
+from e2fgvi_core.io import Frame, check_output_folder, read_frame, read_header, write_frame
 
 HALF_SPECIALS = np.array([0x7E01, 0x7C01, 0xFE33, 0x7C00, 0xFC00, 0x8000, 0x0001, 0x7BFF], dtype=np.uint16)
 FLOAT_SPECIALS = np.array(
@@ -65,7 +65,10 @@ def test_exr_roundtrip_is_bit_identical(oiio_write, tmp_path, rng, dtype, file_f
 
 
 def test_exr_typed_metadata_keeps_its_types(tmp_path):
-    spec_attributes = {"timecode": (oiio.TypeTimeCode, (0x01020304, 0)), "framesPerSecond": (oiio.TypeRational, (24, 1))}
+    spec_attributes = {
+        "timecode": (oiio.TypeTimeCode, (0x01020304, 0)),
+        "framesPerSecond": (oiio.TypeRational, (24, 1)),
+    }
     spec = oiio.ImageSpec(4, 2, 3, "half")
     for key, (typedesc, value) in spec_attributes.items():
         spec.attribute(key, typedesc, value)
@@ -240,3 +243,27 @@ def test_frame_validates_its_shape():
     assert frame.channels == ("Y",) and frame.pixels.shape == (2, 2, 1)
     other = frame.with_pixels(np.ones((2, 2, 1), np.uint8))
     assert other.channels == ("Y",) and other.pixels.max() == 1 and frame.pixels.max() == 0
+
+
+def test_check_output_folder_creates_and_probes(tmp_path):
+    folder = check_output_folder(tmp_path / "new" / "deep" / "out.%04d.exr")
+    assert folder == tmp_path / "new" / "deep" and folder.is_dir()
+    assert os.listdir(folder) == []
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="is a file, not a folder"):
+        check_output_folder(tmp_path / "file" / "out.####.exr")
+    with pytest.raises(OutputError, match="unknown image extension"):
+        check_output_folder(tmp_path / "out.%04d.mov")
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores folder permissions")
+def test_read_only_folder_is_an_output_error(tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(OutputError, match="not writable"):
+            write_frame(folder / "x.exr", Frame.from_array(np.zeros((2, 2, 3), np.float16)))
+        assert os.listdir(folder) == []
+    finally:
+        folder.chmod(0o755)

@@ -69,7 +69,9 @@ def test_parse_frame_range(text, expected):
     assert parse_frame_range(text) == expected
 
 
-@pytest.mark.parametrize("text, match", [("", "empty"), ("1100-1001", "empty"), ("10a", "cannot parse"), ("1-", "cannot")])
+@pytest.mark.parametrize(
+    "text, match", [("", "empty"), ("1100-1001", "empty"), ("10a", "cannot parse"), ("1-", "cannot")]
+)
 def test_parse_frame_range_errors(text, match):
     with pytest.raises(SequenceError, match=match):
         parse_frame_range(text)

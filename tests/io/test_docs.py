@@ -1,0 +1,21 @@
+"""The Python examples of docs/io.md run, in order, in an empty folder: the docs cannot drift from the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "io.md"
+
+
+def test_docs_examples_run(tmp_path, monkeypatch):
+    pytest.importorskip("PyOpenColorIO", reason="the colour example uses OpenColorIO")
+    monkeypatch.delenv("OCIO", raising=False)
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
+    assert len(blocks) >= 4, "docs/io.md lost its examples"
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for index, block in enumerate(blocks):
+        exec(compile(block, f"{DOC}:block{index + 1}", "exec"), namespace)  # noqa: S102 - our own docs
