@@ -50,13 +50,14 @@ def is_quantised(pixels: np.ndarray) -> bool:
 
 
 def to_display(pixels: np.ndarray, rgb: tuple[int, int, int], linear: bool, colour=None,
-               nan_policy: str = "zero", where: str = "frame") -> np.ndarray:
+               nan_policy: str = "zero", where: str = "frame", on_warning=None) -> np.ndarray:
     """The RGB of a plate as the model sees it.
 
     Returns (h, w, 3) uint8 for 8-bit plates (as they are), otherwise float32 display-referred values: integer
     plates scaled to [0, 1], float plates converted from scene-linear when ``linear`` (through ``colour``, an
     object with ``to_display``; the sRGB curve when None). Non-finite values are replaced by 0 with a warning
-    (``nan_policy="zero"``) or refused (``"error"``); outside the matte they still go out untouched.
+    (``nan_policy="zero"``; reported through ``on_warning`` or ``warnings``) or refused (``"error"``); outside the
+    matte they still go out untouched.
     """
     rgb_pixels = pixels[..., list(rgb)]
     if pixels.dtype == np.uint8:
@@ -69,12 +70,14 @@ def to_display(pixels: np.ndarray, rgb: tuple[int, int, int], linear: bool, colo
         count = int(bad.any(axis=-1).sum())
         if nan_policy == "error":
             raise SequenceError(f"{where}: {count} pixels hold NaN or Inf; fix the plate or use nan_policy=zero")
-        warnings.warn(
-            f"{where}: {count} pixels hold NaN or Inf; they are read as 0 by the model (outside the matte they are "
-            f"written back unchanged, inside it they are replaced by the fill)",
-            RuntimeWarning,
-            stacklevel=2,
+        message = (
+            f"{where}: {count} pixels hold NaN or Inf; the model reads them as 0 (outside the matte they are "
+            f"written back unchanged, inside it they are replaced by the fill)"
         )
+        if on_warning is not None:
+            on_warning(message)
+        else:
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
         values = np.where(bad, np.float32(0), values)
     if linear:
         values = colour.to_display(values) if colour is not None else srgb_encode(values)
@@ -163,6 +166,15 @@ def to_model_input(display: np.ndarray, hole: np.ndarray):
 
 
 def prediction_to_display(pred) -> np.ndarray:
-    """(n, 3, h, w) torch output in [-1, 1] -> (n, h, w, 3) float32 numpy in [0, 255], as ``test.py`` does."""
+    """(n, 3, h, w) torch output in [-1, 1] -> (n, h, w, 3) float32 numpy in [0, 1]: ``(pred + 1) / 2`` as ``test.py``.
+
+    The official ``* 255`` is left to the composite (``to_official_scale``), done in numpy float32 exactly as the
+    script does, so the uint8 truncation sees the very same numbers.
+    """
     pred = (pred + 1) / 2
-    return pred.permute(0, 2, 3, 1).cpu().numpy() * 255
+    return pred.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def to_official_scale(pred: np.ndarray) -> np.ndarray:
+    """[0, 1] float32 prediction -> [0, 255] float32, the official ``numpy * 255``."""
+    return pred * 255
