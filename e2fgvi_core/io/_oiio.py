@@ -27,13 +27,23 @@ _BASETYPE_DTYPES = {
 }
 _DTYPE_FORMATS = {np.dtype(v): k for k, v in _BASETYPE_DTYPES.items()}
 
-# Attributes OpenImageIO fills in by itself or that describe the file rather than the image: never copied out.
+# Attributes OpenImageIO fills in by itself, that describe the file's layout, or that summarise pixels the engine
+# may have changed: never copied out.
 _SKIPPED_ATTRIBUTES = frozenset(
-    {"oiio:subimages", "oiio:RowsPerChunk", "oiio:ColorSpace:auto", "oiio:UnassociatedAlpha"}
+    {
+        "oiio:subimages",
+        "oiio:RowsPerChunk",
+        "oiio:ColorSpace:auto",
+        "oiio:UnassociatedAlpha",
+        "oiio:miplevels",
+        "oiio:ConstantColor",
+        "oiio:AverageColor",
+        "oiio:SHA-1",
+    }
 )
 
-# Format-specific write controls: meaningful only when written back to the same format.
-_FORMAT_CONTROL_ATTRIBUTES = ("compression", "oiio:BitsPerSample", "Compression", "oiio:dither")
+# Format-specific write controls and encodings: meaningful only when written back to the same format.
+_FORMAT_CONTROL_ATTRIBUTES = ("compression", "oiio:BitsPerSample", "Compression", "oiio:dither", "oiio:ColorSpace")
 
 
 def dtype_for_format(typedesc: Any, where: str, error: type[E2fgviError]) -> np.dtype:

@@ -160,7 +160,10 @@ def resolve_frames(
         if not os.path.isfile(seq.pattern):
             raise MissingFramesError(f"{seq.pattern}: file not found")
         return wanted
-    _raise_on_gaps(seq, wanted, set(seq.scan()), "")
+    present = set(seq.scan())
+    folder = os.path.dirname(seq.pattern) or "."
+    hint = "" if present else (f"; folder {folder} does not exist" if not os.path.isdir(folder) else "; none on disk")
+    _raise_on_gaps(seq, wanted, present, hint)
     return wanted
 
 

@@ -153,9 +153,6 @@ def _build_spec(
         spec.attribute("oiio:UnassociatedAlpha", 1)  # write alpha and colour as given, as the reader reads them
     same_format = frame.path is None or _oiio.format_of(frame.path) == format_name
     _oiio.write_attributes(spec, frame.metadata, frame.metadata_types, same_format)
-    for name in ("oiio:ColorSpace",):
-        if not same_format and name in frame.metadata and file_format.startswith("uint"):
-            spec.erase_attribute(name)  # a linear EXR's colour space does not describe an 8/16-bit copy
     if compression is not None:
         spec.attribute("compression", compression)
     elif format_name == "openexr":

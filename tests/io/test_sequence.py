@@ -129,3 +129,8 @@ def test_single_file_serves_any_range(make_sequence, tmp_path):
     assert FrameSequence(still).path(1002) == still
     with pytest.raises(MissingFramesError, match="not found"):
         resolve_frames(str(tmp_path / "absent.png"), "1-2")
+
+
+def test_range_on_a_missing_folder_says_so(tmp_path):
+    with pytest.raises(MissingFramesError, match=r"missing frames 1-3 \(of 1-3\); folder .*nope does not exist"):
+        resolve_frames(str(tmp_path / "nope" / "x.%04d.exr"), "1-3")
