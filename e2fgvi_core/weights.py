@@ -76,12 +76,24 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _load_checkpoint(path: Path) -> tuple[str, dict]:
+    """``models.load_checkpoint`` with the file named in every error, so a one-line message says which file."""
+    from e2fgvi_core.models import load_checkpoint
+
+    try:
+        return load_checkpoint(path)
+    except CheckpointError as exc:
+        if str(path) in str(exc):
+            raise
+        raise CheckpointError(f"checkpoint {path}: {exc}") from exc
+
+
 def validate_checkpoint(path: str | Path) -> str:
     """Load ``path`` safely and strictly into our generator; return its variant or raise ``CheckpointError``."""
-    from e2fgvi_core.models import build_generator, load_checkpoint
+    from e2fgvi_core.models import build_generator
 
     path = Path(path)
-    variant, state_dict = load_checkpoint(path)
+    variant, state_dict = _load_checkpoint(path)
     model = build_generator(variant)
     try:
         model.load_state_dict(state_dict, strict=True)
@@ -225,7 +237,7 @@ def load_generator(spec: str | None, variant: str | None, device=None):
     """
     import torch
 
-    from e2fgvi_core.models import build_generator, load_checkpoint
+    from e2fgvi_core.models import build_generator
 
     direct = Path(spec).expanduser() if spec else None
     if direct is not None and direct.is_file():
@@ -234,7 +246,7 @@ def load_generator(spec: str | None, variant: str | None, device=None):
     else:
         weights = resolve_weights(spec, variant)
         path = weights.path
-    found_variant, state_dict = load_checkpoint(path)
+    found_variant, state_dict = _load_checkpoint(path)
     if variant and found_variant != variant:
         raise CheckpointError(f"{path}: is an {found_variant} checkpoint, but engine {variant} was asked for")
     model = build_generator(found_variant)
