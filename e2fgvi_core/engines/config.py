@@ -1,0 +1,122 @@
+"""``PropagateConfig``: the knobs of the weight-free ``propagate`` engine.
+
+One frozen dataclass so the CLI flags, server ``submit`` parameters and farm job parameters all map onto the same
+validated values (``from_mapping`` names the bad key and lists the valid ones).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from e2fgvi_core.errors import ConfigError
+
+FLOW_PRESETS = ("ultrafast", "fast", "medium")
+SPATIAL_METHODS = ("telea", "ns")
+
+
+@dataclass(frozen=True)
+class PropagateConfig:
+    """Parameters of flow-guided propagation.
+
+    ``context_frames``: frames used on each side of a target (the runner streams windows of ``2 * n + 1``).
+    ``flow_preset``: OpenCV DIS preset for the optical flow between adjacent frames.
+    ``flow_mask_dilation_px``: how far around the holes the measured flow is distrusted and re-completed.
+    ``flow_smoothing_iterations``: Jacobi sweeps that relax the completed flow towards a harmonic fill.
+    ``flow_outlier_px``: the camera motion around a hole is fitted as a homography and the flow inside the hole
+    completed as that motion plus the smooth residual of pixels within this many pixels of it (others, such as
+    independently moving people beside the hole, are ignored); 0 gives a plain harmonic completion.
+    ``consistency_px`` / ``consistency_ratio``: a flow step is kept while the forward and backward flows agree to
+    within ``consistency_px + consistency_ratio * |flow|`` pixels.
+    ``seam_correction``: diffuse the colour difference on the hole's border into the propagated pixels (a cheap
+    Poisson blend) so exposure changes between frames leave no seam.
+    ``spatial_method`` / ``spatial_radius_px``: OpenCV inpainting for pixels no frame of the window ever sees.
+    ``flow_cache_pairs``: at most this many completed flow pairs are kept between calls (overlapping windows reuse
+    them; only the latest window's pairs are kept), so memory stays bounded by one window.
+    """
+
+    context_frames: int = 12
+    flow_preset: str = "medium"
+    flow_mask_dilation_px: int = 4
+    flow_smoothing_iterations: int = 40
+    flow_outlier_px: float = 3.0
+    consistency_px: float = 1.0
+    consistency_ratio: float = 0.1
+    seam_correction: bool = True
+    spatial_method: str = "telea"
+    spatial_radius_px: int = 5
+    flow_cache_pairs: int = 64
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.context_frames, int) or not 1 <= self.context_frames <= 100:
+            raise ConfigError(f"propagate context_frames={self.context_frames!r}: must be an integer in 1..100")
+        if self.flow_preset not in FLOW_PRESETS:
+            raise ConfigError(f"propagate flow_preset={self.flow_preset!r}: choose from {', '.join(FLOW_PRESETS)}")
+        if self.spatial_method not in SPATIAL_METHODS:
+            raise ConfigError(
+                f"propagate spatial_method={self.spatial_method!r}: choose from {', '.join(SPATIAL_METHODS)}"
+            )
+        for name in ("flow_mask_dilation_px", "flow_smoothing_iterations", "flow_cache_pairs"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ConfigError(f"propagate {name}={value!r}: must be an integer >= 0")
+        if not isinstance(self.spatial_radius_px, int) or self.spatial_radius_px < 1:
+            raise ConfigError(f"propagate spatial_radius_px={self.spatial_radius_px!r}: must be an integer >= 1")
+        for name in ("flow_outlier_px", "consistency_px", "consistency_ratio"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"propagate {name}={value!r}: must be a number >= 0")
+        if not isinstance(self.seam_correction, bool):
+            raise ConfigError(f"propagate seam_correction={self.seam_correction!r}: must be true or false")
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any] | None = None, *, use_env: bool = True) -> PropagateConfig:
+        """Build from a mapping (CLI, submit parameters, job file); strings are converted to the field's type.
+
+        Environment variables ``E2FGVI_PROPAGATE_<FIELD>`` (e.g. ``E2FGVI_PROPAGATE_CONTEXT_FRAMES``) give defaults
+        below the mapping. An unknown key raises ``ConfigError`` listing the valid keys.
+        """
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        if use_env:
+            for name in fields:
+                env = os.environ.get(f"E2FGVI_PROPAGATE_{name.upper()}")
+                if env is not None:
+                    values[name] = _convert(name, env, fields[name].default, f"E2FGVI_PROPAGATE_{name.upper()}")
+        for key, value in (mapping or {}).items():
+            if key not in fields:
+                raise ConfigError(f"unknown propagate option {key!r}: valid options are {', '.join(fields)}")
+            values[key] = _convert(key, value, fields[key].default, key)
+        return cls(**values)
+
+
+def _convert(name: str, value: Any, default: Any, source: str) -> Any:
+    """Coerce ``value`` to the type of ``default``; strings come from env vars and CLI flags."""
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"propagate {source}={value!r}: must be true or false")
+    if isinstance(default, int):
+        if isinstance(value, bool):
+            raise ConfigError(f"propagate {source}={value!r}: must be an integer")
+        try:
+            number = float(value) if isinstance(value, str) else value
+            if isinstance(number, float) and not number.is_integer():
+                raise ValueError
+            return int(number)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"propagate {source}={value!r}: must be an integer") from exc
+    if isinstance(default, float):
+        try:
+            return float(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"propagate {source}={value!r}: must be a number") from exc
+    return str(value) if not isinstance(value, str) else value

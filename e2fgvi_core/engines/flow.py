@@ -1,0 +1,145 @@
+"""Optical flow between adjacent frames of a window, measured on the masked frames and completed in the holes.
+
+The matte's content (the object to remove) must not steer the flow, so the frames are pre-filled smoothly inside
+their holes before OpenCV's DIS flow runs, and the flow in and around the holes of both frames of a pair is then
+thrown away and completed from its surroundings (``flow_completion``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+
+import cv2
+import numpy as np
+
+from e2fgvi_core.engines.config import PropagateConfig
+from e2fgvi_core.engines.flow_completion import complete_flow, fill_harmonic_coarse
+
+_SAMPLE_ROW = 1024
+_DIS_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+
+
+def to_gray_u8(frame: np.ndarray) -> np.ndarray:
+    """(h, w, 3) float32 in [0, 1] -> (h, w) uint8 luma, the input DIS expects."""
+    rgb8 = np.clip(frame * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return cv2.cvtColor(rgb8, cv2.COLOR_RGB2GRAY)
+
+
+def prefill_gray(frame: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Luma of ``frame`` with the hole replaced by a smooth fill, so the object there does not attract the flow."""
+    gray = to_gray_u8(frame)
+    if not hole.any():
+        return gray
+    filled = fill_harmonic_coarse(gray.astype(np.float32), ~hole, iterations=10)
+    return np.clip(filled + 0.5, 0, 255).astype(np.uint8)
+
+
+class FlowEstimator:
+    """Completed forward and backward flows of adjacent frame pairs, with a bounded cache keyed by content.
+
+    The runner hands overlapping windows to the inpainter; a pair of frames (and their holes) seen in the previous
+    window gives the same flows, so they are looked up by a hash of the pixels instead of being recomputed.
+    """
+
+    def __init__(self, config: PropagateConfig) -> None:
+        self.config = config
+        self._dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[config.flow_preset])
+        self._cache: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def pair_flows(
+        self,
+        frame_a: np.ndarray,
+        hole_a: np.ndarray,
+        frame_b: np.ndarray,
+        hole_b: np.ndarray,
+        key: bytes | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(flow a->b, flow b->a)``, each (h, w, 2) float32 in pixels, completed inside the holes."""
+        key = key if key is not None else _pair_key(frame_a, hole_a, frame_b, hole_b)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            self.hits += 1
+            return cached
+        self.misses += 1
+        gray_a = prefill_gray(frame_a, hole_a)
+        gray_b = prefill_gray(frame_b, hole_b)
+        forward = self._dis.calc(gray_a, gray_b, None)
+        backward = self._dis.calc(gray_b, gray_a, None)
+        invalid = hole_a | hole_b
+        if invalid.any():
+            radius = self.config.flow_mask_dilation_px
+            if radius > 0:
+                kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+                invalid = cv2.dilate(invalid.astype(np.uint8), kernel).astype(bool)
+            iterations = self.config.flow_smoothing_iterations
+            outlier_px = self.config.flow_outlier_px or None
+            forward = complete_flow(forward, invalid, iterations, outlier_px)
+            backward = complete_flow(backward, invalid, iterations, outlier_px)
+        result = (forward, backward)
+        if self.config.flow_cache_pairs > 0:
+            self._cache[key] = result
+            while len(self._cache) > self.config.flow_cache_pairs:
+                self._cache.popitem(last=False)
+        return result
+
+    def window_flows(self, frames: np.ndarray, holes: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Flows of every adjacent pair of the window: ``forward[k]`` is k -> k+1, ``backward[k]`` is k+1 -> k.
+
+        Afterwards the cache holds only this window's pairs: windows slide forward, so older pairs are not asked
+        for again, and the memory held between calls stays one window's worth of flows.
+        """
+        forward, backward, keys = [], [], []
+        for k in range(len(frames) - 1):
+            keys.append(_pair_key(frames[k], holes[k], frames[k + 1], holes[k + 1]))
+            f, b = self.pair_flows(frames[k], holes[k], frames[k + 1], holes[k + 1], key=keys[-1])
+            forward.append(f)
+            backward.append(b)
+        wanted = set(keys)
+        for key in [key for key in self._cache if key not in wanted]:
+            del self._cache[key]
+        return forward, backward
+
+    def clear(self) -> None:
+        """Forget cached flows (e.g. between shots)."""
+        self._cache.clear()
+
+
+def _pair_key(frame_a: np.ndarray, hole_a: np.ndarray, frame_b: np.ndarray, hole_b: np.ndarray) -> bytes:
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (frame_a, hole_a, frame_b, hole_b):
+        contiguous = np.ascontiguousarray(array)
+        digest.update(str(contiguous.shape).encode())
+        digest.update(contiguous.data)
+    return digest.digest()
+
+
+def sample(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, border_value: float = 0.0) -> np.ndarray:
+    """Bilinear samples of ``image`` (h, w[, c]) at float positions; returns (n[, c]) float32.
+
+    The points are laid out as rows of ``_SAMPLE_ROW`` so ``cv2.remap`` (whose maps must stay under 32767 on each
+    side) handles any number of them in one call.
+    """
+    n = xs.size
+    rows = max(1, -(-n // _SAMPLE_ROW))
+    map_x = np.full(rows * _SAMPLE_ROW, -1e4, dtype=np.float32)
+    map_y = np.full(rows * _SAMPLE_ROW, -1e4, dtype=np.float32)
+    map_x[:n] = xs
+    map_y[:n] = ys
+    out = cv2.remap(
+        image,
+        map_x.reshape(rows, _SAMPLE_ROW),
+        map_y.reshape(rows, _SAMPLE_ROW),
+        interpolation=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=border_value,
+    )
+    channels = out.shape[2:] if out.ndim == 3 else ()
+    return out.reshape(rows * _SAMPLE_ROW, *channels)[:n]

@@ -1,0 +1,137 @@
+"""The weight-free ``propagate`` engine: classical flow-guided video completion on the CPU.
+
+A fresh install has no E2FGVI checkpoint, yet an artist still wants a fast preview and often a usable result.
+Most of what hides behind a moving object, or behind a static matte under a moving camera, is visible in nearby
+frames: we estimate optical flow between adjacent frames (OpenCV DIS on the masked frames), complete it smoothly
+inside the holes, follow flow chains from every hole pixel to the nearest frames that saw the point (both
+directions, forward-backward checked), blend those colours, correct seams, and paint what no frame saw with
+OpenCV inpainting. numpy + OpenCV only: no torch, no weights.
+
+Contract (docs/architecture.md): ``PropagateInpainter(config).fill(frames, holes, targets)``; the engine runner
+does colour conversion, matte dilation, compositing and I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from e2fgvi_core.engines.config import PropagateConfig
+from e2fgvi_core.engines.flow import FlowEstimator
+from e2fgvi_core.engines.pixel_propagation import blend_candidates, trace_direction
+from e2fgvi_core.engines.spatial_fill import correct_seams, inpaint_spatial
+from e2fgvi_core.errors import ConfigError, MatteError, SequenceError
+
+_SEAM_RING_PX = 2
+
+
+class PropagateInpainter:
+    """Fills holes of display-referred frames from other frames of the window, then spatially.
+
+    ``context_frames``: how many frames on each side of a target ``fill`` uses; the runner streams windows of
+    ``2 * context_frames + 1`` frames, so memory stays bounded by the window. Flows of frame pairs are cached
+    (bounded by ``config.flow_cache_pairs``) so overlapping windows do not recompute them.
+    """
+
+    name = "propagate"
+
+    def __init__(self, config: PropagateConfig | None = None) -> None:
+        self.config = config or PropagateConfig()
+        self.flows = FlowEstimator(self.config)
+
+    @property
+    def context_frames(self) -> int:
+        return self.config.context_frames
+
+    def fill(self, frames: np.ndarray, holes: np.ndarray, targets: Sequence[int]) -> np.ndarray:
+        """Return the filled target frames.
+
+        ``frames``: float32 (t, h, w, 3) display-referred in [0, 1]; ``holes``: bool (t, h, w), already dilated;
+        ``targets``: indices into ``t`` to produce. Returns float32 (len(targets), h, w, 3) in [0, 1]; pixels
+        outside a target's hole are the input's.
+        """
+        frames, holes, targets = _validate(frames, holes, targets)
+        t, h, w = holes.shape
+        out = np.empty((len(targets), h, w, 3), dtype=np.float32)
+        needed = [i for i in targets if holes[i].any()]
+        if not needed:
+            for j, i in enumerate(targets):
+                out[j] = frames[i]
+            return out
+        # Only the frames within reach of some target that needs filling take part.
+        lo = max(min(needed) - self.context_frames, 0)
+        hi = min(max(needed) + self.context_frames, t - 1)
+        span_frames = frames[lo : hi + 1]
+        span_holes = holes[lo : hi + 1]
+        forward, backward = self.flows.window_flows(span_frames, span_holes)
+        holes_f32 = span_holes.astype(np.float32)
+        for j, i in enumerate(targets):
+            if holes[i].any():
+                out[j] = self._fill_one(span_frames, span_holes, holes_f32, forward, backward, i - lo)
+            else:
+                out[j] = frames[i]
+        return out
+
+    def _fill_one(
+        self,
+        frames: np.ndarray,
+        holes: np.ndarray,
+        holes_f32: np.ndarray,
+        forward: list[np.ndarray],
+        backward: list[np.ndarray],
+        target: int,
+    ) -> np.ndarray:
+        cfg = self.config
+        hole = holes[target]
+        ring = np.zeros_like(hole)
+        if cfg.seam_correction:
+            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * _SEAM_RING_PX + 1, 2 * _SEAM_RING_PX + 1))
+            ring = cv2.dilate(hole.astype(np.uint8), kernel).astype(bool) & ~hole
+        query = hole | ring
+        ys, xs = np.nonzero(query)
+        traced = [
+            trace_direction(
+                frames, holes_f32, forward, backward, target, xs, ys, step, cfg.context_frames,
+                cfg.consistency_px, cfg.consistency_ratio,
+            )
+            for step in (+1, -1)
+        ]
+        colours, found = blend_candidates(*traced)
+        in_hole = hole[ys, xs]
+        image = frames[target].copy()
+        filled = np.zeros_like(hole)
+        hit = in_hole & found
+        image[ys[hit], xs[hit]] = colours[hit]
+        filled[ys[hit], xs[hit]] = True
+        if cfg.seam_correction and filled.any():
+            ring_hit = ~in_hole & found
+            residual = np.zeros_like(image)
+            residual_known = np.zeros_like(hole)
+            ry, rx = ys[ring_hit], xs[ring_hit]
+            residual[ry, rx] = frames[target][ry, rx] - colours[ring_hit]
+            residual_known[ry, rx] = True
+            image = correct_seams(image, filled, residual_known, residual)
+        unknown = hole & ~filled
+        image = inpaint_spatial(image, unknown, cfg.spatial_method, cfg.spatial_radius_px)
+        return np.clip(image, 0.0, 1.0)
+
+
+def _validate(frames: np.ndarray, holes: np.ndarray, targets: Sequence[int]) -> tuple[np.ndarray, np.ndarray, list]:
+    """Check shapes and types, name what is wrong, and return contiguous float32 / bool arrays."""
+    frames = np.asarray(frames)
+    holes = np.asarray(holes)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise SequenceError(f"propagate fill: frames must be (t, h, w, 3) RGB, got shape {frames.shape}")
+    if holes.shape != frames.shape[:3]:
+        raise MatteError(f"propagate fill: holes shape {holes.shape} does not match frames {frames.shape[:3]}")
+    if not np.isfinite(frames).all():
+        raise SequenceError("propagate fill: frames contain NaN or infinite values; convert to display range first")
+    targets = [int(i) for i in targets]
+    bad = [i for i in targets if not 0 <= i < frames.shape[0]]
+    if bad:
+        raise ConfigError(f"propagate fill: target indices {bad} outside the window 0..{frames.shape[0] - 1}")
+    frames = np.ascontiguousarray(frames, dtype=np.float32)
+    holes = np.ascontiguousarray(holes, dtype=bool)
+    return frames, holes, targets
