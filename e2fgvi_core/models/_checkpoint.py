@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import os
 import pickle
+import re
+import sys
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -110,10 +112,18 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc)
-        if "Weights only load failed" in text and ("Unsupported" in text or "global" in text.lower()):
+        match = re.search(r"GLOBAL ([\w.]+)", text)
+        # a truncated legacy pickle can cut a name short (e.g. "torch._utils._rebuild_tens"): corruption, not code
+        if match and not _is_truncated_name(match.group(1)):
             raise CheckpointError(
-                f"checkpoint {path} is unsafe: it needs arbitrary Python objects to unpickle, which could run code; "
-                "only plain tensor state dicts are accepted (re-save it with torch.save(model.state_dict()))"
+                f"checkpoint {path} is unsafe: unpickling it needs the Python object {match.group(1)!r}, which could "
+                "run code; only plain tensor state dicts are accepted (re-save with torch.save(model.state_dict()))"
+            ) from None
+        if "Weights only load failed" in text and not match:
+            detail = next((ln.strip() for ln in text.splitlines() if "Unsupported" in ln), "refused by weights_only")
+            raise CheckpointError(
+                f"checkpoint {path} is unsafe to load: weights_only unpickling refused it ({detail}); only plain "
+                "tensor state dicts written by torch.save are accepted"
             ) from None
         raise CheckpointError(f"checkpoint {path} is corrupt or not a PyTorch file ({_first_line(text)})") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError, IndexError) as exc:
@@ -124,6 +134,25 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     variant = detect_variant(state)
     validate_state_dict(state, variant, source=f"checkpoint {path}")
     return variant, state
+
+
+def _is_truncated_name(name: str) -> bool:
+    """True when ``name`` starts in an already-imported module but names nothing there (a cut-off global).
+
+    Nothing is imported: names outside loaded modules count as real (and so as unsafe).
+    """
+    parts = name.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        module = sys.modules.get(".".join(parts[:i]))
+        if module is None:
+            continue
+        obj = module
+        for attr in parts[i:]:
+            if not hasattr(obj, attr):
+                return True
+            obj = getattr(obj, attr)
+        return False
+    return False
 
 
 def _first_line(text: str) -> str:

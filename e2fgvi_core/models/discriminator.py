@@ -10,7 +10,7 @@ __all__ = ["Discriminator"]
 
 
 class Discriminator(nn.Module):
-    """(b, t, c, h, w) frames -> (b, t, 128, h/32, w/32) patch scores (logits unless ``use_sigmoid``).
+    """(b, t, c, h, w) frames -> (b, t, 128, ~h/64, ~w/64) patch scores (logits unless ``use_sigmoid``).
 
     ``torch.nn.utils.spectral_norm`` stores ``weight_orig`` (parameter) and ``weight_u``/``weight_v`` (buffers),
     the official key layout of ``conv.{0,2,4,6,8}``; the last conv ``conv.10`` is plain.

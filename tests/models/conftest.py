@@ -1,0 +1,88 @@
+"""Fixtures for the model tests: golden parity cases, filled generators, one shared run per case, and an error
+table printed at the end of the session (the numbers docs/model.md records)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from e2fgvi_core.models import build_generator
+
+PARITY_ERRORS: list[tuple[str, str, float, float, float]] = []  # (case, array, max, mean, tolerance)
+
+
+def record_error(case: str, name: str, ours, golden, tolerance: float) -> tuple[float, float]:
+    """Measure |ours - golden| (max, mean), remember it for the summary table, and return it."""
+    ours = ours.detach().cpu().numpy() if isinstance(ours, torch.Tensor) else np.asarray(ours)
+    assert ours.shape == golden.shape, f"{case} {name}: shape {ours.shape} != golden {golden.shape}"
+    diff = np.abs(ours.astype(np.float64) - golden.astype(np.float64))
+    max_err, mean_err = float(diff.max()), float(diff.mean())
+    PARITY_ERRORS.append((case, name, max_err, mean_err, tolerance))
+    return max_err, mean_err
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not PARITY_ERRORS:
+        return
+    terminalreporter.section("E2FGVI parity errors (float32, CPU)")
+    terminalreporter.write_line(f"{'case':28s} {'array':34s} {'max abs':>10s} {'mean abs':>10s} {'limit':>8s}")
+    for case, name, max_err, mean_err, tol in PARITY_ERRORS:
+        terminalreporter.write_line(f"{case:28s} {name:34s} {max_err:10.2e} {mean_err:10.2e} {tol:8.0e}")
+
+
+def run_stages(model, masked_frames: torch.Tensor, num_local_frames: int) -> dict[str, torch.Tensor]:
+    """Run the generator stage by stage (as the engine does) and keep every intermediate the golden files hold."""
+    b, t, c, h, w = masked_frames.shape
+    l_t = num_local_frames
+    out: dict[str, torch.Tensor] = {}
+    with torch.inference_mode():
+        flows_forward, flows_backward = model.complete_flows(masked_frames[:, :l_t])
+        enc = model.encode(masked_frames.reshape(b * t, c, h, w))
+        out["enc_feat"] = enc
+        enc = enc.view(b, t, *enc.shape[1:])
+        prop = model.propagate(enc[:, :l_t], flows_forward, flows_backward)
+        out["feat_prop_out"] = prop
+        feat = torch.cat([prop, enc[:, l_t:]], dim=1)
+        feat_size = tuple(feat.shape[-2:])
+        tokens = model.split_tokens(feat)
+        out["softsplit_out"] = tokens
+        out["transformer_block0_out"] = model.transformer[0](tokens, feat_size)
+        tokens = model.transform_tokens(tokens, feat_size)
+        out["transformer_out"] = tokens
+        comp = model.compose_tokens(tokens, feat_size)
+        out["softcomp_out"] = comp
+        feat = feat + comp.view(feat.shape)
+        out["output"] = model.decode(feat.view(b * t, *feat.shape[2:]))
+    out["pred_flows_forward"], out["pred_flows_backward"] = flows_forward, flows_backward
+    return out
+
+
+@pytest.fixture(scope="session")
+def hq_case(parity_dir):
+    return dict(np.load(parity_dir / "e2fgvi_hq_forward.npz"))
+
+
+@pytest.fixture(scope="session")
+def original_case(parity_dir):
+    return dict(np.load(parity_dir / "e2fgvi_forward.npz"))
+
+
+@pytest.fixture(scope="session")
+def hq_model(fill_weights, hq_case):
+    model = build_generator("e2fgvi_hq")
+    fill_weights(model, int(hq_case["weights_seed"]))
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def hq_stages(hq_model, hq_case):
+    """Stage-by-stage run of case 1 (shared by the parity and stage-equivalence tests)."""
+    return run_stages(hq_model, torch.from_numpy(hq_case["masked_frames"]), int(hq_case["num_local_frames"]))
+
+
+@pytest.fixture(scope="session")
+def hq_forward(hq_model, hq_case):
+    """One plain ``forward`` of case 1."""
+    with torch.inference_mode():
+        return hq_model(torch.from_numpy(hq_case["masked_frames"]), int(hq_case["num_local_frames"]))
