@@ -400,7 +400,7 @@ class Client:
                     last_heard = now
                     continue
                 if now - last_ping >= self.heartbeat_interval_s:
-                    sock.send_multipart(wire.encode(wire.PING, {"req": 0}), copy=False)
+                    _send(sock, wire.encode(wire.PING, {"req": 0}))
                     last_ping = now
                 if now - last_heard > self.heartbeat_interval_s * self.heartbeat_liveness:
                     failures += 1
@@ -443,23 +443,23 @@ class Client:
             self._requests[req] = payload
             payload.fields["req"] = req
             payload.sent_s = time.monotonic()
-            sock.send_multipart(wire.encode(payload.kind, payload.fields), copy=False)
+            _send(sock, wire.encode(payload.kind, payload.fields))
         elif kind == "forget":
             self._requests.pop(payload.fields.get("req"), None)
         elif kind == "submit":
             self._jobs[payload.key] = payload
-            sock.send_multipart(payload._parts, copy=False)
+            _send(sock, payload._parts)
         elif kind == "cancel":
-            sock.send_multipart(wire.encode(wire.CANCEL, {**payload, "req": next(self._req_ids)}), copy=False)
+            _send(sock, wire.encode(wire.CANCEL, {**payload, "req": next(self._req_ids)}))
 
     def _resend_all(self, sock: zmq.Socket) -> None:
         for pending in self._requests.values():
-            sock.send_multipart(wire.encode(pending.kind, pending.fields), copy=False)
+            _send(sock, wire.encode(pending.kind, pending.fields))
         for handle in self._jobs.values():
             if not handle.done:
                 handle.reconnects += 1
                 handle._note("server_lost_resubmitted")
-                sock.send_multipart(handle._parts, copy=False)
+                _send(sock, handle._parts)
 
     def _dispatch(self, parts: list[Any]) -> None:
         try:
@@ -497,6 +497,19 @@ class Client:
         for handle in list(self._jobs.values()):
             handle._finish(error)
         self._jobs.clear()
+
+
+def _send(sock: zmq.Socket, parts: list[Any]) -> bool:
+    """Send without blocking: a DEALER with no live peer (server gone, CURVE handshake refused) would block.
+
+    A message that cannot go out now is not lost for good: the reconnect path resends every pending request
+    and job.
+    """
+    try:
+        sock.send_multipart(parts, flags=zmq.NOBLOCK, copy=False)
+        return True
+    except zmq.Again:
+        return False
 
 
 def _safe_call(callback: Callable, *args: Any) -> None:

@@ -29,6 +29,7 @@ log = logging.getLogger("e2fgvi.server")
 MAX_KEY_CHARS = 200
 MAX_MESSAGES_PER_TURN = 256  # fairness: forward worker events at least this often under a flood of requests
 VALUE_INPUT_FIELDS = ("plate_frames", "matte_frames")
+CLOSE_LINGER_MS = 1000
 
 
 class Broker:
@@ -82,7 +83,7 @@ class Broker:
     def close(self) -> None:
         self.forward_events()
         self.outbox.close()
-        self.socket.close(0)
+        self.socket.close(CLOSE_LINGER_MS)  # let the last error/result messages reach their clients
         if self.authenticator is not None:
             self.authenticator.stop()
 
@@ -102,6 +103,10 @@ class Broker:
             handler = getattr(self, f"on_{message.type}")
             handler(identity, message, parts)
         except (wire.WireError, E2fgviError) as exc:
+            if isinstance(exc, wire.ProtocolError) and req is None:
+                req = exc.header.get("req")
+                if exc.header.get("type") == wire.SUBMIT and isinstance(exc.header.get("key"), str):
+                    key = exc.header["key"][:MAX_KEY_CHARS]
             log.warning("event=request_refused client=%s code=%s message=%r", identity.hex()[:8], exc.code, str(exc))
             self.reply(identity, wire.ERROR, wire.error_fields(exc.code, str(exc), req=_safe_req(req), key=key))
         except Exception as exc:  # a bug: keep serving, tell the client, keep the traceback in the log

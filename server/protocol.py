@@ -85,6 +85,10 @@ class ProtocolError(WireError):
 
     code = PROTOCOL_ERROR
 
+    def __init__(self, message: str, header: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.header = dict(header or {})  # what could be decoded, so a reply can still echo ``req`` and ``key``
+
 
 class RemoteError(WireError):
     """An ``error`` reply from the peer, carrying its ``code`` and one-line ``message``."""
@@ -129,7 +133,7 @@ def unpack_header(data: bytes | memoryview, max_header_bytes: int = MAX_HEADER_B
     try:
         header = msgpack.unpackb(bytes(data), raw=False, use_list=True, strict_map_key=True, ext_hook=_refuse_ext,
                                  max_str_len=MAX_STRING, max_bin_len=max_header_bytes, max_array_len=MAX_ARRAY,
-                                 max_map_len=MAX_MAP, max_ext_len=0)
+                                 max_map_len=MAX_MAP, max_ext_len=64)
     except ProtocolError:
         raise
     except Exception as exc:  # msgpack raises many types (ExtraData, FormatError, ValueError, UnicodeDecodeError...)
@@ -138,13 +142,14 @@ def unpack_header(data: bytes | memoryview, max_header_bytes: int = MAX_HEADER_B
         raise ProtocolError(f"header must be a msgpack map, got {type(header).__name__}")
     version = header.get("v")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise ProtocolError(f"header has no integer 'v' (protocol version); this peer speaks v{PROTOCOL_VERSION}")
+        raise ProtocolError(f"header has no integer 'v' (protocol version); this peer speaks v{PROTOCOL_VERSION}",
+                            header)
     if version not in SUPPORTED_VERSIONS:
         raise ProtocolError(f"protocol version {version} is not supported; this peer speaks "
-                            f"{', '.join(f'v{v}' for v in SUPPORTED_VERSIONS)}")
+                            f"{', '.join(f'v{v}' for v in SUPPORTED_VERSIONS)}", header)
     kind = header.get("type")
-    if kind not in MESSAGE_TYPES:
-        raise ProtocolError(f"unknown message type {kind!r}; valid types: {', '.join(MESSAGE_TYPES)}")
+    if not isinstance(kind, str) or kind not in MESSAGE_TYPES:
+        raise ProtocolError(f"unknown message type {kind!r}; valid types: {', '.join(MESSAGE_TYPES)}", header)
     return header
 
 
@@ -212,8 +217,15 @@ def decode(parts: Sequence[Any], max_header_bytes: int = MAX_HEADER_BYTES) -> Me
     if not parts:
         raise ProtocolError("empty message: expected a msgpack header as the first part")
     header = unpack_header(_buffer_bytes(parts[0]), max_header_bytes)
+    try:
+        return _decode_body(header, list(parts[1:]))
+    except ProtocolError as exc:
+        exc.header = header
+        raise
+
+
+def _decode_body(header: dict[str, Any], buffers: list[Any]) -> Message:
     descriptors = header.pop("buffers", [])
-    buffers = list(parts[1:])
     if not isinstance(descriptors, list):
         raise ProtocolError("'buffers' must be a list of {dtype, shape, channels} maps")
     if len(descriptors) > MAX_BUFFERS:

@@ -12,7 +12,6 @@ import ipaddress
 import logging
 import os
 import secrets
-import socket as pysocket
 from pathlib import Path
 
 import zmq
@@ -158,14 +157,15 @@ def is_local_peer(peer_address: str | None) -> bool:
     """True when a message came over ipc/inproc (no peer address) or from a loopback TCP address."""
     if not peer_address:
         return True
-    host = peer_address.rsplit(":", 1)[0].strip("[]") if peer_address.count(":") >= 1 else peer_address
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
+    candidates = [peer_address.strip("[]")]
+    if peer_address.count(":") == 1:  # "host:port"
+        candidates.append(peer_address.rsplit(":", 1)[0])
+    for candidate in candidates:
         try:
-            return ipaddress.ip_address(peer_address).is_loopback
+            return ipaddress.ip_address(candidate).is_loopback
         except ValueError:
-            return peer_address in ("localhost", pysocket.gethostname()) and False
+            continue
+    return False
 
 
 def load_or_create_token(config: ServerConfig) -> str:
