@@ -1,0 +1,58 @@
+"""``e2fgvi status --server`` and ``e2fgvi remove --server``, run as real commands against a real server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from e2fgvi_core.io.reader import read_frame
+
+CLI_TIMEOUT_S = 120
+
+
+def _e2fgvi(support, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "e2fgvi_core.cli.main", *args], cwd=support.PROJECT_ROOT,
+                          env=support.subprocess_env(), capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+
+
+def test_status_prints_queue_cache_and_devices_and_json(server, support):
+    result = _e2fgvi(support, "status", "--server", server.address)
+    assert result.returncode == 0, result.stderr
+    assert "running  nothing" in result.stdout and "queue    0 job(s)" in result.stdout
+    assert "devices  cpu" in result.stdout
+    raw = _e2fgvi(support, "status", "--server", server.address, "--json")
+    data = json.loads(raw.stdout)
+    assert data["running"] is None and data["queue"] == [] and "cache" in data
+
+
+def test_status_of_a_missing_server_is_one_clear_line(support):
+    address = f"tcp://127.0.0.1:{support.free_port()}"
+    result = _e2fgvi(support, "status", "--server", address, "--timeout-s", "1")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and address in lines[0] and "e2fgvi-server --bind" in lines[0]
+
+
+def test_remove_through_the_server_writes_the_same_frames_as_in_process(server, shot, server_factory, support):
+    local = server_factory.roots / "local" / "out.%04d.exr"
+    remote = server_factory.roots / "remote" / "out.%04d.exr"
+    common = ["--plate", shot["plate"], "--matte", shot["matte"], "--engine", "propagate", "--quiet"]
+    here = _e2fgvi(support, "remove", *common, "--out", str(local))
+    assert here.returncode == 0, here.stderr
+    there = _e2fgvi(support, "remove", *common, "--out", str(remote), "--server", server.address)
+    assert there.returncode == 0, there.stderr
+    assert "wrote 8 frames" in there.stderr and "with propagate" in there.stderr
+    for number in range(1001, 1009):
+        assert np.array_equal(read_frame(str(local) % number).pixels, read_frame(str(remote) % number).pixels)
+
+
+def test_remove_through_the_server_reports_server_errors_as_one_line(server, shot, tmp_path, support):
+    outside = tmp_path / "not_a_root" / "out.%04d.exr"
+    result = _e2fgvi(support, "remove", "--plate", shot["plate"], "--matte", shot["matte"], "--engine", "propagate",
+                     "--out", str(outside), "--server", server.address, "--quiet")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "outside the allowed roots" in lines[0]
