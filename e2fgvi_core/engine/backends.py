@@ -3,8 +3,8 @@
 The official script calls ``model(masked_frames, num_local_frames)`` once per window, which re-encodes every frame
 of the window (references included) and recomputes every flow, although consecutive windows share most of them.
 ``ModelBackend`` runs the same computation as separable stages instead: encoder features once per frame and
-completed flows once per adjacent pair (through the ``ShotCache``, one frame or pair per call so a cached value is
-bit-identical to a fresh one), then per window only propagation, the transformer and the decoder, and decoding
+completed flows once per adjacent pair (through the ``ShotCache``; the frames or pairs a window misses go through
+the network as one batch, and since the convolutions are per-sample a cached value equals a fresh one), then per window only propagation, the transformer and the decoder, and decoding
 only the local frames (the official script decodes references too and throws them away).
 
 Both backends share one contract with the runner: ``plan(length, config)`` and ``run_window(window, geometry,
@@ -72,31 +72,42 @@ class ModelBackend:
                 inputs[position] = to_model_input(display, hole)[None].to(self.device)
             return inputs[position]
 
-        def features(position: int) -> torch.Tensor:
-            key = _key(gkey, digests(position))
-            value = self.cache.get("features", key)
-            if value is None:
-                value = self.model.encode(model_input(position))[0]
-                self.counts["features"] += 1
-                self.cache.put("features", key, value)
-            return value.to(self.device)
+        def fetch_features(positions: list[int]) -> dict[int, torch.Tensor]:
+            keys = {p: _key(gkey, digests(p)) for p in positions}
+            found = {p: self.cache.get("features", keys[p]) for p in dict.fromkeys(positions)}
+            missing = [p for p, value in found.items() if value is None]
+            if missing:
+                # One batched call: the convolutions are per-sample, so each frame's features equal a batch-1 call.
+                computed = self.model.encode(torch.cat([model_input(p) for p in missing]))
+                for p, value in zip(missing, computed):
+                    found[p] = value
+                    self.cache.put("features", keys[p], value)
+                self.counts["features"] += len(missing)
+            return {p: value.to(self.device) for p, value in found.items()}
 
-        def flows(a: int, b: int) -> tuple[torch.Tensor, torch.Tensor]:
-            key = _key(gkey, digests(a), digests(b))
-            value = self.cache.get("flows", key)
-            if value is None:
-                small_a = self.model.flow_inputs(model_input(a))
-                small_b = self.model.flow_inputs(model_input(b))
-                value = (self.model.estimate_flows(small_a, small_b)[0], self.model.estimate_flows(small_b, small_a)[0])
-                self.counts["flows"] += 1
-                self.cache.put("flows", key, value)
-            return value[0].to(self.device), value[1].to(self.device)
+        def fetch_flows(pairs: list[tuple[int, int]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+            keys = {pair: _key(gkey, digests(pair[0]), digests(pair[1])) for pair in pairs}
+            found = {pair: self.cache.get("flows", keys[pair]) for pair in pairs}
+            missing = [pair for pair, value in found.items() if value is None]
+            if missing:
+                small = {p: None for pair in missing for p in pair}
+                frames = list(small)
+                for p, value in zip(frames, self.model.flow_inputs(torch.cat([model_input(p) for p in frames]))):
+                    small[p] = value
+                ref = torch.stack([small[a] for a, _ in missing])
+                supp = torch.stack([small[b] for _, b in missing])
+                forward, backward = self.model.estimate_flows(ref, supp), self.model.estimate_flows(supp, ref)
+                for i, pair in enumerate(missing):
+                    found[pair] = (forward[i], backward[i])
+                    self.cache.put("flows", keys[pair], found[pair])
+                self.counts["flows"] += len(missing)
+            return [(found[pair][0].to(self.device), found[pair][1].to(self.device)) for pair in pairs]
 
         local = list(window.local)
         with torch.inference_mode():
-            local_feat = torch.stack([features(p) for p in local])[None]
-            ref_feat = [features(p) for p in window.refs]
-            pairs = [flows(a, b) for a, b in zip(local[:-1], local[1:])]
+            feats = fetch_features(local + list(window.refs))
+            local_feat = torch.stack([feats[p] for p in local])[None]
+            pairs = fetch_flows(list(zip(local[:-1], local[1:])))
             if pairs:
                 flows_forward = torch.stack([f for f, _ in pairs])[None]
                 flows_backward = torch.stack([b for _, b in pairs])[None]
@@ -105,8 +116,8 @@ class ModelBackend:
                 flows_forward = flows_backward = local_feat.new_zeros((1, 0, 2, h4, w4))
             inputs.clear()
             feat = self.model.propagate(local_feat, flows_forward, flows_backward)
-            if ref_feat:
-                feat = torch.cat([feat, torch.stack(ref_feat)[None]], dim=1)
+            if window.refs:
+                feat = torch.cat([feat, torch.stack([feats[p] for p in window.refs])[None]], dim=1)
             feat = feat + self.model.hallucinate(feat)
             pred = self.model.decode(feat[0, : len(local)])
             display = prediction_to_display(pred)

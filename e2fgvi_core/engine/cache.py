@@ -27,7 +27,7 @@ KINDS = ("features", "flows")
 
 @dataclass(frozen=True)
 class CacheStats:
-    """Counters since the cache was made; ``computed`` counts misses per kind (features, flows)."""
+    """Counters since the cache was made; ``*_by_kind`` split them into features and flows."""
 
     hits: int
     misses: int
@@ -76,7 +76,8 @@ def _to_cpu(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(_to_cpu(v) for v in value)
     if hasattr(value, "detach"):
-        return value.detach().to("cpu")
+        # A copy, never a view: a view would keep the whole batch it came from alive outside the budget.
+        return value.detach().to("cpu", copy=True)
     return value
 
 
