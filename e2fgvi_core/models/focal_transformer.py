@@ -106,6 +106,14 @@ class WindowAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self._index_cache: dict[tuple, _WindowIndex] = {}
 
+    def _load_from_state_dict(self, *args, **kwargs):
+        self._index_cache.clear()  # the indices derive from ``valid_ind_rolled``, which a checkpoint may bring
+        super()._load_from_state_dict(*args, **kwargs)
+
+    def _apply(self, *args, **kwargs):
+        self._index_cache.clear()  # .to(device) / .cuda(): rebuild the indices on the new device when next needed
+        return super()._apply(*args, **kwargs)
+
     def _index(self, grid: tuple[int, int], device: torch.device) -> _WindowIndex:
         key = (grid, device)
         if key not in self._index_cache:
