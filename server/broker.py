@@ -56,6 +56,9 @@ class Broker:
         self.authenticator = start_curve(self.context, self.socket, config)
         self.outbox = Outbox(self.context)
         self.endpoints: list[str] = []
+        self._poller = zmq.Poller()
+        self._poller.register(self.socket, zmq.POLLIN)
+        self._poller.register(self.outbox.wake, zmq.POLLIN)
 
     def bind(self) -> list[str]:
         for endpoint in self.config.binds:
@@ -65,20 +68,32 @@ class Broker:
 
     def serve(self, should_stop=lambda: False) -> None:
         """Run until ``should_stop()`` or a ``shutdown`` message: poll, dispatch, forward events, purge."""
-        poller = zmq.Poller()
-        poller.register(self.socket, zmq.POLLIN)
-        poller.register(self.outbox.wake, zmq.POLLIN)
         while not (self.shutdown_requested or should_stop()):
-            ready = dict(poller.poll(self.config.poll_timeout_ms))
-            if self.socket in ready:
-                for _ in range(MAX_MESSAGES_PER_TURN):
-                    try:
-                        parts = self.socket.recv_multipart(zmq.NOBLOCK, copy=False)
-                    except zmq.Again:
-                        break
-                    self.process_client(parts)
-            self.forward_events()
-            self.purge_clients()
+            self.turn()
+
+    def drain(self, done, timeout_s: float | None) -> None:
+        """Keep answering (pings, status, job events) while the server winds down, until ``done()`` or timeout.
+
+        New submits are refused meanwhile, so clients hear about the end of their jobs instead of silence.
+        """
+        self.stopping = True
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while not done() and (deadline is None or time.monotonic() < deadline):
+            self.turn()
+        self.forward_events()
+
+    def turn(self) -> None:
+        """One turn of the loop (zguide's ``mediate``): poll with timeout, dispatch, forward, purge."""
+        ready = dict(self._poller.poll(self.config.poll_timeout_ms))
+        if self.socket in ready:
+            for _ in range(MAX_MESSAGES_PER_TURN):
+                try:
+                    parts = self.socket.recv_multipart(zmq.NOBLOCK, copy=False)
+                except zmq.Again:
+                    break
+                self.process_client(parts)
+        self.forward_events()
+        self.purge_clients()
 
     def close(self) -> None:
         self.forward_events()
@@ -173,6 +188,8 @@ class Broker:
 
     def on_submit(self, identity: bytes, message: wire.Message, parts) -> None:
         header = message.header
+        if self.stopping:
+            raise E2fgviError("the server is shutting down; submit again once it has restarted")
         key = wire.require(header, "key", str, "submit")
         if not 0 < len(key) <= MAX_KEY_CHARS:
             raise wire.ProtocolError(f"submit 'key' must have 1 to {MAX_KEY_CHARS} characters")

@@ -110,7 +110,7 @@ def _shut_down(config: ServerConfig, broker: Broker, worker: Worker, queue: JobQ
                       action="finish" if config.finish_running_on_shutdown else "cancel")
     worker.stop(cancel_running=not config.finish_running_on_shutdown)
     grace = config.shutdown_grace_s if not config.finish_running_on_shutdown else None
-    worker.join(grace)
+    broker.drain(lambda: not worker.is_alive(), grace)  # clients keep getting pongs and their job's last message
     if worker.is_alive():
         log.warning("event=worker_still_running detail=\"the engine did not stop in %ss\"", grace)
     broker.forward_events()

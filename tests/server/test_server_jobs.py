@@ -6,6 +6,7 @@ per window here) gives the tests time to cancel or kill something in the middle 
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -229,3 +230,41 @@ def test_server_sigkilled_mid_job_client_resubmits_to_the_restarted_server_and_c
     _assert_no_partial_files(out.parent)
     plate = read_frame(long_shot["plate"] % 1001)
     assert all(read_frame(str(out) % n).pixels.shape == plate.pixels.shape for n in result.frames)
+
+
+@pytest.mark.parametrize("finish", [False, True])
+def test_sigterm_cancels_or_finishes_the_running_job_and_exits_cleanly(server_factory, support, finish):
+    server = server_factory(*(["--finish-running"] if finish else []))
+    frames = 24 if finish else LONG_FRAMES
+    shot = support.make_shot(server_factory.roots / "term", frames=frames, size=(240, 320), seed=9)
+    out = server_factory.roots / "term" / "out.%04d.exr"
+    started = threading.Event()
+    with Client(server.address, heartbeat_interval_s=0.3, retries=0) as client:
+        handle = client.submit({**shot, "engine": "propagate", "out": str(out)},
+                               on_progress=lambda p: p["frames_done"] > 0 and started.set())
+        assert started.wait(60), "the job never reported progress"
+        server.process.send_signal(signal.SIGTERM)
+        assert server.wait_exit(60) == 0
+        if finish:
+            assert len(handle.wait(30).frames) == frames
+        else:
+            with pytest.raises(wire.RemoteError, match="cancelled"):
+                handle.wait(30)
+    written = list(out.parent.glob("out.*.exr"))
+    assert len(written) == frames if finish else len(written) < frames
+    _assert_no_partial_files(out.parent)
+    assert "event=server_stopped" in server.log()
+
+
+def test_stale_temp_files_of_dead_writers_are_swept_and_live_ones_kept(tmp_path):
+    from server.worker import sweep_stale_temp_files
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(30)
+    stale = tmp_path / f".out.1001.exr.{dead.pid}-0123abcd.tmp.exr"
+    live = tmp_path / f".out.1002.exr.{os.getpid()}-0123abcd.tmp.exr"
+    keep = tmp_path / "out.1003.exr"
+    for path in (stale, live, keep):
+        path.write_bytes(b"x")
+    assert sweep_stale_temp_files(str(tmp_path / "out.%04d.exr")) == [stale.name]
+    assert live.exists() and keep.exists() and not stale.exists()
