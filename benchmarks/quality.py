@@ -89,20 +89,30 @@ def static_masks(shape: tuple[int, int, int], seed: int) -> np.ndarray:
 
 
 def object_masks(other: np.ndarray, shape: tuple[int, int, int], seed: int) -> np.ndarray:
-    """The other clip's object masks (ping-pong over its length), moved by a seeded smooth drift."""
+    """The other clip's object masks (ping-pong over its length), swept across the frame at a seeded speed.
+
+    As the moving object-like masks of the paper's protocol: a constant seeded velocity (1.5-3 px/frame across,
+    up to 1 px/frame up or down), bouncing inside a band of +-25% of the width and +-8% of the height.
+    """
     t, h, w = shape
     rng = np.random.default_rng(seed)
-    amplitude = rng.uniform([0.08 * w, 0.02 * h], [0.16 * w, 0.05 * h])
-    period = rng.uniform(40, 70)
-    phase = rng.uniform(0, 2 * np.pi, size=2)
+    speed = rng.uniform([1.5, 0.0], [3.0, 1.0]) * rng.choice([-1.0, 1.0], size=2)
+    start = rng.uniform(-1.0, 1.0, size=2)
+    band = np.array([0.25 * w, 0.08 * h])
     cycle = list(range(len(other))) + list(range(len(other) - 2, 0, -1))
     out = np.zeros((t, h, w), bool)
     for i in range(t):
         source = cv2.resize(other[cycle[i % len(cycle)]].astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
-        dx, dy = amplitude * np.sin(2 * np.pi * i / period + phase)
+        dx, dy = _bounce(start * band + speed * i, band)
         shift = np.float32([[1, 0, dx], [0, 1, dy]])
         out[i] = cv2.warpAffine(source, shift, (w, h), flags=cv2.INTER_NEAREST, borderValue=0).astype(bool)
     return out
+
+
+def _bounce(position: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """Fold a free position into [-band, band] as a ball bouncing between two walls (a triangle wave)."""
+    phase = np.mod(position + band, 4 * band)
+    return np.where(phase < 2 * band, phase, 4 * band - phase) - band
 
 
 def dilate(masks: np.ndarray) -> np.ndarray:

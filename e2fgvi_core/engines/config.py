@@ -14,7 +14,7 @@ from typing import Any
 
 from e2fgvi_core.errors import ConfigError
 
-FLOW_PRESETS = ("ultrafast", "fast", "medium")
+FLOW_PRESETS = ("ultrafast", "fast", "medium", "fine")
 SPATIAL_METHODS = ("telea", "ns")
 
 
@@ -23,32 +23,36 @@ class PropagateConfig:
     """Parameters of flow-guided propagation.
 
     ``context_frames``: frames used on each side of a target (the runner streams windows of ``2 * n + 1``).
-    ``flow_preset``: OpenCV DIS preset for the optical flow between adjacent frames.
+    ``flow_preset``: OpenCV DIS preset for the optical flow between adjacent frames (``fine`` is ``medium`` down to
+    full resolution: slower, more accurate).
     ``flow_mask_dilation_px``: how far around the holes the measured flow is distrusted and re-completed.
     ``flow_smoothing_iterations``: Jacobi sweeps that relax the completed flow towards a harmonic fill.
     ``flow_outlier_px``: the camera motion around a hole is fitted as a homography and the flow inside the hole
     completed as that motion plus the smooth residual of pixels within this many pixels of it (others, such as
-    independently moving people beside the hole, are ignored); 0 gives a plain harmonic completion.
+    independently moving people beside the hole, are ignored); 0 (default: better on the benchmark, where parallax
+    dominates) gives a plain harmonic completion.
     ``consistency_px`` / ``consistency_ratio``: a flow step is kept while the forward and backward flows agree to
     within ``consistency_px + consistency_ratio * |flow|`` pixels.
     ``seam_correction``: diffuse the colour difference on the hole's border into the propagated pixels (a cheap
     Poisson blend) so exposure changes between frames leave no seam.
     ``spatial_method`` / ``spatial_radius_px``: OpenCV inpainting for pixels no frame of the window ever sees.
+    ``candidates_per_direction``: how many frames that saw a point are averaged in each temporal direction.
     ``flow_cache_pairs``: at most this many completed flow pairs are kept between calls (overlapping windows reuse
     them; only the latest window's pairs are kept), so memory stays bounded by one window.
     """
 
     context_frames: int = 12
     flow_preset: str = "medium"
-    flow_mask_dilation_px: int = 4
+    flow_mask_dilation_px: int = 6
     flow_smoothing_iterations: int = 40
-    flow_outlier_px: float = 3.0
+    flow_outlier_px: float = 0.0
     consistency_px: float = 1.0
     consistency_ratio: float = 0.1
     seam_correction: bool = True
     spatial_method: str = "telea"
     spatial_radius_px: int = 5
     flow_cache_pairs: int = 64
+    candidates_per_direction: int = 3
 
     def __post_init__(self) -> None:
         if not isinstance(self.context_frames, int) or not 1 <= self.context_frames <= 100:
@@ -58,6 +62,10 @@ class PropagateConfig:
         if self.spatial_method not in SPATIAL_METHODS:
             raise ConfigError(
                 f"propagate spatial_method={self.spatial_method!r}: choose from {', '.join(SPATIAL_METHODS)}"
+            )
+        if not isinstance(self.candidates_per_direction, int) or self.candidates_per_direction < 1:
+            raise ConfigError(
+                f"propagate candidates_per_direction={self.candidates_per_direction!r}: must be an integer >= 1"
             )
         for name in ("flow_mask_dilation_px", "flow_smoothing_iterations", "flow_cache_pairs"):
             value = getattr(self, name)

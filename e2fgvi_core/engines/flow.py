@@ -21,6 +21,7 @@ _DIS_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
     "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
     "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+    "fine": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
 }
 
 
@@ -49,6 +50,8 @@ class FlowEstimator:
     def __init__(self, config: PropagateConfig) -> None:
         self.config = config
         self._dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[config.flow_preset])
+        if config.flow_preset == "fine":
+            self._dis.setFinestScale(0)
         self._cache: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self.hits = 0
         self.misses = 0
@@ -73,12 +76,11 @@ class FlowEstimator:
         gray_b = prefill_gray(frame_b, hole_b)
         forward = self._dis.calc(gray_a, gray_b, None)
         backward = self._dis.calc(gray_b, gray_a, None)
+        # Both flows of the pair are distrusted wherever either frame has a hole: a visible pixel of one frame that
+        # lands in the other's hole was matched against the pre-fill, not against the surface behind it.
         invalid = hole_a | hole_b
         if invalid.any():
-            radius = self.config.flow_mask_dilation_px
-            if radius > 0:
-                kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-                invalid = cv2.dilate(invalid.astype(np.uint8), kernel).astype(bool)
+            invalid = self._grow(invalid)
             iterations = self.config.flow_smoothing_iterations
             outlier_px = self.config.flow_outlier_px or None
             forward = complete_flow(forward, invalid, iterations, outlier_px)
@@ -89,6 +91,13 @@ class FlowEstimator:
             while len(self._cache) > self.config.flow_cache_pairs:
                 self._cache.popitem(last=False)
         return result
+
+    def _grow(self, hole: np.ndarray) -> np.ndarray:
+        radius = self.config.flow_mask_dilation_px
+        if radius <= 0:
+            return hole
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        return cv2.dilate(hole.astype(np.uint8), kernel).astype(bool)
 
     def window_flows(self, frames: np.ndarray, holes: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Flows of every adjacent pair of the window: ``forward[k]`` is k -> k+1, ``backward[k]`` is k+1 -> k.

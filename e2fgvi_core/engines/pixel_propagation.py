@@ -2,7 +2,8 @@
 
 For each queried pixel of the target frame we step frame by frame along the completed flow, forwards and backwards
 in time. A chain stops with a colour candidate at the first frame where its position lies outside that frame's hole
-(every bilinear neighbour visible), and stops without one when it leaves the image or when the forward and backward
+(every bilinear neighbour visible) or, with ``max_candidates`` > 1, goes on to average that many frames' colours
+(weighted by temporal distance and flow agreement, which averages out noise and compression); it stops without one when it leaves the image or when the forward and backward
 flows of a step disagree (an occlusion or a bad flow: following it further would fetch the wrong surface).
 """
 
@@ -20,13 +21,15 @@ class Candidates:
     """Colour candidates found in one temporal direction for ``n`` queried pixels.
 
     ``colours`` (n, 3) float32, ``found`` bool (n,), ``distance`` int (n,) in frames (0 where not found),
-    ``error`` float32 (n,): summed forward-backward disagreement along the chain, in pixels.
+    ``error`` float32 (n,): summed forward-backward disagreement along the chain to the first hit, in pixels;
+    ``weight`` float32 (n,): the summed weights of the hits averaged into ``colours``.
     """
 
     colours: np.ndarray
     found: np.ndarray
     distance: np.ndarray
     error: np.ndarray
+    weight: np.ndarray
 
 
 def trace_direction(
@@ -41,12 +44,14 @@ def trace_direction(
     max_steps: int,
     consistency_px: float,
     consistency_ratio: float,
+    max_candidates: int = 1,
 ) -> Candidates:
     """Trace the points ``(xs, ys)`` of frame ``target`` towards ``target + step * k`` (``step`` is +1 or -1)."""
     n = xs.size
     t, h, w = holes_f32.shape
-    colours = np.zeros((n, 3), dtype=np.float32)
-    found = np.zeros(n, dtype=bool)
+    colour_sum = np.zeros((n, 3), dtype=np.float32)
+    weight_sum = np.zeros(n, dtype=np.float32)
+    hits = np.zeros(n, dtype=np.int32)
     distance = np.zeros(n, dtype=np.int32)
     error = np.zeros(n, dtype=np.float32)
     active = np.arange(n)
@@ -75,14 +80,19 @@ def trace_direction(
         visible = keep & (sample(holes_f32[following], qx, qy, border_value=1.0) <= 1e-3)
         if visible.any():
             hit = active[visible]
-            colours[hit] = sample(frames[following], qx[visible], qy[visible])
-            found[hit] = True
-            distance[hit] = k
-            error[hit] = acc_next[visible]
-        going_on = keep & ~visible
+            weight = 1.0 / (k * (1.0 + acc_next[visible]))
+            colour_sum[hit] += weight[:, None] * sample(frames[following], qx[visible], qy[visible])
+            weight_sum[hit] += weight
+            first = hits[hit] == 0
+            distance[hit[first]] = k
+            error[hit[first]] = acc_next[visible][first]
+            hits[hit] += 1
+        going_on = keep & (hits[active] < max_candidates)
         active = active[going_on]
         px, py, acc = qx[going_on], qy[going_on], acc_next[going_on]
-    return Candidates(colours, found, distance, error)
+    found = hits > 0
+    colours = colour_sum / np.where(found, weight_sum, 1.0)[:, None]
+    return Candidates(colours.astype(np.float32), found, distance, error, weight_sum)
 
 
 def blend_candidates(first: Candidates, second: Candidates) -> tuple[np.ndarray, np.ndarray]:
@@ -90,10 +100,7 @@ def blend_candidates(first: Candidates, second: Candidates) -> tuple[np.ndarray,
 
     Returns ``(colours (n, 3) float32, found bool (n,))``.
     """
-    weights = []
-    for c in (first, second):
-        weight = np.where(c.found, 1.0 / np.maximum(c.distance, 1) / (1.0 + c.error), 0.0).astype(np.float32)
-        weights.append(weight)
+    weights = [np.where(c.found, c.weight, 0.0).astype(np.float32) for c in (first, second)]
     total = weights[0] + weights[1]
     found = total > 0
     safe = np.where(found, total, 1.0)[:, None]

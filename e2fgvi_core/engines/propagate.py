@@ -94,7 +94,7 @@ class PropagateInpainter:
         traced = [
             trace_direction(
                 frames, holes_f32, forward, backward, target, xs, ys, step, cfg.context_frames,
-                cfg.consistency_px, cfg.consistency_ratio,
+                cfg.consistency_px, cfg.consistency_ratio, cfg.candidates_per_direction,
             )
             for step in (+1, -1)
         ]
