@@ -48,6 +48,7 @@ RECONNECT_RETRIES = 5  # reconnects without hearing back before pending work fai
 REQUEST_TIMEOUT_S = 10.0
 LOCAL_SERVER_START_TIMEOUT_S = 120.0
 IO_POLL_MS = 50
+MIN_UPLOAD_BYTES_PER_S = 50e6  # silence while a big by-value submit is still leaving is not a dead server
 
 
 class ClientError(wire.WireError):
@@ -124,6 +125,9 @@ class JobHandle:
         self.error: Exception | None = None
         self.events: list[str] = []
         self.reconnects = 0
+        self._tracker = None  # zmq.MessageTracker of the last send of the submit
+        self._upload_until = 0.0
+        self._nbytes = sum(memoryview(p).nbytes for p in parts)
 
     @property
     def done(self) -> bool:
@@ -396,8 +400,8 @@ class Client:
                         failures = 0
                         self._dispatch(parts)
                 now = time.monotonic()
-                if not self._busy():
-                    last_heard = now
+                if not self._busy() or self._uploading():
+                    last_heard = now  # a big submit still leaving: the server cannot answer before it arrives
                     continue
                 if now - last_ping >= self.heartbeat_interval_s:
                     _send(sock, wire.encode(wire.PING, {"req": 0}))
@@ -433,6 +437,13 @@ class Client:
             except queue.Empty:
                 return commands
 
+    def _uploading(self) -> bool:
+        """A submit is still being sent, at no less than MIN_UPLOAD_BYTES_PER_S (a dead server does not stall us
+        longer than its size allows)."""
+        now = time.monotonic()
+        return any(h._tracker is not None and not h._tracker.done and now < h._upload_until
+                   for h in self._jobs.values())
+
     def _busy(self) -> bool:
         return bool(self._requests) or any(not h.done for h in self._jobs.values())
 
@@ -448,7 +459,8 @@ class Client:
             self._requests.pop(payload.fields.get("req"), None)
         elif kind == "submit":
             self._jobs[payload.key] = payload
-            _send(sock, payload._parts)
+            payload._tracker = _send(sock, payload._parts, track=True)
+            payload._upload_until = time.monotonic() + payload._nbytes / MIN_UPLOAD_BYTES_PER_S
         elif kind == "cancel":
             _send(sock, wire.encode(wire.CANCEL, {**payload, "req": next(self._req_ids)}))
 
@@ -459,7 +471,8 @@ class Client:
             if not handle.done:
                 handle.reconnects += 1
                 handle._note("server_lost_resubmitted")
-                _send(sock, handle._parts)
+                handle._tracker = _send(sock, handle._parts, track=True)
+                handle._upload_until = time.monotonic() + handle._nbytes / MIN_UPLOAD_BYTES_PER_S
 
     def _dispatch(self, parts: list[Any]) -> None:
         try:
@@ -499,17 +512,17 @@ class Client:
         self._jobs.clear()
 
 
-def _send(sock: zmq.Socket, parts: list[Any]) -> bool:
+def _send(sock: zmq.Socket, parts: list[Any], track: bool = False):
     """Send without blocking: a DEALER with no live peer (server gone, CURVE handshake refused) would block.
 
     A message that cannot go out now is not lost for good: the reconnect path resends every pending request
-    and job.
+    and job. With ``track`` the returned MessageTracker tells when a large submit has left this process.
     """
     try:
-        sock.send_multipart(parts, flags=zmq.NOBLOCK, copy=False)
-        return True
+        tracker = sock.send_multipart(parts, flags=zmq.NOBLOCK, copy=False, track=track)
+        return tracker if track else True
     except zmq.Again:
-        return False
+        return None if track else False
 
 
 def _safe_call(callback: Callable, *args: Any) -> None:

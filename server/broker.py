@@ -36,12 +36,12 @@ class Broker:
     """Owns the ROUTER socket, the client table and the routing of job events to (re-attached) clients."""
 
     def __init__(self, config: ServerConfig, queue: JobQueue, token: str, context: zmq.Context | None = None,
-                 status_extra=None) -> None:
+                 worker=None) -> None:
         self.config = config
         self.queue = queue
         self.token = token
         self.context = context or zmq.Context.instance()
-        self.status_extra = status_extra  # callable -> dict (cache, devices, weights) from the worker
+        self.worker = worker  # describe(kind) for hello/status, validate(request, inputs) for submits
         self.clients: dict[bytes, float] = {}
         self.started = time.time()
         self.stopping = False
@@ -201,14 +201,16 @@ class Broker:
         if not isinstance(keep_running, bool):
             raise ConfigError(f"submit 'keep_running' must be true or false, got {keep_running!r}")
         existing = self.queue.find(key=key)
-        if existing is not None:
+        if existing is not None and existing.replayable:
             self._reattach(identity, existing, message)
             return
+        if existing is not None:  # finished by value and its pixels are gone: run it again
+            self.queue.forget(existing)
         inputs = self._value_inputs(message)
         if request.get("out") is not None:
             request["out"] = confine_output(request["out"], self.config.output_roots)
-        if self.status_extra is not None and hasattr(self.status_extra, "validate"):
-            self.status_extra.validate(request, inputs)
+        if self.worker is not None:
+            self.worker.validate(request, inputs)
         job = Job(key=key, client=identity, request=request, priority=priority, keep_running=keep_running,
                   inputs=inputs)
         try:
@@ -274,6 +276,19 @@ class Broker:
         if event.record:
             job.replies.append(parts)
         self.socket.send_multipart([job.client, *parts], copy=False)
+        if event.final:
+            self._release_pixels(job, parts)
+
+    def _release_pixels(self, job: Job, final_parts: list) -> None:
+        """Do not keep returned pixels of finished jobs: a late resubmit of a job that succeeded by value runs
+        again (its inputs come with it); a failed one still gets its error replayed."""
+        if not any(len(parts) > 1 for parts in job.replies):
+            return
+        if job.error is None:
+            job.replies = []
+            job.replayable = False
+        else:
+            job.replies = [final_parts]
 
     def forward_events(self) -> None:
         for event in self.outbox.drain():
@@ -296,12 +311,12 @@ class Broker:
                     self._finish_cancelled(job)
 
     def _extra(self, kind: str) -> dict[str, Any]:
-        if self.status_extra is None:
+        if self.worker is None:
             return {}
         try:
-            return dict(self.status_extra.describe(kind))
+            return dict(self.worker.describe(kind))
         except Exception:
-            log.error("event=status_extra_failed\n%s", traceback.format_exc())
+            log.error("event=worker_describe_failed\n%s", traceback.format_exc())
             return {}
 
 

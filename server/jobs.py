@@ -53,6 +53,7 @@ class Job:
     replies: list[list[Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     error: tuple[str, str] | None = None
+    replayable: bool = True  # False once returned pixels were released: a resubmit then runs the job again
 
     def describe(self) -> dict[str, Any]:
         """The job as it appears in a ``status`` reply (no pixels, no client identity)."""
@@ -144,6 +145,14 @@ class JobQueue:
             if job.state == QUEUED:
                 self.finish(job, CANCELLED)
             return job
+
+    def forget(self, job: Job) -> None:
+        """Drop a finished job from the registry (its key may then be submitted afresh)."""
+        with self._lock:
+            if job.state in FINAL_STATES:
+                self._by_key.pop(job.key, None)
+                self._by_id.pop(job.job_id, None)
+                self._finished.pop(job.key, None)
 
     def find(self, job_id: str | None = None, key: str | None = None) -> Job | None:
         with self._lock:

@@ -83,7 +83,7 @@ def serve(config: ServerConfig, ready: threading.Event | None = None, stop: thre
     try:
         broker = Broker(config, queue, token, context)
         worker = Worker(config, queue, broker.outbox)
-        broker.status_extra = worker
+        broker.worker = worker
         endpoints = broker.bind()
         worker.start()
         log.info("event=server_started endpoints=%s curve=%s roots=%s", ",".join(endpoints), config.curve_enabled,

@@ -268,3 +268,30 @@ def test_stale_temp_files_of_dead_writers_are_swept_and_live_ones_kept(tmp_path)
         path.write_bytes(b"x")
     assert sweep_stale_temp_files(str(tmp_path / "out.%04d.exr")) == [stale.name]
     assert live.exists() and keep.exists() and not stale.exists()
+
+
+def test_ipc_endpoint_and_resubmitting_a_finished_key(server_factory, tmp_path, support):
+    """Same key again: a finished job by path is re-attached and replayed (nothing runs); a finished job by value
+    has released its pixels, so it runs again and returns them."""
+    server = server_factory(address=f"ipc://{tmp_path}/e2fgvi.sock")
+    shot = support.make_shot(server_factory.roots / "ipc", frames=6, size=(32, 48), seed=11)
+    out = str(server_factory.roots / "ipc" / "out.%04d.exr")
+    with Client(server.address) as client:
+        first = client.submit({**shot, "engine": "propagate", "out": out}, key="path-key")
+        first_result = first.wait(JOB_TIMEOUT_S)
+        again = client.submit({**shot, "engine": "propagate", "out": out}, key="path-key")
+        again_result = again.wait(JOB_TIMEOUT_S)
+        assert "reattached" in again.events and again.job_id == first.job_id
+        assert sorted(again_result.frames) == sorted(first_result.frames)
+        assert client.status()["jobs_completed"] == 1
+
+        plate = _frames_by_value(shot["plate"], range(1001, 1007))
+        matte = _frames_by_value(shot["matte"], range(1001, 1007))
+        by_value = client.submit({"engine": "propagate"}, plate_frames=plate, matte_frames=matte, key="value-key")
+        by_value.wait(JOB_TIMEOUT_S)
+        rerun = client.submit({"engine": "propagate"}, plate_frames=plate, matte_frames=matte, key="value-key")
+        rerun_result = rerun.wait(JOB_TIMEOUT_S)
+        assert "accepted" in rerun.events and rerun.job_id != by_value.job_id
+        assert sorted(rerun_result.frames) == list(range(1001, 1007))
+        assert all(f.pixels is not None for f in rerun_result.frames.values())
+        assert client.status()["jobs_completed"] == 3
