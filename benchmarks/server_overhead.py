@@ -29,7 +29,7 @@ import numpy as np
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from host_plugin.client import Client, RequestTimeoutError  # noqa: E402
+from host_plugin.client import Client, RequestTimeoutError
 
 START_TIMEOUT_S = 60.0
 JOB_TIMEOUT_S = 3600.0
@@ -45,8 +45,23 @@ def start_server(root: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
     address = f"tcp://127.0.0.1:{free_port()}"
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
     with open(log_path, "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "server.main", "--bind", address, "--output-root", str(root),
-                                    "--log-level", "WARNING"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "server.main",
+                "--bind",
+                address,
+                "--output-root",
+                str(root),
+                "--log-level",
+                "WARNING",
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
     deadline = time.monotonic() + START_TIMEOUT_S
     with Client(address, retries=1000, heartbeat_interval_s=0.2) as client:
         while time.monotonic() < deadline:
@@ -67,10 +82,10 @@ def synthetic_frames(count: int, height: int, width: int, seed: int = 0) -> tupl
     plates, mattes = {}, {}
     box_h, box_w = max(8, height // 8), max(8, width // 10)
     for i in range(count):
-        plates[1001 + i] = np.ascontiguousarray(texture[:, 4 * i:4 * i + width]).astype(np.float16)
+        plates[1001 + i] = np.ascontiguousarray(texture[:, 4 * i : 4 * i + width]).astype(np.float16)
         matte = np.zeros((height, width, 1), np.float32)
         y, x = height // 2 - box_h // 2, (width // 4 + 3 * i) % (width - box_w)
-        matte[y:y + box_h, x:x + box_w] = 1.0
+        matte[y : y + box_h, x : x + box_w] = 1.0
         mattes[1001 + i] = matte
     return plates, mattes
 
@@ -86,10 +101,15 @@ def measure_overhead(client: Client, label: str, height: int, width: int, frames
         assert len(result.frames) == frames
         rows.append((client_s, result.summary["server_seconds"], result.summary["engine_seconds"]))
     client_s, server_s, engine_s = (float(np.median([r[i] for r in rows])) for i in range(3))
-    return {"size": label, "frames": frames, "repeats": repeats, "mb_per_frame_each_way": plates[1001].nbytes / 1e6,
-            "engine_ms_per_frame": 1000 * engine_s / frames,
-            "server_minus_engine_ms_per_frame": 1000 * (server_s - engine_s) / frames,
-            "client_minus_engine_ms_per_frame": 1000 * (client_s - engine_s) / frames}
+    return {
+        "size": label,
+        "frames": frames,
+        "repeats": repeats,
+        "mb_per_frame_each_way": plates[1001].nbytes / 1e6,
+        "engine_ms_per_frame": 1000 * engine_s / frames,
+        "server_minus_engine_ms_per_frame": 1000 * (server_s - engine_s) / frames,
+        "client_minus_engine_ms_per_frame": 1000 * (client_s - engine_s) / frames,
+    }
 
 
 def load_parity_weights(folder: Path) -> str | None:
@@ -114,8 +134,8 @@ def write_shot(folder: Path, plates: dict, mattes: dict) -> dict:
     import OpenImageIO as oiio
 
     folder.mkdir(parents=True, exist_ok=True)
-    for number in plates:
-        for name, pixels, fmt in (("plate", plates[number], "half"), ("matte", mattes[number], "float")):
+    for number, plate in plates.items():
+        for name, pixels, fmt in (("plate", plate, "half"), ("matte", mattes[number], "float")):
             h, w, c = pixels.shape
             spec = oiio.ImageSpec(w, h, c, fmt)
             out = oiio.ImageOutput.create(str(folder / f"{name}.{number:04d}.exr"))
@@ -125,8 +145,9 @@ def write_shot(folder: Path, plates: dict, mattes: dict) -> dict:
     return {"plate": str(folder / "plate.%04d.exr"), "matte": str(folder / "matte.%04d.exr")}
 
 
-def measure_second_submit(client: Client, root: Path, weights: str, height: int, width: int, frames: int,
-                          device: str) -> dict:
+def measure_second_submit(
+    client: Client, root: Path, weights: str, height: int, width: int, frames: int, device: str
+) -> dict:
     """Warm the model on another shot, then submit one shot twice: first (cold cache) vs second (warm cache)."""
     base = {"engine": "e2fgvi_hq", "weights": weights, "device": device}
     warm = write_shot(root / "warm", *synthetic_frames(3, height, width, seed=1))
@@ -137,9 +158,15 @@ def measure_second_submit(client: Client, root: Path, weights: str, height: int,
         start = time.perf_counter()
         result = client.submit({**base, **shot, "out": str(root / "shot" / f"{name}.%04d.exr")}).wait(JOB_TIMEOUT_S)
         times.append((time.perf_counter() - start, result.summary["engine_seconds"], result.summary["cache"]))
-    return {"size": f"{width}x{height}", "frames": frames, "device": device,
-            "first_s": times[0][1], "second_s": times[1][1], "speedup": times[0][1] / times[1][1],
-            "cache_after_second": {k: times[1][2][k] for k in ("hits", "misses", "entries", "bytes")}}
+    return {
+        "size": f"{width}x{height}",
+        "frames": frames,
+        "device": device,
+        "first_s": times[0][1],
+        "second_s": times[1][1],
+        "speedup": times[0][1] / times[1][1],
+        "cache_after_second": {k: times[1][2][k] for k in ("hits", "misses", "entries", "bytes")},
+    }
 
 
 def main() -> int:
@@ -160,37 +187,45 @@ def main() -> int:
         try:
             report = {"overhead": [], "cache": None}
             with Client(address) as client:
-                report["overhead"].append(measure_overhead(client, "432x240", 240, 432, args.frames_small,
-                                                           args.repeats))
-                report["overhead"].append(measure_overhead(client, "1920x1080", 1080, 1920, args.frames_hd,
-                                                           args.repeats))
+                report["overhead"].append(
+                    measure_overhead(client, "432x240", 240, 432, args.frames_small, args.repeats)
+                )
+                report["overhead"].append(
+                    measure_overhead(client, "1920x1080", 1080, 1920, args.frames_hd, args.repeats)
+                )
                 if not args.skip_cache:
                     weights = args.weights or load_parity_weights(root)
                     if weights is None:
-                        print("no weights: pass --weights or put ../shared/parity beside the checkout",
-                              file=sys.stderr)
+                        print("no weights: pass --weights or put ../shared/parity beside the checkout", file=sys.stderr)
                     else:
                         h, w = (int(v) for v in args.cache_size.split("x"))
-                        report["cache"] = measure_second_submit(client, root, weights, h, w, args.cache_frames,
-                                                                args.device)
+                        report["cache"] = measure_second_submit(
+                            client, root, weights, h, w, args.cache_frames, args.device
+                        )
         finally:
             process.kill()
             process.wait(10)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print("| frames by value | frames/job | MB/frame each way | engine ms/frame | server - engine ms/frame | "
-          "client - engine ms/frame |")
+    print(
+        "| frames by value | frames/job | MB/frame each way | engine ms/frame | server - engine ms/frame | "
+        "client - engine ms/frame |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
     for row in report["overhead"]:
-        print(f"| {row['size']} | {row['frames']} | {row['mb_per_frame_each_way']:.2f} | "
-              f"{row['engine_ms_per_frame']:.1f} | {row['server_minus_engine_ms_per_frame']:.2f} | "
-              f"{row['client_minus_engine_ms_per_frame']:.2f} |")
+        print(
+            f"| {row['size']} | {row['frames']} | {row['mb_per_frame_each_way']:.2f} | "
+            f"{row['engine_ms_per_frame']:.1f} | {row['server_minus_engine_ms_per_frame']:.2f} | "
+            f"{row['client_minus_engine_ms_per_frame']:.2f} |"
+        )
     if report["cache"]:
         c = report["cache"]
-        print(f"\nE2FGVI-HQ, {c['frames']} frames at {c['size']} on {c['device']}: first submit "
-              f"{c['first_s']:.2f} s, second {c['second_s']:.2f} s, speed-up x{c['speedup']:.2f} "
-              f"(cache after the second: {c['cache_after_second']})")
+        print(
+            f"\nE2FGVI-HQ, {c['frames']} frames at {c['size']} on {c['device']}: first submit "
+            f"{c['first_s']:.2f} s, second {c['second_s']:.2f} s, speed-up x{c['speedup']:.2f} "
+            f"(cache after the second: {c['cache_after_second']})"
+        )
     return 0
 
 

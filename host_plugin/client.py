@@ -147,8 +147,9 @@ class JobHandle:
     def wait(self, timeout_s: float | None = None) -> JobResult:
         """Block until the job finishes; return its result or raise its error (RequestTimeoutError on timeout)."""
         if not self._done.wait(timeout_s):
-            raise RequestTimeoutError(f"job {self.job_id or self.key} did not finish within {timeout_s} s "
-                                      f"({len(self.frames)} frames so far)")
+            raise RequestTimeoutError(
+                f"job {self.job_id or self.key} did not finish within {timeout_s} s ({len(self.frames)} frames so far)"
+            )
         if self.error is not None:
             raise self.error
         return JobResult(self.job_id or "", self.key, dict(sorted(self.frames.items())), self.summary)
@@ -185,8 +186,9 @@ class JobHandle:
         elif kind == wire.RESULT:
             self._add_frame(message)
         elif kind == wire.ERROR:
-            self._finish(wire.RemoteError(message.get("code", wire.E2FGVI_ERROR), message.get("message", ""),
-                                          message.header))
+            self._finish(
+                wire.RemoteError(message.get("code", wire.E2FGVI_ERROR), message.get("message", ""), message.header)
+            )
 
     def _add_frame(self, message: wire.Message) -> None:
         frame = message.get("frame")
@@ -223,10 +225,17 @@ class Client:
 
     _ids = itertools.count()
 
-    def __init__(self, address: str = wire.DEFAULT_ADDRESS, *, heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S,
-                 heartbeat_liveness: int = HEARTBEAT_LIVENESS, retries: int = RECONNECT_RETRIES,
-                 server_public_key: str | None = None, client_secret_key: str | None = None,
-                 context: zmq.Context | None = None) -> None:
+    def __init__(
+        self,
+        address: str = wire.DEFAULT_ADDRESS,
+        *,
+        heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S,
+        heartbeat_liveness: int = HEARTBEAT_LIVENESS,
+        retries: int = RECONNECT_RETRIES,
+        server_public_key: str | None = None,
+        client_secret_key: str | None = None,
+        context: zmq.Context | None = None,
+    ) -> None:
         self.address = address
         self.heartbeat_interval_s = heartbeat_interval_s
         self.heartbeat_liveness = heartbeat_liveness
@@ -253,8 +262,9 @@ class Client:
     # --- public API -----------------------------------------------------------------------------------------
     def hello(self, timeout_s: float = REQUEST_TIMEOUT_S) -> dict[str, Any]:
         """The server's versions, capabilities, devices and installed weights."""
-        return self._request(wire.HELLO, {"client": "host_plugin.client", "versions": list(wire.SUPPORTED_VERSIONS)},
-                             timeout_s).header
+        return self._request(
+            wire.HELLO, {"client": "host_plugin.client", "versions": list(wire.SUPPORTED_VERSIONS)}, timeout_s
+        ).header
 
     def ping(self, timeout_s: float = REQUEST_TIMEOUT_S) -> float:
         """Round-trip time in seconds."""
@@ -270,12 +280,19 @@ class Client:
         """Stop the server (only from this machine, only with its token)."""
         return self._request(wire.SHUTDOWN, {"token": token}, timeout_s).header
 
-    def submit(self, request: Mapping[str, Any], *, key: str | None = None,
-               plate_frames: Mapping[int, Any] | None = None, matte_frames: Mapping[int, Any] | None = None,
-               priority: int = 0, keep_running: bool = False,
-               on_progress: Callable[[dict[str, Any]], None] | None = None,
-               on_result: Callable[[ResultFrame], None] | None = None,
-               on_event: Callable[[str, JobHandle], None] | None = None) -> JobHandle:
+    def submit(
+        self,
+        request: Mapping[str, Any],
+        *,
+        key: str | None = None,
+        plate_frames: Mapping[int, Any] | None = None,
+        matte_frames: Mapping[int, Any] | None = None,
+        priority: int = 0,
+        keep_running: bool = False,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+        on_result: Callable[[ResultFrame], None] | None = None,
+        on_event: Callable[[str, JobHandle], None] | None = None,
+    ) -> JobHandle:
         """Queue a removal; returns at once with a ``JobHandle``.
 
         ``request`` holds ``RemovalRequest`` keys (plate, matte, out, frames, engine, parameters...); ``out``
@@ -284,8 +301,12 @@ class Client:
         makes the submit idempotent (default: a new uuid); reuse it to re-attach to a job after a crash.
         """
         key = key or uuid.uuid4().hex
-        fields: dict[str, Any] = {"key": key, "request": dict(request), "priority": int(priority),
-                                  "keep_running": bool(keep_running)}
+        fields: dict[str, Any] = {
+            "key": key,
+            "request": dict(request),
+            "priority": int(priority),
+            "keep_running": bool(keep_running),
+        }
         arrays: list[np.ndarray] = []
         channels: list[list[str] | None] = []
         for name, frames in (("plate_frames", plate_frames), ("matte_frames", matte_frames)):
@@ -297,8 +318,10 @@ class Client:
                 if pixels.ndim == 2:
                     pixels = pixels[:, :, None]
                 if pixels.dtype.name not in wire.BUFFER_DTYPES:
-                    raise wire.ProtocolError(f"{name} frame {number}: dtype {pixels.dtype} cannot travel; convert to "
-                                             f"one of {', '.join(wire.BUFFER_DTYPES)}")
+                    raise wire.ProtocolError(
+                        f"{name} frame {number}: dtype {pixels.dtype} cannot travel; convert to "
+                        f"one of {', '.join(wire.BUFFER_DTYPES)}"
+                    )
                 entry: dict[str, Any] = {"frame": int(number), "buffer": len(arrays)}
                 for window in ("data_window", "display_window"):
                     if getattr(value, window, None) is not None:
@@ -323,7 +346,7 @@ class Client:
         with self._wake_lock:
             self._wake_push.close(0)
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Client:  # noqa: PYI034 - typing.Self needs Python 3.11
         return self
 
     def __exit__(self, *exc) -> None:
@@ -409,14 +432,22 @@ class Client:
                 if now - last_heard > self.heartbeat_interval_s * self.heartbeat_liveness:
                     failures += 1
                     if failures > self.retries:
-                        self._fail_all(ServerUnavailableError(
-                            f"no reply from {self.address} after {self.retries} reconnects; is e2fgvi-server "
-                            "running (e2fgvi status --server ADDRESS)?"))
+                        self._fail_all(
+                            ServerUnavailableError(
+                                f"no reply from {self.address} after {self.retries} reconnects; is e2fgvi-server "
+                                "running (e2fgvi status --server ADDRESS)?"
+                            )
+                        )
                         failures = 0
                         last_heard = now
                         continue
-                    log.warning("server %s silent for %.1f s: reconnecting (%d/%d) and resending",
-                                self.address, now - last_heard, failures, self.retries)
+                    log.warning(
+                        "server %s silent for %.1f s: reconnecting (%d/%d) and resending",
+                        self.address,
+                        now - last_heard,
+                        failures,
+                        self.retries,
+                    )
                     poller.unregister(sock)
                     sock.close(0)
                     sock = self._connect()
@@ -441,8 +472,9 @@ class Client:
         """A submit is still being sent, at no less than MIN_UPLOAD_BYTES_PER_S (a dead server does not stall us
         longer than its size allows)."""
         now = time.monotonic()
-        return any(h._tracker is not None and not h._tracker.done and now < h._upload_until
-                   for h in self._jobs.values())
+        return any(
+            h._tracker is not None and not h._tracker.done and now < h._upload_until for h in self._jobs.values()
+        )
 
     def _busy(self) -> bool:
         return bool(self._requests) or any(not h.done for h in self._jobs.values())
@@ -496,8 +528,9 @@ class Client:
                 log.warning("error from %s: %s: %s", self.address, message.get("code"), message.get("message"))
             return
         if message.type == wire.ERROR:
-            pending.error = wire.RemoteError(message.get("code", wire.E2FGVI_ERROR), message.get("message", ""),
-                                             message.header)
+            pending.error = wire.RemoteError(
+                message.get("code", wire.E2FGVI_ERROR), message.get("message", ""), message.header
+            )
         else:
             pending.reply = message
         pending.done.set()
@@ -549,7 +582,7 @@ def _load_curve(server_public_key: str | None, client_secret_key: str | None):
 def _is_local_address(address: str) -> bool:
     if address.startswith("ipc://"):
         return True
-    host = address[len("tcp://"):].rsplit(":", 1)[0] if address.startswith("tcp://") else ""
+    host = address[len("tcp://") :].rsplit(":", 1)[0] if address.startswith("tcp://") else ""
     return host in ("127.0.0.1", "localhost", "[::1]", "::1")
 
 
@@ -564,9 +597,13 @@ def server_command() -> list[str]:
     return [sys.executable, "-m", "server.main"]
 
 
-def ensure_local_server(address: str = wire.DEFAULT_ADDRESS, *, timeout_s: float = LOCAL_SERVER_START_TIMEOUT_S,
-                        extra_args: tuple[str, ...] = (), log_path: str | None = None
-                        ) -> subprocess.Popen | None:
+def ensure_local_server(
+    address: str = wire.DEFAULT_ADDRESS,
+    *,
+    timeout_s: float = LOCAL_SERVER_START_TIMEOUT_S,
+    extra_args: tuple[str, ...] = (),
+    log_path: str | None = None,
+) -> subprocess.Popen | None:
     """Make sure a server answers on a local ``address``; start one (detached) if none does, wait for ``hello``.
 
     Returns the started process, or None when a server was already answering. Workstation use: a host plug-in
@@ -583,14 +620,16 @@ def ensure_local_server(address: str = wire.DEFAULT_ADDRESS, *, timeout_s: float
     log_path = log_path or os.path.join(tempfile.gettempdir(), f"e2fgvi-server-{os.getpid()}.log")
     command = [*server_command(), "--bind", address, *extra_args]
     with open(log_path, "ab") as log_file:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True
+        )
     deadline = time.monotonic() + timeout_s
     with Client(address, retries=1000, heartbeat_interval_s=0.5) as probe:
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise ServerUnavailableError(f"{' '.join(command)} exited with code {process.returncode}; "
-                                             f"see {log_path}")
+                raise ServerUnavailableError(
+                    f"{' '.join(command)} exited with code {process.returncode}; see {log_path}"
+                )
             try:
                 probe.hello(timeout_s=min(2.0, max(0.1, deadline - time.monotonic())))
                 return process

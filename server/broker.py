@@ -21,7 +21,7 @@ from e2fgvi_core.errors import AccessDeniedError, ConfigError, E2fgviError, Unkn
 from server import protocol as wire
 from server.config import ServerConfig
 from server.events import JobEvent, Outbox, log_job_event
-from server.jobs import FINAL_STATES, Job, JobQueue
+from server.jobs import CANCELLED, Job, JobQueue
 from server.security import confine_output, is_local_peer, start_curve
 
 log = logging.getLogger("e2fgvi.server")
@@ -35,8 +35,9 @@ CLOSE_LINGER_MS = 1000
 class Broker:
     """Owns the ROUTER socket, the client table and the routing of job events to (re-attached) clients."""
 
-    def __init__(self, config: ServerConfig, queue: JobQueue, token: str, context: zmq.Context | None = None,
-                 worker=None) -> None:
+    def __init__(
+        self, config: ServerConfig, queue: JobQueue, token: str, context: zmq.Context | None = None, worker=None
+    ) -> None:
         self.config = config
         self.queue = queue
         self.token = token
@@ -113,8 +114,9 @@ class Broker:
             if message.type == wire.SUBMIT and isinstance(message.get("key"), str):
                 key = message.get("key")[:MAX_KEY_CHARS]  # so the client can match the error to its job
             if message.type not in wire.CLIENT_TYPES:
-                raise wire.ProtocolError(f"a client may not send {message.type!r}; valid requests: "
-                                         f"{', '.join(wire.CLIENT_TYPES)}")
+                raise wire.ProtocolError(
+                    f"a client may not send {message.type!r}; valid requests: {', '.join(wire.CLIENT_TYPES)}"
+                )
             handler = getattr(self, f"on_{message.type}")
             handler(identity, message, parts)
         except (wire.WireError, E2fgviError) as exc:
@@ -124,21 +126,37 @@ class Broker:
                     key = exc.header["key"][:MAX_KEY_CHARS]
             log.warning("event=request_refused client=%s code=%s message=%r", identity.hex()[:8], exc.code, str(exc))
             self.reply(identity, wire.ERROR, wire.error_fields(exc.code, str(exc), req=_safe_req(req), key=key))
-        except Exception as exc:  # a bug: keep serving, tell the client, keep the traceback in the log
+        except Exception as exc:  # noqa: BLE001 - a bug: keep serving, tell the client, keep the traceback in the log
             log.error("event=internal_error client=%s\n%s", identity.hex()[:8], traceback.format_exc())
-            self.reply(identity, wire.ERROR, wire.error_fields(wire.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}",
-                                                               req=_safe_req(req), key=key))
+            self.reply(
+                identity,
+                wire.ERROR,
+                wire.error_fields(wire.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", req=_safe_req(req), key=key),
+            )
 
     def on_hello(self, identity: bytes, message: wire.Message, parts) -> None:
-        fields = {"req": _safe_req(message.get("req")), "versions": list(wire.SUPPORTED_VERSIONS),
-                  "server": "e2fgvi-server", "pid": os.getpid(),
-                  "capabilities": ["submit_by_path", "submit_by_value", "return_by_value", "cancel", "priority",
-                                   "idempotent_keys", "keep_running", "status", "shutdown"],
-                  "heartbeat_interval_s": self.config.heartbeat_interval_s,
-                  "heartbeat_liveness": self.config.heartbeat_liveness,
-                  "max_message_bytes": self.config.max_message_bytes,
-                  "max_header_bytes": self.config.max_header_bytes,
-                  "output_roots": list(self.config.output_roots)}
+        fields = {
+            "req": _safe_req(message.get("req")),
+            "versions": list(wire.SUPPORTED_VERSIONS),
+            "server": "e2fgvi-server",
+            "pid": os.getpid(),
+            "capabilities": [
+                "submit_by_path",
+                "submit_by_value",
+                "return_by_value",
+                "cancel",
+                "priority",
+                "idempotent_keys",
+                "keep_running",
+                "status",
+                "shutdown",
+            ],
+            "heartbeat_interval_s": self.config.heartbeat_interval_s,
+            "heartbeat_liveness": self.config.heartbeat_liveness,
+            "max_message_bytes": self.config.max_message_bytes,
+            "max_header_bytes": self.config.max_header_bytes,
+            "output_roots": list(self.config.output_roots),
+        }
         fields.update(self._extra("hello"))
         self.reply(identity, wire.HELLO, fields)
 
@@ -147,11 +165,14 @@ class Broker:
 
     def on_status(self, identity: bytes, message: wire.Message, parts) -> None:
         running = self.queue.running
-        fields = {"req": _safe_req(message.get("req")),
-                  "running": running.describe() if running else None,
-                  "queue": [j.describe() for j in self.queue.queued()],
-                  "clients": len(self.clients), "jobs_completed": self.queue.completed,
-                  "uptime_s": round(time.time() - self.started, 3)}
+        fields = {
+            "req": _safe_req(message.get("req")),
+            "running": running.describe() if running else None,
+            "queue": [j.describe() for j in self.queue.queued()],
+            "clients": len(self.clients),
+            "jobs_completed": self.queue.completed,
+            "uptime_s": round(time.time() - self.started, 3),
+        }
         fields.update(self._extra("status"))
         self.reply(identity, wire.STATUS, fields)
 
@@ -170,21 +191,33 @@ class Broker:
         job_id, key = message.get("job_id"), message.get("key")
         if not isinstance(job_id, str) and not isinstance(key, str):
             raise wire.ProtocolError("cancel needs a string 'job_id' or 'key'")
-        job = self.queue.cancel("cancelled by client", job_id=job_id if isinstance(job_id, str) else None,
-                                key=key if isinstance(key, str) else None)
+        job = self.queue.cancel(
+            "cancelled by client",
+            job_id=job_id if isinstance(job_id, str) else None,
+            key=key if isinstance(key, str) else None,
+        )
         if job is None:
-            raise UnknownJobError(f"no job with {'job_id ' + job_id if isinstance(job_id, str) else 'key ' + key}; "
-                                  "it may have finished long ago or been submitted before a server restart")
+            raise UnknownJobError(
+                f"no job with {'job_id ' + job_id if isinstance(job_id, str) else 'key ' + key}; "
+                "it may have finished long ago or been submitted before a server restart"
+            )
         log_job_event("job_cancel_requested", job, client=identity.hex()[:8], state=job.state)
-        if job.state in FINAL_STATES and job.error is None and job.state == "cancelled":
-            self._finish_cancelled(job)
+        if job.state == CANCELLED and job.error is None:  # it was still queued: the worker will never see it
+            self.notify_cancelled(job)
 
-    def _finish_cancelled(self, job: Job) -> None:
+    def notify_cancelled(self, job: Job) -> None:
         """A job cancelled while still queued: tell its client now (the worker never sees it)."""
         job.error = (wire.CANCELLED, job.cancel_reason or "cancelled")
         log_job_event("job_cancelled", job, reason=job.cancel_reason)
-        self.send_event(JobEvent(job, wire.ERROR, wire.error_fields(wire.CANCELLED, f"job {job.job_id} cancelled: "
-                                                                     f"{job.cancel_reason}"), record=True, final=True))
+        self.send_event(
+            JobEvent(
+                job,
+                wire.ERROR,
+                wire.error_fields(wire.CANCELLED, f"job {job.job_id} cancelled: {job.cancel_reason}"),
+                record=True,
+                final=True,
+            )
+        )
 
     def on_submit(self, identity: bytes, message: wire.Message, parts) -> None:
         header = message.header
@@ -211,23 +244,49 @@ class Broker:
             request["out"] = confine_output(request["out"], self.config.output_roots)
         if self.worker is not None:
             self.worker.validate(request, inputs)
-        job = Job(key=key, client=identity, request=request, priority=priority, keep_running=keep_running,
-                  inputs=inputs)
+        job = Job(
+            key=key, client=identity, request=request, priority=priority, keep_running=keep_running, inputs=inputs
+        )
         try:
-            job, reattached = self.queue.put(job)
+            job, _ = self.queue.put(job)
         except OverflowError as exc:
             raise ConfigError(str(exc)) from None
-        log_job_event("job_accepted", job, client=identity.hex()[:8], priority=priority,
-                      by_value=bool(inputs), plate=request.get("plate"), out=request.get("out"))
-        self.reply(identity, wire.ACCEPTED, {"req": _safe_req(message.get("req")), "job_id": job.job_id, "key": key,
-                                             "position": self.queue.position(job), "reattached": False})
+        log_job_event(
+            "job_accepted",
+            job,
+            client=identity.hex()[:8],
+            priority=priority,
+            by_value=bool(inputs),
+            plate=request.get("plate"),
+            out=request.get("out"),
+        )
+        self.reply(
+            identity,
+            wire.ACCEPTED,
+            {
+                "req": _safe_req(message.get("req")),
+                "job_id": job.job_id,
+                "key": key,
+                "position": self.queue.position(job),
+                "reattached": False,
+            },
+        )
 
     def _reattach(self, identity: bytes, job: Job, message: wire.Message) -> None:
         job.client = identity
         log_job_event("job_reattached", job, client=identity.hex()[:8], state=job.state)
-        self.reply(identity, wire.ACCEPTED, {"req": _safe_req(message.get("req")), "job_id": job.job_id,
-                                             "key": job.key, "position": self.queue.position(job),
-                                             "reattached": True, "state": job.state})
+        self.reply(
+            identity,
+            wire.ACCEPTED,
+            {
+                "req": _safe_req(message.get("req")),
+                "job_id": job.job_id,
+                "key": job.key,
+                "position": self.queue.position(job),
+                "reattached": True,
+                "state": job.state,
+            },
+        )
         for recorded in list(job.replies):
             self.socket.send_multipart([identity, *recorded], copy=False)
 
@@ -248,17 +307,24 @@ class Broker:
                 frame = wire.require(entry, "frame", int, f"{name}[{i}]")
                 index = wire.require(entry, "buffer", int, f"{name}[{i}]")
                 if not 0 <= index < len(message.arrays) or index in used:
-                    raise wire.ProtocolError(f"submit {name}[{i}] names buffer {index}, but the message carries "
-                                             f"buffers 0..{len(message.arrays) - 1} and each may be used once")
+                    raise wire.ProtocolError(
+                        f"submit {name}[{i}] names buffer {index}, but the message carries "
+                        f"buffers 0..{len(message.arrays) - 1} and each may be used once"
+                    )
                 used.add(index)
                 array = message.arrays[index]
                 if array.ndim != 3 and name == "plate_frames":
                     raise wire.ProtocolError(f"submit {name}[{i}] buffer must be (h, w, c), got {array.shape}")
-                frames.append({"frame": frame, "pixels": array, "channels": message.channels[index],
-                               "data_window": _window(entry.get("data_window"), f"{name}[{i}].data_window"),
-                               "display_window": _window(entry.get("display_window"),
-                                                         f"{name}[{i}].display_window"),
-                               "metadata": entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {}})
+                frames.append(
+                    {
+                        "frame": frame,
+                        "pixels": array,
+                        "channels": message.channels[index],
+                        "data_window": _window(entry.get("data_window"), f"{name}[{i}].data_window"),
+                        "display_window": _window(entry.get("display_window"), f"{name}[{i}].display_window"),
+                        "metadata": entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {},
+                    }
+                )
             inputs[name] = frames
         if inputs and "plate_frames" not in inputs:
             raise wire.ProtocolError("submit by value needs 'plate_frames' (the matte alone is not enough)")
@@ -307,15 +373,15 @@ class Broker:
                     continue
                 self.queue.cancel("client heartbeat lapsed", job_id=job.job_id)
                 log_job_event("client_lapsed_job_cancelled", job, client=identity.hex()[:8], state=job.state)
-                if job.state == "cancelled" and job.error is None:
-                    self._finish_cancelled(job)
+                if job.state == CANCELLED and job.error is None:
+                    self.notify_cancelled(job)
 
     def _extra(self, kind: str) -> dict[str, Any]:
         if self.worker is None:
             return {}
         try:
             return dict(self.worker.describe(kind))
-        except Exception:
+        except Exception:  # noqa: BLE001
             log.error("event=worker_describe_failed\n%s", traceback.format_exc())
             return {}
 
@@ -339,7 +405,10 @@ def _peer_address(parts: list[zmq.Frame]) -> str | None:
 def _window(value: Any, what: str) -> tuple[int, int, int, int] | None:
     if value is None:
         return None
-    if (not isinstance(value, list) or len(value) != 4
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+    if (
+        not isinstance(value, list)
+        or len(value) != 4
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
         raise wire.ProtocolError(f"{what} must be [x, y, width, height] integers, got {value!r}")
     return tuple(value)

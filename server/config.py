@@ -80,8 +80,9 @@ class ServerConfig:
         return config
 
     @classmethod
-    def from_env(cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
-                 ) -> ServerConfig:
+    def from_env(
+        cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> ServerConfig:
         """Settings from ``E2FGVI_SERVER_<NAME>`` variables, then ``overrides`` (the command line) on top."""
         environ = os.environ if environ is None else environ
         known = {f.name for f in dataclasses.fields(cls)}
@@ -99,8 +100,13 @@ class ServerConfig:
         for endpoint in self.binds:
             if not endpoint.startswith(("tcp://", "ipc://", "inproc://")):
                 raise ConfigError(f"binds: endpoint {endpoint!r} must start with tcp://, ipc:// or inproc://")
-        for name in ("max_message_bytes", "max_header_bytes", "max_queued_jobs", "heartbeat_liveness",
-                     "poll_timeout_ms"):
+        for name in (
+            "max_message_bytes",
+            "max_header_bytes",
+            "max_queued_jobs",
+            "heartbeat_liveness",
+            "poll_timeout_ms",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if self.heartbeat_interval_s <= 0:
@@ -117,8 +123,15 @@ _BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "fa
 def _coerce(key: str, value: Any) -> Any:
     """Bring a value from the CLI, the environment or a mapping to the field's type; name the key on failure."""
     tuple_keys = {"binds", "output_roots"}
-    int_keys = {"max_message_bytes", "max_header_bytes", "max_queued_jobs", "retain_finished_jobs",
-                "heartbeat_liveness", "poll_timeout_ms", "cache_budget_bytes"}
+    int_keys = {
+        "max_message_bytes",
+        "max_header_bytes",
+        "max_queued_jobs",
+        "retain_finished_jobs",
+        "heartbeat_liveness",
+        "poll_timeout_ms",
+        "cache_budget_bytes",
+    }
     float_keys = {"heartbeat_interval_s", "shutdown_grace_s"}
     bool_keys = {"finish_running_on_shutdown", "insecure"}
     try:
@@ -147,7 +160,7 @@ def _coerce(key: str, value: Any) -> Any:
                 raise ValueError("expected true or false")
             return value
         if not isinstance(value, str):
-            raise ValueError("expected a string")
+            raise ValueError("expected a string")  # noqa: TRY004 - turned into ConfigError below
         return value
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"server setting {key!r} has the invalid value {value!r}: {exc}") from None

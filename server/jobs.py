@@ -57,10 +57,17 @@ class Job:
 
     def describe(self) -> dict[str, Any]:
         """The job as it appears in a ``status`` reply (no pixels, no client identity)."""
-        return {"job_id": self.job_id, "key": self.key, "state": self.state, "priority": self.priority,
-                "frames_done": self.frames_done, "frames_total": self.frames_total, "stage": self.stage,
-                "shot": self.request.get("shot") or self.request.get("plate"),
-                "age_s": round(time.time() - self.created_s, 3)}
+        return {
+            "job_id": self.job_id,
+            "key": self.key,
+            "state": self.state,
+            "priority": self.priority,
+            "frames_done": self.frames_done,
+            "frames_total": self.frames_total,
+            "stage": self.stage,
+            "shot": self.request.get("shot") or self.request.get("plate"),
+            "age_s": round(time.time() - self.created_s, 3),
+        }
 
 
 class JobQueue:

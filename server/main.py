@@ -33,24 +33,43 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="e2fgvi-server",
         description=f"Serve E2FGVI object removal over ZeroMQ (protocol v{wire.PROTOCOL_VERSION}). "
-                    f"Default endpoint {wire.DEFAULT_ADDRESS}. `e2fgvi-server keys DIR` writes CURVE keys.")
-    parser.add_argument("--bind", action="append", dest="binds", metavar="ENDPOINT",
-                        help=f"endpoint to listen on, repeatable (tcp://HOST:PORT or ipc:///path); "
-                             f"default {wire.DEFAULT_ADDRESS}")
-    parser.add_argument("--output-root", action="append", dest="output_roots", metavar="DIR",
-                        help="folder outputs may be written under, repeatable (default: your home and the temp dir)")
+        f"Default endpoint {wire.DEFAULT_ADDRESS}. `e2fgvi-server keys DIR` writes CURVE keys.",
+    )
+    parser.add_argument(
+        "--bind",
+        action="append",
+        dest="binds",
+        metavar="ENDPOINT",
+        help=f"endpoint to listen on, repeatable (tcp://HOST:PORT or ipc:///path); default {wire.DEFAULT_ADDRESS}",
+    )
+    parser.add_argument(
+        "--output-root",
+        action="append",
+        dest="output_roots",
+        metavar="DIR",
+        help="folder outputs may be written under, repeatable (default: your home and the temp dir)",
+    )
     parser.add_argument("--token", help="shutdown token (default: $E2FGVI_SERVER_TOKEN, the --token-file, or new)")
     parser.add_argument("--token-file", help="file holding the shutdown token; a new token is written there")
     parser.add_argument("--max-message-bytes", type=int, help="largest accepted message part (ZMQ_MAXMSGSIZE)")
     parser.add_argument("--max-header-bytes", type=int, help="largest accepted msgpack header (default 1 MiB)")
     parser.add_argument("--heartbeat-interval-s", type=float, help="expected client ping interval (default 1.0)")
     parser.add_argument("--heartbeat-liveness", type=int, help="missed intervals before a client is purged (3)")
-    parser.add_argument("--finish-running", dest="finish_running_on_shutdown", action="store_true", default=None,
-                        help="on SIGINT/SIGTERM finish the running job instead of cancelling it")
+    parser.add_argument(
+        "--finish-running",
+        dest="finish_running_on_shutdown",
+        action="store_true",
+        default=None,
+        help="on SIGINT/SIGTERM finish the running job instead of cancelling it",
+    )
     parser.add_argument("--curve-secret-key", help="server certificate (*.key_secret): turns CURVE on")
     parser.add_argument("--curve-authorized-dir", help="folder of client public keys (*.key) allowed to connect")
-    parser.add_argument("--insecure", action="store_true", default=None,
-                        help="allow a non-loopback bind without CURVE (everyone on the network can use the server)")
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        default=None,
+        help="allow a non-loopback bind without CURVE (everyone on the network can use the server)",
+    )
     parser.add_argument("--device", help="compute device: auto, cpu, cuda[:n], mps")
     parser.add_argument("--cache-budget-bytes", type=int, help="byte budget of the shared feature/flow cache")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -58,8 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_keys(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="e2fgvi-server keys",
-                                     description="write a CURVE key pair for the server and one for a client")
+    parser = argparse.ArgumentParser(
+        prog="e2fgvi-server keys", description="write a CURVE key pair for the server and one for a client"
+    )
     parser.add_argument("folder", help="where to write server.key, server.key_secret, client.key, client.key_secret")
     args = parser.parse_args(argv)
     paths = generate_keys(args.folder)
@@ -86,8 +106,12 @@ def serve(config: ServerConfig, ready: threading.Event | None = None, stop: thre
         broker.worker = worker
         endpoints = broker.bind()
         worker.start()
-        log.info("event=server_started endpoints=%s curve=%s roots=%s", ",".join(endpoints), config.curve_enabled,
-                 ",".join(config.output_roots))
+        log.info(
+            "event=server_started endpoints=%s curve=%s roots=%s",
+            ",".join(endpoints),
+            config.curve_enabled,
+            ",".join(config.output_roots),
+        )
         if ready is not None:
             ready.set()
         broker.serve(should_stop=stop.is_set)
@@ -103,16 +127,17 @@ def serve(config: ServerConfig, ready: threading.Event | None = None, stop: thre
 def _shut_down(config: ServerConfig, broker: Broker, worker: Worker, queue: JobQueue) -> None:
     """Cancel what is queued; cancel or finish the running job; tell every client; then return."""
     for job in queue.close():
-        broker._finish_cancelled(job)
+        broker.notify_cancelled(job)
     running = queue.running
     if running is not None:
-        log_job_event("shutdown_running_job", running,
-                      action="finish" if config.finish_running_on_shutdown else "cancel")
+        log_job_event(
+            "shutdown_running_job", running, action="finish" if config.finish_running_on_shutdown else "cancel"
+        )
     worker.stop(cancel_running=not config.finish_running_on_shutdown)
     grace = config.shutdown_grace_s if not config.finish_running_on_shutdown else None
     broker.drain(lambda: not worker.is_alive(), grace)  # clients keep getting pongs and their job's last message
     if worker.is_alive():
-        log.warning("event=worker_still_running detail=\"the engine did not stop in %ss\"", grace)
+        log.warning('event=worker_still_running detail="the engine did not stop in %ss"', grace)
     broker.forward_events()
 
 
@@ -121,8 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "keys":
         return run_keys(argv[1:])
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     overrides = {k: v for k, v in vars(args).items() if k != "log_level"}
     try:
         config = ServerConfig.from_env(overrides)

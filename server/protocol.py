@@ -56,8 +56,21 @@ CANCELLED = "cancelled"
 ACCESS_DENIED = "access_denied"
 UNKNOWN_JOB = "unknown_job"
 INTERNAL_ERROR = "internal_error"  # a bug in the server: never raised on purpose, always logged with a traceback
-ERROR_CODES = (E2FGVI_ERROR, PROTOCOL_ERROR, CONFIG_ERROR, SEQUENCE_ERROR, MISSING_FRAMES, MATTE_ERROR,
-               CHECKPOINT_ERROR, DEVICE_ERROR, OUTPUT_ERROR, CANCELLED, ACCESS_DENIED, UNKNOWN_JOB, INTERNAL_ERROR)
+ERROR_CODES = (
+    E2FGVI_ERROR,
+    PROTOCOL_ERROR,
+    CONFIG_ERROR,
+    SEQUENCE_ERROR,
+    MISSING_FRAMES,
+    MATTE_ERROR,
+    CHECKPOINT_ERROR,
+    DEVICE_ERROR,
+    OUTPUT_ERROR,
+    CANCELLED,
+    ACCESS_DENIED,
+    UNKNOWN_JOB,
+    INTERNAL_ERROR,
+)
 
 # Pixel buffers: the dtypes a buffer may have, as numpy names (always little-endian on the wire).
 BUFFER_DTYPES = {"float16": np.dtype("<f2"), "float32": np.dtype("<f4"), "uint8": np.dtype("u1")}
@@ -131,22 +144,35 @@ def unpack_header(data: bytes | memoryview, max_header_bytes: int = MAX_HEADER_B
     if len(data) > max_header_bytes:
         raise ProtocolError(f"header of {len(data)} bytes exceeds the limit of {max_header_bytes} bytes")
     try:
-        header = msgpack.unpackb(bytes(data), raw=False, use_list=True, strict_map_key=True, ext_hook=_refuse_ext,
-                                 max_str_len=MAX_STRING, max_bin_len=max_header_bytes, max_array_len=MAX_ARRAY,
-                                 max_map_len=MAX_MAP, max_ext_len=64)
+        header = msgpack.unpackb(
+            bytes(data),
+            raw=False,
+            use_list=True,
+            strict_map_key=True,
+            ext_hook=_refuse_ext,
+            max_str_len=MAX_STRING,
+            max_bin_len=max_header_bytes,
+            max_array_len=MAX_ARRAY,
+            max_map_len=MAX_MAP,
+            max_ext_len=64,
+        )
     except ProtocolError:
         raise
-    except Exception as exc:  # msgpack raises many types (ExtraData, FormatError, ValueError, UnicodeDecodeError...)
+    except Exception as exc:  # noqa: BLE001 - msgpack raises ExtraData, FormatError, ValueError, UnicodeDecodeError...
         raise ProtocolError(f"header is not valid msgpack: {type(exc).__name__}: {exc}") from None
     if not isinstance(header, dict):
         raise ProtocolError(f"header must be a msgpack map, got {type(header).__name__}")
     version = header.get("v")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise ProtocolError(f"header has no integer 'v' (protocol version); this peer speaks v{PROTOCOL_VERSION}",
-                            header)
+        raise ProtocolError(
+            f"header has no integer 'v' (protocol version); this peer speaks v{PROTOCOL_VERSION}", header
+        )
     if version not in SUPPORTED_VERSIONS:
-        raise ProtocolError(f"protocol version {version} is not supported; this peer speaks "
-                            f"{', '.join(f'v{v}' for v in SUPPORTED_VERSIONS)}", header)
+        raise ProtocolError(
+            f"protocol version {version} is not supported; this peer speaks "
+            f"{', '.join(f'v{v}' for v in SUPPORTED_VERSIONS)}",
+            header,
+        )
     kind = header.get("type")
     if not isinstance(kind, str) or kind not in MESSAGE_TYPES:
         raise ProtocolError(f"unknown message type {kind!r}; valid types: {', '.join(MESSAGE_TYPES)}", header)
@@ -174,8 +200,12 @@ def _default_channels(n: int) -> list[str]:
     return names.get(n, [f"c{i}" for i in range(n)])
 
 
-def encode(kind: str, fields: Mapping[str, Any] | None = None, arrays: Sequence[np.ndarray] = (),
-           channels: Sequence[Sequence[str] | None] | None = None) -> list[Any]:
+def encode(
+    kind: str,
+    fields: Mapping[str, Any] | None = None,
+    arrays: Sequence[np.ndarray] = (),
+    channels: Sequence[Sequence[str] | None] | None = None,
+) -> list[Any]:
     """Build the parts of one message: ``[header, buffer, ...]`` ready for ``socket.send_multipart(copy=False)``.
 
     Buffers are passed as memoryviews of the arrays (made C-contiguous and little-endian first only when they
@@ -245,17 +275,24 @@ def _decode_buffer(index: int, desc: Any, data: memoryview) -> tuple[np.ndarray,
         raise ProtocolError(f"buffers[{index}] must be a map with dtype, shape and channels")
     dtype = BUFFER_DTYPES.get(desc.get("dtype")) if isinstance(desc.get("dtype"), str) else None
     if dtype is None:
-        raise ProtocolError(f"buffers[{index}].dtype {desc.get('dtype')!r} is not valid; "
-                            f"valid dtypes: {', '.join(BUFFER_DTYPES)}")
+        raise ProtocolError(
+            f"buffers[{index}].dtype {desc.get('dtype')!r} is not valid; valid dtypes: {', '.join(BUFFER_DTYPES)}"
+        )
     shape = desc.get("shape")
-    if (not isinstance(shape, list) or not 1 <= len(shape) <= MAX_BUFFER_DIMS
-            or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 1 << 20 for s in shape)):
-        raise ProtocolError(f"buffers[{index}].shape {shape!r} must be a list of 1 to {MAX_BUFFER_DIMS} "
-                            "non-negative integers")
+    if (
+        not isinstance(shape, list)
+        or not 1 <= len(shape) <= MAX_BUFFER_DIMS
+        or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 1 << 20 for s in shape)
+    ):
+        raise ProtocolError(
+            f"buffers[{index}].shape {shape!r} must be a list of 1 to {MAX_BUFFER_DIMS} non-negative integers"
+        )
     expected = math.prod(shape) * dtype.itemsize
     if expected != data.nbytes:
-        raise ProtocolError(f"buffers[{index}] is described as {desc.get('dtype')} {shape} ({expected} bytes) "
-                            f"but carries {data.nbytes} bytes")
+        raise ProtocolError(
+            f"buffers[{index}] is described as {desc.get('dtype')} {shape} ({expected} bytes) "
+            f"but carries {data.nbytes} bytes"
+        )
     names = desc.get("channels")
     n_channels = shape[-1] if len(shape) == 3 else 1
     if names is None:

@@ -32,7 +32,7 @@ def is_loopback_endpoint(endpoint: str) -> bool:
         return True
     if not endpoint.startswith("tcp://"):
         return False
-    host = endpoint[len("tcp://"):].rsplit(":", 1)[0].strip("[]")
+    host = endpoint[len("tcp://") :].rsplit(":", 1)[0].strip("[]")
     if ";" in host:  # tcp://source;dest form: what matters is the address we listen on
         host = host.split(";")[-1]
     if host == "localhost":
@@ -48,11 +48,16 @@ def check_bind_policy(config: ServerConfig) -> list[str]:
     exposed = [e for e in config.binds if not is_loopback_endpoint(e)]
     if exposed and not config.curve_enabled:
         if not config.insecure:
-            raise ConfigError(f"binding {', '.join(exposed)} exposes the server to the network: give CURVE keys "
-                              "(--curve-secret-key, --curve-authorized-dir; make them with `e2fgvi-server keys`) "
-                              "or pass --insecure explicitly")
-        return [f"INSECURE: {', '.join(exposed)} is reachable from the network without authentication or "
-                "encryption; anyone who can connect can read frames and write files under the output roots"]
+            raise ConfigError(
+                f"binding {', '.join(exposed)} exposes the server to the network: give CURVE keys "
+                "(--curve-secret-key, --curve-authorized-dir; make them with `e2fgvi-server keys`) "
+                "or pass --insecure explicitly"
+            )
+        warning = (
+            f"INSECURE: {', '.join(exposed)} is reachable from the network without authentication or "
+            "encryption; anyone who can connect can read frames and write files under the output roots"
+        )
+        return [warning]
     if config.curve_enabled and not zmq.has("curve"):
         raise ConfigError("CURVE keys were given but this libzmq was built without CURVE support")
     return []
@@ -119,8 +124,10 @@ def start_curve(context: zmq.Context, sock: zmq.Socket, config: ServerConfig):
         authenticator.configure_curve(domain="*", location=str(config.curve_authorized_dir))
     else:
         authenticator.configure_curve(domain="*", location=zmq.auth.CURVE_ALLOW_ANY)
-        log.warning("event=curve_any_client detail=\"CURVE on without an authorised-keys folder: traffic is "
-                    "encrypted but any client key is accepted\"")
+        log.warning(
+            'event=curve_any_client detail="CURVE on without an authorised-keys folder: traffic is '
+            'encrypted but any client key is accepted"'
+        )
     sock.curve_secretkey = secret
     sock.curve_publickey = public
     sock.curve_server = True
@@ -139,8 +146,10 @@ def confine_output(pattern: str, roots: tuple[str, ...]) -> str:
         raise OutputError(f"output path {pattern} contains '..'; give a path inside one of: {', '.join(roots)}")
     path = Path(pattern).expanduser()
     if not path.is_absolute():
-        raise OutputError(f"output path {pattern} must be absolute (the server's working folder is not yours); "
-                          f"allowed roots: {', '.join(roots)}")
+        raise OutputError(
+            f"output path {pattern} must be absolute (the server's working folder is not yours); "
+            f"allowed roots: {', '.join(roots)}"
+        )
     folder = path.parent.resolve(strict=False)
     for root in roots:
         real_root = Path(root).expanduser().resolve(strict=False)
@@ -149,8 +158,10 @@ def confine_output(pattern: str, roots: tuple[str, ...]) -> str:
             if target.is_symlink() or target.exists() and not target.is_file():
                 raise OutputError(f"output path {pattern} exists and is not a plain file")
             return str(folder / path.name)
-    raise OutputError(f"output path {pattern} is outside the allowed roots (after resolving links: {folder}); "
-                      f"allowed roots: {', '.join(roots)}")
+    raise OutputError(
+        f"output path {pattern} is outside the allowed roots (after resolving links: {folder}); "
+        f"allowed roots: {', '.join(roots)}"
+    )
 
 
 def is_local_peer(peer_address: str | None) -> bool:

@@ -94,7 +94,7 @@ class Worker(threading.Thread):
             import importlib
 
             importlib.import_module("e2fgvi_core.engine.runner")  # pulls torch in while no job waits for it
-        except Exception as exc:  # reported on the first submit and in status
+        except Exception as exc:  # noqa: BLE001 - reported on the first submit and in status
             self._engine_error = f"{type(exc).__name__}: {exc}"
             log.error("event=engine_import_failed\n%s", traceback.format_exc())
 
@@ -130,15 +130,29 @@ class Worker(threading.Thread):
                 for frame, path in zip(summary.frames, summary.outputs):
                     self._post(job, wire.RESULT, {"frame": int(frame), "path": str(path)}, record=True)
             stats = summary.cache_stats.to_mapping() if summary.cache_stats is not None else None
-            final = {"final": True, "frames": [int(f) for f in summary.frames], "engine": summary.engine,
-                     "variant": summary.variant, "engine_seconds": round(summary.seconds, 6),
-                     "server_seconds": round(seconds, 6), "frames_passthrough": summary.frames_passthrough,
-                     "windows_run": summary.windows_run, "warnings": list(summary.warnings), "cache": stats}
+            final = {
+                "final": True,
+                "frames": [int(f) for f in summary.frames],
+                "engine": summary.engine,
+                "variant": summary.variant,
+                "engine_seconds": round(summary.seconds, 6),
+                "server_seconds": round(seconds, 6),
+                "frames_passthrough": summary.frames_passthrough,
+                "windows_run": summary.windows_run,
+                "warnings": list(summary.warnings),
+                "cache": stats,
+            }
             job.summary = final
             self.queue.finish(job, DONE)
-            log_job_event("job_done", job, frames=len(summary.frames), engine=summary.engine,
-                          seconds=seconds, engine_seconds=summary.seconds,
-                          cache_hits=stats.get("hits") if stats else None)
+            log_job_event(
+                "job_done",
+                job,
+                frames=len(summary.frames),
+                engine=summary.engine,
+                seconds=seconds,
+                engine_seconds=summary.seconds,
+                cache_hits=stats.get("hits") if stats else None,
+            )
             self._post(job, wire.RESULT, final, record=True, final=True)
         except JobCancelled as exc:
             self._fail(job, CANCELLED, exc.code, str(exc), "job_cancelled")
@@ -146,15 +160,16 @@ class Worker(threading.Thread):
             self._fail(job, FAILED, exc.code, str(exc), "job_failed")
         except MemoryError:
             self._fail(job, FAILED, "device_error", "out of memory while running the job", "job_failed")
-        except Exception as exc:  # a bug in the engine or here: report it, keep serving
+        except Exception as exc:  # noqa: BLE001 - a bug in the engine or here: report it, keep serving
             log.error("event=job_internal_error job=%s\n%s", job.job_id, traceback.format_exc())
             self._fail(job, FAILED, wire.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", "job_failed")
 
     def _fail(self, job: Job, state: str, code: str, message: str, event: str) -> None:
         job.error = (code, message)
         self.queue.finish(job, state)
-        log_job_event(event, job, level=logging.WARNING if state == FAILED else logging.INFO, code=code,
-                      message=message)
+        log_job_event(
+            event, job, level=logging.WARNING if state == FAILED else logging.INFO, code=code, message=message
+        )
         self._post(job, wire.ERROR, wire.error_fields(code, message), record=True, final=True)
 
     def _run_engine(self, job: Job):
@@ -166,8 +181,9 @@ class Worker(threading.Thread):
         if job.inputs:
             kwargs["source"] = api.MemorySource(_frames_from_wire(job.inputs["plate_frames"]), name="plate by value")
             if "matte_frames" in job.inputs:
-                kwargs["matte_source"] = api.MemorySource(_frames_from_wire(job.inputs["matte_frames"]),
-                                                          name="matte by value")
+                kwargs["matte_source"] = api.MemorySource(
+                    _frames_from_wire(job.inputs["matte_frames"]), name="matte by value"
+                )
         if request.out is not None:
             sweep_stale_temp_files(request.out)
         else:
@@ -192,14 +208,25 @@ class Worker(threading.Thread):
                 fields[name] = [int(v) for v in window]
         self._post(job, wire.RESULT, fields, arrays=[pixels], channels=[channels], record=True)
 
-    def _post(self, job: Job, kind: str, fields: dict[str, Any], arrays=(), channels=None, record: bool = False,
-              final: bool = False) -> None:
+    def _post(
+        self,
+        job: Job,
+        kind: str,
+        fields: dict[str, Any],
+        arrays=(),
+        channels=None,
+        record: bool = False,
+        final: bool = False,
+    ) -> None:
         self.outbox.post(JobEvent(job, kind, fields, list(arrays), list(channels or []), record=record, final=final))
 
     # --- what the broker asks for hello/status and to validate a submit --------------------------------
     def describe(self, kind: str) -> dict[str, Any]:
-        info: dict[str, Any] = {"engines": ["auto", "e2fgvi_hq", "e2fgvi", "propagate"],
-                                "engine_loaded": self._api is not None, "engine_error": self._engine_error}
+        info: dict[str, Any] = {
+            "engines": ["auto", "e2fgvi_hq", "e2fgvi", "propagate"],
+            "engine_loaded": self._api is not None,
+            "engine_error": self._engine_error,
+        }
         info["devices"] = _devices()
         info["weights"] = _installed_weights()
         if kind == "status":
@@ -212,8 +239,10 @@ class Worker(threading.Thread):
         mapping = {k: v for k, v in request.items() if k != "shot"}
         self.api.RemovalRequest.from_mapping(mapping)  # numpy-only import: cheap, never waits for torch
         if not inputs and not request.get("plate"):
-            raise ConfigError("submit needs 'request.plate' (a path pattern on the server's storage) or "
-                              "'plate_frames' (frames by value)")
+            raise ConfigError(
+                "submit needs 'request.plate' (a path pattern on the server's storage) or "
+                "'plate_frames' (frames by value)"
+            )
 
 
 class _ProgressRelay:
@@ -228,9 +257,13 @@ class _ProgressRelay:
     def __call__(self, report) -> None:
         job = self._job
         job.frames_done, job.frames_total, job.stage = report.frames_done, report.frames_total, report.stage
-        fields = {"frames_done": int(report.frames_done), "frames_total": int(report.frames_total),
-                  "stage": str(report.stage), "elapsed_s": round(float(report.elapsed_s), 3),
-                  "eta_s": None if report.eta_s is None else round(float(report.eta_s), 3)}
+        fields = {
+            "frames_done": int(report.frames_done),
+            "frames_total": int(report.frames_total),
+            "stage": str(report.stage),
+            "elapsed_s": round(float(report.elapsed_s), 3),
+            "eta_s": None if report.eta_s is None else round(float(report.eta_s), 3),
+        }
         now = time.monotonic()
         if now - self._last_sent >= PROGRESS_MIN_INTERVAL_S or report.frames_done >= report.frames_total:
             self._last_sent = now
@@ -294,11 +327,19 @@ def _frames_from_wire(entries: list[dict[str, Any]]) -> dict[int, Any]:
         h, w = pixels.shape[:2]
         data_window = entry.get("data_window") or (0, 0, w, h)
         display_window = entry.get("display_window") or data_window
-        metadata = {k: v for k, v in (entry.get("metadata") or {}).items()
-                    if isinstance(k, str) and isinstance(v, (str, int, float))}
-        frames[int(entry["frame"])] = Frame(pixels=pixels, channels=tuple(entry["channels"]),
-                                            data_window=tuple(data_window), display_window=tuple(display_window),
-                                            metadata=metadata, path=f"frame {entry['frame']} by value")
+        metadata = {
+            k: v
+            for k, v in (entry.get("metadata") or {}).items()
+            if isinstance(k, str) and isinstance(v, (str, int, float))
+        }
+        frames[int(entry["frame"])] = Frame(
+            pixels=pixels,
+            channels=tuple(entry["channels"]),
+            data_window=tuple(data_window),
+            display_window=tuple(display_window),
+            metadata=metadata,
+            path=f"frame {entry['frame']} by value",
+        )
     return frames
 
 
@@ -312,8 +353,8 @@ def _devices() -> list[dict[str, Any]]:
             for index in range(torch.cuda.device_count()):
                 props = torch.cuda.get_device_properties(index)
                 devices.append({"name": f"cuda:{index}", "model": props.name, "memory_bytes": props.total_memory})
-    except Exception:
-        pass
+    except Exception as exc:  # noqa: BLE001 - a broken CUDA install must not break hello/status
+        log.debug("event=device_query_failed error=%r", exc)
     return devices
 
 
@@ -323,8 +364,13 @@ def _device_memory() -> dict[str, Any]:
     torch = sys.modules.get("torch")
     if torch is None or not torch.cuda.is_available():
         return {}
-    return {f"cuda:{i}": {"allocated_bytes": torch.cuda.memory_allocated(i),
-                          "reserved_bytes": torch.cuda.memory_reserved(i)} for i in range(torch.cuda.device_count())}
+    return {
+        f"cuda:{i}": {
+            "allocated_bytes": torch.cuda.memory_allocated(i),
+            "reserved_bytes": torch.cuda.memory_reserved(i),
+        }
+        for i in range(torch.cuda.device_count())
+    }
 
 
 def _installed_weights() -> list[dict[str, Any]]:
@@ -332,5 +378,5 @@ def _installed_weights() -> list[dict[str, Any]]:
         from e2fgvi_core.weights import installed_weights
 
         return [{"name": w.name, "variant": w.variant, "sha256": w.sha256} for w in installed_weights()]
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         return [{"error": f"{type(exc).__name__}: {exc}"}]

@@ -43,13 +43,21 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False) -> in
     from server.protocol import RemoteError, WireError
 
     if request.out is None:
-        raise errors.ConfigError("--out is needed with --server: the server writes the frames (frames by value "
-                                 "are for the client library)")
+        raise errors.ConfigError(
+            "--out is needed with --server: the server writes the frames (frames by value are for the client library)"
+        )
     bar = ProgressBar(enabled=not quiet and sys.stderr is not None)
 
     def on_progress(fields: dict) -> None:
-        bar(Progress(int(fields.get("frames_done", 0)), int(fields.get("frames_total", 0)),
-                     str(fields.get("stage", "")), float(fields.get("elapsed_s") or 0.0), fields.get("eta_s")))
+        bar(
+            Progress(
+                int(fields.get("frames_done", 0)),
+                int(fields.get("frames_total", 0)),
+                str(fields.get("stage", "")),
+                float(fields.get("elapsed_s") or 0.0),
+                fields.get("eta_s"),
+            )
+        )
 
     try:
         with Client(address) as client:
@@ -74,7 +82,10 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False) -> in
     cache = summary.get("cache")
     cache_text = f"; cache {cache['hits']} hits / {cache['misses']} misses" if isinstance(cache, dict) else ""
     variant = f" ({summary['variant']})" if summary.get("variant") else ""
-    print(f"e2fgvi remove: wrote {frames} frames to {request_for_server(request)['out']} in {seconds:.1f} s "
-          f"({rate:.2f} frames/s) with {summary.get('engine')}{variant}; {summary.get('frames_passthrough', 0)} "
-          f"passed through (empty matte){cache_text}; server {address}", file=sys.stderr)
+    print(
+        f"e2fgvi remove: wrote {frames} frames to {request_for_server(request)['out']} in {seconds:.1f} s "
+        f"({rate:.2f} frames/s) with {summary.get('engine')}{variant}; {summary.get('frames_passthrough', 0)} "
+        f"passed through (empty matte){cache_text}; server {address}",
+        file=sys.stderr,
+    )
     return 0

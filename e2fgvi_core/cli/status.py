@@ -24,8 +24,9 @@ class ServerUnreachableError(E2fgviError):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from server.protocol import DEFAULT_ADDRESS
 
-    parser.add_argument("--server", default=DEFAULT_ADDRESS, metavar="ADDRESS",
-                        help=f"server endpoint (default {DEFAULT_ADDRESS})")
+    parser.add_argument(
+        "--server", default=DEFAULT_ADDRESS, metavar="ADDRESS", help=f"server endpoint (default {DEFAULT_ADDRESS})"
+    )
     parser.add_argument("--json", action="store_true", help="print the raw status reply as JSON")
     parser.add_argument("--timeout-s", type=float, default=STATUS_TIMEOUT_S, help="how long to wait for a reply")
 
@@ -38,8 +39,9 @@ def run(args: argparse.Namespace) -> int:
         with Client(args.server, retries=0, heartbeat_interval_s=max(0.1, args.timeout_s / 3)) as client:
             status = client.status(timeout_s=args.timeout_s)
     except (ClientError, RemoteError) as exc:
-        raise ServerUnreachableError(f"no e2fgvi-server answered at {args.server}: {exc}; start one with "
-                                     f"`e2fgvi-server --bind {args.server}`") from None
+        raise ServerUnreachableError(
+            f"no e2fgvi-server answered at {args.server}: {exc}; start one with `e2fgvi-server --bind {args.server}`"
+        ) from None
     if args.json:
         json.dump({k: v for k, v in status.items() if k not in ("v", "type", "req")}, sys.stdout, indent=2)
         print()
@@ -50,21 +52,30 @@ def run(args: argparse.Namespace) -> int:
 
 def format_status(address: str, status: dict) -> str:
     """A few human lines: server, running job, queue, cache, devices."""
-    lines = [f"server   {address} (up {status.get('uptime_s', 0):.0f} s, {status.get('clients', 0)} clients, "
-             f"{status.get('jobs_completed', 0)} jobs completed)"]
+    header = (
+        f"server   {address} (up {status.get('uptime_s', 0):.0f} s, {status.get('clients', 0)} clients, "
+        f"{status.get('jobs_completed', 0)} jobs completed)"
+    )
+    lines = [header]
     running = status.get("running")
     if running:
-        lines.append(f"running  {running['job_id']} {running.get('shot') or ''} {running['frames_done']}/"
-                     f"{running['frames_total']} frames ({running.get('stage') or 'starting'})")
+        lines.append(
+            f"running  {running['job_id']} {running.get('shot') or ''} {running['frames_done']}/"
+            f"{running['frames_total']} frames ({running.get('stage') or 'starting'})"
+        )
     else:
         lines.append("running  nothing")
     queue = status.get("queue") or []
-    lines.append(f"queue    {len(queue)} job(s)" + "".join(f"\n         {j['job_id']} priority {j['priority']} "
-                                                           f"{j.get('shot') or ''}" for j in queue))
+    lines.append(
+        f"queue    {len(queue)} job(s)"
+        + "".join(f"\n         {j['job_id']} priority {j['priority']} {j.get('shot') or ''}" for j in queue)
+    )
     cache = status.get("cache")
     if cache:
-        lines.append(f"cache    {cache['hits']} hits / {cache['misses']} misses, {cache['entries']} entries, "
-                     f"{cache['bytes'] / 1e6:.1f} of {cache['budget_bytes'] / 1e6:.0f} MB")
+        lines.append(
+            f"cache    {cache['hits']} hits / {cache['misses']} misses, {cache['entries']} entries, "
+            f"{cache['bytes'] / 1e6:.1f} of {cache['budget_bytes'] / 1e6:.0f} MB"
+        )
     devices = ", ".join(d.get("model", d["name"]) if d["name"] != "cpu" else "cpu" for d in status.get("devices", []))
     lines.append(f"devices  {devices or 'unknown'}")
     return "\n".join(lines)

@@ -9,8 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from host_plugin.client import (Client, ClientError, RequestTimeoutError, ServerUnavailableError,
-                                ensure_local_server)
+from host_plugin.client import Client, ClientError, RequestTimeoutError, ServerUnavailableError, ensure_local_server
 from server import protocol as wire
 
 
@@ -42,17 +41,17 @@ def test_requests_to_nobody_fail_after_the_retries_instead_of_hanging(address):
             client.ping(timeout_s=30)
         assert client.reconnects == 2
     assert time.monotonic() - start < 10
-    with Client(address, retries=100) as client:
-        with pytest.raises(RequestTimeoutError, match="within 0.3 s"):
-            client.status(timeout_s=0.3)
+    with Client(address, retries=100) as client, pytest.raises(RequestTimeoutError, match="within 0.3 s"):
+        client.status(timeout_s=0.3)
 
 
 def test_a_killed_server_is_reported_to_the_next_request(address, server_env, spawned, tmp_path):
     process = ensure_local_server(address, timeout_s=60)
     spawned.append(process)
     with Client(address, heartbeat_interval_s=0.2, heartbeat_liveness=2, retries=1) as client:
-        handle = client.submit({"engine": "propagate", "frames": "1-3"},
-                               plate_frames={1: np.zeros((8, 8, 3), np.float32)})
+        handle = client.submit(
+            {"engine": "propagate", "frames": "1-3"}, plate_frames={1: np.zeros((8, 8, 3), np.float32)}
+        )
         with pytest.raises(wire.RemoteError):
             handle.wait(30)  # missing frames 2-3 -> error reply: the server is alive and answers
         os.kill(process.pid, signal.SIGKILL)
@@ -62,8 +61,7 @@ def test_a_killed_server_is_reported_to_the_next_request(address, server_env, sp
 
 
 def test_frames_of_a_dtype_that_cannot_travel_are_refused_before_sending(address):
-    with Client(address) as client:
-        with pytest.raises(wire.ProtocolError, match="uint16 cannot travel"):
-            client.submit({"engine": "propagate"}, plate_frames={1: np.zeros((4, 4, 3), np.uint16)})
+    with Client(address) as client, pytest.raises(wire.ProtocolError, match="uint16 cannot travel"):
+        client.submit({"engine": "propagate"}, plate_frames={1: np.zeros((4, 4, 3), np.uint16)})
     with pytest.raises(ClientError, match="both server_public_key"):
         Client(address, server_public_key="/nope")

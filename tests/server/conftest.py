@@ -22,7 +22,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from host_plugin.client import Client, RequestTimeoutError  # noqa: E402
+from host_plugin.client import Client, RequestTimeoutError
 
 SERVER_START_TIMEOUT_S = 30.0
 TOKEN = "test-token-123"
@@ -52,8 +52,13 @@ class ServerProcess:
 
     def start(self, wait: bool = True, client_kwargs: dict | None = None) -> ServerProcess:
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "server.main", "--bind", self.address, *self.args],
-                                            cwd=PROJECT_ROOT, env=subprocess_env(), stdout=log, stderr=log)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "server.main", "--bind", self.address, *self.args],
+                cwd=PROJECT_ROOT,
+                env=subprocess_env(),
+                stdout=log,
+                stderr=log,
+            )
         if wait:
             self.wait_ready(client_kwargs)
         return self
@@ -69,7 +74,9 @@ class ServerProcess:
                     return
                 except RequestTimeoutError:
                     continue
-        raise RuntimeError(f"server at {self.address} did not answer hello in {SERVER_START_TIMEOUT_S} s:\n{self.log()}")
+        raise RuntimeError(
+            f"server at {self.address} did not answer hello in {SERVER_START_TIMEOUT_S} s:\n{self.log()}"
+        )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -97,8 +104,13 @@ def server_factory(tmp_path):
     roots = tmp_path / "roots"
     roots.mkdir()
 
-    def make(*extra: str, address: str | None = None, start: bool = True, roots_args: bool = True,
-             client_kwargs: dict | None = None) -> ServerProcess:
+    def make(
+        *extra: str,
+        address: str | None = None,
+        start: bool = True,
+        roots_args: bool = True,
+        client_kwargs: dict | None = None,
+    ) -> ServerProcess:
         address = address or f"tcp://127.0.0.1:{free_port()}"
         args = ["--token", TOKEN, "--heartbeat-interval-s", "0.5", *extra]
         if roots_args:
@@ -136,8 +148,9 @@ def write_exr(path: Path, pixels: np.ndarray, fmt: str) -> None:
     assert out.close()
 
 
-def make_shot(folder: Path, frames: int = 8, size: tuple[int, int] = (48, 64), first: int = 1001, seed: int = 0
-              ) -> dict[str, str]:
+def make_shot(
+    folder: Path, frames: int = 8, size: tuple[int, int] = (48, 64), first: int = 1001, seed: int = 0
+) -> dict[str, str]:
     """A small half-float plate with a moving red square and its matte; returns the patterns."""
     folder.mkdir(parents=True, exist_ok=True)
     h, w = size
@@ -145,16 +158,25 @@ def make_shot(folder: Path, frames: int = 8, size: tuple[int, int] = (48, 64), f
     phase = np.random.default_rng(seed).uniform(0, 3)
     for i in range(frames):
         number = first + i
-        plate = np.stack([0.2 + 0.15 * np.sin(xx / 5 + i * 0.3 + phase), 0.3 + 0.1 * np.cos(yy / 4 + phase),
-                          0.25 + 0.1 * np.sin((xx + yy) / 7)], -1).astype(np.float32)
+        plate = np.stack(
+            [
+                0.2 + 0.15 * np.sin(xx / 5 + i * 0.3 + phase),
+                0.3 + 0.1 * np.cos(yy / 4 + phase),
+                0.25 + 0.1 * np.sin((xx + yy) / 7),
+            ],
+            -1,
+        ).astype(np.float32)
         matte = np.zeros((h, w, 1), np.float32)
         x0 = (w // 6 + 2 * i) % max(1, w - w // 4)
-        matte[h // 3:h // 3 + h // 4, x0:x0 + w // 5] = 1.0
+        matte[h // 3 : h // 3 + h // 4, x0 : x0 + w // 5] = 1.0
         plate[matte[..., 0] > 0] = (1.0, 0.0, 0.0)
         write_exr(folder / f"plate.{number:04d}.exr", plate.astype(np.float16), "half")
         write_exr(folder / f"matte.{number:04d}.exr", matte, "float")
-    return {"plate": str(folder / "plate.%04d.exr"), "matte": str(folder / "matte.%04d.exr"),
-            "frames": f"{first}-{first + frames - 1}"}
+    return {
+        "plate": str(folder / "plate.%04d.exr"),
+        "matte": str(folder / "matte.%04d.exr"),
+        "frames": f"{first}-{first + frames - 1}",
+    }
 
 
 @pytest.fixture
@@ -173,5 +195,11 @@ def support():
     """Helpers for test modules (with --import-mode=importlib they cannot import this conftest)."""
     import types
 
-    return types.SimpleNamespace(PROJECT_ROOT=PROJECT_ROOT, TOKEN=TOKEN, subprocess_env=subprocess_env,
-                                 make_shot=make_shot, free_port=free_port, ServerProcess=ServerProcess)
+    return types.SimpleNamespace(
+        PROJECT_ROOT=PROJECT_ROOT,
+        TOKEN=TOKEN,
+        subprocess_env=subprocess_env,
+        make_shot=make_shot,
+        free_port=free_port,
+        ServerProcess=ServerProcess,
+    )

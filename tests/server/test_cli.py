@@ -14,8 +14,15 @@ CLI_TIMEOUT_S = 120
 
 
 def _e2fgvi(support, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "e2fgvi_core.cli.main", *args], cwd=support.PROJECT_ROOT,
-                          env=support.subprocess_env(), capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+    return subprocess.run(
+        [sys.executable, "-m", "e2fgvi_core.cli.main", *args],
+        cwd=support.PROJECT_ROOT,
+        env=support.subprocess_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=CLI_TIMEOUT_S,
+    )
 
 
 def test_status_prints_queue_cache_and_devices_and_json(server, support):
@@ -51,8 +58,21 @@ def test_remove_through_the_server_writes_the_same_frames_as_in_process(server, 
 
 def test_remove_through_the_server_reports_server_errors_as_one_line(server, shot, tmp_path, support):
     outside = tmp_path / "not_a_root" / "out.%04d.exr"
-    result = _e2fgvi(support, "remove", "--plate", shot["plate"], "--matte", shot["matte"], "--engine", "propagate",
-                     "--out", str(outside), "--server", server.address, "--quiet")
+    result = _e2fgvi(
+        support,
+        "remove",
+        "--plate",
+        shot["plate"],
+        "--matte",
+        shot["matte"],
+        "--engine",
+        "propagate",
+        "--out",
+        str(outside),
+        "--server",
+        server.address,
+        "--quiet",
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "outside the allowed roots" in lines[0]

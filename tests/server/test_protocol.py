@@ -55,24 +55,30 @@ def _header(**fields) -> bytes:
     return msgpack.packb({"v": 1, "type": "result", **fields})
 
 
-@pytest.mark.parametrize("parts, needle", [
-    ([], "empty message"),
-    ([b"\xc1\xc1"], "not valid msgpack"),
-    ([msgpack.packb([1, 2])], "must be a msgpack map"),
-    ([msgpack.packb({"type": "ping"})], "no integer 'v'"),
-    ([msgpack.packb({"v": 2, "type": "ping"})], "protocol version 2 is not supported"),
-    ([msgpack.packb({"v": 1, "type": "frobnicate"})], "unknown message type 'frobnicate'"),
-    ([msgpack.packb({"v": 1, "type": "ping", "x": msgpack.ExtType(5, b"xx")})], "extension type 5"),
-    ([_header(buffers=[{"dtype": "float32", "shape": [2, 2, 1], "channels": ["Y"]}]), b"\0" * 15], "carries 15"),
-    ([_header(buffers=[{"dtype": "float32", "shape": [2, 2, 1]}])], "describes 1 buffers but the message carries 0"),
-    ([_header(), b"\0" * 4], "describes 0 buffers but the message carries 1"),
-    ([_header(buffers=[{"dtype": "float64", "shape": [1]}]), b"\0" * 8], "float64"),
-    ([_header(buffers=[{"dtype": "uint8", "shape": [1, 1, 1, 1]}]), b"\0"], "1 to 3"),
-    ([_header(buffers=[{"dtype": "uint8", "shape": [-1]}]), b""], "non-negative"),
-    ([_header(buffers=[{"dtype": "uint8", "shape": [1, 1, 2], "channels": ["R"]}]), b"\0\0"], "2 channel names"),
-    ([_header(buffers="nope")], "'buffers' must be a list"),
-    ([_header(buffers=[7]), b""], "buffers[0] must be a map"),
-])
+@pytest.mark.parametrize(
+    "parts, needle",
+    [
+        ([], "empty message"),
+        ([b"\xc1\xc1"], "not valid msgpack"),
+        ([msgpack.packb([1, 2])], "must be a msgpack map"),
+        ([msgpack.packb({"type": "ping"})], "no integer 'v'"),
+        ([msgpack.packb({"v": 2, "type": "ping"})], "protocol version 2 is not supported"),
+        ([msgpack.packb({"v": 1, "type": "frobnicate"})], "unknown message type 'frobnicate'"),
+        ([msgpack.packb({"v": 1, "type": "ping", "x": msgpack.ExtType(5, b"xx")})], "extension type 5"),
+        ([_header(buffers=[{"dtype": "float32", "shape": [2, 2, 1], "channels": ["Y"]}]), b"\0" * 15], "carries 15"),
+        (
+            [_header(buffers=[{"dtype": "float32", "shape": [2, 2, 1]}])],
+            "describes 1 buffers but the message carries 0",
+        ),
+        ([_header(), b"\0" * 4], "describes 0 buffers but the message carries 1"),
+        ([_header(buffers=[{"dtype": "float64", "shape": [1]}]), b"\0" * 8], "float64"),
+        ([_header(buffers=[{"dtype": "uint8", "shape": [1, 1, 1, 1]}]), b"\0"], "1 to 3"),
+        ([_header(buffers=[{"dtype": "uint8", "shape": [-1]}]), b""], "non-negative"),
+        ([_header(buffers=[{"dtype": "uint8", "shape": [1, 1, 2], "channels": ["R"]}]), b"\0\0"], "2 channel names"),
+        ([_header(buffers="nope")], "'buffers' must be a list"),
+        ([_header(buffers=[7]), b""], "buffers[0] must be a map"),
+    ],
+)
 def test_malformed_messages_raise_protocol_error_naming_the_problem(parts, needle):
     with pytest.raises(wire.ProtocolError) as info:
         wire.decode(parts)
@@ -100,6 +106,17 @@ def test_error_codes_match_the_error_tree():
 
 
 def test_message_types_are_the_documented_snake_case_strings():
-    assert wire.MESSAGE_TYPES == ("hello", "submit", "accepted", "progress", "result", "error", "cancel", "status",
-                                  "ping", "pong", "shutdown")
+    assert wire.MESSAGE_TYPES == (
+        "hello",
+        "submit",
+        "accepted",
+        "progress",
+        "result",
+        "error",
+        "cancel",
+        "status",
+        "ping",
+        "pong",
+        "shutdown",
+    )
     assert wire.PROTOCOL_VERSION == 1

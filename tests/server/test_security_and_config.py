@@ -8,8 +8,16 @@ import pytest
 
 from e2fgvi_core.errors import ConfigError, OutputError
 from server.config import ServerConfig
-from server.security import (check_bind_policy, confine_output, generate_keys, is_local_peer, is_loopback_endpoint,
-                             load_key_pair, load_public_key, load_or_create_token)
+from server.security import (
+    check_bind_policy,
+    confine_output,
+    generate_keys,
+    is_local_peer,
+    is_loopback_endpoint,
+    load_key_pair,
+    load_or_create_token,
+    load_public_key,
+)
 
 
 def test_outputs_inside_roots_are_accepted_and_resolved(tmp_path):
@@ -45,11 +53,20 @@ def test_symlink_escape_relative_path_and_foreign_root_are_refused(tmp_path):
         confine_output(str(root / "file.exr"), (str(root),))
 
 
-@pytest.mark.parametrize("endpoint, loopback", [
-    ("tcp://127.0.0.1:5577", True), ("tcp://127.3.2.1:1", True), ("tcp://[::1]:5577", True),
-    ("tcp://localhost:5577", True), ("ipc:///tmp/x.sock", True), ("tcp://*:5577", False),
-    ("tcp://0.0.0.0:5577", False), ("tcp://10.1.2.3:5577", False), ("tcp://eth0:5577", False),
-])
+@pytest.mark.parametrize(
+    "endpoint, loopback",
+    [
+        ("tcp://127.0.0.1:5577", True),
+        ("tcp://127.3.2.1:1", True),
+        ("tcp://[::1]:5577", True),
+        ("tcp://localhost:5577", True),
+        ("ipc:///tmp/x.sock", True),
+        ("tcp://*:5577", False),
+        ("tcp://0.0.0.0:5577", False),
+        ("tcp://10.1.2.3:5577", False),
+        ("tcp://eth0:5577", False),
+    ],
+)
 def test_loopback_detection(endpoint, loopback):
     assert is_loopback_endpoint(endpoint) is loopback
 
@@ -60,8 +77,11 @@ def test_network_bind_needs_curve_or_explicit_insecure(tmp_path):
     warnings = check_bind_policy(ServerConfig(binds=("tcp://0.0.0.0:5577",), insecure=True))
     assert warnings and "INSECURE" in warnings[0]
     keys = generate_keys(tmp_path / "keys")
-    config = ServerConfig(binds=("tcp://0.0.0.0:5577",), curve_secret_key=str(keys["server_secret"]),
-                          curve_authorized_dir=str(keys["authorized_dir"]))
+    config = ServerConfig(
+        binds=("tcp://0.0.0.0:5577",),
+        curve_secret_key=str(keys["server_secret"]),
+        curve_authorized_dir=str(keys["authorized_dir"]),
+    )
     assert check_bind_policy(config) == []
     assert check_bind_policy(ServerConfig(binds=("tcp://127.0.0.1:5577",))) == []
 
@@ -105,9 +125,12 @@ def test_config_from_mapping_names_bad_keys_and_values():
 
 
 def test_config_from_env_with_command_line_on_top(tmp_path):
-    environ = {"E2FGVI_SERVER_BINDS": "tcp://127.0.0.1:6001,ipc:///tmp/e.sock",
-               "E2FGVI_SERVER_HEARTBEAT_LIVENESS": "5", "E2FGVI_SERVER_INSECURE": "yes",
-               "E2FGVI_SERVER_OUTPUT_ROOTS": os.pathsep.join([str(tmp_path / "a"), str(tmp_path / "b")])}
+    environ = {
+        "E2FGVI_SERVER_BINDS": "tcp://127.0.0.1:6001,ipc:///tmp/e.sock",
+        "E2FGVI_SERVER_HEARTBEAT_LIVENESS": "5",
+        "E2FGVI_SERVER_INSECURE": "yes",
+        "E2FGVI_SERVER_OUTPUT_ROOTS": os.pathsep.join([str(tmp_path / "a"), str(tmp_path / "b")]),
+    }
     config = ServerConfig.from_env({"heartbeat_liveness": 4}, environ=environ)
     assert config.binds == ("tcp://127.0.0.1:6001", "ipc:///tmp/e.sock")
     assert config.heartbeat_liveness == 4 and config.insecure is True

@@ -27,8 +27,9 @@ def hq_checkpoint(fill_weights, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_second_submit_reuses_the_cache_and_a_matte_change_recomputes_only_its_frames(server_factory, support,
-                                                                                        hq_checkpoint):
+def test_second_submit_reuses_the_cache_and_a_matte_change_recomputes_only_its_frames(
+    server_factory, support, hq_checkpoint
+):
     server = server_factory("--device", "cpu")
     shot = support.make_shot(server_factory.roots / "hq", frames=4, size=(48, 64), seed=3)
     request = {**shot, "engine": "e2fgvi_hq", "weights": str(hq_checkpoint), "device": "cpu"}

@@ -96,8 +96,9 @@ def test_eight_clients_three_jobs_each_every_frame_once_no_cross_talk(server, se
         matte = _frames_by_value(shot["matte"], range(1001, 1007))
         inputs[i] = (plate, matte)
         for j, frames in enumerate(ranges):
-            expected[i, j] = _in_process({"engine": "propagate", "frames": frames},
-                                         source=MemorySource(plate), matte_source=MemorySource(matte))
+            expected[i, j] = _in_process(
+                {"engine": "propagate", "frames": frames}, source=MemorySource(plate), matte_source=MemorySource(matte)
+            )
     delivered: dict[tuple[int, int], Counter] = {key: Counter() for key in expected}
     results: dict[tuple[int, int], dict] = {}
     errors: list[BaseException] = []
@@ -108,12 +109,18 @@ def test_eight_clients_three_jobs_each_every_frame_once_no_cross_talk(server, se
                 handles = []
                 for j, frames in enumerate(ranges):
                     plate, matte = inputs[i]
-                    handles.append(client.submit(
-                        {"engine": "propagate", "frames": frames}, plate_frames=plate, matte_frames=matte,
-                        key=f"client{i}-job{j}", on_result=lambda r, k=(i, j): delivered[k].update([r.frame])))
+                    handles.append(
+                        client.submit(
+                            {"engine": "propagate", "frames": frames},
+                            plate_frames=plate,
+                            matte_frames=matte,
+                            key=f"client{i}-job{j}",
+                            on_result=lambda r, k=(i, j): delivered[k].update([r.frame]),
+                        )
+                    )
                 for j, handle in enumerate(handles):
                     results[i, j] = {n: f.pixels for n, f in handle.wait(JOB_TIMEOUT_S).frames.items()}
-        except BaseException as exc:  # reported below with the client number
+        except BaseException as exc:  # noqa: BLE001 - reported below with the client number
             errors.append(exc)
 
     threads = [threading.Thread(target=run_client, args=(i,)) for i in range(8)]
@@ -133,8 +140,10 @@ def test_eight_clients_three_jobs_each_every_frame_once_no_cross_talk(server, se
 def test_cancel_mid_job_stops_at_a_window_boundary_and_leaves_no_partial_file(client, long_shot, server_factory):
     out = server_factory.roots / "long" / "out.%04d.exr"
     started = threading.Event()
-    handle = client.submit({**long_shot, "engine": "propagate", "out": str(out)},
-                           on_progress=lambda p: p["frames_done"] > 0 and started.set())
+    handle = client.submit(
+        {**long_shot, "engine": "propagate", "out": str(out)},
+        on_progress=lambda p: p["frames_done"] > 0 and started.set(),
+    )
     assert started.wait(60), "the job never reported progress"
     handle.cancel()
     with pytest.raises(wire.RemoteError) as info:
@@ -147,8 +156,7 @@ def test_cancel_mid_job_stops_at_a_window_boundary_and_leaves_no_partial_file(cl
     _assert_no_partial_files(out.parent)
 
 
-def test_a_job_queued_behind_another_reports_its_position_and_can_be_cancelled(client, long_shot, shot,
-                                                                            server_factory):
+def test_a_job_queued_behind_another_reports_its_position_and_can_be_cancelled(client, long_shot, shot, server_factory):
     first = client.submit({**long_shot, "engine": "propagate", "out": str(server_factory.roots / "q1" / "o.%04d.exr")})
     second = client.submit({**shot, "engine": "propagate", "out": str(server_factory.roots / "q2" / "o.%04d.exr")})
     second.wait_accepted(30)
@@ -174,13 +182,26 @@ CLIENT_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("keep", [False, True])
-def test_client_killed_mid_job_cancels_the_job_unless_it_asked_to_keep_running(server, long_shot, server_factory,
-                                                                               support, keep):
+def test_client_killed_mid_job_cancels_the_job_unless_it_asked_to_keep_running(
+    server, long_shot, server_factory, support, keep
+):
     out = server_factory.roots / "long" / "out.%04d.exr"
-    process = subprocess.Popen([sys.executable, "-c", CLIENT_SCRIPT, server.address, long_shot["plate"],
-                                long_shot["matte"], str(out), "keep" if keep else "cancel"],
-                               cwd=support.PROJECT_ROOT, env=support.subprocess_env(), stdout=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            CLIENT_SCRIPT,
+            server.address,
+            long_shot["plate"],
+            long_shot["matte"],
+            str(out),
+            "keep" if keep else "cancel",
+        ],
+        cwd=support.PROJECT_ROOT,
+        env=support.subprocess_env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = process.stdout.readline()
         assert line.startswith("progress"), line
@@ -212,9 +233,12 @@ def test_server_sigkilled_mid_job_client_resubmits_to_the_restarted_server_and_c
     started = threading.Event()
     events = []
     with Client(server.address, heartbeat_interval_s=0.3, heartbeat_liveness=3, retries=100) as client:
-        handle = client.submit({**long_shot, "engine": "propagate", "out": str(out)}, key="shot-long-v1",
-                               on_progress=lambda p: p["frames_done"] > 0 and started.set(),
-                               on_event=lambda event, h: events.append(event))
+        handle = client.submit(
+            {**long_shot, "engine": "propagate", "out": str(out)},
+            key="shot-long-v1",
+            on_progress=lambda p: p["frames_done"] > 0 and started.set(),
+            on_event=lambda event, h: events.append(event),
+        )
         assert started.wait(60), "the job never reported progress"
         server.kill(signal.SIGKILL)
         restarted = support.ServerProcess(server.address, server.args, server.log_path.with_name("restarted.log"))
@@ -240,8 +264,10 @@ def test_sigterm_cancels_or_finishes_the_running_job_and_exits_cleanly(server_fa
     out = server_factory.roots / "term" / "out.%04d.exr"
     started = threading.Event()
     with Client(server.address, heartbeat_interval_s=0.3, retries=0) as client:
-        handle = client.submit({**shot, "engine": "propagate", "out": str(out)},
-                               on_progress=lambda p: p["frames_done"] > 0 and started.set())
+        handle = client.submit(
+            {**shot, "engine": "propagate", "out": str(out)},
+            on_progress=lambda p: p["frames_done"] > 0 and started.set(),
+        )
         assert started.wait(60), "the job never reported progress"
         server.process.send_signal(signal.SIGTERM)
         assert server.wait_exit(60) == 0

@@ -67,25 +67,71 @@ def test_version_mismatch_gets_a_clear_error_not_a_hang(raw):
     assert "version 2 is not supported" in reply.get("message") and "v1" in reply.get("message")
 
 
-@pytest.mark.parametrize("parts, code, needle", [
-    ([msgpack.packb({"v": 1, "type": "dance", "req": 1})], "protocol_error", "unknown message type 'dance'"),
-    ([msgpack.packb({"v": 1, "type": "pong", "req": 1})], "protocol_error", "a client may not send 'pong'"),
-    ([msgpack.packb({"v": 1, "type": "submit", "req": 1})], "protocol_error", "'key'"),
-    ([msgpack.packb({"v": 1, "type": "submit", "req": 1, "key": "k", "request": {"plate": "/x.%04d.exr",
-                                                                               "neighbour_stride": 3}})],
-     "config_error", "unknown RemovalRequest key 'neighbour_stride'; valid keys:"),
-    ([msgpack.packb({"v": 1, "type": "submit", "req": 1, "key": "k", "request": {}})], "config_error",
-     "plate_frames"),
-    ([msgpack.packb({"v": 1, "type": "cancel", "req": 1, "job_id": "nope"})], "unknown_job", "no job with job_id"),
-    ([msgpack.packb({"v": 1, "type": "shutdown", "req": 1, "token": "wrong"})], "access_denied", "token"),
-    ([msgpack.packb({"v": 1, "type": "submit", "req": 1, "key": "k", "request": {"engine": "propagate"},
-                     "plate_frames": [{"frame": 1, "buffer": 3}],
-                     "buffers": [{"dtype": "uint8", "shape": [1, 1, 3]}]}), b"abc"],
-     "protocol_error", "names buffer 3"),
-    ([msgpack.packb({"v": 1, "type": "submit", "req": 1, "key": "k", "request": {},
-                     "buffers": [{"dtype": "float32", "shape": [64, 64, 3]}]}), b"short"],
-     "protocol_error", "carries 5 bytes"),
-])
+@pytest.mark.parametrize(
+    "parts, code, needle",
+    [
+        ([msgpack.packb({"v": 1, "type": "dance", "req": 1})], "protocol_error", "unknown message type 'dance'"),
+        ([msgpack.packb({"v": 1, "type": "pong", "req": 1})], "protocol_error", "a client may not send 'pong'"),
+        ([msgpack.packb({"v": 1, "type": "submit", "req": 1})], "protocol_error", "'key'"),
+        (
+            [
+                msgpack.packb(
+                    {
+                        "v": 1,
+                        "type": "submit",
+                        "req": 1,
+                        "key": "k",
+                        "request": {"plate": "/x.%04d.exr", "neighbour_stride": 3},
+                    }
+                )
+            ],
+            "config_error",
+            "unknown RemovalRequest key 'neighbour_stride'; valid keys:",
+        ),
+        (
+            [msgpack.packb({"v": 1, "type": "submit", "req": 1, "key": "k", "request": {}})],
+            "config_error",
+            "plate_frames",
+        ),
+        ([msgpack.packb({"v": 1, "type": "cancel", "req": 1, "job_id": "nope"})], "unknown_job", "no job with job_id"),
+        ([msgpack.packb({"v": 1, "type": "shutdown", "req": 1, "token": "wrong"})], "access_denied", "token"),
+        (
+            [
+                msgpack.packb(
+                    {
+                        "v": 1,
+                        "type": "submit",
+                        "req": 1,
+                        "key": "k",
+                        "request": {"engine": "propagate"},
+                        "plate_frames": [{"frame": 1, "buffer": 3}],
+                        "buffers": [{"dtype": "uint8", "shape": [1, 1, 3]}],
+                    }
+                ),
+                b"abc",
+            ],
+            "protocol_error",
+            "names buffer 3",
+        ),
+        (
+            [
+                msgpack.packb(
+                    {
+                        "v": 1,
+                        "type": "submit",
+                        "req": 1,
+                        "key": "k",
+                        "request": {},
+                        "buffers": [{"dtype": "float32", "shape": [64, 64, 3]}],
+                    }
+                ),
+                b"short",
+            ],
+            "protocol_error",
+            "carries 5 bytes",
+        ),
+    ],
+)
 def test_bad_requests_get_an_error_reply_naming_the_problem(raw, parts, code, needle):
     raw.send(parts)
     reply = raw.receive()
@@ -127,25 +173,66 @@ def test_seeded_fuzz_then_the_server_still_answers_and_completes_a_real_job(serv
             if choice == 0:  # random bytes, random number of parts
                 parts = [rng.randbytes(rng.randint(0, 64)) for _ in range(rng.randint(1, 4))]
             elif choice == 1:  # msgpack, but not a valid header
-                parts = [msgpack.packb(rng.choice([None, 1, "ping", [1, 2], {"v": "1"}, {"type": "ping"},
-                                                   {"v": 1, "type": rng.choice(types)}, {1: 2}]))]
+                parts = [
+                    msgpack.packb(
+                        rng.choice(
+                            [
+                                None,
+                                1,
+                                "ping",
+                                [1, 2],
+                                {"v": "1"},
+                                {"type": "ping"},
+                                {"v": 1, "type": rng.choice(types)},
+                                {1: 2},
+                            ]
+                        )
+                    )
+                ]
             elif choice == 2:  # a valid header that lies about its buffers
                 shape = [rng.randint(0, 40) for _ in range(rng.randint(0, 4))]
                 desc = {"dtype": rng.choice(["float16", "float32", "uint8", "int64", 5]), "shape": shape}
-                parts = [msgpack.packb({"v": 1, "type": "submit", "key": f"f{i}", "request": {},
-                                        "buffers": [desc] * rng.randint(0, 2)})]
+                parts = [
+                    msgpack.packb(
+                        {"v": 1, "type": "submit", "key": f"f{i}", "request": {}, "buffers": [desc] * rng.randint(0, 2)}
+                    )
+                ]
                 parts += [rng.randbytes(rng.randint(0, 200)) for _ in range(rng.randint(0, 2))]
             elif choice == 3:  # structurally valid submits with wrong field types
-                request = rng.choice([{"plate": 5}, {"plate": "/nope.%04d.exr", "engine": "magic"},
-                                      {"plate": "/nope.%04d.exr", "proxy": "big"}, {"out": "../../x"},
-                                      {"plate": "/nope.%04d.exr", "frames": "zz"}, []])
-                parts = [msgpack.packb({"v": 1, "type": "submit", "key": rng.choice([f"k{i}", "", 5, None]),
-                                        "request": request, "priority": rng.choice([0, "high", True]),
-                                        "plate_frames": rng.choice([None, [], [{"frame": "a"}], 7])})]
+                request = rng.choice(
+                    [
+                        {"plate": 5},
+                        {"plate": "/nope.%04d.exr", "engine": "magic"},
+                        {"plate": "/nope.%04d.exr", "proxy": "big"},
+                        {"out": "../../x"},
+                        {"plate": "/nope.%04d.exr", "frames": "zz"},
+                        [],
+                    ]
+                )
+                parts = [
+                    msgpack.packb(
+                        {
+                            "v": 1,
+                            "type": "submit",
+                            "key": rng.choice([f"k{i}", "", 5, None]),
+                            "request": request,
+                            "priority": rng.choice([0, "high", True]),
+                            "plate_frames": rng.choice([None, [], [{"frame": "a"}], 7]),
+                        }
+                    )
+                ]
             elif choice == 4:  # cancel/status/hello with odd fields
-                parts = [msgpack.packb({"v": 1, "type": rng.choice(["cancel", "status", "hello", "ping"]),
-                                        "req": rng.choice([1, "r", [1], {"a": 1}, 2 ** 70 if False else -1]),
-                                        "job_id": rng.choice([None, 3, "x"]), "key": rng.choice([None, "k"])})]
+                parts = [
+                    msgpack.packb(
+                        {
+                            "v": 1,
+                            "type": rng.choice(["cancel", "status", "hello", "ping"]),
+                            "req": rng.choice([1, "r", [1], {"a": 1}, 2**70 if False else -1]),
+                            "job_id": rng.choice([None, 3, "x"]),
+                            "key": rng.choice([None, "k"]),
+                        }
+                    )
+                ]
             else:  # truncated valid messages
                 valid = wire.encode(wire.SUBMIT, {"key": "t", "request": {}}, [np.zeros((4, 4, 3), np.uint8)])
                 data = bytes(valid[0])
@@ -173,8 +260,13 @@ def test_oversized_message_is_dropped_and_the_server_keeps_serving(server_factor
     peer = RawPeer(server.address)
     try:
         big = np.zeros((200, 200, 3), np.float32)  # 480 kB buffer > 64 kB ZMQ_MAXMSGSIZE
-        peer.send(wire.encode(wire.SUBMIT, {"key": "big", "request": {"engine": "propagate"},
-                                            "plate_frames": [{"frame": 1, "buffer": 0}]}, [big]))
+        peer.send(
+            wire.encode(
+                wire.SUBMIT,
+                {"key": "big", "request": {"engine": "propagate"}, "plate_frames": [{"frame": 1, "buffer": 0}]},
+                [big],
+            )
+        )
         assert peer.receive(1500) is None  # libzmq drops the connection: no job, no reply
     finally:
         peer.close()
@@ -204,30 +296,66 @@ def test_shutdown_needs_the_token_and_stops_the_process_cleanly(server, support)
 
 
 def test_network_bind_without_curve_is_refused_at_start(support):
-    result = subprocess.run([sys.executable, "-m", "server.main", "--bind", "tcp://0.0.0.0:0"], cwd=support.PROJECT_ROOT,
-                            env=support.subprocess_env(), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "server.main", "--bind", "tcp://0.0.0.0:0"],
+        cwd=support.PROJECT_ROOT,
+        env=support.subprocess_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "--insecure" in result.stderr and "CURVE" in result.stderr
 
 
-def test_curve_refuses_unauthenticated_and_unknown_clients_and_serves_authorised_ones(server_factory, tmp_path, support):
+def test_curve_refuses_unauthenticated_and_unknown_clients_and_serves_authorised_ones(
+    server_factory, tmp_path, support
+):
     keys = tmp_path / "keys"
-    made = subprocess.run([sys.executable, "-m", "server.main", "keys", str(keys)], cwd=support.PROJECT_ROOT,
-                          env=support.subprocess_env(), capture_output=True, text=True, timeout=60)
+    made = subprocess.run(
+        [sys.executable, "-m", "server.main", "keys", str(keys)],
+        cwd=support.PROJECT_ROOT,
+        env=support.subprocess_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert made.returncode == 0, made.stderr
     good = {"server_public_key": str(keys / "server.key"), "client_secret_key": str(keys / "client.key_secret")}
-    server = server_factory("--curve-secret-key", str(keys / "server.key_secret"),
-                            "--curve-authorized-dir", str(keys / "authorized"), client_kwargs=good)
-    with Client(server.address, retries=0, heartbeat_interval_s=0.3) as plain:
-        with pytest.raises((RequestTimeoutError, ServerUnavailableError)):
-            plain.hello(timeout_s=2.0)
+    server = server_factory(
+        "--curve-secret-key",
+        str(keys / "server.key_secret"),
+        "--curve-authorized-dir",
+        str(keys / "authorized"),
+        client_kwargs=good,
+    )
+    with (
+        Client(server.address, retries=0, heartbeat_interval_s=0.3) as plain,
+        pytest.raises((RequestTimeoutError, ServerUnavailableError)),
+    ):
+        plain.hello(timeout_s=2.0)
     stranger_keys = tmp_path / "stranger"
-    subprocess.run([sys.executable, "-m", "server.main", "keys", str(stranger_keys)], cwd=support.PROJECT_ROOT,
-                   env=support.subprocess_env(), capture_output=True, timeout=60, check=True)
-    with Client(server.address, retries=0, heartbeat_interval_s=0.3, server_public_key=str(keys / "server.key"),
-                client_secret_key=str(stranger_keys / "client.key_secret")) as stranger:
-        with pytest.raises((RequestTimeoutError, ServerUnavailableError)):
-            stranger.hello(timeout_s=2.0)
+    subprocess.run(
+        [sys.executable, "-m", "server.main", "keys", str(stranger_keys)],
+        cwd=support.PROJECT_ROOT,
+        env=support.subprocess_env(),
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    with (
+        Client(
+            server.address,
+            retries=0,
+            heartbeat_interval_s=0.3,
+            server_public_key=str(keys / "server.key"),
+            client_secret_key=str(stranger_keys / "client.key_secret"),
+        ) as stranger,
+        pytest.raises((RequestTimeoutError, ServerUnavailableError)),
+    ):
+        stranger.hello(timeout_s=2.0)
     with Client(server.address, **good) as trusted:
         assert trusted.hello()["versions"] == [1]
         assert trusted.ping() < 1.0
