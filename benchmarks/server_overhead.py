@@ -41,8 +41,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(root: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
-    address = f"tcp://127.0.0.1:{free_port()}"
+def start_server(root: Path, log_path: Path, ipc: bool = False) -> tuple[subprocess.Popen, str]:
+    address = f"ipc://{root}/server.sock" if ipc else f"tcp://127.0.0.1:{free_port()}"
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
@@ -180,10 +180,11 @@ def main() -> int:
     parser.add_argument("--cache-frames", type=int, default=10)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", action="store_true", help="print JSON instead of markdown")
+    parser.add_argument("--ipc", action="store_true", help="talk over ipc:// instead of tcp://127.0.0.1")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="e2fgvi-bench-") as tmp:
         root = Path(tmp)
-        process, address = start_server(root, root / "server.log")
+        process, address = start_server(root, root / "server.log", ipc=args.ipc)
         try:
             report = {"overhead": [], "cache": None}
             with Client(address) as client:
