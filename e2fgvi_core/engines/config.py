@@ -44,7 +44,7 @@ class PropagateConfig:
     context_frames: int = 12
     flow_preset: str = "medium"
     flow_mask_dilation_px: int = 6
-    flow_smoothing_iterations: int = 40
+    flow_smoothing_iterations: int = 15
     flow_outlier_px: float = 0.0
     consistency_px: float = 1.0
     consistency_ratio: float = 0.1

@@ -63,17 +63,21 @@ class FlowEstimator:
         frame_b: np.ndarray,
         hole_b: np.ndarray,
         key: bytes | None = None,
+        grays: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(flow a->b, flow b->a)``, each (h, w, 2) float32 in pixels, completed inside the holes."""
-        key = key if key is not None else _pair_key(frame_a, hole_a, frame_b, hole_b)
+        """Return ``(flow a->b, flow b->a)``, each (h, w, 2) float32 in pixels, completed inside the holes.
+
+        ``key`` (content digest of the pair) and ``grays`` (the pre-filled lumas) may be passed when already known.
+        """
+        if key is None:
+            key = _frame_digest(frame_a, hole_a) + _frame_digest(frame_b, hole_b)
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
             self.hits += 1
             return cached
         self.misses += 1
-        gray_a = prefill_gray(frame_a, hole_a)
-        gray_b = prefill_gray(frame_b, hole_b)
+        gray_a, gray_b = grays if grays is not None else (prefill_gray(frame_a, hole_a), prefill_gray(frame_b, hole_b))
         forward = self._dis.calc(gray_a, gray_b, None)
         backward = self._dis.calc(gray_b, gray_a, None)
         # Both flows of the pair are distrusted wherever either frame has a hole: a visible pixel of one frame that
@@ -105,10 +109,22 @@ class FlowEstimator:
         Afterwards the cache holds only this window's pairs: windows slide forward, so older pairs are not asked
         for again, and the memory held between calls stays one window's worth of flows.
         """
+        digests = [_frame_digest(frame, hole) for frame, hole in zip(frames, holes)]
+        grays: dict[int, np.ndarray] = {}
+
+        def gray(k: int) -> np.ndarray:
+            if k not in grays:
+                grays[k] = prefill_gray(frames[k], holes[k])
+            return grays[k]
+
         forward, backward, keys = [], [], []
         for k in range(len(frames) - 1):
-            keys.append(_pair_key(frames[k], holes[k], frames[k + 1], holes[k + 1]))
-            f, b = self.pair_flows(frames[k], holes[k], frames[k + 1], holes[k + 1], key=keys[-1])
+            keys.append(digests[k] + digests[k + 1])
+            if keys[-1] in self._cache:
+                f, b = self.pair_flows(frames[k], holes[k], frames[k + 1], holes[k + 1], key=keys[-1])
+            else:
+                pair = (gray(k), gray(k + 1))
+                f, b = self.pair_flows(frames[k], holes[k], frames[k + 1], holes[k + 1], key=keys[-1], grays=pair)
             forward.append(f)
             backward.append(b)
         wanted = set(keys)
@@ -121,11 +137,12 @@ class FlowEstimator:
         self._cache.clear()
 
 
-def _pair_key(frame_a: np.ndarray, hole_a: np.ndarray, frame_b: np.ndarray, hole_b: np.ndarray) -> bytes:
+def _frame_digest(frame: np.ndarray, hole: np.ndarray) -> bytes:
+    """Content digest of one frame and its hole (shape included), the half of a pair's cache key."""
     digest = hashlib.blake2b(digest_size=16)
-    for array in (frame_a, hole_a, frame_b, hole_b):
+    for array in (frame, hole):
         contiguous = np.ascontiguousarray(array)
-        digest.update(str(contiguous.shape).encode())
+        digest.update(f"{contiguous.shape}{contiguous.dtype}".encode())
         digest.update(contiguous.data)
     return digest.digest()
 

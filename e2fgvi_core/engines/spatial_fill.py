@@ -17,7 +17,7 @@ _METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
 
 def correct_seams(
-    image: np.ndarray, filled: np.ndarray, residual_known: np.ndarray, residual: np.ndarray, iterations: int = 60
+    image: np.ndarray, filled: np.ndarray, residual_known: np.ndarray, residual: np.ndarray, iterations: int = 30
 ) -> np.ndarray:
     """Add to the ``filled`` pixels of ``image`` a smooth interpolation of ``residual`` known on ``residual_known``.
 

@@ -43,6 +43,10 @@ def test_outside_the_hole_is_the_input_and_outputs_are_valid(panning_shot):
         assert np.array_equal(out[j][~holes[i]], frames[i][~holes[i]]), f"frame {i} changed outside its hole"
     # The all-hole frame has no motion to follow, but is still filled from its neighbours' texture, not flat.
     assert out[3].std() > 0.05
+    # A one-frame window has nothing to propagate from: spatial fill only, still valid.
+    single = PropagateInpainter(PropagateConfig(context_frames=4)).fill(frames[5:6], holes[5:6], [0])
+    assert np.isfinite(single).all() and np.array_equal(single[0][~holes[5]], frames[5][~holes[5]])
+    assert PropagateInpainter().fill(frames, holes, []).shape == (0,) + frames.shape[1:]
 
 
 def test_fill_is_deterministic_and_uses_cached_flows_for_overlapping_windows(panning_shot):
