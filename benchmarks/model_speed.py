@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -21,8 +22,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from e2fgvi_core.models import build_generator  # noqa: E402
-from e2fgvi_core.models.deform_conv import resolve_backend  # noqa: E402
+from e2fgvi_core.models import build_generator
+from e2fgvi_core.models.deform_conv import resolve_backend
 
 
 def _timed(results: dict, name: str, fn):
@@ -66,8 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     model = build_generator("e2fgvi_hq", attention_impl=args.attention).eval()
     frames = torch.rand(1, args.frames, 3, *args.size) * 2 - 1
     report: dict[str, object] = {
-        "shape": [1, args.frames, 3, *args.size], "local_frames": args.local, "threads": args.threads,
-        "attention": args.attention, "deform_backend": resolve_backend("cpu"), "torch": torch.__version__,
+        "shape": [1, args.frames, 3, *args.size],
+        "local_frames": args.local,
+        "threads": args.threads,
+        "attention": args.attention,
+        "deform_backend": resolve_backend("cpu"),
+        "torch": torch.__version__,
+        "cpu_count": os.cpu_count(),
+        "load_average_before": os.getloadavg()[0],
     }
     with torch.inference_mode():
         start = time.perf_counter()
@@ -87,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             block.attn.impl = args.attention
     report["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
-    print(f"E2FGVI-HQ forward {report['shape']} local={args.local} threads={args.threads} "
-          f"attention={args.attention} dcn={report['deform_backend']} torch={torch.__version__}")
+    print(
+        f"E2FGVI-HQ forward {report['shape']} local={args.local} threads={args.threads} "
+        f"attention={args.attention} dcn={report['deform_backend']} torch={torch.__version__}"
+    )
     print(f"  whole forward      {report['forward_s']:7.2f} s")
     for name, seconds in report["stages_s"].items():
         print(f"  {name:18s} {seconds:7.2f} s")
@@ -96,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  block 0 fused      {report['block0_fused_s']:7.2f} s")
         print(f"  block 0 reference  {report['block0_reference_s']:7.2f} s")
     print(f"  peak RSS           {report['peak_rss_gib']:7.2f} GiB")
+    print(
+        f"  (machine: {report['cpu_count']} CPUs, 1-min load average {report['load_average_before']:.1f} before the "
+        "run: other processes on the same cores slow OpenMP down a lot)"
+    )
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
     return 0

@@ -48,7 +48,7 @@ def checkpoint_filter_fn(obj: object, source: str = "checkpoint") -> dict[str, t
         )
     state = dict(obj)
     if all(k.startswith(_DATA_PARALLEL_PREFIX) for k in state):
-        state = {k[len(_DATA_PARALLEL_PREFIX):]: v for k, v in state.items()}
+        state = {k[len(_DATA_PARALLEL_PREFIX) :]: v for k, v in state.items()}
     return state
 
 
@@ -68,7 +68,7 @@ def detect_variant(keys: Iterable[str]) -> str:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def expected_state_shapes(variant: str) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
     """Key -> (shape, dtype) of ``variant``'s state dict, from a model built on the meta device (no memory)."""
     from e2fgvi_core.models import build_generator

@@ -5,7 +5,7 @@ Names starting with ``test_`` are tiny variants for fast tests; ``list_variants(
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from e2fgvi_core.errors import ConfigError
 
@@ -32,6 +32,4 @@ def get_variant_config(variant: str):
     try:
         return _VARIANTS[variant]()
     except KeyError:
-        raise ConfigError(
-            f"unknown model variant {variant!r}: use one of {', '.join(list_variants())}"
-        ) from None
+        raise ConfigError(f"unknown model variant {variant!r}: use one of {', '.join(list_variants())}") from None

@@ -8,8 +8,8 @@ its 5x9 windows and uses a 3x3 ``bias_conv`` instead.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from e2fgvi_core.errors import ConfigError
 from e2fgvi_core.models._registry import register_variant
@@ -55,7 +55,7 @@ class GeneratorConfig:
         return (self.fixed_feat_size[0] * 4, self.fixed_feat_size[1] * 4)
 
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, object]) -> "GeneratorConfig":
+    def from_mapping(cls, mapping: Mapping[str, object]) -> GeneratorConfig:
         """Build from a plain mapping (e.g. a recorded config); names the first bad key."""
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(mapping) - set(fields))
@@ -74,9 +74,8 @@ class GeneratorConfig:
                     raise ConfigError(f"generator config key 'attention_impl' is {value!r}: use fused or reference")
             elif key == "max_residue_magnitude":
                 value = float(value)
-            elif key != "variant":
-                if not isinstance(value, int) or value <= 0:
-                    raise ConfigError(f"generator config key {key!r} must be a positive integer, got {value!r}")
+            elif key != "variant" and (not isinstance(value, int) or value <= 0):
+                raise ConfigError(f"generator config key {key!r} must be a positive integer, got {value!r}")
             values[key] = value
         config = cls(**values)
         if config.hidden % config.num_heads:

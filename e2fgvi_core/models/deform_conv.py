@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import torch
 import torch.nn.functional as F
@@ -47,7 +47,7 @@ class DeformConvConfig:
     backend: str = "auto"
 
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, object]) -> "DeformConvConfig":
+    def from_mapping(cls, mapping: Mapping[str, object]) -> DeformConvConfig:
         unknown = sorted(set(mapping) - {"backend"})
         if unknown:
             raise ConfigError(f"unknown deform-conv config key {unknown[0]!r}: valid keys are ['backend']")
@@ -58,7 +58,7 @@ class DeformConvConfig:
         return cls(backend=backend)
 
     @classmethod
-    def from_env(cls) -> "DeformConvConfig":
+    def from_env(cls) -> DeformConvConfig:
         """Read ``E2FGVI_DEFORM_BACKEND``; an invalid value names the variable."""
         value = os.environ.get(ENV_BACKEND, "auto")
         try:
@@ -140,7 +140,7 @@ _IMPLEMENTATIONS = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _backend_works(name: str, device_type: str) -> bool:
     """Whether a backend imports and runs a tiny call on this device type (probed once, cached)."""
     if name == "torch":

@@ -4,7 +4,7 @@ with spectral normalisation, scoring overlapping spatio-temporal patches. Only n
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 __all__ = ["Discriminator"]
 
@@ -23,8 +23,12 @@ class Discriminator(nn.Module):
         layers: list[nn.Module] = []
         for i in range(len(widths) - 1):
             conv = nn.Conv3d(
-                widths[i], widths[i + 1], kernel_size=(3, 5, 5), stride=(1, 2, 2),
-                padding=1 if i == 0 else (1, 2, 2), bias=not use_spectral_norm,
+                widths[i],
+                widths[i + 1],
+                kernel_size=(3, 5, 5),
+                stride=(1, 2, 2),
+                padding=1 if i == 0 else (1, 2, 2),
+                bias=not use_spectral_norm,
             )
             layers += [nn.utils.spectral_norm(conv) if use_spectral_norm else conv, nn.LeakyReLU(0.2, inplace=True)]
         layers.append(nn.Conv3d(nf * 4, nf * 4, kernel_size=(3, 5, 5), stride=(1, 2, 2), padding=(1, 2, 2)))

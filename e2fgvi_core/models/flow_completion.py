@@ -8,8 +8,8 @@ loads or downloads anything: its weights come with the generator checkpoint.
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 __all__ = ["SPyNet", "SPyNetBasicModule", "flow_warp"]
 
@@ -23,7 +23,7 @@ def flow_warp(x: torch.Tensor, flow: torch.Tensor, padding_mode: str = "zeros") 
     Bilinear, ``align_corners=True`` sampling at ``pixel + flow``; ``padding_mode`` is ``zeros`` for features and
     ``border`` inside SPyNet, as the trained weights expect.
     """
-    n, _, h, w = x.shape
+    _n, _, h, w = x.shape
     if flow.shape[-2:] != (h, w):
         raise ValueError(f"flow size {tuple(flow.shape[-2:])} differs from the warped tensor's {(h, w)}")
     grid_y = torch.arange(h, device=flow.device, dtype=flow.dtype).view(1, h, 1)

@@ -23,8 +23,8 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from e2fgvi_core.models.soft_split import token_grid_size
 
@@ -188,7 +188,7 @@ class FusionFeedForward(nn.Module):
 
     def forward(self, x: torch.Tensor, output_size: tuple[int, int]) -> torch.Tensor:
         """``x`` (b, t*f_h*f_w, dim) -> same shape."""
-        fold_args = dict(kernel_size=self.kernel_size, stride=self.stride, padding=self.padding)
+        fold_args = {"kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding}
         n_vecs = math.prod(token_grid_size(output_size, self.kernel_size, self.stride, self.padding))
         x = self.conv1(x)
         b, n, c = x.shape

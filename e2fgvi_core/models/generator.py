@@ -16,8 +16,8 @@ frames (flows) and only recompute the per-window parts. Attribute names are the 
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from e2fgvi_core.errors import E2fgviError
 from e2fgvi_core.models._registry import get_variant_config
@@ -55,13 +55,24 @@ class InpaintGenerator(nn.Module):
         )
         self.ss = SoftSplit(c, cfg.hidden, cfg.kernel_size, cfg.stride, cfg.padding)
         self.sc = SoftComp(
-            c, cfg.hidden, cfg.kernel_size, cfg.stride, cfg.padding, bias=cfg.soft_comp_bias,
+            c,
+            cfg.hidden,
+            cfg.kernel_size,
+            cfg.stride,
+            cfg.padding,
+            bias=cfg.soft_comp_bias,
             fixed_size=cfg.fixed_feat_size,
         )
         self.transformer = nn.ModuleList(
             TemporalFocalTransformerBlock(
-                cfg.hidden, cfg.num_heads, cfg.window_size, cfg.ffn_hidden, cfg.kernel_size, cfg.stride,
-                cfg.padding, attention_impl=cfg.attention_impl,
+                cfg.hidden,
+                cfg.num_heads,
+                cfg.window_size,
+                cfg.ffn_hidden,
+                cfg.kernel_size,
+                cfg.stride,
+                cfg.padding,
+                attention_impl=cfg.attention_impl,
             )
             for _ in range(cfg.num_blocks)
         )
@@ -74,7 +85,7 @@ class InpaintGenerator(nn.Module):
     # ------------------------------------------------------------------------------------------------------------
     # configuration helpers
 
-    def set_attention_impl(self, impl: str) -> "InpaintGenerator":
+    def set_attention_impl(self, impl: str) -> InpaintGenerator:
         """Switch every block between ``fused`` (default, fast) and ``reference`` (explicit softmax) attention."""
         if impl not in ATTENTION_IMPLS:
             raise ModelInputError(f"unknown attention implementation {impl!r}: use one of {', '.join(ATTENTION_IMPLS)}")
@@ -82,7 +93,7 @@ class InpaintGenerator(nn.Module):
             block.attn.impl = impl
         return self
 
-    def init_weights(self, gain: float = 0.02) -> "InpaintGenerator":
+    def init_weights(self, gain: float = 0.02) -> InpaintGenerator:
         """Training-time initialisation (normal(0, gain) weights, zero biases, zero offset branch); SPyNet is left
         alone. Inference always loads a checkpoint instead."""
         for name, module in self.named_modules():

@@ -8,7 +8,7 @@ flow, then refined by a deformable convolution whose offsets are predicted as re
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from e2fgvi_core.models.deform_conv import modulated_deform_conv2d
 from e2fgvi_core.models.flow_completion import flow_warp
@@ -82,7 +82,15 @@ class SecondOrderDeformableAlignment(nn.Module):
         offset = torch.cat([offset_1, offset_2], dim=1)
         mask = torch.sigmoid(mask)
         return modulated_deform_conv2d(
-            x, offset, mask, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups,
+            x,
+            offset,
+            mask,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
             self.deform_groups,
         )
 
@@ -106,7 +114,11 @@ class BidirectionalPropagation(nn.Module):
         self.backbone = nn.ModuleDict()
         for i, name in enumerate(self.branches):
             self.deform_align[name] = SecondOrderDeformableAlignment(
-                2 * channel, channel, 3, padding=1, deform_groups=deform_groups,
+                2 * channel,
+                channel,
+                3,
+                padding=1,
+                deform_groups=deform_groups,
                 max_residue_magnitude=max_residue_magnitude,
             )
             self.backbone[name] = nn.Sequential(

@@ -7,17 +7,15 @@ Patches of 7x7 with stride 3 overlap, so neighbouring tokens share pixels; compo
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 __all__ = ["SoftComp", "SoftSplit", "token_grid_size"]
 
 
 def token_grid_size(feat_size: tuple[int, int], kernel_size, stride, padding) -> tuple[int, int]:
     """Token grid (f_h, f_w) produced by unfolding a feature map of ``feat_size`` (e.g. 30x54 -> 10x18)."""
-    return tuple(
-        (n + 2 * p - (k - 1) - 1) // s + 1 for n, k, s, p in zip(feat_size, kernel_size, stride, padding)
-    )
+    return tuple((n + 2 * p - (k - 1) - 1) // s + 1 for n, k, s, p in zip(feat_size, kernel_size, stride, padding))
 
 
 class SoftSplit(nn.Module):
@@ -71,8 +69,9 @@ class SoftComp(nn.Module):
         b = x.shape[0]
         feat = self.embedding(x.reshape(b, -1, x.shape[-1]))
         feat = feat.view(b * t, -1, feat.shape[-1]).permute(0, 2, 1)
-        feat = F.fold(feat, output_size=output_size, kernel_size=self.kernel_size, stride=self.stride,
-                      padding=self.padding)
+        feat = F.fold(
+            feat, output_size=output_size, kernel_size=self.kernel_size, stride=self.stride, padding=self.padding
+        )
         if self.bias_mode == "conv":
             return self.bias_conv(feat)
         return feat + self.bias[None]

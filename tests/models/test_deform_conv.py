@@ -36,8 +36,12 @@ def reference_dcn(x, offset, mask, weight, bias, stride, padding, dilation, grou
             return 0.0
         y0, x0 = math.floor(py), math.floor(px)
         ly, lx = py - y0, px - x0
-        return ((1 - ly) * (1 - lx) * pixel(b, c, y0, x0) + (1 - ly) * lx * pixel(b, c, y0, x0 + 1)
-                + ly * (1 - lx) * pixel(b, c, y0 + 1, x0) + ly * lx * pixel(b, c, y0 + 1, x0 + 1))
+        return (
+            (1 - ly) * (1 - lx) * pixel(b, c, y0, x0)
+            + (1 - ly) * lx * pixel(b, c, y0, x0 + 1)
+            + ly * (1 - lx) * pixel(b, c, y0 + 1, x0)
+            + ly * lx * pixel(b, c, y0 + 1, x0 + 1)
+        )
 
     for b in range(n):
         for oy in range(ho):
@@ -73,25 +77,32 @@ def make_inputs(seed, n=2, c_in=4, h=5, w=6, c_out=3, groups=1, deform_groups=2,
     mask = torch.rand(n, deform_groups * 9, ho, wo, generator=gen)
     weight = torch.randn(c_out, c_in // groups, 3, 3, generator=gen)
     bias = torch.randn(c_out, generator=gen)
-    return x, offset, mask, weight, bias, dict(stride=stride, padding=padding, dilation=dilation, groups=groups,
-                                               deform_groups=deform_groups)
+    return (
+        x,
+        offset,
+        mask,
+        weight,
+        bias,
+        {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups, "deform_groups": deform_groups},
+    )
 
 
 @pytest.mark.parametrize(
     "kwargs",
     [
-        dict(),
-        dict(groups=2, deform_groups=1, c_out=4),
-        dict(stride=2, padding=2, dilation=2, deform_groups=4),
-        dict(h=1, w=4, deform_groups=1),
+        {},
+        {"groups": 2, "deform_groups": 1, "c_out": 4},
+        {"stride": 2, "padding": 2, "dilation": 2, "deform_groups": 4},
+        {"h": 1, "w": 4, "deform_groups": 1},
     ],
     ids=["dg2", "groups2", "stride2-dil2-dg4", "single-row"],
 )
 def test_torch_backend_matches_float64_reference(kwargs):
     x, offset, mask, weight, bias, conv = make_inputs(seed=len(kwargs), **kwargs)
     expected = reference_dcn(x, offset, mask, weight, bias, **conv)
-    ours64 = modulated_deform_conv2d(x.double(), offset.double(), mask.double(), weight.double(), bias.double(),
-                                     backend="torch", **conv)
+    ours64 = modulated_deform_conv2d(
+        x.double(), offset.double(), mask.double(), weight.double(), bias.double(), backend="torch", **conv
+    )
     assert np.abs(ours64.numpy() - expected).max() < 1e-10
     ours32 = modulated_deform_conv2d(x, offset, mask, weight, bias, backend="torch", **conv)
     assert ours32.dtype == torch.float32

@@ -74,6 +74,11 @@ def _check_stats(tensor: torch.Tensor, golden: np.ndarray, name: str) -> None:
 def test_dcn_call_stats(original_stages, original_case):
     """The recorded deformable-alignment call (inputs and output) matches the golden statistics."""
     (x, extra_feat, flow_1, flow_2), out = original_stages["dcn_call"]
-    for name, tensor in (("dcn_x", x), ("dcn_extra_feat", extra_feat), ("dcn_flow_1", flow_1),
-                         ("dcn_flow_2", flow_2), ("dcn_out", out)):
+    for name, tensor in (
+        ("dcn_x", x),
+        ("dcn_extra_feat", extra_feat),
+        ("dcn_flow_1", flow_1),
+        ("dcn_flow_2", flow_2),
+        ("dcn_out", out),
+    ):
         _check_stats(tensor, original_case[f"{name}_stats"], name)

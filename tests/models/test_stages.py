@@ -9,7 +9,6 @@ import torch
 
 from e2fgvi_core.models import ModelInputError, build_generator
 from e2fgvi_core.models.flow_completion import SPyNet
-from tests.models.conftest import run_stages
 
 
 def test_stages_reproduce_forward_exactly(hq_forward, hq_stages):
@@ -22,7 +21,7 @@ def test_stages_reproduce_forward_exactly(hq_forward, hq_stages):
 def test_hallucinate_is_the_transformer_residual(hq_model, hq_stages):
     prop = hq_stages["feat_prop_out"]
     enc = hq_stages["enc_feat"].view(1, 8, *hq_stages["enc_feat"].shape[1:])
-    feat = torch.cat([prop, enc[:, prop.shape[1]:]], dim=1)
+    feat = torch.cat([prop, enc[:, prop.shape[1] :]], dim=1)
     with torch.inference_mode():
         residual = hq_model.hallucinate(feat)
     assert torch.equal(residual.view(-1, *residual.shape[2:]), hq_stages["softcomp_out"])
