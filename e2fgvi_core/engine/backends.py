@@ -3,8 +3,8 @@
 The official script calls ``model(masked_frames, num_local_frames)`` once per window, which re-encodes every frame
 of the window (references included) and recomputes every flow, although consecutive windows share most of them.
 ``ModelBackend`` runs the same computation as separable stages instead: encoder features once per frame and
-completed flows once per adjacent pair (through the ``ShotCache``; the frames or pairs a window misses go through
-the network as one batch, and since the convolutions are per-sample a cached value equals a fresh one), then per window only propagation, the transformer and the decoder, and decoding
+completed flows once per adjacent pair (through the ``ShotCache``, one frame or pair per call: kernels may pick
+other algorithms for other batch sizes, and a cached value must equal a fresh one bit for bit), then per window only propagation, the transformer and the decoder, and decoding
 only the local frames (the official script decodes references too and throws them away).
 
 Both backends share one contract with the runner: ``plan(length, config)`` and ``run_window(window, geometry,
@@ -77,11 +77,11 @@ class ModelBackend:
             found = {p: self.cache.get("features", keys[p]) for p in dict.fromkeys(positions)}
             missing = [p for p, value in found.items() if value is None]
             if missing:
-                # One batched call: the convolutions are per-sample, so each frame's features equal a batch-1 call.
-                computed = self.model.encode(torch.cat([model_input(p) for p in missing]))
-                for p, value in zip(missing, computed):
-                    found[p] = value
-                    self.cache.put("features", keys[p], value)
+                # One frame per call: oneDNN picks algorithms by batch size, so a batch of other sizes can differ in
+                # the last bit, and cached and uncached runs must be identical.
+                for p in missing:
+                    found[p] = self.model.encode(model_input(p))[0]
+                    self.cache.put("features", keys[p], found[p])
                 self.counts["features"] += len(missing)
             return {p: value.to(self.device) for p, value in found.items()}
 
@@ -90,16 +90,11 @@ class ModelBackend:
             found = {pair: self.cache.get("flows", keys[pair]) for pair in pairs}
             missing = [pair for pair, value in found.items() if value is None]
             if missing:
-                small = {p: None for pair in missing for p in pair}
-                frames = list(small)
-                for p, value in zip(frames, self.model.flow_inputs(torch.cat([model_input(p) for p in frames]))):
-                    small[p] = value
-                ref = torch.stack([small[a] for a, _ in missing])
-                supp = torch.stack([small[b] for _, b in missing])
-                forward, backward = self.model.estimate_flows(ref, supp), self.model.estimate_flows(supp, ref)
-                for i, pair in enumerate(missing):
-                    found[pair] = (forward[i], backward[i])
-                    self.cache.put("flows", keys[pair], found[pair])
+                small = {p: self.model.flow_inputs(model_input(p)) for pair in missing for p in pair}
+                for a, b in missing:
+                    found[(a, b)] = (self.model.estimate_flows(small[a], small[b])[0],
+                                     self.model.estimate_flows(small[b], small[a])[0])
+                    self.cache.put("flows", keys[(a, b)], found[(a, b)])
                 self.counts["flows"] += len(missing)
             return [(found[pair][0].to(self.device), found[pair][1].to(self.device)) for pair in pairs]
 

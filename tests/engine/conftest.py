@@ -29,7 +29,13 @@ def make_checkpoint(fill_weights, tmp_path_factory):
     return make
 
 
-def synthetic_shot(length: int, height: int, width: int, seed: int = 0, box: int = 16, empty=()):
+@pytest.fixture(scope="session")
+def synthetic_shot():
+    """The ``make_synthetic_shot`` function (a fixture, since test modules are imported in importlib mode)."""
+    return make_synthetic_shot
+
+
+def make_synthetic_shot(length: int, height: int, width: int, seed: int = 0, box: int = 16, empty=()):
     """(frames uint8 (t, h, w, 3), mattes bool (t, h, w)): a panning texture with a moving square matte.
 
     Positions listed in ``empty`` get an empty matte.
