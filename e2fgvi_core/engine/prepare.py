@@ -129,7 +129,7 @@ def resize_display(image: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
         except ImportError:
             pass
         else:
-            return np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize(size_wh, Image.BICUBIC))
+            return np.array(Image.fromarray(np.ascontiguousarray(image)).resize(size_wh, Image.BICUBIC))
     shrinking = size_wh[0] < image.shape[1] or size_wh[1] < image.shape[0]
     return cv2.resize(image, size_wh, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
