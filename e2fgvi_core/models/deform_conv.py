@@ -107,7 +107,8 @@ def _deform_conv_torch(x, offset, mask, weight, bias, stride, padding, dilation,
     cols = F.grid_sample(
         x.reshape(n * dg, c_in // dg, h, w), grid, mode="bilinear", padding_mode="zeros", align_corners=True
     )  # (n*dg, c_in/dg, k*ho, wo)
-    cols = cols.view(n, dg, c_in // dg, k, ho * wo) * mask.view(n, dg, 1, k, ho * wo)
+    # modulate in place: grid_sample's output is a fresh tensor and its backward does not need it
+    cols = cols.view(n, dg, c_in // dg, k, ho * wo).mul_(mask.view(n, dg, 1, k, ho * wo))
     cols = cols.view(n, groups, c_per_group * k, ho * wo)
     out = torch.matmul(weight.view(groups, c_out // groups, c_per_group * k), cols)
     out = out.view(n, c_out, ho, wo)

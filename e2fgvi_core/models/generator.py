@@ -188,6 +188,7 @@ class InpaintGenerator(nn.Module):
         """(b, t, 128, h', w') propagated local + reference features -> the transformer's residual, same shape
         (soft split -> focal transformer -> soft composition); the caller adds it to ``feat``."""
         b, t, c, h, w = feat.shape
+        self.check_input_size(4 * h, 4 * w)
         tokens = self.transform_tokens(self.split_tokens(feat), (h, w))
         return self.compose_tokens(tokens, (h, w)).view(b, t, c, h, w)
 

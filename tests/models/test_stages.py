@@ -112,3 +112,9 @@ def test_runs_on_cuda(tiny):
         cpu_out, _ = model(frames, 2)
         cuda_out, _ = model.cuda()(frames.cuda(), 2)
     assert (cuda_out.cpu() - cpu_out).abs().max() <= 1e-3
+
+
+def test_hallucinate_checks_feature_size():
+    fixed = build_generator("test_e2fgvi")
+    with pytest.raises(ModelInputError, match="only accepts 120x216"):
+        fixed.hallucinate(torch.zeros(1, 2, 128, 15, 27))
