@@ -64,3 +64,15 @@ def test_discriminator_scores_patches():
         scores = model(torch.rand(1, 5, 3, 128, 128) * 2 - 1)
     assert scores.shape == (1, 5, 128, 2, 2)
     assert torch.isfinite(scores).all()
+
+
+@pytest.mark.parametrize("variant", list_variants(include_test=True))
+def test_every_registered_variant_builds_and_validates(variant):
+    """Registry-driven: each variant builds, records its name, and passes its own strict-load check."""
+    from e2fgvi_core.models import expected_state_shapes, validate_state_dict
+
+    model = build_generator(variant)
+    assert model.variant == variant == get_variant_config(variant).variant
+    state = model.state_dict()
+    assert {k: (tuple(v.shape), v.dtype) for k, v in state.items()} == expected_state_shapes(variant)
+    validate_state_dict(state, variant)
