@@ -1,0 +1,99 @@
+"""`e2fgvi remove` as a real subprocess: parity case 3 on PNG sequences, progress and summary, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def _tiny_shot(length=8, height=40, width=64):
+    rng = np.random.default_rng(21)
+    frames = rng.integers(0, 256, size=(length, height, width, 3), dtype=np.uint8)
+    mattes = np.zeros((length, height, width), dtype=np.uint8)
+    mattes[:, 10:20, 20:34] = 255
+    return frames, mattes
+
+
+def test_parity_case_3_through_the_cli(parity_dir, fill_weights, tmp_path, run_cli, png_shot):
+    import torch
+
+    from e2fgvi_core.io import read_frame
+    from e2fgvi_core.models import build_generator
+
+    data = np.load(parity_dir / "e2fgvi_hq_pipeline.npz")
+    model = build_generator("e2fgvi_hq")
+    fill_weights(model, int(data["weights_seed"]))
+    weights = tmp_path / "seed1.pth"
+    torch.save(model.state_dict(), weights)
+    folder = png_shot(data["frames_uint8"], data["masks_uint8"])  # masks are {0, 1}: > 0 means remove
+    done = run_cli("remove", "--plate", str(folder / "plate.%04d.png"), "--matte", str(folder / "matte.####.png"),
+                   "--out", str(folder / "out" / "clean.%04d.png"), "--engine", "e2fgvi_hq", "--weights", str(weights),
+                   "--device", "cpu", "--roi", "full")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "frames/s" in done.stderr and "ETA" in done.stderr and "wrote 24 frames" in done.stderr
+    out = np.stack([read_frame(folder / "out" / f"clean.{1001 + i:04d}.png").pixels for i in range(24)])
+    ref = data["comp_uint8"]
+    hole = np.broadcast_to(data["masks_dilated_uint8"].astype(bool)[..., None], ref.shape)
+    diff = out.astype(np.int16) - ref.astype(np.int16)
+    assert not diff[~hole].any() and np.abs(diff).max() <= 1
+    assert np.count_nonzero(diff) <= hole.sum() // 1000
+
+
+def test_default_engine_without_weights_says_so_and_succeeds(run_cli, png_shot):
+    folder = png_shot(*_tiny_shot())
+    done = run_cli("remove", "--plate", str(folder / "plate.%04d.png"), "--matte", str(folder / "matte.%04d.png"),
+                   "--out", str(folder / "out" / "clean.%04d.png"), "--frames", "1002-1007")
+    assert done.returncode == 0, done.stderr
+    assert "weight-free 'propagate' engine" in done.stderr and "wrote 6 frames" in done.stderr
+    assert sorted(p.name for p in (folder / "out").iterdir()) == [f"clean.{n}.png" for n in range(1002, 1008)]
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"--frames": "990-1003"}, "missing frames 990-1000"),
+        ({"--frames": "1005-1002"}, "is empty"),
+        ({"--matte-channel": "Q"}, "no channel 'Q'; available channels: Y"),
+        ({"--engine": "e2fgvi_hq"}, "e2fgvi weights add"),
+        ({"--weights": "/nonexistent/E2FGVI-HQ.pth", "--engine": "e2fgvi_hq"}, "E2FGVI-HQ.pth"),
+        ({"--proxy": "3"}, "proxy must be a number in [0.05, 1.0]"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_no_output(run_cli, png_shot, change, expected):
+    folder = png_shot(*_tiny_shot())
+    args = {"--plate": str(folder / "plate.%04d.png"), "--matte": str(folder / "matte.%04d.png"),
+            "--out": str(folder / "out" / "clean.%04d.png"), "--quiet": None}
+    args.update(change)
+    argv = ["remove"] + [item for key, value in args.items() for item in ((key,) if value is None else (key, value))]
+    done = run_cli(*argv)
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and expected in errors[0], done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (folder / "out").exists() or not any((folder / "out").iterdir())
+
+
+def test_size_mismatch_and_unwritable_output(run_cli, png_shot, tmp_path):
+    from e2fgvi_core.io import Frame, write_frame
+
+    frames, mattes = _tiny_shot()
+    folder = png_shot(frames, mattes)
+    write_frame(folder / "matte.1004.png", Frame.from_array(np.zeros((20, 30), np.uint8)))
+    done = run_cli("remove", "--plate", str(folder / "plate.%04d.png"), "--matte", str(folder / "matte.%04d.png"),
+                   "--out", str(folder / "out" / "clean.%04d.png"), "--quiet")
+    assert done.returncode == 2 and "30x20" in done.stderr and "64x40" in done.stderr, done.stderr
+    # frames finished before the bad one are complete files; nothing half-written is left behind
+    assert all(not p.name.startswith(".") for p in (folder / "out").iterdir()) if (folder / "out").exists() else True
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    done = run_cli("remove", "--plate", str(folder / "plate.%04d.png"), "--matte", str(folder / "matte.%04d.png"),
+                   "--out", str(blocker / "clean.%04d.png"), "--quiet")
+    assert done.returncode == 2 and "not a folder" in done.stderr, done.stderr
+
+
+def test_output_must_not_overwrite_the_plate(run_cli, png_shot):
+    folder = png_shot(*_tiny_shot())
+    done = run_cli("remove", "--plate", str(folder / "plate.%04d.png"), "--matte", str(folder / "matte.%04d.png"),
+                   "--out", str(folder / "plate.%04d.png"), "--quiet")
+    assert done.returncode == 2 and "overwrite the plate" in done.stderr
