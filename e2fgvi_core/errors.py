@@ -78,3 +78,9 @@ class UnknownJobError(E2fgviError):
     """A cancel names a job id or key the server does not know (finished long ago, or from before a restart)."""
 
     code = "unknown_job"
+
+
+class ModelInputError(E2fgviError, ValueError):
+    """A tensor given to the generator has a shape the model variant cannot process."""
+
+    code = "model_input_error"

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from e2fgvi_core.errors import E2fgviError
+from e2fgvi_core.errors import ModelInputError
 from e2fgvi_core.models._registry import get_variant_config
 from e2fgvi_core.models.config import GeneratorConfig
 from e2fgvi_core.models.decoder import build_decoder
@@ -32,12 +32,6 @@ from e2fgvi_core.models.soft_split import SoftComp, SoftSplit, token_grid_size
 __all__ = ["FEATURE_CHANNELS", "InpaintGenerator", "ModelInputError"]
 
 FEATURE_CHANNELS = 128
-
-
-class ModelInputError(E2fgviError, ValueError):
-    """A tensor given to the generator has a shape the variant cannot process."""
-
-    code = "model_input_error"
 
 
 class InpaintGenerator(nn.Module):
