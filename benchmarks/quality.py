@@ -16,6 +16,7 @@ Usage: ``python benchmarks/quality.py [--frames N] [--clips tennis schoolgirls] 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import sys
@@ -30,9 +31,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from e2fgvi_core import metrics  # noqa: E402
-from e2fgvi_core.engines.config import PropagateConfig  # noqa: E402
-from e2fgvi_core.engines.propagate import PropagateInpainter  # noqa: E402
+from e2fgvi_core import metrics
+from e2fgvi_core.engines.config import PropagateConfig
+from e2fgvi_core.engines.propagate import PropagateInpainter
 
 DEFAULT_FOOTAGE = Path(os.environ.get("E2FGVI_SHARED_DIR", ROOT.parent / "shared")) / "footage"
 CLIPS = ("tennis", "schoolgirls")
@@ -70,7 +71,9 @@ def load_clip(footage: Path, clip: str, limit: int | None) -> tuple[np.ndarray, 
     """Frames (t, h, w, 3) uint8 RGB and object masks (t, h, w) bool of a clip of ``../shared/footage``."""
     names = sorted((footage / clip / "frames").glob("*.png"))
     if not names:
-        raise SystemExit(f"quality benchmark: no frames in {footage / clip / 'frames'}; see ../shared/footage/README.md")
+        raise SystemExit(
+            f"quality benchmark: no frames in {footage / clip / 'frames'}; see ../shared/footage/README.md"
+        )
     names = names[:limit] if limit else names
     frames = np.stack([read_rgb(p) for p in names])
     masks = np.stack([cv2.imread(str(footage / clip / "masks" / p.name), cv2.IMREAD_GRAYSCALE) > 0 for p in names])
@@ -268,7 +271,10 @@ def _pad(tile: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------------------------------------- docs
 def markdown(
-    table: dict[tuple[str, str], list[Score]], shares: dict[tuple[str, str], float], args, notes: list[str],
+    table: dict[tuple[str, str], list[Score]],
+    shares: dict[tuple[str, str], float],
+    args,
+    notes: list[str],
     elapsed_s: float,
 ) -> str:
     lines = [
@@ -284,22 +290,25 @@ def markdown(
         "",
         "* **PSNR / SSIM**: whole frame, peak 255, SSIM with a 65-pixel uniform window averaged over RGB (paper).",
         "* **hole PSNR / SSIM**: inside the hole only (SSIM: 7-pixel window, map averaged over hole pixels).",
-        f"* **E_warp** (x 10^-3, lower is steadier): {metrics.EWARP_FLOW_METHOD}; mean squared difference of output",
-        "  t and output t+1 warped back, RGB in [0, 1], over consistent pixels (whole frame / hole pixels of frame t).",
+        "* **E_warp** (x 10^-3, lower is steadier): mean squared difference of output t and output t+1 warped back,",
+        "  RGB in [0, 1], over pixels where the flow is consistent (whole frame / hole pixels of frame t); flow:",
+        f"  {metrics.EWARP_FLOW_METHOD}.",
         "* **frames/s**: files in -> files out (read PNG plate and matte, fill, composite, write PNG), one process,",
         f"  {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), shared with other work.",
-        "* Masks: *object* = the other clip's object masks (ping-pong over its frames) moved by a seeded sinusoidal",
-        "  drift; *static* = seeded blobs, the same on every frame. The engine dilates them (3x3 cross, 4 iterations)",
-        "  and the hole scored is that dilated matte.",
+        "* Masks: *object* = the other clip's object masks (ping-pong over its frames) swept across the frame at a",
+        "  seeded constant speed (1.5-3 px/frame, bouncing within +-25% of the width); *static* = seeded blobs, the",
+        "  same on every frame. The engine dilates them (3x3 cross, 4 iterations); the hole scored is that matte.",
         "* Engines: `telea` = per-frame `cv2.inpaint` (Telea, radius 5); `propagate` = this project's weight-free",
-        "  engine through `run_removal` (`--engine propagate`); `e2fgvi_hq` = when a checkpoint is installed.",
-        "",
+        f"  engine through `run_removal` (`--engine propagate`, `--roi {args.roi}`); `e2fgvi_hq` = when a",
+        "  checkpoint is installed.",
         "* **hole on objects**: share of the hole's pixels that lie on the clip's own moving objects (its masks,",
         "  dilated): there the ground truth is a moving person that no frame shows behind the mask, which no",
         "  propagation can recover; **background PSNR** scores the other hole pixels only (pooled over the clip).",
         "",
-        "| clip | masks | hole on objects | engine | PSNR | SSIM | hole PSNR | hole SSIM | background PSNR | E_warp"
-        " | hole E_warp | frames/s | outside identical |",
+        (
+            "| clip | masks | hole on objects | engine | PSNR | SSIM | hole PSNR | hole SSIM | background PSNR | E_warp"
+            " | hole E_warp | frames/s | outside identical |"
+        ),
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (clip, kind), scores in table.items():
@@ -307,7 +316,8 @@ def markdown(
             lines.append(
                 f"| {clip} | {kind} | {100 * shares[(clip, kind)]:.0f}% | {s.engine} | {s.psnr:.2f} | {s.ssim:.4f}"
                 f" | {s.hole_psnr:.2f} | {s.hole_ssim:.4f} | {s.background_psnr:.2f}"
-                f" | {1e3 * s.ewarp:.3f} | {1e3 * s.hole_ewarp:.3f} | {s.fps:.1f} | {'yes' if s.outside_identical else 'NO'} |"
+                f" | {1e3 * s.ewarp:.3f} | {1e3 * s.hole_ewarp:.3f} | {s.fps:.1f}"
+                f" | {'yes' if s.outside_identical else 'NO'} |"
             )
     lines += ["", "## Targets", ""]
     for (clip, kind), scores in table.items():
@@ -330,15 +340,16 @@ def markdown(
         "## The propagate engine in brief",
         "",
         "`e2fgvi_core.engines.PropagateInpainter` (numpy + OpenCV, no torch, no weights): OpenCV DIS flow between",
-        "adjacent frames on the masked frames (holes pre-filled smoothly), flow inside the dilated holes of both frames",
+        "adjacent frames on the masked frames (holes pre-filled smoothly), flow inside the dilated holes of both",
+        "frames",
         "replaced by a multi-scale harmonic fill (push-pull pyramid + Jacobi sweeps; an optional homography-guided",
         "completion is off by default), flow chains from each hole pixel forwards and backwards to the nearest frames",
         "that see the point (forward-backward checked, up to 3 frames averaged per direction, weighted by distance and",
         "agreement), the colour difference on the hole border diffused into the propagated pixels (seam correction),",
-        "and OpenCV Telea for what no frame of the window sees. Options: `PropagateConfig` / environment variables",
-        "`E2FGVI_PROPAGATE_<FIELD>` (`CONTEXT_FRAMES`, `FLOW_PRESET`, `FLOW_MASK_DILATION_PX`,",
-        "`FLOW_SMOOTHING_ITERATIONS`, `FLOW_OUTLIER_PX`, `CONSISTENCY_PX`, `CONSISTENCY_RATIO`, `SEAM_CORRECTION`,",
-        "`SPATIAL_METHOD`, `SPATIAL_RADIUS_PX`, `FLOW_CACHE_PAIRS`, `CANDIDATES_PER_DIRECTION`).",
+        "and OpenCV Telea for what no frame of the window sees. Options: `PropagateConfig` fields, also settable as",
+        "environment variables `E2FGVI_PROPAGATE_<FIELD>`: "
+        + ", ".join(f"`{f.name.upper()}`" for f in dataclasses.fields(PropagateConfig))
+        + ".",
         "",
     ]
     return "\n".join(lines)
@@ -389,7 +400,7 @@ def main(argv=None) -> int:
         for clip in args.clips:
             gt, own = clips[clip]
             objects = dilate(own)
-            other = clips[[c for c in CLIPS if c != clip][0]][1]
+            other = clips[next(c for c in CLIPS if c != clip)][1]
             warps = metrics.ground_truth_warps(gt)
             for kind in args.kinds:
                 seed = args.seed + 17 * CLIPS.index(clip) + MASK_KINDS.index(kind)
@@ -416,8 +427,9 @@ def main(argv=None) -> int:
                     scores.append(score(engine, gt, holes, objects, results[engine], warps, seconds))
                     s = scores[-1]
                     print(
-                        f"{clip:12s} {kind:7s} {engine:10s} PSNR {s.psnr:6.2f} SSIM {s.ssim:.4f} hole {s.hole_psnr:6.2f}"
-                        f" / {s.hole_ssim:.4f} bg {s.background_psnr:6.2f} E_warp {1e3 * s.ewarp:.3f} hole {1e3 * s.hole_ewarp:.3f}"
+                        f"{clip:12s} {kind:7s} {engine:10s} PSNR {s.psnr:6.2f} SSIM {s.ssim:.4f}"
+                        f" hole {s.hole_psnr:6.2f} / {s.hole_ssim:.4f} bg {s.background_psnr:6.2f}"
+                        f" E_warp {1e3 * s.ewarp:.3f} hole {1e3 * s.hole_ewarp:.3f}"
                         f" {s.fps:5.1f} fps outside identical {s.outside_identical}",
                         flush=True,
                     )

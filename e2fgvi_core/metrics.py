@@ -10,6 +10,7 @@ where that flow is forward-backward consistent. numpy + OpenCV only, so the engi
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import cv2
@@ -125,7 +126,7 @@ def ground_truth_warps(ground_truth: np.ndarray, consistency_px: float = 0.5) ->
     h, w = gray[0].shape
     grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     fields = []
-    for a, b in zip(gray[:-1], gray[1:]):
+    for a, b in itertools.pairwise(gray):
         forward = dis.calc(a, b, None)
         backward = dis.calc(b, a, None)
         map_x = grid_x + forward[..., 0]
@@ -148,7 +149,9 @@ def warping_error(outputs: np.ndarray, fields: list[WarpField], regions: np.ndar
     """
     outputs = np.asarray(outputs, dtype=np.float32)
     if len(fields) != len(outputs) - 1:
-        raise ConfigError(f"warping_error: {len(outputs)} outputs need {len(outputs) - 1} warp fields, got {len(fields)}")
+        raise ConfigError(
+            f"warping_error: {len(outputs)} outputs need {len(outputs) - 1} warp fields, got {len(fields)}"
+        )
     errors = []
     for t, field in enumerate(fields):
         warped = cv2.remap(outputs[t + 1], field.map_x, field.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -37,6 +37,12 @@ class PropagateConfig:
     Poisson blend) so exposure changes between frames leave no seam.
     ``spatial_method`` / ``spatial_radius_px``: OpenCV inpainting for pixels no frame of the window ever sees.
     ``candidates_per_direction``: how many frames that saw a point are averaged in each temporal direction.
+    ``land_on_measured_flow``: a chain takes a colour only where the flows of its last step were measured, not
+    completed, so the forward-backward check there is against real motion (rejects moving foreground; off by
+    default: it also rejects much true background, and scored lower on the object-mask benchmark).
+    ``robust_sigma``: colour scale (display units) of the robust blend of candidates: ones that disagree with
+    the others (a moving object fetched by a chain) lose their weight; 0 (default: no gain measured on the
+    benchmark) gives the plain weighted mean.
     ``flow_cache_pairs``: at most this many completed flow pairs are kept between calls (overlapping windows reuse
     them; only the latest window's pairs are kept), so memory stays bounded by one window.
     """
@@ -53,6 +59,8 @@ class PropagateConfig:
     spatial_radius_px: int = 5
     flow_cache_pairs: int = 64
     candidates_per_direction: int = 3
+    land_on_measured_flow: bool = False
+    robust_sigma: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.context_frames, int) or not 1 <= self.context_frames <= 100:
@@ -73,12 +81,13 @@ class PropagateConfig:
                 raise ConfigError(f"propagate {name}={value!r}: must be an integer >= 0")
         if not isinstance(self.spatial_radius_px, int) or self.spatial_radius_px < 1:
             raise ConfigError(f"propagate spatial_radius_px={self.spatial_radius_px!r}: must be an integer >= 1")
-        for name in ("flow_outlier_px", "consistency_px", "consistency_ratio"):
+        for name in ("flow_outlier_px", "consistency_px", "consistency_ratio", "robust_sigma"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:
                 raise ConfigError(f"propagate {name}={value!r}: must be a number >= 0")
-        if not isinstance(self.seam_correction, bool):
-            raise ConfigError(f"propagate seam_correction={self.seam_correction!r}: must be true or false")
+        for name in ("seam_correction", "land_on_measured_flow"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"propagate {name}={getattr(self, name)!r}: must be true or false")
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None = None, *, use_env: bool = True) -> PropagateConfig:
@@ -90,10 +99,10 @@ class PropagateConfig:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         values: dict[str, Any] = {}
         if use_env:
-            for name in fields:
+            for name, spec in fields.items():
                 env = os.environ.get(f"E2FGVI_PROPAGATE_{name.upper()}")
                 if env is not None:
-                    values[name] = _convert(name, env, fields[name].default, f"E2FGVI_PROPAGATE_{name.upper()}")
+                    values[name] = _convert(name, env, spec.default, f"E2FGVI_PROPAGATE_{name.upper()}")
         for key, value in (mapping or {}).items():
             if key not in fields:
                 raise ConfigError(f"unknown propagate option {key!r}: valid options are {', '.join(fields)}")

@@ -52,7 +52,7 @@ class FlowEstimator:
         self._dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[config.flow_preset])
         if config.flow_preset == "fine":
             self._dis.setFinestScale(0)
-        self._cache: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cache: OrderedDict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
@@ -64,8 +64,9 @@ class FlowEstimator:
         hole_b: np.ndarray,
         key: bytes | None = None,
         grays: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(flow a->b, flow b->a)``, each (h, w, 2) float32 in pixels, completed inside the holes.
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return ``(flow a->b, flow b->a, completed)``: flows (h, w, 2) float32 in pixels, completed inside the
+        holes, and where they were completed ((h, w) float32, 1 = completed, 0 = measured).
 
         ``key`` (content digest of the pair) and ``grays`` (the pre-filled lumas) may be passed when already known.
         """
@@ -89,7 +90,7 @@ class FlowEstimator:
             outlier_px = self.config.flow_outlier_px or None
             forward = complete_flow(forward, invalid, iterations, outlier_px)
             backward = complete_flow(backward, invalid, iterations, outlier_px)
-        result = (forward, backward)
+        result = (forward, backward, invalid.astype(np.float32))
         if self.config.flow_cache_pairs > 0:
             self._cache[key] = result
             while len(self._cache) > self.config.flow_cache_pairs:
@@ -103,8 +104,11 @@ class FlowEstimator:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
         return cv2.dilate(hole.astype(np.uint8), kernel).astype(bool)
 
-    def window_flows(self, frames: np.ndarray, holes: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Flows of every adjacent pair of the window: ``forward[k]`` is k -> k+1, ``backward[k]`` is k+1 -> k.
+    def window_flows(
+        self, frames: np.ndarray, holes: np.ndarray
+    ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        """Flows of every adjacent pair of the window: ``forward[k]`` is k -> k+1, ``backward[k]`` is k+1 -> k,
+        ``completed[k]`` where the pair's flows were completed rather than measured.
 
         Afterwards the cache holds only this window's pairs: windows slide forward, so older pairs are not asked
         for again, and the memory held between calls stays one window's worth of flows.
@@ -117,20 +121,21 @@ class FlowEstimator:
                 grays[k] = prefill_gray(frames[k], holes[k])
             return grays[k]
 
-        forward, backward, keys = [], [], []
+        forward, backward, completed, keys = [], [], [], []
         for k in range(len(frames) - 1):
             keys.append(digests[k] + digests[k + 1])
             if keys[-1] in self._cache:
-                f, b = self.pair_flows(frames[k], holes[k], frames[k + 1], holes[k + 1], key=keys[-1])
+                f, b, c = self.pair_flows(frames[k], holes[k], frames[k + 1], holes[k + 1], key=keys[-1])
             else:
                 pair = (gray(k), gray(k + 1))
-                f, b = self.pair_flows(frames[k], holes[k], frames[k + 1], holes[k + 1], key=keys[-1], grays=pair)
+                f, b, c = self.pair_flows(frames[k], holes[k], frames[k + 1], holes[k + 1], key=keys[-1], grays=pair)
             forward.append(f)
             backward.append(b)
+            completed.append(c)
         wanted = set(keys)
         for key in [key for key in self._cache if key not in wanted]:
             del self._cache[key]
-        return forward, backward
+        return forward, backward, completed
 
     def clear(self) -> None:
         """Forget cached flows (e.g. between shots)."""

@@ -1,9 +1,9 @@
 """Pixel propagation: follow completed flow chains from a hole pixel to the nearest frames that saw that point.
 
 For each queried pixel of the target frame we step frame by frame along the completed flow, forwards and backwards
-in time. A chain stops with a colour candidate at the first frame where its position lies outside that frame's hole
-(every bilinear neighbour visible) or, with ``max_candidates`` > 1, goes on to average that many frames' colours
-(weighted by temporal distance and flow agreement, which averages out noise and compression); it stops without one when it leaves the image or when the forward and backward
+in time. A chain records a colour candidate at each frame where its position lies outside that frame's hole (every
+bilinear neighbour visible), up to ``max_candidates`` of them (weighted by temporal distance and flow agreement,
+which averages out noise and compression). It stops when it leaves the image or when the forward and backward
 flows of a step disagree (an occlusion or a bad flow: following it further would fetch the wrong surface).
 """
 
@@ -18,18 +18,16 @@ from e2fgvi_core.engines.flow import sample
 
 @dataclass
 class Candidates:
-    """Colour candidates found in one temporal direction for ``n`` queried pixels.
+    """Colour candidates found in one temporal direction for ``n`` queried pixels, up to ``k`` each.
 
-    ``colours`` (n, 3) float32, ``found`` bool (n,), ``distance`` int (n,) in frames (0 where not found),
-    ``error`` float32 (n,): summed forward-backward disagreement along the chain to the first hit, in pixels;
-    ``weight`` float32 (n,): the summed weights of the hits averaged into ``colours``.
+    ``samples`` (n, k, 3) float32 colours, ``weights`` (n, k) float32 (0 where no candidate), ``found`` bool (n,),
+    ``distance`` int (n,): frames to the first hit (0 where none).
     """
 
-    colours: np.ndarray
+    samples: np.ndarray
+    weights: np.ndarray
     found: np.ndarray
     distance: np.ndarray
-    error: np.ndarray
-    weight: np.ndarray
 
 
 def trace_direction(
@@ -45,15 +43,15 @@ def trace_direction(
     consistency_px: float,
     consistency_ratio: float,
     max_candidates: int = 1,
+    completed: list[np.ndarray] | None = None,
 ) -> Candidates:
     """Trace the points ``(xs, ys)`` of frame ``target`` towards ``target + step * k`` (``step`` is +1 or -1)."""
     n = xs.size
     t, h, w = holes_f32.shape
-    colour_sum = np.zeros((n, 3), dtype=np.float32)
-    weight_sum = np.zeros(n, dtype=np.float32)
+    samples = np.zeros((n, max_candidates, 3), dtype=np.float32)
+    weights = np.zeros((n, max_candidates), dtype=np.float32)
     hits = np.zeros(n, dtype=np.int32)
     distance = np.zeros(n, dtype=np.int32)
-    error = np.zeros(n, dtype=np.float32)
     active = np.arange(n)
     px = xs.astype(np.float32)
     py = ys.astype(np.float32)
@@ -78,31 +76,46 @@ def trace_direction(
         acc_next = acc + disagreement
         keep = inside & consistent
         visible = keep & (sample(holes_f32[following], qx, qy, border_value=1.0) <= 1e-3)
+        if completed is not None:
+            # Land only where the flows were measured: there the forward-backward check of this step compares
+            # against the real motion of what is seen, so a differently moving surface is rejected.
+            pair = current if step > 0 else following
+            visible &= sample(completed[pair], qx, qy, border_value=1.0) <= 1e-3
         if visible.any():
             hit = active[visible]
-            weight = 1.0 / (k * (1.0 + acc_next[visible]))
-            colour_sum[hit] += weight[:, None] * sample(frames[following], qx[visible], qy[visible])
-            weight_sum[hit] += weight
-            first = hits[hit] == 0
-            distance[hit[first]] = k
-            error[hit[first]] = acc_next[visible][first]
+            slot = hits[hit]
+            samples[hit, slot] = sample(frames[following], qx[visible], qy[visible])
+            weights[hit, slot] = 1.0 / (k * (1.0 + acc_next[visible]))
+            distance[hit[slot == 0]] = k
             hits[hit] += 1
         going_on = keep & (hits[active] < max_candidates)
         active = active[going_on]
         px, py, acc = qx[going_on], qy[going_on], acc_next[going_on]
-    found = hits > 0
-    colours = colour_sum / np.where(found, weight_sum, 1.0)[:, None]
-    return Candidates(colours.astype(np.float32), found, distance, error, weight_sum)
+    return Candidates(samples, weights, hits > 0, distance)
 
 
-def blend_candidates(first: Candidates, second: Candidates) -> tuple[np.ndarray, np.ndarray]:
-    """Blend the two directions' candidates, nearer frames and better-agreeing chains weighted more.
+def blend_candidates(first: Candidates, second: Candidates, robust_sigma: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Blend both directions' candidates, nearer frames and better-agreeing chains weighted more.
 
+    With ``robust_sigma`` > 0 the mean is made robust (two reweighting passes, Cauchy weights of scale
+    ``robust_sigma`` in colour units): a candidate that disagrees with the others, typically a moving object
+    fetched by a chain that followed the background's motion, loses its weight instead of ghosting in.
     Returns ``(colours (n, 3) float32, found bool (n,))``.
     """
-    weights = [np.where(c.found, c.weight, 0.0).astype(np.float32) for c in (first, second)]
-    total = weights[0] + weights[1]
+    samples = np.concatenate([first.samples, second.samples], axis=1)
+    weights = np.concatenate([first.weights, second.weights], axis=1)
+    total = weights.sum(axis=1)
     found = total > 0
-    safe = np.where(found, total, 1.0)[:, None]
-    colours = (first.colours * weights[0][:, None] + second.colours * weights[1][:, None]) / safe
-    return colours.astype(np.float32), found
+    base = weights
+    mean = _weighted_mean(samples, weights)
+    if robust_sigma > 0:
+        for _ in range(2):
+            residual2 = np.sum((samples - mean[:, None, :]) ** 2, axis=-1)
+            weights = base / (1.0 + residual2 / (robust_sigma * robust_sigma))
+            mean = _weighted_mean(samples, weights)
+    return mean.astype(np.float32), found
+
+
+def _weighted_mean(samples: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    total = weights.sum(axis=1)
+    return np.einsum("nk,nkc->nc", weights, samples) / np.where(total > 0, total, 1.0)[:, None]

@@ -65,11 +65,12 @@ class PropagateInpainter:
         hi = min(max(needed) + self.context_frames, t - 1)
         span_frames = frames[lo : hi + 1]
         span_holes = holes[lo : hi + 1]
-        forward, backward = self.flows.window_flows(span_frames, span_holes)
+        forward, backward, completed = self.flows.window_flows(span_frames, span_holes)
+        landing = completed if self.config.land_on_measured_flow else None
         holes_f32 = span_holes.astype(np.float32)
         for j, i in enumerate(targets):
             if holes[i].any():
-                out[j] = self._fill_one(span_frames, span_holes, holes_f32, forward, backward, i - lo)
+                out[j] = self._fill_one(span_frames, span_holes, holes_f32, forward, backward, landing, i - lo)
             else:
                 out[j] = frames[i]
         return out
@@ -81,6 +82,7 @@ class PropagateInpainter:
         holes_f32: np.ndarray,
         forward: list[np.ndarray],
         backward: list[np.ndarray],
+        landing: list[np.ndarray] | None,
         target: int,
     ) -> np.ndarray:
         cfg = self.config
@@ -93,12 +95,23 @@ class PropagateInpainter:
         ys, xs = np.nonzero(query)
         traced = [
             trace_direction(
-                frames, holes_f32, forward, backward, target, xs, ys, step, cfg.context_frames,
-                cfg.consistency_px, cfg.consistency_ratio, cfg.candidates_per_direction,
+                frames,
+                holes_f32,
+                forward,
+                backward,
+                target,
+                xs,
+                ys,
+                step,
+                cfg.context_frames,
+                cfg.consistency_px,
+                cfg.consistency_ratio,
+                cfg.candidates_per_direction,
+                landing,
             )
             for step in (+1, -1)
         ]
-        colours, found = blend_candidates(*traced)
+        colours, found = blend_candidates(*traced, robust_sigma=cfg.robust_sigma)
         in_hole = hole[ys, xs]
         image = frames[target].copy()
         filled = np.zeros_like(hole)

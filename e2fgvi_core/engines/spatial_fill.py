@@ -38,10 +38,17 @@ def inpaint_spatial(image: np.ndarray, unknown: np.ndarray, method: str = "telea
     """Fill ``unknown`` (bool (h, w)) pixels of ``image`` ((h, w, 3) float32 in [0, 1]) from their surroundings."""
     if not unknown.any():
         return image
-    rgb8 = np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    painted = cv2.inpaint(rgb8, unknown.astype(np.uint8), radius_px, _METHODS[method])
+    # Inpainting reads only a band of ``radius_px`` around the unknown pixels: crop to their bounding box.
+    ys, xs = np.nonzero(unknown)
+    margin = radius_px + 2
+    y0, y1 = max(int(ys.min()) - margin, 0), min(int(ys.max()) + margin + 1, unknown.shape[0])
+    x0, x1 = max(int(xs.min()) - margin, 0), min(int(xs.max()) + margin + 1, unknown.shape[1])
+    crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+    crop_unknown = unknown[y0:y1, x0:x1]
+    rgb8 = np.clip(crop * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    painted = cv2.inpaint(rgb8, crop_unknown.astype(np.uint8), radius_px, _METHODS[method])
     out = image.copy()
-    out[unknown] = painted[unknown].astype(np.float32) / 255.0
+    out[y0:y1, x0:x1][crop_unknown] = painted[crop_unknown].astype(np.float32) / 255.0
     return out
 
 

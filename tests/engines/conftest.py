@@ -25,8 +25,9 @@ class PanningShot:
     shift_px: int
 
 
-def make_panning_shot(t: int = 13, h: int = 96, w: int = 128, shift_px: int = 3, context: int = 6,
-                      seed: int = 0) -> PanningShot:
+def make_panning_shot(
+    t: int = 13, h: int = 96, w: int = 128, shift_px: int = 3, context: int = 6, seed: int = 0
+) -> PanningShot:
     rng = np.random.default_rng(seed)
     canvas_w = w + shift_px * (t - 1)
     noise = rng.random((h // 4 + 2, canvas_w // 4 + 2, 3)).astype(np.float32)

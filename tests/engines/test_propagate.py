@@ -69,7 +69,7 @@ def test_memory_is_bounded_by_the_window():
     inpainter.flows.clear()
     tracemalloc.start()
     try:
-        for start in range(0, 3):  # three sliding windows, as the runner streams them
+        for start in range(3):  # three sliding windows, as the runner streams them
             window = slice(start, start + t - 2)
             inpainter.fill(shot.frames[window], shot.holes[window], [5, 6])
             _, peak = tracemalloc.get_traced_memory()
