@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     if args.server:
         from e2fgvi_core.cli.remote import run_remote
 
-        return int(run_remote(request, args.server))
+        return int(run_remote(request, args.server, quiet=args.quiet))
     from e2fgvi_core.engine.backends import choose_engine
 
     choice = choose_engine(request.engine, request.weights)

@@ -86,3 +86,22 @@ def test_proxy_processes_at_half_size(make_checkpoint):
     summary, out = _run(request, frames, mattes)
     _check_outside_and_filled(out, frames, mattes)
     assert summary.cache_stats.bytes == 6 * FEATURES_60X108 + 5 * 2 * (2 * 15 * 27 * 4)
+
+
+def test_original_model_runs_whole_frames_at_432x240(fill_weights, tmp_path):
+    import torch
+
+    from e2fgvi_core.models import build_generator
+
+    model = build_generator("e2fgvi")
+    fill_weights(model, 0)
+    torch.save(model.state_dict(), tmp_path / "e2fgvi.pth")
+    frames, mattes = _shot(120, 216, length=2)
+    request = RemovalRequest.from_mapping(
+        {"engine": "e2fgvi", "weights": str(tmp_path / "e2fgvi.pth"), "device": "cpu", "roi": "auto"}
+    )
+    summary, out = _run(request, frames, mattes)
+    _check_outside_and_filled(out, frames, mattes)
+    features_240x432 = 128 * 60 * 108 * 4
+    assert summary.variant == "e2fgvi"
+    assert summary.cache_stats.bytes == 2 * features_240x432 + 2 * (2 * 60 * 108 * 4)
