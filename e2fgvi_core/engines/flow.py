@@ -17,6 +17,7 @@ from e2fgvi_core.engines.config import PropagateConfig
 from e2fgvi_core.engines.flow_completion import complete_flow, fill_harmonic_coarse
 
 _SAMPLE_ROW = 1024
+_MIN_FLOW_SIZE = 32  # DIS refuses images smaller than its coarsest patch grid
 _DIS_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
     "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
@@ -79,8 +80,7 @@ class FlowEstimator:
             return cached
         self.misses += 1
         gray_a, gray_b = grays if grays is not None else (prefill_gray(frame_a, hole_a), prefill_gray(frame_b, hole_b))
-        forward = self._dis.calc(gray_a, gray_b, None)
-        backward = self._dis.calc(gray_b, gray_a, None)
+        forward, backward = self._measure(gray_a, gray_b)
         # Both flows of the pair are distrusted wherever either frame has a hole: a visible pixel of one frame that
         # lands in the other's hole was matched against the pre-fill, not against the surface behind it.
         invalid = hole_a | hole_b
@@ -96,6 +96,17 @@ class FlowEstimator:
             while len(self._cache) > self.config.flow_cache_pairs:
                 self._cache.popitem(last=False)
         return result
+
+    def _measure(self, gray_a: np.ndarray, gray_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """DIS flows a -> b and b -> a; tiny images (ROI crops) are padded to the size DIS accepts, then cropped."""
+        h, w = gray_a.shape
+        pad_y, pad_x = max(_MIN_FLOW_SIZE - h, 0), max(_MIN_FLOW_SIZE - w, 0)
+        if pad_y or pad_x:
+            gray_a = cv2.copyMakeBorder(gray_a, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
+            gray_b = cv2.copyMakeBorder(gray_b, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
+        forward = self._dis.calc(gray_a, gray_b, None)[:h, :w]
+        backward = self._dis.calc(gray_b, gray_a, None)[:h, :w]
+        return np.ascontiguousarray(forward), np.ascontiguousarray(backward)
 
     def _grow(self, hole: np.ndarray) -> np.ndarray:
         radius = self.config.flow_mask_dilation_px
