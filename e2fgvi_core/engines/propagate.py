@@ -128,7 +128,9 @@ class PropagateInpainter:
             image = correct_seams(image, filled, residual_known, residual)
         unknown = hole & ~filled
         image = inpaint_spatial(image, unknown, cfg.spatial_method, cfg.spatial_radius_px)
-        return np.clip(image, 0.0, 1.0)
+        result = frames[target].copy()  # outside the hole: the input, untouched (even out-of-range values)
+        result[hole] = np.clip(image[hole], 0.0, 1.0)
+        return result
 
 
 def _validate(frames: np.ndarray, holes: np.ndarray, targets: Sequence[int]) -> tuple[np.ndarray, np.ndarray, list]:
