@@ -1,1 +1,5 @@
-"""engine."""
+"""The shot engine: plan, prepare, cache, ROI, blend, runner; ``engine.api`` is its public entry point.
+
+Importing this package loads nothing heavy (no torch): import ``e2fgvi_core.engine.api`` for ``run_removal``.
+See docs/engine.md.
+"""

@@ -4,8 +4,10 @@ The official script calls ``model(masked_frames, num_local_frames)`` once per wi
 of the window (references included) and recomputes every flow, although consecutive windows share most of them.
 ``ModelBackend`` runs the same computation as separable stages instead: encoder features once per frame and
 completed flows once per adjacent pair (through the ``ShotCache``, one frame or pair per call: kernels may pick
-other algorithms for other batch sizes, and a cached value must equal a fresh one bit for bit), then per window only propagation, the transformer and the decoder, and decoding
-only the local frames (the official script decodes references too and throws them away).
+other algorithms for other batch sizes, and a cached value must equal a fresh one bit for bit), then per window
+only propagation, the transformer and the decoder, decoding only the local frames (the official script decodes
+the references too and throws them away). A window's predictions are cached as well, keyed by all its inputs:
+re-running a shot after a matte tweak re-runs only the windows that read a changed frame.
 
 Both backends share one contract with the runner: ``plan(length, config)`` and ``run_window(window, geometry,
 digests, prepare) -> {position: (h, w, 3) float32 display-referred prediction in [0, 1]}`` at processing size.
@@ -51,7 +53,7 @@ class ModelBackend:
         self.device = device
         self.cache = cache
         self.model_id = f"{variant}:{weights_sha256}"
-        self.counts = {"features": 0, "flows": 0}
+        self.counts = {"features": 0, "flows": 0, "windows": 0}
 
     def plan(self, length: int, config: EngineConfig) -> ShotPlan:
         return plan_shot(length, config)
@@ -61,6 +63,12 @@ class ModelBackend:
         import torch
 
         gkey = f"{self.model_id}|{geometry.key}|{context}"
+        # The whole window's result depends on its inputs' contents in order: a re-run after a matte tweak
+        # elsewhere in the shot takes it from the cache without running any stage.
+        window_key = _key(gkey, str(len(window.local)), *(digests(p) for p in window.inputs))
+        done = self.cache.get("windows", window_key)
+        if done is not None:
+            return {p: done[i] for i, p in enumerate(window.local)}
         inputs: dict[int, torch.Tensor] = {}
 
         def model_input(position: int) -> torch.Tensor:
@@ -117,7 +125,10 @@ class ModelBackend:
             pred = self.model.decode(feat[0, : len(local)])
             display = prediction_to_display(pred)
         h, w = geometry.proc_wh[1], geometry.proc_wh[0]
-        return {p: display[i, :h, :w] for i, p in enumerate(local)}
+        result = np.ascontiguousarray(display[:, :h, :w])
+        self.cache.put("windows", window_key, result)
+        self.counts["windows"] += 1
+        return {p: result[i] for i, p in enumerate(local)}
 
 
 class PropagateBackend:

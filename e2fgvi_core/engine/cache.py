@@ -1,4 +1,5 @@
-"""The per-shot cache: encoder features per frame and completed flows per adjacent pair, content-addressed.
+"""The per-shot cache: encoder features per frame, completed flows per adjacent pair and window predictions,
+content-addressed.
 
 Re-processing a shot after a matte tweak on a few frames should cost only what depends on those frames. Encoder
 features depend on one masked frame, flows on one adjacent pair of masked frames, so they are keyed by a hash of
@@ -22,7 +23,7 @@ import numpy as np
 
 from e2fgvi_core.engine.config import CacheConfig
 
-KINDS = ("features", "flows")
+KINDS = ("features", "flows", "windows")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class CacheStats:
     budget_bytes: int
     hits_by_kind: dict[str, int]
     misses_by_kind: dict[str, int]
+    bytes_by_kind: dict[str, int]
 
     def to_mapping(self) -> dict[str, Any]:
         return {
@@ -48,6 +50,7 @@ class CacheStats:
             "budget_bytes": self.budget_bytes,
             "hits_by_kind": dict(self.hits_by_kind),
             "misses_by_kind": dict(self.misses_by_kind),
+            "bytes_by_kind": dict(self.bytes_by_kind),
         }
 
 
@@ -92,6 +95,7 @@ class ShotCache:
         self._evictions = 0
         self._hits = {kind: 0 for kind in KINDS}
         self._misses = {kind: 0 for kind in KINDS}
+        self._kind_bytes = {kind: 0 for kind in KINDS}
 
     @property
     def budget_bytes(self) -> int:
@@ -118,11 +122,14 @@ class ShotCache:
             old = self._entries.pop((kind, key), None)
             if old is not None:
                 self._bytes -= old[1]
+                self._kind_bytes[kind] -= old[1]
             self._entries[(kind, key)] = (value, size)
             self._bytes += size
+            self._kind_bytes[kind] = self._kind_bytes.get(kind, 0) + size
             while self._bytes > self.config.budget_bytes and self._entries:
-                _, (_, evicted) = self._entries.popitem(last=False)
+                (evicted_kind, _), (_, evicted) = self._entries.popitem(last=False)
                 self._bytes -= evicted
+                self._kind_bytes[evicted_kind] -= evicted
                 self._evictions += 1
 
     def get_or_compute(self, kind: str, key: str, compute: Callable[[], Any]) -> Any:
@@ -138,6 +145,7 @@ class ShotCache:
         with self._lock:
             self._entries.clear()
             self._bytes = 0
+            self._kind_bytes = {kind: 0 for kind in self._kind_bytes}
 
     def stats(self) -> CacheStats:
         with self._lock:
@@ -150,4 +158,5 @@ class ShotCache:
                 budget_bytes=self.config.budget_bytes,
                 hits_by_kind=dict(self._hits),
                 misses_by_kind=dict(self._misses),
+                bytes_by_kind=dict(self._kind_bytes),
             )

@@ -335,6 +335,8 @@ def run_request(request: RemovalRequest, progress=None, cancel=None, cache: Shot
         sink = FileSink(request.out, (request.plate, request.matte)) if request.out else MemorySink()
     sink.check()
     cache = cache if cache is not None else ShotCache()
+    if progress is not None:
+        progress(Progress(0, len(numbers), "loading engine", 0.0, None))
     choice = choose_engine(request.engine, request.weights)
     backend = build_backend(choice.engine, request.weights, request.device, cache)
     notices = (choice.notice,) if choice.notice else ()

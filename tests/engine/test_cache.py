@@ -26,6 +26,7 @@ def test_hits_misses_and_lru_eviction_within_budget():
     stats = cache.stats()
     assert stats.bytes == 1200 and stats.entries == 3 and stats.evictions == 1
     assert stats.hits_by_kind["features"] == 3 and stats.misses_by_kind["features"] == 1
+    assert stats.bytes_by_kind == {"features": 1200, "flows": 0, "windows": 0}
 
 
 def test_kinds_are_separate_and_oversized_values_are_not_kept():

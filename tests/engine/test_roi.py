@@ -74,8 +74,8 @@ def test_auto_roi_runs_the_model_on_the_crop_only(make_checkpoint):
     summary, out = _run(request, frames, mattes)
     _check_outside_and_filled(out, frames, mattes)
     stats = summary.cache_stats
-    flows_bytes = 5 * 2 * (2 * 15 * 27 * 4)
-    assert stats.bytes == 6 * FEATURES_60X108 + flows_bytes  # 60x108 crops of the 60x324 frames
+    assert stats.bytes_by_kind["features"] == 6 * FEATURES_60X108  # 60x108 crops of the 60x324 frames
+    assert stats.bytes_by_kind["flows"] == 5 * 2 * (2 * 15 * 27 * 4)
 
 
 def test_proxy_processes_at_half_size(make_checkpoint):
@@ -85,7 +85,8 @@ def test_proxy_processes_at_half_size(make_checkpoint):
     )
     summary, out = _run(request, frames, mattes)
     _check_outside_and_filled(out, frames, mattes)
-    assert summary.cache_stats.bytes == 6 * FEATURES_60X108 + 5 * 2 * (2 * 15 * 27 * 4)
+    assert summary.cache_stats.bytes_by_kind["features"] == 6 * FEATURES_60X108
+    assert summary.cache_stats.bytes_by_kind["flows"] == 5 * 2 * (2 * 15 * 27 * 4)
 
 
 def test_original_model_runs_whole_frames_at_432x240(fill_weights, tmp_path):
@@ -104,4 +105,5 @@ def test_original_model_runs_whole_frames_at_432x240(fill_weights, tmp_path):
     _check_outside_and_filled(out, frames, mattes)
     features_240x432 = 128 * 60 * 108 * 4
     assert summary.variant == "e2fgvi"
-    assert summary.cache_stats.bytes == 2 * features_240x432 + 2 * (2 * 60 * 108 * 4)
+    assert summary.cache_stats.bytes_by_kind["features"] == 2 * features_240x432
+    assert summary.cache_stats.bytes_by_kind["flows"] == 2 * (2 * 60 * 108 * 4)

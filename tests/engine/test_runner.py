@@ -30,43 +30,44 @@ def _run(request, frames, mattes, cache=None, progress=None, cancel=None):
 
 
 def test_matte_change_recomputes_only_dependent_features_and_flows(make_checkpoint, synthetic_shot):
-    """40 frames; after a full run, change the matte of 3 frames: only their features and adjacent flows recompute."""
+    """40 frames; after a full run, change the matte of 3 frames: only their features, the flows of their pairs and
+    the windows that read them are recomputed."""
     frames, mattes = synthetic_shot(40, 60, 108, seed=3)
     request = RemovalRequest.from_mapping(
         {"engine": "e2fgvi_hq", "weights": str(make_checkpoint(1)), "device": "cpu", "roi": "full"}
     )
     shared = ShotCache(CacheConfig(budget_bytes=256 << 20))
     first, _ = _run(request, frames, mattes, cache=shared)
-    assert first.cache_stats.misses_by_kind == {"features": 40, "flows": 39}
+    assert first.cache_stats.misses_by_kind == {"features": 40, "flows": 39, "windows": 8}
 
     changed = mattes.copy()
-    for position in (5, 17, 30):  # 30 is also a reference frame of every window
-        changed[position, 5:20, 60:80] = True
+    changed[16:19, 5:20, 60:80] = True
     second, out = _run(request, frames, changed, cache=shared)
-    misses = {k: second.cache_stats.misses_by_kind[k] - first.cache_stats.misses_by_kind[k] for k in ("features", "flows")}
-    assert misses == {"features": 3, "flows": 6}  # pairs (4,5) (5,6) (16,17) (17,18) (29,30) (30,31)
-
-    hole = np.zeros_like(changed)
+    misses = {k: second.cache_stats.misses_by_kind[k] - first.cache_stats.misses_by_kind[k] for k in first.cache_stats.misses_by_kind}
+    # features of 16, 17, 18; flows (15,16) (16,17) (17,18) (18,19); windows centred on 15 and 20 (the only ones
+    # that read frames 16-18: references are 0, 10, 20, 30)
+    assert misses == {"features": 3, "flows": 4, "windows": 2}
+    assert second.windows_run == 8
     from e2fgvi_core.engine.prepare import dilate_hole
 
-    for i in range(40):
-        hole[i] = dilate_hole(changed[i])
+    hole = np.stack([dilate_hole(m) for m in changed])
     assert np.array_equal(out[~hole], frames[~hole])
 
 
 def test_cached_and_uncached_results_are_identical(make_checkpoint, synthetic_shot):
-    """A run that reuses everything from a shared cache equals one that recomputes every stage in every window."""
+    """Recomputing every stage in every window (no cache) equals computing each once (cache), bit for bit."""
     frames, mattes = synthetic_shot(12, 60, 108, seed=6)
     request = RemovalRequest.from_mapping(
         {"engine": "e2fgvi_hq", "weights": str(make_checkpoint(1)), "device": "cpu", "roi": "full"}
     )
-    shared = ShotCache(CacheConfig(budget_bytes=256 << 20))
-    _, first = _run(request, frames, mattes, cache=shared)
-    again, cached = _run(request, frames, mattes, cache=shared)
-    assert again.cache_stats.misses == 12 + 11  # the second run computed nothing new
     cold, uncached = _run(request, frames, mattes, cache=ShotCache(CacheConfig(budget_bytes=0)))
     assert cold.cache_stats.entries == 0 and cold.cache_stats.misses_by_kind["features"] > 12
-    assert np.array_equal(first, cached) and np.array_equal(first, uncached)
+    shared = ShotCache(CacheConfig(budget_bytes=256 << 20))
+    first, cached = _run(request, frames, mattes, cache=shared)
+    assert first.cache_stats.misses_by_kind == {"features": 12, "flows": 11, "windows": 3}
+    again, rerun = _run(request, frames, mattes, cache=shared)
+    assert again.cache_stats.misses == first.cache_stats.misses  # nothing recomputed
+    assert np.array_equal(uncached, cached) and np.array_equal(cached, rerun)
 
 
 def test_empty_mattes_pass_through_without_the_model(synthetic_shot):
