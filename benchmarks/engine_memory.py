@@ -48,10 +48,17 @@ def write_shot(folder: Path, length: int, width: int, height: int) -> None:
 
 
 def peak(folder: Path, frames: str, extra: dict) -> dict:
-    request = {"plate": str(folder / "plate.%04d.png"), "matte": str(folder / "matte.%04d.png"),
-               "out": str(folder / f"out{frames}" / "clean.%04d.png"), "frames": frames, **extra}
+    request = {
+        "plate": str(folder / "plate.%04d.png"),
+        "matte": str(folder / "matte.%04d.png"),
+        "out": str(folder / f"out{frames}" / "clean.%04d.png"),
+        "frames": frames,
+        **extra,
+    }
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(request)], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, json.dumps(request)], env=env, capture_output=True, text=True, check=False
+    )
     if done.returncode:
         raise SystemExit(done.stderr)
     return json.loads(done.stdout.strip().splitlines()[-1])

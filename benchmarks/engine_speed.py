@@ -5,8 +5,9 @@ with a warm cache (the re-run after a matte tweak elsewhere in the shot).
 
 Weights are deterministic (``../shared/parity/fill_weights.py`` when present, else the default initialisation):
 values do not change the cost. ``official`` runs ``model(masked, num_local)`` once per window exactly as
-``test.py`` (every frame re-encoded in every window, flows recomputed, references decoded); ``engine cold`` is
-``run_removal`` with an empty cache; ``engine cached`` runs the same shot again with the same cache.
+``test.py`` (every frame re-encoded in every window, flows recomputed, references decoded); ``cold`` is
+``run_removal`` with an empty cache; ``warm`` runs the same shot again with the same cache; ``one matte tweaked``
+changes the matte of the middle frame and runs again; ``no cache`` gives the cache a zero budget.
 """
 
 from __future__ import annotations
@@ -81,8 +82,13 @@ def _engine(frames, mattes, weights: Path, device: str, cache) -> tuple[float, o
         {"engine": "e2fgvi_hq", "weights": str(weights), "device": device, "roi": "full"}
     )
     start = time.perf_counter()
-    summary = run_removal(request, cache=cache, source=MemorySource(dict(enumerate(frames))),
-                          matte_source=MemorySource(dict(enumerate(mattes)), "matte"), sink=MemorySink())
+    summary = run_removal(
+        request,
+        cache=cache,
+        source=MemorySource(dict(enumerate(frames))),
+        matte_source=MemorySource(dict(enumerate(mattes)), "matte"),
+        sink=MemorySink(),
+    )
     return time.perf_counter() - start, summary
 
 
@@ -97,6 +103,7 @@ def main() -> int:
     import torch
 
     from e2fgvi_core.engine.cache import ShotCache
+    from e2fgvi_core.engine.config import CacheConfig
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -111,11 +118,26 @@ def main() -> int:
         print(f"official per-window forward : {seconds:8.2f} s  {seconds / args.frames:6.3f} s/frame")
     cache = ShotCache()
     seconds, summary = _engine(frames, mattes, weights, args.device, cache)
-    print(f"engine, cold cache          : {seconds:8.2f} s  {seconds / args.frames:6.3f} s/frame  "
-          f"(features {summary.cache_stats.misses_by_kind['features']}, flows {summary.cache_stats.misses_by_kind['flows']} computed)")
+    print(
+        f"engine, cold cache          : {seconds:8.2f} s  {seconds / args.frames:6.3f} s/frame  "
+        f"(features {summary.cache_stats.misses_by_kind['features']}, flows {summary.cache_stats.misses_by_kind['flows']} computed)"
+    )
+    before = summary.cache_stats
     seconds, summary = _engine(frames, mattes, weights, args.device, cache)
-    print(f"engine, warm cache (re-run) : {seconds:8.2f} s  {seconds / args.frames:6.3f} s/frame  "
-          f"(cache hits {summary.cache_stats.hits}, {summary.cache_stats.bytes / 2**20:.1f} MiB held)")
+    print(
+        f"engine, warm cache (re-run) : {seconds:8.2f} s  {seconds / args.frames:6.3f} s/frame  "
+        f"(cache hits {summary.cache_stats.hits - before.hits}, {summary.cache_stats.bytes / 2**20:.1f} MiB held)"
+    )
+    tweaked = mattes.copy()
+    tweaked[args.frames // 2, 20:40, 20:60] = 255  # an artist adds a patch to the matte of one frame
+    before = summary.cache_stats
+    seconds, summary = _engine(frames, tweaked, weights, args.device, cache)
+    rerun = {k: summary.cache_stats.misses_by_kind[k] - before.misses_by_kind[k] for k in before.misses_by_kind}
+    print(f"engine, one matte tweaked   : {seconds:8.2f} s  {seconds / args.frames:6.3f} s/frame  (recomputed {rerun})")
+    seconds, summary = _engine(frames, mattes, weights, args.device, ShotCache(CacheConfig(budget_bytes=0)))
+    print(
+        f"engine, no cache at all     : {seconds:8.2f} s  {seconds / args.frames:6.3f} s/frame  (every stage in every window)"
+    )
     return 0
 
 

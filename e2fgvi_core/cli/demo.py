@@ -133,8 +133,10 @@ def run(args: argparse.Namespace) -> int:
     request = dataclasses.replace(request, engine=choice.engine)
     summary = run_removal(request)
     after = np.stack(
-        [read_frame(folder / "clean" / f"clean.{first + i:04d}.exr").pixels[..., :3].astype(np.float32)
-         for i in range(args.frames)]
+        [
+            read_frame(folder / "clean" / f"clean.{first + i:04d}.exr").pixels[..., :3].astype(np.float32)
+            for i in range(args.frames)
+        ]
     )
     sheet = _contact_sheet(plates, after, clean, mattes)
     write_frame(folder / "contact_sheet.png", Frame.from_array(sheet))
@@ -151,7 +153,9 @@ def run(args: argparse.Namespace) -> int:
         f"e2fgvi demo: {summary.frames_written} frames with {summary.engine} in {summary.seconds:.1f} s "
         f"(total {seconds:.1f} s); PSNR vs the clean plate: {in_hole:.2f} dB in the hole, {whole:.2f} dB whole frame"
     )
-    print(f"e2fgvi demo: results in {folder / 'clean'}, contact sheet {folder / 'contact_sheet.png'} "
-          f"(before | after | clean plate)")
+    print(
+        f"e2fgvi demo: results in {folder / 'clean'}, contact sheet {folder / 'contact_sheet.png'} "
+        f"(before | after | clean plate)"
+    )
     sys.stdout.flush()
     return 0

@@ -21,11 +21,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--matte", help="matte pattern (default: the --matte-channel of the plate, alpha)")
     parser.add_argument("--out", required=True, help="output pattern; files are written atomically")
     parser.add_argument("--frames", help="frame range, e.g. 1001-1100 (default: every frame on disk)")
-    parser.add_argument("--engine", choices=ENGINES, default="auto",
-                        help="auto: E2FGVI-HQ when a checkpoint is installed, else the weight-free propagate engine")
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help="auto: E2FGVI-HQ when a checkpoint is installed, else the weight-free propagate engine",
+    )
     parser.add_argument("--weights", help="checkpoint file or installed name (see `e2fgvi weights list`)")
     parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
-    parser.add_argument("--roi", choices=ROI_MODES, help="auto (default): crop each window to its mattes; full: whole frames")
+    parser.add_argument(
+        "--roi", choices=ROI_MODES, help="auto (default): crop each window to its mattes; full: whole frames"
+    )
     parser.add_argument("--roi-margin", type=int, help="context margin around the mattes for --roi auto, pixels (48)")
     parser.add_argument("--proxy", type=float, help="process at this scale (e.g. 0.5) and upsample the fill (1.0)")
     parser.add_argument("--neighbor-stride", type=int, help="local window stride, as the official script (5)")
@@ -34,8 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--blend", choices=BLEND_MODES, help="official running 0.5 blend (default) or mean")
     parser.add_argument("--matte-channel", help="channel of the matte (or of the plate without --matte)")
     parser.add_argument("--colorspace", help="OpenColorIO colourspace of float plates (default: linear sRGB curve)")
-    parser.add_argument("--nan-policy", choices=("zero", "error"), help="NaN/Inf in the plate: read as 0 with a "
-                        "warning (default) or refuse the frame")
+    parser.add_argument(
+        "--nan-policy",
+        choices=("zero", "error"),
+        help="NaN/Inf in the plate: read as 0 with a warning (default) or refuse the frame",
+    )
     parser.add_argument("--server", metavar="ADDRESS", help="run on an e2fgvi-server (e.g. tcp://127.0.0.1:5555)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -68,7 +77,7 @@ def build_request(args: argparse.Namespace) -> RemovalRequest:
 def _clock(seconds: float | None) -> str:
     if seconds is None:
         return "--:--"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
 

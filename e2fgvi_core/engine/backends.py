@@ -16,6 +16,7 @@ digests, prepare) -> {position: (h, w, 3) float32 display-referred prediction in
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,8 +59,9 @@ class ModelBackend:
     def plan(self, length: int, config: EngineConfig) -> ShotPlan:
         return plan_shot(length, config)
 
-    def run_window(self, window: Window, geometry: Geometry, digests: Callable[[int], str], prepare: Prepare,
-                   context: str = "") -> dict[int, np.ndarray]:
+    def run_window(
+        self, window: Window, geometry: Geometry, digests: Callable[[int], str], prepare: Prepare, context: str = ""
+    ) -> dict[int, np.ndarray]:
         import torch
 
         gkey = f"{self.model_id}|{geometry.key}|{context}"
@@ -100,8 +102,10 @@ class ModelBackend:
             if missing:
                 small = {p: self.model.flow_inputs(model_input(p)) for pair in missing for p in pair}
                 for a, b in missing:
-                    found[(a, b)] = (self.model.estimate_flows(small[a], small[b])[0],
-                                     self.model.estimate_flows(small[b], small[a])[0])
+                    found[(a, b)] = (
+                        self.model.estimate_flows(small[a], small[b])[0],
+                        self.model.estimate_flows(small[b], small[a])[0],
+                    )
                     self.cache.put("flows", keys[(a, b)], found[(a, b)])
                 self.counts["flows"] += len(missing)
             return [(found[pair][0].to(self.device), found[pair][1].to(self.device)) for pair in pairs]
@@ -110,7 +114,7 @@ class ModelBackend:
         with torch.inference_mode():
             feats = fetch_features(local + list(window.refs))
             local_feat = torch.stack([feats[p] for p in local])[None]
-            pairs = fetch_flows(list(zip(local[:-1], local[1:])))
+            pairs = fetch_flows(list(itertools.pairwise(local)))
             if pairs:
                 flows_forward = torch.stack([f for f, _ in pairs])[None]
                 flows_backward = torch.stack([b for _, b in pairs])[None]
@@ -150,8 +154,9 @@ class PropagateBackend:
     def plan(self, length: int, config: EngineConfig) -> ShotPlan:
         return plan_shot(length, config, context_frames=self.inpainter.context_frames)
 
-    def run_window(self, window: Window, geometry: Geometry, digests: Callable[[int], str], prepare: Prepare,
-                   context: str = "") -> dict[int, np.ndarray]:
+    def run_window(
+        self, window: Window, geometry: Geometry, digests: Callable[[int], str], prepare: Prepare, context: str = ""
+    ) -> dict[int, np.ndarray]:
         positions = sorted(window.inputs)
         frames, holes = [], []
         for position in positions:

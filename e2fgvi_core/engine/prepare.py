@@ -49,8 +49,15 @@ def is_quantised(pixels: np.ndarray) -> bool:
     return pixels.dtype == np.uint8
 
 
-def to_display(pixels: np.ndarray, rgb: tuple[int, int, int], linear: bool, colour=None,
-               nan_policy: str = "zero", where: str = "frame", on_warning=None) -> np.ndarray:
+def to_display(
+    pixels: np.ndarray,
+    rgb: tuple[int, int, int],
+    linear: bool,
+    colour=None,
+    nan_policy: str = "zero",
+    where: str = "frame",
+    on_warning=None,
+) -> np.ndarray:
     """The RGB of a plate as the model sees it.
 
     Returns (h, w, 3) uint8 for 8-bit plates (as they are), otherwise float32 display-referred values: integer

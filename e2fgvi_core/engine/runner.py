@@ -93,8 +93,19 @@ class _Colour:
 class ShotRunner:
     """One run over one shot; see the module docstring for the memory and pixel guarantees."""
 
-    def __init__(self, request: RemovalRequest, numbers: tuple[int, ...], source, matte_source, sink, backend,
-                 cache: ShotCache, progress=None, cancel: threading.Event | None = None, notices=()) -> None:
+    def __init__(
+        self,
+        request: RemovalRequest,
+        numbers: tuple[int, ...],
+        source,
+        matte_source,
+        sink,
+        backend,
+        cache: ShotCache,
+        progress=None,
+        cancel: threading.Event | None = None,
+        notices=(),
+    ) -> None:
         self.request = request
         self.config = request.config
         self.numbers = numbers
@@ -231,8 +242,13 @@ class ShotRunner:
             variant=self.backend.variant,
         )
         try:
-            preds = self.backend.run_window(window, geometry, self._digest, lambda p: self._prepare(p, geometry),
-                                            context=f"{self.request.colorspace}")
+            preds = self.backend.run_window(
+                window,
+                geometry,
+                self._digest,
+                lambda p: self._prepare(p, geometry),
+                context=f"{self.request.colorspace}",
+            )
         except RuntimeError as exc:
             if "out of memory" in str(exc).lower():
                 w, h = geometry.proc_wh
@@ -311,8 +327,15 @@ class ShotRunner:
         self.progress(Progress(done, total, stage, elapsed, eta))
 
 
-def run_request(request: RemovalRequest, progress=None, cancel=None, cache: ShotCache | None = None,
-                source=None, matte_source=None, sink=None) -> RemovalSummary:
+def run_request(
+    request: RemovalRequest,
+    progress=None,
+    cancel=None,
+    cache: ShotCache | None = None,
+    source=None,
+    matte_source=None,
+    sink=None,
+) -> RemovalSummary:
     """Open the sources and sink, pick the engine, and run the shot (the body of ``api.run_removal``)."""
     if source is None:
         if not request.plate:

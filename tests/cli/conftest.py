@@ -23,7 +23,12 @@ def run_cli(tmp_path):
         full_env.update(env or {})
         return subprocess.run(
             [sys.executable, "-m", "e2fgvi_core.cli.main", *args],
-            cwd=PROJECT_ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
+            check=False,
+            cwd=PROJECT_ROOT,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     return run

@@ -26,9 +26,23 @@ def test_parity_case_3_through_the_cli(parity_dir, fill_weights, tmp_path, run_c
     weights = tmp_path / "seed1.pth"
     torch.save(model.state_dict(), weights)
     folder = png_shot(data["frames_uint8"], data["masks_uint8"])  # masks are {0, 1}: > 0 means remove
-    done = run_cli("remove", "--plate", str(folder / "plate.%04d.png"), "--matte", str(folder / "matte.####.png"),
-                   "--out", str(folder / "out" / "clean.%04d.png"), "--engine", "e2fgvi_hq", "--weights", str(weights),
-                   "--device", "cpu", "--roi", "full")
+    done = run_cli(
+        "remove",
+        "--plate",
+        str(folder / "plate.%04d.png"),
+        "--matte",
+        str(folder / "matte.####.png"),
+        "--out",
+        str(folder / "out" / "clean.%04d.png"),
+        "--engine",
+        "e2fgvi_hq",
+        "--weights",
+        str(weights),
+        "--device",
+        "cpu",
+        "--roi",
+        "full",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "frames/s" in done.stderr and "ETA" in done.stderr and "wrote 24 frames" in done.stderr
     out = np.stack([read_frame(folder / "out" / f"clean.{1001 + i:04d}.png").pixels for i in range(24)])
@@ -41,8 +55,17 @@ def test_parity_case_3_through_the_cli(parity_dir, fill_weights, tmp_path, run_c
 
 def test_default_engine_without_weights_says_so_and_succeeds(run_cli, png_shot):
     folder = png_shot(*_tiny_shot())
-    done = run_cli("remove", "--plate", str(folder / "plate.%04d.png"), "--matte", str(folder / "matte.%04d.png"),
-                   "--out", str(folder / "out" / "clean.%04d.png"), "--frames", "1002-1007")
+    done = run_cli(
+        "remove",
+        "--plate",
+        str(folder / "plate.%04d.png"),
+        "--matte",
+        str(folder / "matte.%04d.png"),
+        "--out",
+        str(folder / "out" / "clean.%04d.png"),
+        "--frames",
+        "1002-1007",
+    )
     assert done.returncode == 0, done.stderr
     assert "weight-free 'propagate' engine" in done.stderr and "wrote 6 frames" in done.stderr
     assert sorted(p.name for p in (folder / "out").iterdir()) == [f"clean.{n}.png" for n in range(1002, 1008)]
@@ -61,8 +84,12 @@ def test_default_engine_without_weights_says_so_and_succeeds(run_cli, png_shot):
 )
 def test_bad_input_is_one_line_exit_2_and_no_output(run_cli, png_shot, change, expected):
     folder = png_shot(*_tiny_shot())
-    args = {"--plate": str(folder / "plate.%04d.png"), "--matte": str(folder / "matte.%04d.png"),
-            "--out": str(folder / "out" / "clean.%04d.png"), "--quiet": None}
+    args = {
+        "--plate": str(folder / "plate.%04d.png"),
+        "--matte": str(folder / "matte.%04d.png"),
+        "--out": str(folder / "out" / "clean.%04d.png"),
+        "--quiet": None,
+    }
     args.update(change)
     argv = ["remove"] + [item for key, value in args.items() for item in ((key,) if value is None else (key, value))]
     done = run_cli(*argv)
@@ -79,21 +106,45 @@ def test_size_mismatch_and_unwritable_output(run_cli, png_shot, tmp_path):
     frames, mattes = _tiny_shot()
     folder = png_shot(frames, mattes)
     write_frame(folder / "matte.1004.png", Frame.from_array(np.zeros((20, 30), np.uint8)))
-    done = run_cli("remove", "--plate", str(folder / "plate.%04d.png"), "--matte", str(folder / "matte.%04d.png"),
-                   "--out", str(folder / "out" / "clean.%04d.png"), "--quiet")
+    done = run_cli(
+        "remove",
+        "--plate",
+        str(folder / "plate.%04d.png"),
+        "--matte",
+        str(folder / "matte.%04d.png"),
+        "--out",
+        str(folder / "out" / "clean.%04d.png"),
+        "--quiet",
+    )
     assert done.returncode == 2 and "30x20" in done.stderr and "64x40" in done.stderr, done.stderr
     # frames finished before the bad one are complete files; nothing half-written is left behind
     assert all(not p.name.startswith(".") for p in (folder / "out").iterdir()) if (folder / "out").exists() else True
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
-    done = run_cli("remove", "--plate", str(folder / "plate.%04d.png"), "--matte", str(folder / "matte.%04d.png"),
-                   "--out", str(blocker / "clean.%04d.png"), "--quiet")
+    done = run_cli(
+        "remove",
+        "--plate",
+        str(folder / "plate.%04d.png"),
+        "--matte",
+        str(folder / "matte.%04d.png"),
+        "--out",
+        str(blocker / "clean.%04d.png"),
+        "--quiet",
+    )
     assert done.returncode == 2 and "not a folder" in done.stderr, done.stderr
 
 
 def test_output_must_not_overwrite_the_plate(run_cli, png_shot):
     folder = png_shot(*_tiny_shot())
-    done = run_cli("remove", "--plate", str(folder / "plate.%04d.png"), "--matte", str(folder / "matte.%04d.png"),
-                   "--out", str(folder / "plate.%04d.png"), "--quiet")
+    done = run_cli(
+        "remove",
+        "--plate",
+        str(folder / "plate.%04d.png"),
+        "--matte",
+        str(folder / "matte.%04d.png"),
+        "--out",
+        str(folder / "plate.%04d.png"),
+        "--quiet",
+    )
     assert done.returncode == 2 and "overwrite the plate" in done.stderr

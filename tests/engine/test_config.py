@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from e2fgvi_core.engine.api import RemovalRequest
@@ -16,8 +18,16 @@ def test_defaults_are_the_official_protocol():
 
 
 def test_from_mapping_converts_and_ignores_none():
-    config = EngineConfig.from_mapping({"neighbor_stride": "3", "num_ref": 4, "blend": "MEAN", "proxy": "0.5", "roi": None})
-    assert (config.neighbor_stride, config.num_ref, config.blend, config.proxy, config.roi) == (3, 4, "mean", 0.5, "auto")
+    config = EngineConfig.from_mapping(
+        {"neighbor_stride": "3", "num_ref": 4, "blend": "MEAN", "proxy": "0.5", "roi": None}
+    )
+    assert (config.neighbor_stride, config.num_ref, config.blend, config.proxy, config.roi) == (
+        3,
+        4,
+        "mean",
+        0.5,
+        "auto",
+    )
 
 
 @pytest.mark.parametrize(
@@ -38,7 +48,7 @@ def test_bad_values_name_the_key(mapping, word):
 
 
 def test_config_is_frozen():
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         EngineConfig().neighbor_stride = 3  # type: ignore[misc]
 
 

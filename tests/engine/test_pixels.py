@@ -22,8 +22,10 @@ def _write_plate(folder, grey: bool = False):
             rgb = np.full((H, W, 3), 0.18, dtype=np.float32)
         else:
             xs = np.linspace(-0.2, 4.0, W + 2 * T, dtype=np.float32)[2 * t : 2 * t + W]
-            rgb = np.stack([np.broadcast_to(xs, (H, W)), np.broadcast_to(xs[::-1], (H, W)),
-                            rng.random((H, W), dtype=np.float32)], axis=-1)
+            rgb = np.stack(
+                [np.broadcast_to(xs, (H, W)), np.broadcast_to(xs[::-1], (H, W)), rng.random((H, W), dtype=np.float32)],
+                axis=-1,
+            )
         matte = np.zeros((H, W), dtype=np.float32)
         matte[18:30, 20 + 3 * t : 34 + 3 * t] = 1.0
         mattes.append(matte > 0.5)
@@ -33,15 +35,24 @@ def _write_plate(folder, grey: bool = False):
         if not grey:
             pixels[2, 3, 0] = np.nan  # outside the matte: must come back as the same NaN
             pixels[24, 25 + 3 * t, 1] = np.inf  # inside: replaced by the fill, with a warning
-        frame = Frame(pixels, ("R", "G", "B", "A", "mask", "Z"), (0, 0, W, H), (0, 0, W, H),
-                      metadata={"studio:shot": "sh010", "compression": "zip"})
+        frame = Frame(
+            pixels,
+            ("R", "G", "B", "A", "mask", "Z"),
+            (0, 0, W, H),
+            (0, 0, W, H),
+            metadata={"studio:shot": "sh010", "compression": "zip"},
+        )
         write_frame(folder / f"plate.{1001 + t:04d}.exr", frame)
     return mattes
 
 
 def _request(folder, **extra):
-    mapping = {"plate": str(folder / "plate.%04d.exr"), "out": str(folder / "out" / "clean.%04d.exr"),
-               "matte_channel": "mask", "engine": "propagate"}
+    mapping = {
+        "plate": str(folder / "plate.%04d.exr"),
+        "out": str(folder / "out" / "clean.%04d.exr"),
+        "matte_channel": "mask",
+        "engine": "propagate",
+    }
     mapping.update(extra)
     return RemovalRequest.from_mapping(mapping)
 
@@ -64,10 +75,14 @@ def test_outside_the_matte_every_channel_is_bit_identical(tmp_path):
         assert result.metadata.get("e2fgvi:engine") == "propagate"
 
 
-def test_fill_is_converted_back_to_linear(tmp_path):
+@pytest.mark.parametrize("colorspace", [None, "ACEScg"])
+def test_fill_is_converted_back_to_linear(tmp_path, colorspace):
     """A uniform 18 % grey plate must be filled with 18 % grey in linear light (0.46 if the fill stayed display)."""
+    if colorspace:
+        pytest.importorskip("PyOpenColorIO")
     mattes = _write_plate(tmp_path, grey=True)
-    run_removal(_request(tmp_path))
+    summary = run_removal(_request(tmp_path, colorspace=colorspace))
+    assert summary.frames_written == T
     for t in range(T):
         result = read_frame(tmp_path / "out" / f"clean.{1001 + t:04d}.exr")
         inside = result.pixels[..., :3][dilate_hole(mattes[t])].astype(np.float32)

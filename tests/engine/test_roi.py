@@ -55,8 +55,12 @@ def _shot(height, width, length=6):
 
 def _run(request, frames, mattes):
     sink = MemorySink()
-    summary = run_removal(request, source=MemorySource(dict(enumerate(frames))),
-                          matte_source=MemorySource(dict(enumerate(mattes)), "matte"), sink=sink)
+    summary = run_removal(
+        request,
+        source=MemorySource(dict(enumerate(frames))),
+        matte_source=MemorySource(dict(enumerate(mattes)), "matte"),
+        sink=sink,
+    )
     return summary, np.stack([sink.frames[i].pixels for i in range(len(frames))])
 
 

@@ -43,7 +43,10 @@ def test_matte_change_recomputes_only_dependent_features_and_flows(make_checkpoi
     changed = mattes.copy()
     changed[16:19, 5:20, 60:80] = True
     second, out = _run(request, frames, changed, cache=shared)
-    misses = {k: second.cache_stats.misses_by_kind[k] - first.cache_stats.misses_by_kind[k] for k in first.cache_stats.misses_by_kind}
+    misses = {
+        k: second.cache_stats.misses_by_kind[k] - first.cache_stats.misses_by_kind[k]
+        for k in first.cache_stats.misses_by_kind
+    }
     # features of 16, 17, 18; flows (15,16) (16,17) (17,18) (18,19); windows centred on 15 and 20 (the only ones
     # that read frames 16-18: references are 0, 10, 20, 30)
     assert misses == {"features": 3, "flows": 4, "windows": 2}
@@ -71,7 +74,7 @@ def test_cached_and_uncached_results_are_identical(make_checkpoint, synthetic_sh
 
 
 def test_empty_mattes_pass_through_without_the_model(synthetic_shot):
-    frames, mattes = synthetic_shot(20, 48, 64, seed=4, empty=set(range(0, 9)))
+    frames, mattes = synthetic_shot(20, 48, 64, seed=4, empty=set(range(9)))
     request = RemovalRequest.from_mapping({"engine": "propagate", "roi": "full", "neighbor_stride": 3})
     summary, out = _run(request, frames, mattes)
     assert summary.frames_passthrough == 9
@@ -96,7 +99,9 @@ def test_progress_reports_and_cancel_between_windows(tmp_path, synthetic_shot):
             cancel.set()
 
     out_dir = tmp_path / "out"
-    file_request = RemovalRequest.from_mapping({"engine": "propagate", "neighbor_stride": 4, "out": str(out_dir / "c.%04d.png")})
+    file_request = RemovalRequest.from_mapping(
+        {"engine": "propagate", "neighbor_stride": 4, "out": str(out_dir / "c.%04d.png")}
+    )
     with pytest.raises(JobCancelled, match="cancelled after 4 of 16"):
         run_removal(
             file_request,

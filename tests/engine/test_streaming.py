@@ -55,7 +55,12 @@ def _peak(folder: Path, frames: str) -> int:
     }
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, json.dumps(request)], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "-c", _CHILD, json.dumps(request)],
+        check=False,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-2000:]
