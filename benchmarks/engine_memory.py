@@ -5,7 +5,9 @@
 Writes a PNG plate + matte sequence to a temporary folder, then runs each length in its own process through
 ``run_removal`` (files in, files out) and reports that process's peak RSS (``ru_maxrss``). For ``e2fgvi_hq`` the
 weights are deterministic (``../shared/parity/fill_weights.py``), ``--roi auto`` crops each window to its mattes,
-and ``--num-ref`` should be fixed: with ``-1`` the official protocol reads T/ref_step references per window.
+and ``--num-ref`` should be fixed: with ``-1`` the official protocol reads T/ref_step references per window. The
+cache (features, flows, window predictions) grows up to its budget (``--cache-bytes``, default 1 GiB): give a
+small budget to see the streaming bound alone.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def write_shot(folder: Path, length: int, width: int, height: int) -> None:
         write_frame(folder / f"matte.{t + 1:04d}.png", Frame.from_array(matte))
 
 
-def peak(folder: Path, frames: str, extra: dict) -> dict:
+def peak(folder: Path, frames: str, extra: dict, cache_bytes: str | None = None) -> dict:
     request = {
         "plate": str(folder / "plate.%04d.png"),
         "matte": str(folder / "matte.%04d.png"),
@@ -56,6 +58,8 @@ def peak(folder: Path, frames: str, extra: dict) -> dict:
         **extra,
     }
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if cache_bytes:
+        env["E2FGVI_CACHE_BYTES"] = cache_bytes
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, json.dumps(request)], env=env, capture_output=True, text=True, check=False
     )
@@ -70,6 +74,7 @@ def main() -> int:
     parser.add_argument("--engine", default="propagate", choices=("propagate", "e2fgvi_hq"))
     parser.add_argument("--num-ref", type=int, default=2)
     parser.add_argument("--lengths", default="40,200")
+    parser.add_argument("--cache-bytes", help="cache budget of each run ($E2FGVI_CACHE_BYTES, e.g. 64M; default 1G)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     lengths = [int(v) for v in args.lengths.split(",")]
@@ -93,9 +98,12 @@ def main() -> int:
             extra.update(weights=str(folder / "w.pth"), device="cpu", roi="auto")
         write_shot(folder, max(lengths), width, height)
         frame_mb = width * height * 3 / 2**20
-        print(f"{args.engine}, {width}x{height} ({frame_mb:.2f} MiB per RGB frame), num_ref {args.num_ref}")
+        print(
+            f"{args.engine}, {width}x{height} ({frame_mb:.2f} MiB per RGB frame), num_ref {args.num_ref}, "
+            f"cache budget {args.cache_bytes or 'default'}"
+        )
         for length in lengths:
-            result = peak(folder, f"1-{length}", extra)
+            result = peak(folder, f"1-{length}", extra, args.cache_bytes)
             print(f"{length:5d} frames: peak RSS {result['maxrss_kb'] / 1024:8.1f} MiB, {result['seconds']:.1f} s")
     return 0
 
