@@ -43,6 +43,11 @@ class PropagateConfig:
     ``robust_sigma``: colour scale (display units) of the robust blend of candidates: ones that disagree with
     the others (a moving object fetched by a chain) lose their weight; 0 (default: no gain measured on the
     benchmark) gives the plain weighted mean.
+    ``camera_motion_px``: hole pixels where the completed flow follows the camera motion (a homography per frame
+    pair, fitted to the measured flow) to within this many pixels take their colour along the composed
+    homographies from the nearest frames that see them as non-moving background, instead of from flow chains,
+    which drift inside large holes (+2.5 dB whole-frame PSNR on tennis with static masks, +0.3 dB on schoolgirls
+    with object masks); 0 turns it off.
     ``flow_cache_pairs``: at most this many completed flow pairs are kept between calls (overlapping windows reuse
     them; only the latest window's pairs are kept), so memory stays bounded by one window.
     """
@@ -61,6 +66,7 @@ class PropagateConfig:
     candidates_per_direction: int = 3
     land_on_measured_flow: bool = False
     robust_sigma: float = 0.0
+    camera_motion_px: float = 4.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.context_frames, int) or not 1 <= self.context_frames <= 100:
@@ -81,7 +87,13 @@ class PropagateConfig:
                 raise ConfigError(f"propagate {name}={value!r}: must be an integer >= 0")
         if not isinstance(self.spatial_radius_px, int) or self.spatial_radius_px < 1:
             raise ConfigError(f"propagate spatial_radius_px={self.spatial_radius_px!r}: must be an integer >= 1")
-        for name in ("flow_outlier_px", "consistency_px", "consistency_ratio", "robust_sigma"):
+        for name in (
+            "flow_outlier_px",
+            "consistency_px",
+            "consistency_ratio",
+            "robust_sigma",
+            "camera_motion_px",
+        ):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:
                 raise ConfigError(f"propagate {name}={value!r}: must be a number >= 0")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from e2fgvi_core.engines.global_motion import fit_homography, homography_flow
+
 _MIN_LEVEL_SIZE = 4
 _CROSS = np.array([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]], dtype=np.float32)
 
@@ -87,25 +89,10 @@ def complete_flow(
     return out
 
 
-def _homography_flow(flow: np.ndarray, known: np.ndarray, stride: int = 6) -> np.ndarray | None:
+def _homography_flow(flow: np.ndarray, known: np.ndarray) -> np.ndarray | None:
     """The flow of a homography fitted (RANSAC) to ``flow`` on a grid of ``known`` pixels, or None."""
-    h, w = known.shape
-    gy, gx = np.mgrid[stride // 2 : h : stride, stride // 2 : w : stride]
-    keep = known[gy, gx]
-    if keep.sum() < 16:
-        return None
-    src = np.stack([gx[keep], gy[keep]], axis=-1).astype(np.float32)
-    dst = src + flow[gy[keep], gx[keep]]
-    matrix, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 1.0, maxIters=500, confidence=0.99)
-    if matrix is None or inliers is None or inliers.sum() < max(16, 0.2 * len(src)):
-        return None
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    denominator = matrix[2, 0] * xs + matrix[2, 1] * ys + matrix[2, 2]
-    if np.any(np.abs(denominator) < 1e-6):
-        return None
-    mx = (matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2]) / denominator
-    my = (matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2]) / denominator
-    return np.stack([mx - xs, my - ys], axis=-1).astype(np.float32)
+    matrix = fit_homography(flow, known)
+    return None if matrix is None else homography_flow(matrix, *known.shape)
 
 
 def _push_pull(field: np.ndarray, weight: np.ndarray) -> np.ndarray:

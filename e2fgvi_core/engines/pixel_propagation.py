@@ -5,6 +5,11 @@ in time. A chain records a colour candidate at each frame where its position lie
 bilinear neighbour visible), up to ``max_candidates`` of them (weighted by temporal distance and flow agreement,
 which averages out noise and compression). It stops when it leaves the image or when the forward and backward
 flows of a step disagree (an occlusion or a bad flow: following it further would fetch the wrong surface).
+
+Background that moves with the camera is also traced along the pairs' homographies (``trace_camera``): composing
+them does not drift inside large holes the way chains of interpolated flow do, and it reaches far frames. Those
+colours replace the flow chains' where the completed flow itself agrees with the camera motion
+(``camera_deviation``), i.e. where the hole holds background rather than something moving on its own.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from e2fgvi_core.engines.flow import sample
+from e2fgvi_core.engines.global_motion import PairMotion, transform_points
 
 
 @dataclass
@@ -119,3 +125,85 @@ def blend_candidates(first: Candidates, second: Candidates, robust_sigma: float 
 def _weighted_mean(samples: np.ndarray, weights: np.ndarray) -> np.ndarray:
     total = weights.sum(axis=1)
     return np.einsum("nk,nkc->nc", weights, samples) / np.where(total > 0, total, 1.0)[:, None]
+
+
+def camera_deviation(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    target: int,
+    forward: list[np.ndarray],
+    backward: list[np.ndarray],
+    motions: list[PairMotion],
+) -> np.ndarray:
+    """How far (pixels, (n,) float32) the completed flow at the points of frame ``target`` departs from the camera
+    motion, the larger of the steps to the next and to the previous frame (inf where neither has a homography).
+
+    Where it is small the hole holds background that moves with the camera, and the homography chain is the
+    better guide; where it is large the surroundings move otherwise (a person beside the hole), so do not use it.
+    """
+    deviation = np.full(xs.size, np.inf, dtype=np.float32)
+    worst = np.zeros(xs.size, dtype=np.float32)
+    any_fit = False
+    steps = []
+    if target < len(motions):
+        steps.append((motions[target].homography, forward[target]))
+    if target >= 1:
+        matrix = motions[target - 1].homography
+        steps.append((None if matrix is None else np.linalg.inv(matrix), backward[target - 1]))
+    px = xs.astype(np.float32)
+    py = ys.astype(np.float32)
+    for matrix, flow in steps:
+        if matrix is None:
+            continue
+        any_fit = True
+        qx, qy = transform_points(matrix, px, py)
+        f = sample(flow, px, py)
+        worst = np.maximum(worst, np.hypot(px + f[:, 0] - qx, py + f[:, 1] - qy))
+    if any_fit:
+        deviation = worst
+    return deviation
+
+
+def trace_camera(
+    frames: np.ndarray,
+    holes_f32: np.ndarray,
+    motions: list[PairMotion],
+    target: int,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    max_steps: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Colours of the points ``(xs, ys)`` of frame ``target`` from the nearest frames, forwards and backwards, where
+    the composed camera motion lands on a pixel that is neither in a hole nor moving foreground.
+
+    A direction stops at the first pair without a homography. The two directions' first hits are blended, each
+    weighted by the inverse of its distance in frames. Returns ``(colours (n, 3) float32, found bool (n,))``.
+    """
+    n = xs.size
+    total = np.zeros((n, 3), dtype=np.float32)
+    weight = np.zeros(n, dtype=np.float32)
+    t = holes_f32.shape[0]
+    for step in (+1, -1):
+        matrix = np.eye(3)
+        pending = np.ones(n, dtype=bool)
+        for k in range(1, max_steps + 1):
+            source = target + step * k
+            if source < 0 or source >= t or not pending.any():
+                break
+            pair = motions[source - 1] if step > 0 else motions[source]
+            if pair.homography is None:
+                break
+            matrix = (pair.homography if step > 0 else np.linalg.inv(pair.homography)) @ matrix
+            index = np.nonzero(pending)[0]
+            qx, qy = transform_points(matrix, xs[index], ys[index])
+            moving = motions[source].moving_a if source < len(motions) else motions[source - 1].moving_b
+            blocked = sample(holes_f32[source], qx, qy, border_value=1.0) > 1e-3
+            blocked |= sample(moving.astype(np.float32), qx, qy, border_value=1.0) > 1e-3
+            hit = index[~blocked]
+            if hit.size:
+                total[hit] += sample(frames[source], qx[~blocked], qy[~blocked]) / k
+                weight[hit] += 1.0 / k
+                pending[hit] = False
+    found = weight > 0
+    colours = total / np.where(found, weight, 1.0)[:, None]
+    return colours.astype(np.float32), found

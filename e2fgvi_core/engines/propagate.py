@@ -20,7 +20,7 @@ import numpy as np
 
 from e2fgvi_core.engines.config import PropagateConfig
 from e2fgvi_core.engines.flow import FlowEstimator
-from e2fgvi_core.engines.pixel_propagation import blend_candidates, trace_direction
+from e2fgvi_core.engines.pixel_propagation import blend_candidates, camera_deviation, trace_camera, trace_direction
 from e2fgvi_core.engines.spatial_fill import correct_seams, inpaint_spatial
 from e2fgvi_core.errors import ConfigError, MatteError, SequenceError
 
@@ -65,12 +65,12 @@ class PropagateInpainter:
         hi = min(max(needed) + self.context_frames, t - 1)
         span_frames = frames[lo : hi + 1]
         span_holes = holes[lo : hi + 1]
-        forward, backward, completed = self.flows.window_flows(span_frames, span_holes)
+        forward, backward, completed, motions = self.flows.window_flows(span_frames, span_holes)
         landing = completed if self.config.land_on_measured_flow else None
         holes_f32 = span_holes.astype(np.float32)
         for j, i in enumerate(targets):
             if holes[i].any():
-                out[j] = self._fill_one(span_frames, span_holes, holes_f32, forward, backward, landing, i - lo)
+                out[j] = self._fill_one(span_frames, span_holes, holes_f32, forward, backward, motions, landing, i - lo)
             else:
                 out[j] = frames[i]
         return out
@@ -82,6 +82,7 @@ class PropagateInpainter:
         holes_f32: np.ndarray,
         forward: list[np.ndarray],
         backward: list[np.ndarray],
+        motions: list,
         landing: list[np.ndarray] | None,
         target: int,
     ) -> np.ndarray:
@@ -126,6 +127,14 @@ class PropagateInpainter:
             residual[ry, rx] = frames[target][ry, rx] - colours[ring_hit]
             residual_known[ry, rx] = True
             image = correct_seams(image, filled, residual_known, residual)
+        if cfg.camera_motion_px > 0:
+            hy, hx = ys[in_hole], xs[in_hole]
+            deviation = camera_deviation(hx, hy, target, forward, backward, motions)
+            guided = deviation <= cfg.camera_motion_px
+            camera, seen = trace_camera(frames, holes_f32, motions, target, hx[guided], hy[guided], cfg.context_frames)
+            gy, gx = hy[guided][seen], hx[guided][seen]
+            image[gy, gx] = camera[seen]
+            filled[gy, gx] = True
         unknown = hole & ~filled
         image = inpaint_spatial(image, unknown, cfg.spatial_method, cfg.spatial_radius_px)
         result = frames[target].copy()  # outside the hole: the input, untouched (even out-of-range values)
