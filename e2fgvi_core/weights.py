@@ -88,11 +88,10 @@ def _load_checkpoint(path: Path) -> tuple[str, dict]:
         raise CheckpointError(f"checkpoint {path}: {exc}") from exc
 
 
-def validate_checkpoint(path: str | Path) -> str:
-    """Load ``path`` safely and strictly into our generator; return its variant or raise ``CheckpointError``."""
+def _build_from_checkpoint(path: Path):
+    """Load ``path`` safely and strictly into a new generator: ``(variant, model)`` or ``CheckpointError``."""
     from e2fgvi_core.models import build_generator
 
-    path = Path(path)
     variant, state_dict = _load_checkpoint(path)
     model = build_generator(variant)
     try:
@@ -100,7 +99,29 @@ def validate_checkpoint(path: str | Path) -> str:
     except RuntimeError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
         raise CheckpointError(f"{path}: does not load into the {variant} generator: {first_line}") from exc
-    return variant
+    return variant, model
+
+
+def validate_checkpoint(path: str | Path) -> str:
+    """Load ``path`` safely and strictly into our generator; return its variant or raise ``CheckpointError``."""
+    return _build_from_checkpoint(Path(path))[0]
+
+
+def _weights_for_file(path: Path, variant: str) -> InstalledWeights:
+    """Describe a checkpoint used straight from its path (not from the store)."""
+    return InstalledWeights(
+        name=path.stem,
+        variant=variant,
+        path=path,
+        sha256=file_sha256(path),
+        bytes=path.stat().st_size,
+        source=str(path.resolve()),
+    )
+
+
+def _check_variant(path: Path, found: str, wanted: str | None) -> None:
+    if wanted and found != wanted:
+        raise CheckpointError(f"{path}: is an {found} checkpoint, but engine {wanted} was asked for")
 
 
 def _read_index(folder: Path) -> list[dict]:
@@ -201,16 +222,8 @@ def resolve_weights(spec: str | None = None, variant: str | None = None) -> Inst
         candidate = Path(spec).expanduser()
         if candidate.is_file():
             found_variant = validate_checkpoint(candidate)
-            if variant and found_variant != variant:
-                raise CheckpointError(f"{candidate}: is an {found_variant} checkpoint, but engine {variant} was asked for")
-            return InstalledWeights(
-                name=candidate.stem,
-                variant=found_variant,
-                path=candidate,
-                sha256=file_sha256(candidate),
-                bytes=candidate.stat().st_size,
-                source=str(candidate.resolve()),
-            )
+            _check_variant(candidate, found_variant, variant)
+            return _weights_for_file(candidate, found_variant)
         installed = installed_weights()
         for weights in installed:
             if weights.name == spec:
@@ -237,8 +250,6 @@ def load_generator(spec: str | None, variant: str | None, device=None):
     """
     import torch
 
-    from e2fgvi_core.models import build_generator
-
     direct = Path(spec).expanduser() if spec else None
     if direct is not None and direct.is_file():
         path = direct
@@ -246,24 +257,10 @@ def load_generator(spec: str | None, variant: str | None, device=None):
     else:
         weights = resolve_weights(spec, variant)
         path = weights.path
-    found_variant, state_dict = _load_checkpoint(path)
-    if variant and found_variant != variant:
-        raise CheckpointError(f"{path}: is an {found_variant} checkpoint, but engine {variant} was asked for")
-    model = build_generator(found_variant)
-    try:
-        model.load_state_dict(state_dict, strict=True)
-    except RuntimeError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        raise CheckpointError(f"{path}: does not load into the {found_variant} generator: {first_line}") from exc
+    found_variant, model = _build_from_checkpoint(path)
+    _check_variant(path, found_variant, variant)
     if weights is None:
-        weights = InstalledWeights(
-            name=path.stem,
-            variant=found_variant,
-            path=path,
-            sha256=file_sha256(path),
-            bytes=path.stat().st_size,
-            source=str(path.resolve()),
-        )
+        weights = _weights_for_file(path, found_variant)
     model.eval()
     if device is not None:
         model.to(torch.device(device))
