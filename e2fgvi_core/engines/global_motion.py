@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-MOVING_PX = 2.0  # measured flow this far from the camera motion marks a pixel as moving foreground
+MOVING_PX = 3.0  # measured flow this far from the camera motion marks a pixel as moving foreground (measured: 2-4)
 _GRID_STRIDE_PX = 6
 _MIN_POINTS = 16
 _MIN_INLIER_SHARE = 0.2
