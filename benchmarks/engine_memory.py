@@ -74,6 +74,7 @@ def main() -> int:
     parser.add_argument("--engine", default="propagate", choices=("propagate", "e2fgvi_hq"))
     parser.add_argument("--num-ref", type=int, default=2)
     parser.add_argument("--lengths", default="40,200")
+    parser.add_argument("--roi-margin", type=int, default=48, help="context margin of --roi auto crops (48)")
     parser.add_argument("--cache-bytes", help="cache budget of each run ($E2FGVI_CACHE_BYTES, e.g. 64M; default 1G)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
@@ -95,7 +96,7 @@ def main() -> int:
             spec.loader.exec_module(module)
             module.fill_weights(model, 1)
             torch.save(model.state_dict(), folder / "w.pth")
-            extra.update(weights=str(folder / "w.pth"), device="cpu", roi="auto")
+            extra.update(weights=str(folder / "w.pth"), device="cpu", roi="auto", roi_margin=args.roi_margin)
         write_shot(folder, max(lengths), width, height)
         frame_mb = width * height * 3 / 2**20
         print(

@@ -14,6 +14,7 @@ def _tiny_shot(length=8, height=40, width=64):
     return frames, mattes
 
 
+@pytest.mark.slow
 def test_parity_case_3_through_the_cli(parity_dir, fill_weights, tmp_path, run_cli, png_shot):
     import torch
 

@@ -26,7 +26,9 @@ def check_against_golden(out: np.ndarray, data) -> tuple[int, int]:
     return differing, in_hole
 
 
-@pytest.mark.parametrize("case, seed", [("e2fgvi_hq_pipeline", 1), ("e2fgvi_hq_pipeline_padded", 2)])
+@pytest.mark.parametrize(
+    "case, seed", [pytest.param("e2fgvi_hq_pipeline", 1, marks=pytest.mark.slow), ("e2fgvi_hq_pipeline_padded", 2)]
+)
 def test_pipeline_parity_through_the_api(parity_dir, make_checkpoint, case, seed):
     data = np.load(parity_dir / f"{case}.npz")
     assert int(data["weights_seed"]) == seed

@@ -29,6 +29,7 @@ def _run(request, frames, mattes, cache=None, progress=None, cancel=None):
     return summary, np.stack([sink.frames[n].pixels for n in numbers])
 
 
+@pytest.mark.slow
 def test_matte_change_recomputes_only_dependent_features_and_flows(make_checkpoint, synthetic_shot):
     """40 frames; after a full run, change the matte of 3 frames: only their features, the flows of their pairs and
     the windows that read them are recomputed."""
@@ -59,15 +60,15 @@ def test_matte_change_recomputes_only_dependent_features_and_flows(make_checkpoi
 
 def test_cached_and_uncached_results_are_identical(make_checkpoint, synthetic_shot):
     """Recomputing every stage in every window (no cache) equals computing each once (cache), bit for bit."""
-    frames, mattes = synthetic_shot(12, 60, 108, seed=6)
+    frames, mattes = synthetic_shot(8, 60, 108, seed=6)  # two overlapping windows share frames 0-5
     request = RemovalRequest.from_mapping(
         {"engine": "e2fgvi_hq", "weights": str(make_checkpoint(1)), "device": "cpu", "roi": "full"}
     )
     cold, uncached = _run(request, frames, mattes, cache=ShotCache(CacheConfig(budget_bytes=0)))
-    assert cold.cache_stats.entries == 0 and cold.cache_stats.misses_by_kind["features"] > 12
+    assert cold.cache_stats.entries == 0 and cold.cache_stats.misses_by_kind["features"] == 6 + 8
     shared = ShotCache(CacheConfig(budget_bytes=256 << 20))
     first, cached = _run(request, frames, mattes, cache=shared)
-    assert first.cache_stats.misses_by_kind == {"features": 12, "flows": 11, "windows": 3}
+    assert first.cache_stats.misses_by_kind == {"features": 8, "flows": 7, "windows": 2}
     again, rerun = _run(request, frames, mattes, cache=shared)
     assert again.cache_stats.misses == first.cache_stats.misses  # nothing recomputed
     assert np.array_equal(uncached, cached) and np.array_equal(cached, rerun)

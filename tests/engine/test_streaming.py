@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from e2fgvi_core.io import Frame, write_frame
 
@@ -69,6 +70,7 @@ def _peak(folder: Path, frames: str) -> int:
     return result["maxrss_kb"] * 1024
 
 
+@pytest.mark.slow
 def test_peak_memory_does_not_grow_with_shot_length(tmp_path):
     _write_shot(tmp_path, 200, 360, 640)
     peak_40 = _peak(tmp_path, "1-40")
