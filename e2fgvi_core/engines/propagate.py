@@ -128,18 +128,58 @@ class PropagateInpainter:
             residual_known[ry, rx] = True
             image = correct_seams(image, filled, residual_known, residual)
         if cfg.camera_motion_px > 0:
-            hy, hx = ys[in_hole], xs[in_hole]
-            deviation = camera_deviation(hx, hy, target, forward, backward, motions)
-            guided = deviation <= cfg.camera_motion_px
-            camera, seen = trace_camera(frames, holes_f32, motions, target, hx[guided], hy[guided], cfg.context_frames)
-            gy, gx = hy[guided][seen], hx[guided][seen]
-            image[gy, gx] = camera[seen]
-            filled[gy, gx] = True
+            image = self._fill_from_camera(frames, holes_f32, forward, backward, motions, target, ring, image, filled)
         unknown = hole & ~filled
         image = inpaint_spatial(image, unknown, cfg.spatial_method, cfg.spatial_radius_px)
         result = frames[target].copy()  # outside the hole: the input, untouched (even out-of-range values)
         result[hole] = np.clip(image[hole], 0.0, 1.0)
         return result
+
+    def _fill_from_camera(
+        self,
+        frames: np.ndarray,
+        holes_f32: np.ndarray,
+        forward: list[np.ndarray],
+        backward: list[np.ndarray],
+        motions: list,
+        target: int,
+        ring: np.ndarray,
+        image: np.ndarray,
+        filled: np.ndarray,
+    ) -> np.ndarray:
+        """Overwrite hole pixels with colours fetched along the camera motion; updates ``filled`` in place.
+
+        Where the completed flow follows the camera, the camera-guided colour replaces the flow chains' (which drift
+        in large holes). Where the camera motion is known but no frame of the window shows the point as static
+        background, a flow chain's colour can only come from something moving (a ghost of a passer-by): the pixel is
+        left to the spatial fill instead. Camera-guided pixels get their own seam correction from the ring.
+        """
+        cfg = self.config
+        hole = holes_f32[target] > 0
+        hy, hx = np.nonzero(hole)
+        deviation = camera_deviation(hx, hy, target, forward, backward, motions)
+        ry, rx = np.nonzero(ring)
+        qy, qx = np.concatenate([hy, ry]), np.concatenate([hx, rx])
+        camera, seen = trace_camera(frames, holes_f32, motions, target, qx, qy, cfg.context_frames)
+        n = hy.size
+        unseen = ~seen[:n] & np.isfinite(deviation)
+        filled[hy[unseen], hx[unseen]] = False
+        use = seen[:n] & (deviation <= cfg.camera_motion_px)
+        if not use.any():
+            return image
+        guided = np.zeros_like(hole)
+        guided[hy[use], hx[use]] = True
+        image[hy[use], hx[use]] = camera[:n][use]
+        filled |= guided
+        ring_seen = seen[n:]
+        if cfg.seam_correction and ring_seen.any():
+            residual = np.zeros_like(image)
+            residual_known = np.zeros_like(hole)
+            sy, sx = ry[ring_seen], rx[ring_seen]
+            residual[sy, sx] = frames[target][sy, sx] - camera[n:][ring_seen]
+            residual_known[sy, sx] = True
+            image = correct_seams(image, guided, residual_known, residual)
+        return image
 
 
 def _validate(frames: np.ndarray, holes: np.ndarray, targets: Sequence[int]) -> tuple[np.ndarray, np.ndarray, list]:
