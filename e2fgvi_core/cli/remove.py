@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("zero", "error"),
         help="NaN/Inf in the plate: read as 0 with a warning (default) or refuse the frame",
     )
-    parser.add_argument("--server", metavar="ADDRESS", help="run on an e2fgvi-server (e.g. tcp://127.0.0.1:5555)")
+    parser.add_argument("--server", metavar="ADDRESS", help="run on an e2fgvi-server (e.g. tcp://127.0.0.1:5577)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
