@@ -5,7 +5,9 @@ Most of what hides behind a moving object, or behind a static matte under a movi
 frames: we estimate optical flow between adjacent frames (OpenCV DIS on the masked frames), complete it smoothly
 inside the holes, follow flow chains from every hole pixel to the nearest frames that saw the point (both
 directions, forward-backward checked), blend those colours, correct seams, and paint what no frame saw with
-OpenCV inpainting. numpy + OpenCV only: no torch, no weights.
+OpenCV inpainting. Background that moves with the camera is fetched along per-pair homographies instead
+(``global_motion``): no drift in large holes, and moving foreground is never copied in. numpy + OpenCV only: no
+torch, no weights.
 
 Contract (docs/architecture.md): ``PropagateInpainter(config).fill(frames, holes, targets)``; the engine runner
 does colour conversion, matte dilation, compositing and I/O.
@@ -92,8 +94,43 @@ class PropagateInpainter:
         if cfg.seam_correction:
             kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * _SEAM_RING_PX + 1, 2 * _SEAM_RING_PX + 1))
             ring = cv2.dilate(hole.astype(np.uint8), kernel).astype(bool) & ~hole
-        query = hole | ring
-        ys, xs = np.nonzero(query)
+        image = frames[target].copy()
+        filled = np.zeros_like(hole)
+        chained = hole
+        if cfg.camera_motion_px > 0:
+            image, filled, chained = self._fill_from_camera(
+                frames, holes_f32, forward, backward, motions, target, ring, image
+            )
+        if chained.any():
+            image = self._fill_from_chains(
+                frames, holes_f32, forward, backward, landing, target, chained, ring, image, filled
+            )
+        unknown = hole & ~filled
+        image = inpaint_spatial(image, unknown, cfg.spatial_method, cfg.spatial_radius_px)
+        result = frames[target].copy()  # outside the hole: the input, untouched (even out-of-range values)
+        result[hole] = np.clip(image[hole], 0.0, 1.0)
+        return result
+
+    def _fill_from_chains(
+        self,
+        frames: np.ndarray,
+        holes_f32: np.ndarray,
+        forward: list[np.ndarray],
+        backward: list[np.ndarray],
+        landing: list[np.ndarray] | None,
+        target: int,
+        chained: np.ndarray,
+        ring: np.ndarray,
+        image: np.ndarray,
+        filled: np.ndarray,
+    ) -> np.ndarray:
+        """Colour the ``chained`` pixels from flow chains (both directions); updates ``filled`` in place.
+
+        The ring around the hole is traced too: the difference between its true and propagated colours is the seam
+        residual diffused into the propagated pixels.
+        """
+        cfg = self.config
+        ys, xs = np.nonzero(chained | ring)
         traced = [
             trace_direction(
                 frames,
@@ -113,27 +150,23 @@ class PropagateInpainter:
             for step in (+1, -1)
         ]
         colours, found = blend_candidates(*traced, robust_sigma=cfg.robust_sigma)
-        in_hole = hole[ys, xs]
-        image = frames[target].copy()
-        filled = np.zeros_like(hole)
-        hit = in_hole & found
+        in_chained = chained[ys, xs]
+        hit = in_chained & found
+        if not hit.any():
+            return image
+        propagated = np.zeros_like(chained)
+        propagated[ys[hit], xs[hit]] = True
         image[ys[hit], xs[hit]] = colours[hit]
-        filled[ys[hit], xs[hit]] = True
-        if cfg.seam_correction and filled.any():
-            ring_hit = ~in_hole & found
+        filled |= propagated
+        ring_hit = ~in_chained & found & ring[ys, xs]
+        if cfg.seam_correction and ring_hit.any():
             residual = np.zeros_like(image)
-            residual_known = np.zeros_like(hole)
+            residual_known = np.zeros_like(chained)
             ry, rx = ys[ring_hit], xs[ring_hit]
             residual[ry, rx] = frames[target][ry, rx] - colours[ring_hit]
             residual_known[ry, rx] = True
-            image = correct_seams(image, filled, residual_known, residual)
-        if cfg.camera_motion_px > 0:
-            image = self._fill_from_camera(frames, holes_f32, forward, backward, motions, target, ring, image, filled)
-        unknown = hole & ~filled
-        image = inpaint_spatial(image, unknown, cfg.spatial_method, cfg.spatial_radius_px)
-        result = frames[target].copy()  # outside the hole: the input, untouched (even out-of-range values)
-        result[hole] = np.clip(image[hole], 0.0, 1.0)
-        return result
+            image = correct_seams(image, propagated, residual_known, residual)
+        return image
 
     def _fill_from_camera(
         self,
@@ -145,14 +178,15 @@ class PropagateInpainter:
         target: int,
         ring: np.ndarray,
         image: np.ndarray,
-        filled: np.ndarray,
-    ) -> np.ndarray:
-        """Overwrite hole pixels with colours fetched along the camera motion; updates ``filled`` in place.
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Colour hole pixels from the frames along the camera motion; returns ``(image, filled, chained)``.
 
-        Where the completed flow follows the camera, the camera-guided colour replaces the flow chains' (which drift
-        in large holes). Where the camera motion is known but no frame of the window shows the point as static
-        background, a flow chain's colour can only come from something moving (a ghost of a passer-by): the pixel is
-        left to the spatial fill instead. Camera-guided pixels get their own seam correction from the ring.
+        Where the completed flow follows the camera, the camera-guided colour is used (flow chains drift in large
+        holes). Where the camera motion is known but no frame of the window shows the point as static background, a
+        flow chain's colour could only come from something moving (a ghost of a passer-by): the pixel is left to
+        the spatial fill. The rest (the flow departs from the camera motion: the hole covers something moving on
+        its own, or no camera motion was fitted) is left to the flow chains: ``chained``. Camera-guided pixels get
+        their own seam correction from the ring.
         """
         cfg = self.config
         hole = holes_f32[target] > 0
@@ -162,15 +196,16 @@ class PropagateInpainter:
         qy, qx = np.concatenate([hy, ry]), np.concatenate([hx, rx])
         camera, seen = trace_camera(frames, holes_f32, motions, target, qx, qy, cfg.context_frames)
         n = hy.size
-        unseen = ~seen[:n] & np.isfinite(deviation)
-        filled[hy[unseen], hx[unseen]] = False
-        use = seen[:n] & (deviation <= cfg.camera_motion_px)
-        if not use.any():
-            return image
+        follows = deviation <= cfg.camera_motion_px
+        use = seen[:n] & follows
+        rest = ~follows & (seen[:n] | ~np.isfinite(deviation))
+        chained = np.zeros_like(hole)
+        chained[hy[rest], hx[rest]] = True
         guided = np.zeros_like(hole)
+        if not use.any():
+            return image, guided, chained
         guided[hy[use], hx[use]] = True
         image[hy[use], hx[use]] = camera[:n][use]
-        filled |= guided
         ring_seen = seen[n:]
         if cfg.seam_correction and ring_seen.any():
             residual = np.zeros_like(image)
@@ -179,7 +214,7 @@ class PropagateInpainter:
             residual[sy, sx] = frames[target][sy, sx] - camera[n:][ring_seen]
             residual_known[sy, sx] = True
             image = correct_seams(image, guided, residual_known, residual)
-        return image
+        return image, guided, chained
 
 
 def _validate(frames: np.ndarray, holes: np.ndarray, targets: Sequence[int]) -> tuple[np.ndarray, np.ndarray, list]:
