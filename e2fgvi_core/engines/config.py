@@ -29,22 +29,12 @@ class PropagateConfig:
     full resolution: slower, more accurate).
     ``flow_mask_dilation_px``: how far around the holes the measured flow is distrusted and re-completed.
     ``flow_smoothing_iterations``: Jacobi sweeps that relax the completed flow towards a harmonic fill.
-    ``flow_outlier_px``: the camera motion around a hole is fitted as a homography and the flow inside the hole
-    completed as that motion plus the smooth residual of pixels within this many pixels of it (others, such as
-    independently moving people beside the hole, are ignored); 0 (default: better on the benchmark, where parallax
-    dominates) gives a plain harmonic completion.
     ``consistency_px`` / ``consistency_ratio``: a flow step is kept while the forward and backward flows agree to
     within ``consistency_px + consistency_ratio * |flow|`` pixels.
     ``seam_correction``: diffuse the colour difference on the hole's border into the propagated pixels (a cheap
     Poisson blend) so exposure changes between frames leave no seam.
     ``spatial_method`` / ``spatial_radius_px``: OpenCV inpainting for pixels no frame of the window ever sees.
     ``candidates_per_direction``: how many frames that saw a point are averaged in each temporal direction.
-    ``land_on_measured_flow``: a chain takes a colour only where the flows of its last step were measured, not
-    completed, so the forward-backward check there is against real motion (rejects moving foreground; off by
-    default: it also rejects much true background, and scored lower on the object-mask benchmark).
-    ``robust_sigma``: colour scale (display units) of the robust blend of candidates: ones that disagree with
-    the others (a moving object fetched by a chain) lose their weight; 0 (default: no gain measured on the
-    benchmark) gives the plain weighted mean.
     ``camera_motion_px``: hole pixels where the completed flow follows the camera motion (a homography per frame
     pair, fitted to the measured flow) to within this many pixels take their colour along the composed
     homographies from the nearest frames that show them as non-moving background, instead of from flow chains,
@@ -59,7 +49,6 @@ class PropagateConfig:
     flow_preset: str = "medium"
     flow_mask_dilation_px: int = 6
     flow_smoothing_iterations: int = 15
-    flow_outlier_px: float = 0.0
     consistency_px: float = 1.0
     consistency_ratio: float = 0.1
     seam_correction: bool = True
@@ -67,8 +56,6 @@ class PropagateConfig:
     spatial_radius_px: int = 5
     flow_cache_pairs: int = 64
     candidates_per_direction: int = 3
-    land_on_measured_flow: bool = False
-    robust_sigma: float = 0.0
     camera_motion_px: float = 6.0
 
     def __post_init__(self) -> None:
@@ -90,19 +77,12 @@ class PropagateConfig:
                 raise ConfigError(f"propagate {name}={value!r}: must be an integer >= 0")
         if not isinstance(self.spatial_radius_px, int) or self.spatial_radius_px < 1:
             raise ConfigError(f"propagate spatial_radius_px={self.spatial_radius_px!r}: must be an integer >= 1")
-        for name in (
-            "flow_outlier_px",
-            "consistency_px",
-            "consistency_ratio",
-            "robust_sigma",
-            "camera_motion_px",
-        ):
+        for name in ("consistency_px", "consistency_ratio", "camera_motion_px"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:
                 raise ConfigError(f"propagate {name}={value!r}: must be a number >= 0")
-        for name in ("seam_correction", "land_on_measured_flow"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"propagate {name}={getattr(self, name)!r}: must be true or false")
+        if not isinstance(self.seam_correction, bool):
+            raise ConfigError(f"propagate seam_correction={self.seam_correction!r}: must be true or false")
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None = None, *, use_env: bool = True) -> PropagateConfig:

@@ -54,7 +54,7 @@ class FlowEstimator:
         self._dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[config.flow_preset])
         if config.flow_preset == "fine":
             self._dis.setFinestScale(0)
-        self._cache: OrderedDict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, PairMotion]] = OrderedDict()
+        self._cache: OrderedDict[bytes, tuple[np.ndarray, np.ndarray, PairMotion]] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
@@ -66,10 +66,9 @@ class FlowEstimator:
         hole_b: np.ndarray,
         key: bytes | None = None,
         grays: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, PairMotion]:
-        """Return ``(flow a->b, flow b->a, completed, motion)``: flows (h, w, 2) float32 in pixels, completed inside
-        the holes, where they were completed ((h, w) float32, 1 = completed, 0 = measured), and the pair's camera
-        motion fitted to the measured flow (``global_motion.PairMotion``).
+    ) -> tuple[np.ndarray, np.ndarray, PairMotion]:
+        """Return ``(flow a->b, flow b->a, motion)``: flows (h, w, 2) float32 in pixels, completed inside the holes,
+        and the pair's camera motion fitted to the measured flow (``global_motion.PairMotion``).
 
         ``key`` (content digest of the pair) and ``grays`` (the pre-filled lumas) may be passed when already known.
         """
@@ -91,10 +90,9 @@ class FlowEstimator:
         motion = fit_pair_motion(forward, backward, ~invalid)
         if invalid.any():
             iterations = self.config.flow_smoothing_iterations
-            outlier_px = self.config.flow_outlier_px or None
-            forward = complete_flow(forward, invalid, iterations, outlier_px)
-            backward = complete_flow(backward, invalid, iterations, outlier_px)
-        result = (forward, backward, invalid.astype(np.float32), motion)
+            forward = complete_flow(forward, invalid, iterations)
+            backward = complete_flow(backward, invalid, iterations)
+        result = (forward, backward, motion)
         if self.config.flow_cache_pairs > 0:
             self._cache[key] = result
             while len(self._cache) > self.config.flow_cache_pairs:
@@ -121,9 +119,9 @@ class FlowEstimator:
 
     def window_flows(
         self, frames: np.ndarray, holes: np.ndarray
-    ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[PairMotion]]:
+    ) -> tuple[list[np.ndarray], list[np.ndarray], list[PairMotion]]:
         """Flows of every adjacent pair of the window: ``forward[k]`` is k -> k+1, ``backward[k]`` is k+1 -> k,
-        ``completed[k]`` where the pair's flows were completed rather than measured, ``motions[k]`` its camera motion.
+        ``motions[k]`` the pair's camera motion.
 
         Afterwards the cache holds only this window's pairs: windows slide forward, so older pairs are not asked
         for again, and the memory held between calls stays one window's worth of flows.
@@ -136,22 +134,21 @@ class FlowEstimator:
                 grays[k] = prefill_gray(frames[k], holes[k])
             return grays[k]
 
-        forward, backward, completed, motions, keys = [], [], [], [], []
+        forward, backward, motions, keys = [], [], [], []
         for k in range(len(frames) - 1):
             keys.append(digests[k] + digests[k + 1])
             if keys[-1] in self._cache:
-                f, b, c, m = self.pair_flows(frames[k], holes[k], frames[k + 1], holes[k + 1], key=keys[-1])
+                f, b, m = self.pair_flows(frames[k], holes[k], frames[k + 1], holes[k + 1], key=keys[-1])
             else:
                 pair = (gray(k), gray(k + 1))
-                f, b, c, m = self.pair_flows(frames[k], holes[k], frames[k + 1], holes[k + 1], key=keys[-1], grays=pair)
+                f, b, m = self.pair_flows(frames[k], holes[k], frames[k + 1], holes[k + 1], key=keys[-1], grays=pair)
             forward.append(f)
             backward.append(b)
-            completed.append(c)
             motions.append(m)
         wanted = set(keys)
         for key in [key for key in self._cache if key not in wanted]:
             del self._cache[key]
-        return forward, backward, completed, motions
+        return forward, backward, motions
 
     def clear(self) -> None:
         """Forget cached flows (e.g. between shots)."""

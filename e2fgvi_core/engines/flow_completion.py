@@ -11,8 +11,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from e2fgvi_core.engines.global_motion import fit_homography, homography_flow
-
 _MIN_LEVEL_SIZE = 4
 _CROSS = np.array([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]], dtype=np.float32)
 
@@ -63,36 +61,14 @@ def fill_harmonic_coarse(values: np.ndarray, known: np.ndarray, iterations: int 
     return out
 
 
-def complete_flow(
-    flow: np.ndarray, invalid: np.ndarray, iterations: int = 40, outlier_px: float | None = 3.0
-) -> np.ndarray:
-    """Replace the flow inside ``invalid`` (bool (h, w)) by a completion from the flow around it.
+def complete_flow(flow: np.ndarray, invalid: np.ndarray, iterations: int = 40) -> np.ndarray:
+    """Replace the flow inside ``invalid`` (bool (h, w)) by a smooth completion from the flow around it.
 
-    ``flow``: (h, w, 2) float32 in pixels. Returns a new array; the flow outside ``invalid`` is unchanged.
-    A harmonic fill alone bends the background's motion towards whatever moves beside the hole (a player next to
-    the matte). With ``outlier_px`` set, the dominant (camera) motion is first fitted as a homography with RANSAC;
-    inside the hole the flow is that homography's plus a harmonic fill of the residual (parallax) measured only on
-    the pixels that follow it to within ``outlier_px``. Without a usable fit it falls back to the plain fill.
+    ``flow``: (h, w, 2) float32 in pixels. Returns a new array; the flow outside ``invalid`` is unchanged. (A
+    homography-plus-residual completion was measured worse on the benchmark, where parallax dominates; the camera
+    motion is used instead where it helps, in ``global_motion`` and ``pixel_propagation.trace_camera``.)
     """
-    if outlier_px is None or not invalid.any():
-        return fill_harmonic_coarse(flow, ~invalid, iterations)
-    model = _homography_flow(flow, ~invalid)
-    if model is None:
-        return fill_harmonic_coarse(flow, ~invalid, iterations)
-    residual = flow - model
-    inlier = ~invalid & (np.hypot(residual[..., 0], residual[..., 1]) <= outlier_px)
-    if not inlier.any():
-        return fill_harmonic_coarse(flow, ~invalid, iterations)
-    filled = fill_harmonic_coarse(residual, inlier, iterations)
-    out = flow.copy()
-    out[invalid] = model[invalid] + filled[invalid]
-    return out
-
-
-def _homography_flow(flow: np.ndarray, known: np.ndarray) -> np.ndarray | None:
-    """The flow of a homography fitted (RANSAC) to ``flow`` on a grid of ``known`` pixels, or None."""
-    matrix = fit_homography(flow, known)
-    return None if matrix is None else homography_flow(matrix, *known.shape)
+    return fill_harmonic_coarse(flow, ~invalid, iterations)
 
 
 def _push_pull(field: np.ndarray, weight: np.ndarray) -> np.ndarray:

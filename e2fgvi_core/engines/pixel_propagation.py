@@ -49,7 +49,6 @@ def trace_direction(
     consistency_px: float,
     consistency_ratio: float,
     max_candidates: int = 1,
-    completed: list[np.ndarray] | None = None,
 ) -> Candidates:
     """Trace the points ``(xs, ys)`` of frame ``target`` towards ``target + step * k`` (``step`` is +1 or -1)."""
     n = xs.size
@@ -82,11 +81,6 @@ def trace_direction(
         acc_next = acc + disagreement
         keep = inside & consistent
         visible = keep & (sample(holes_f32[following], qx, qy, border_value=1.0) <= 1e-3)
-        if completed is not None:
-            # Land only where the flows were measured: there the forward-backward check of this step compares
-            # against the real motion of what is seen, so a differently moving surface is rejected.
-            pair = current if step > 0 else following
-            visible &= sample(completed[pair], qx, qy, border_value=1.0) <= 1e-3
         if visible.any():
             hit = active[visible]
             slot = hits[hit]
@@ -100,26 +94,15 @@ def trace_direction(
     return Candidates(samples, weights, hits > 0, distance)
 
 
-def blend_candidates(first: Candidates, second: Candidates, robust_sigma: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def blend_candidates(first: Candidates, second: Candidates) -> tuple[np.ndarray, np.ndarray]:
     """Blend both directions' candidates, nearer frames and better-agreeing chains weighted more.
 
-    With ``robust_sigma`` > 0 the mean is made robust (two reweighting passes, Cauchy weights of scale
-    ``robust_sigma`` in colour units): a candidate that disagrees with the others, typically a moving object
-    fetched by a chain that followed the background's motion, loses its weight instead of ghosting in.
-    Returns ``(colours (n, 3) float32, found bool (n,))``.
+    Returns ``(colours (n, 3) float32, found bool (n,))``. (A robust, outlier-rejecting blend was measured: no gain.)
     """
     samples = np.concatenate([first.samples, second.samples], axis=1)
     weights = np.concatenate([first.weights, second.weights], axis=1)
-    total = weights.sum(axis=1)
-    found = total > 0
-    base = weights
-    mean = _weighted_mean(samples, weights)
-    if robust_sigma > 0:
-        for _ in range(2):
-            residual2 = np.sum((samples - mean[:, None, :]) ** 2, axis=-1)
-            weights = base / (1.0 + residual2 / (robust_sigma * robust_sigma))
-            mean = _weighted_mean(samples, weights)
-    return mean.astype(np.float32), found
+    found = weights.sum(axis=1) > 0
+    return _weighted_mean(samples, weights).astype(np.float32), found
 
 
 def _weighted_mean(samples: np.ndarray, weights: np.ndarray) -> np.ndarray:

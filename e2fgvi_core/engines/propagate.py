@@ -67,12 +67,11 @@ class PropagateInpainter:
         hi = min(max(needed) + self.context_frames, t - 1)
         span_frames = frames[lo : hi + 1]
         span_holes = holes[lo : hi + 1]
-        forward, backward, completed, motions = self.flows.window_flows(span_frames, span_holes)
-        landing = completed if self.config.land_on_measured_flow else None
+        forward, backward, motions = self.flows.window_flows(span_frames, span_holes)
         holes_f32 = span_holes.astype(np.float32)
         for j, i in enumerate(targets):
             if holes[i].any():
-                out[j] = self._fill_one(span_frames, span_holes, holes_f32, forward, backward, motions, landing, i - lo)
+                out[j] = self._fill_one(span_frames, span_holes, holes_f32, forward, backward, motions, i - lo)
             else:
                 out[j] = frames[i]
         return out
@@ -85,7 +84,6 @@ class PropagateInpainter:
         forward: list[np.ndarray],
         backward: list[np.ndarray],
         motions: list,
-        landing: list[np.ndarray] | None,
         target: int,
     ) -> np.ndarray:
         cfg = self.config
@@ -102,9 +100,7 @@ class PropagateInpainter:
                 frames, holes_f32, forward, backward, motions, target, ring, image
             )
         if chained.any():
-            image = self._fill_from_chains(
-                frames, holes_f32, forward, backward, landing, target, chained, ring, image, filled
-            )
+            image = self._fill_from_chains(frames, holes_f32, forward, backward, target, chained, ring, image, filled)
         unknown = hole & ~filled
         image = inpaint_spatial(image, unknown, cfg.spatial_method, cfg.spatial_radius_px)
         result = frames[target].copy()  # outside the hole: the input, untouched (even out-of-range values)
@@ -117,7 +113,6 @@ class PropagateInpainter:
         holes_f32: np.ndarray,
         forward: list[np.ndarray],
         backward: list[np.ndarray],
-        landing: list[np.ndarray] | None,
         target: int,
         chained: np.ndarray,
         ring: np.ndarray,
@@ -145,11 +140,10 @@ class PropagateInpainter:
                 cfg.consistency_px,
                 cfg.consistency_ratio,
                 cfg.candidates_per_direction,
-                landing,
             )
             for step in (+1, -1)
         ]
-        colours, found = blend_candidates(*traced, robust_sigma=cfg.robust_sigma)
+        colours, found = blend_candidates(*traced)
         in_chained = chained[ys, xs]
         hit = in_chained & found
         if not hit.any():

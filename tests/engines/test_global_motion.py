@@ -55,7 +55,7 @@ def test_camera_trace_skips_pixels_that_move_against_the_camera():
     """Flagged moving pixels are not fetched; only the square's blurred flow boundary still leaks a little."""
     shot, frames = _shot_with_a_bystander(gap_px=0, size_px=24)
     holes_f32 = shot.holes.astype(np.float32)
-    _, _, _, motions = PropagateInpainter(PropagateConfig(context_frames=6)).flows.window_flows(frames, shot.holes)
+    _, _, motions = PropagateInpainter(PropagateConfig(context_frames=6)).flows.window_flows(frames, shot.holes)
     blind = [PairMotion(m.homography, np.zeros_like(m.moving_a), np.zeros_like(m.moving_b)) for m in motions]
 
     def trace(i: int, pairs: list) -> tuple[int, float]:
