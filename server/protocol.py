@@ -55,6 +55,7 @@ OUTPUT_ERROR = "output_error"
 CANCELLED = "cancelled"
 ACCESS_DENIED = "access_denied"
 UNKNOWN_JOB = "unknown_job"
+MODEL_INPUT_ERROR = "model_input_error"
 INTERNAL_ERROR = "internal_error"  # a bug in the server: never raised on purpose, always logged with a traceback
 ERROR_CODES = (
     E2FGVI_ERROR,
@@ -69,6 +70,7 @@ ERROR_CODES = (
     CANCELLED,
     ACCESS_DENIED,
     UNKNOWN_JOB,
+    MODEL_INPUT_ERROR,
     INTERNAL_ERROR,
 )
 
