@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench-quality bench-speed clean
+.PHONY: demo test install bench-quality bench-speed bench-memory bench-server clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,15 @@ bench-quality: $(STAMP)
 	$(PY) benchmarks/quality.py
 
 bench-speed: $(STAMP)
-	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/model_speed.py
+	$(PY) benchmarks/engine_speed.py --frames 20
+
+bench-memory: $(STAMP)
+	$(PY) benchmarks/engine_memory.py
+	$(PY) benchmarks/engine_memory.py --engine e2fgvi_hq --cache-bytes 64M --roi-margin 8
+
+bench-server: $(STAMP)
+	$(PY) benchmarks/server_overhead.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
