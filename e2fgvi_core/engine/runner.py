@@ -25,6 +25,7 @@ from e2fgvi_core.engine.api import MemorySink, Progress, RemovalRequest, Removal
 from e2fgvi_core.engine.backends import build_backend, choose_engine
 from e2fgvi_core.engine.blend import WindowBlend, composite_window_frame
 from e2fgvi_core.engine.cache import ShotCache, digest_arrays
+from e2fgvi_core.engine.memory import release_free_memory
 from e2fgvi_core.engine.plan import Window
 from e2fgvi_core.engine.prepare import (
     dilate_hole,
@@ -216,6 +217,9 @@ class ShotRunner:
             for position in list(self._loaded):
                 if position not in keep:
                     del self._loaded[position]
+            # Freed frames and activations go back to the system now, not when the heap happens to shrink: without
+            # this, glibc's heap fragmentation made RSS creep up with shot length (engine/memory.py).
+            release_free_memory()
         seconds = time.monotonic() - start
         self._report(len(written), total, "done", start)
         return RemovalSummary(
