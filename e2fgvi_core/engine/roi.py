@@ -6,6 +6,9 @@ a context margin, grown to the model's size constraint (multiples of 60 x 108 fo
 needed where the frame allows) and kept inside the frame; the prediction is pasted back into that rectangle.
 ``--proxy s`` additionally processes the crop at ``s`` times its size and upsamples the fill. The original
 ``e2fgvi`` model only runs at 432 x 240: it always takes the whole frame, resized (ROI does not apply).
+The weight-free ``propagate`` engine also takes whole frames under ``--roi auto``: it is cheap per pixel, it needs the
+background around the hole to fit the camera motion, and consecutive windows must see the same pixels for its flow
+cache to hit (per-window crops made it about 2x slower); ``--proxy`` still applies.
 
 A ``Geometry`` names all of this; its ``key`` is part of every cache key, since features computed on another crop
 or size are other numbers.
@@ -88,7 +91,7 @@ def plan_geometry(
     if variant == "e2fgvi":
         return Geometry(frame_wh, (0, 0, width, height), ORIGINAL_SIZE_WH, None)
     pad = HQ_MULTIPLE_HW if variant is not None else None
-    box = union_bbox(holes) if roi == "auto" else None
+    box = union_bbox(holes) if roi == "auto" and variant is not None else None
     if box is None:
         rect: Rect = (0, 0, width, height)
     else:

@@ -45,6 +45,15 @@ def test_full_roi_original_model_and_small_frames():
     assert small.is_full_frame
 
 
+def test_weight_free_engine_takes_whole_frames_under_auto_roi_but_honours_proxy():
+    hole = np.zeros((360, 640), bool)
+    hole[100:140, 300:360] = True
+    whole = plan_geometry((640, 360), [hole], roi="auto", margin=8, proxy=1.0, variant=None)
+    assert whole.is_full_frame and whole.proc_wh == (640, 360) and whole.pad_multiple_hw is None
+    half = plan_geometry((640, 360), [hole], roi="auto", margin=8, proxy=0.5, variant=None)
+    assert half.is_full_frame and half.proc_wh == (320, 180)
+
+
 def _shot(height, width, length=6):
     rng = np.random.default_rng(12)
     frames = rng.integers(0, 256, size=(length, height, width, 3), dtype=np.uint8)
