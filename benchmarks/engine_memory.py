@@ -7,7 +7,9 @@ Writes a PNG plate + matte sequence to a temporary folder, then runs each length
 weights are deterministic (``../shared/parity/fill_weights.py``), ``--roi auto`` crops each window to its mattes,
 and ``--num-ref`` should be fixed: with ``-1`` the official protocol reads T/ref_step references per window. The
 cache (features, flows, window predictions) grows up to its budget (``--cache-bytes``, default 1 GiB): give a
-small budget to see the streaming bound alone.
+small budget to see the streaming bound alone; each line also gives the cache's bytes at the end of the run, the
+part of the growth that is the cache filling up to its budget. ``E2FGVI_MALLOC_TRIM=0`` turns off the runner's
+per-window ``malloc_trim`` (``e2fgvi_core/engine/memory.py``) to measure what it saves.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ _CHILD = """
 import json, resource, sys
 from e2fgvi_core.engine.api import RemovalRequest, run_removal
 summary = run_removal(RemovalRequest.from_mapping(json.loads(sys.argv[1])))
-print(json.dumps({"frames": len(summary.frames), "seconds": summary.seconds,
+print(json.dumps({"frames": len(summary.frames), "seconds": summary.seconds, "cache_bytes": summary.cache_stats.bytes,
                   "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
@@ -105,7 +107,10 @@ def main() -> int:
         )
         for length in lengths:
             result = peak(folder, f"1-{length}", extra, args.cache_bytes)
-            print(f"{length:5d} frames: peak RSS {result['maxrss_kb'] / 1024:8.1f} MiB, {result['seconds']:.1f} s")
+            print(
+                f"{length:5d} frames: peak RSS {result['maxrss_kb'] / 1024:8.1f} MiB, {result['seconds']:.1f} s, "
+                f"cache {result['cache_bytes'] / 2**20:.1f} MiB"
+            )
     return 0
 
 
