@@ -27,7 +27,7 @@ bench-quality: $(STAMP)
 	$(PY) benchmarks/quality.py
 
 bench-speed: $(STAMP)
-	$(PY) benchmarks/model_speed.py
+	$(PY) benchmarks/model_speed.py --compare-attention
 	$(PY) benchmarks/engine_speed.py --frames 20
 
 bench-memory: $(STAMP)
