@@ -14,6 +14,14 @@ def _tiny_shot(length=8, height=40, width=64):
     return frames, mattes
 
 
+def _remove(run_cli, folder, *extra, matte="matte.%04d.png", out=None):
+    """``e2fgvi remove`` on the shot in ``folder`` (plate.%04d.png) writing ``out`` (default out/clean.%04d.png)."""
+    out = out if out is not None else folder / "out" / "clean.%04d.png"
+    return run_cli(
+        "remove", "--plate", str(folder / "plate.%04d.png"), "--matte", str(folder / matte), "--out", str(out), *extra
+    )
+
+
 @pytest.mark.slow
 def test_parity_case_3_through_the_cli(parity_dir, fill_weights, tmp_path, run_cli, png_shot):
     import torch
@@ -27,22 +35,11 @@ def test_parity_case_3_through_the_cli(parity_dir, fill_weights, tmp_path, run_c
     weights = tmp_path / "seed1.pth"
     torch.save(model.state_dict(), weights)
     folder = png_shot(data["frames_uint8"], data["masks_uint8"])  # masks are {0, 1}: > 0 means remove
-    done = run_cli(
-        "remove",
-        "--plate",
-        str(folder / "plate.%04d.png"),
-        "--matte",
-        str(folder / "matte.####.png"),
-        "--out",
-        str(folder / "out" / "clean.%04d.png"),
-        "--engine",
-        "e2fgvi_hq",
-        "--weights",
-        str(weights),
-        "--device",
-        "cpu",
-        "--roi",
-        "full",
+    done = _remove(
+        run_cli,
+        folder,
+        *("--engine", "e2fgvi_hq", "--weights", str(weights), "--device", "cpu", "--roi", "full"),
+        matte="matte.####.png",
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "frames/s" in done.stderr and "ETA" in done.stderr and "wrote 24 frames" in done.stderr
@@ -56,17 +53,7 @@ def test_parity_case_3_through_the_cli(parity_dir, fill_weights, tmp_path, run_c
 
 def test_default_engine_without_weights_says_so_and_succeeds(run_cli, png_shot):
     folder = png_shot(*_tiny_shot())
-    done = run_cli(
-        "remove",
-        "--plate",
-        str(folder / "plate.%04d.png"),
-        "--matte",
-        str(folder / "matte.%04d.png"),
-        "--out",
-        str(folder / "out" / "clean.%04d.png"),
-        "--frames",
-        "1002-1007",
-    )
+    done = _remove(run_cli, folder, "--frames", "1002-1007")
     assert done.returncode == 0, done.stderr
     assert "weight-free 'propagate' engine" in done.stderr and "wrote 6 frames" in done.stderr
     assert sorted(p.name for p in (folder / "out").iterdir()) == [f"clean.{n}.png" for n in range(1002, 1008)]
@@ -85,15 +72,7 @@ def test_default_engine_without_weights_says_so_and_succeeds(run_cli, png_shot):
 )
 def test_bad_input_is_one_line_exit_2_and_no_output(run_cli, png_shot, change, expected):
     folder = png_shot(*_tiny_shot())
-    args = {
-        "--plate": str(folder / "plate.%04d.png"),
-        "--matte": str(folder / "matte.%04d.png"),
-        "--out": str(folder / "out" / "clean.%04d.png"),
-        "--quiet": None,
-    }
-    args.update(change)
-    argv = ["remove"] + [item for key, value in args.items() for item in ((key,) if value is None else (key, value))]
-    done = run_cli(*argv)
+    done = _remove(run_cli, folder, "--quiet", *(item for pair in change.items() for item in pair))
     assert done.returncode == 2, done.stderr
     errors = [line for line in done.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1 and expected in errors[0], done.stderr
@@ -107,45 +86,18 @@ def test_size_mismatch_and_unwritable_output(run_cli, png_shot, tmp_path):
     frames, mattes = _tiny_shot()
     folder = png_shot(frames, mattes)
     write_frame(folder / "matte.1004.png", Frame.from_array(np.zeros((20, 30), np.uint8)))
-    done = run_cli(
-        "remove",
-        "--plate",
-        str(folder / "plate.%04d.png"),
-        "--matte",
-        str(folder / "matte.%04d.png"),
-        "--out",
-        str(folder / "out" / "clean.%04d.png"),
-        "--quiet",
-    )
+    done = _remove(run_cli, folder, "--quiet")
     assert done.returncode == 2 and "30x20" in done.stderr and "64x40" in done.stderr, done.stderr
     # frames finished before the bad one are complete files; nothing half-written is left behind
     assert all(not p.name.startswith(".") for p in (folder / "out").iterdir()) if (folder / "out").exists() else True
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
-    done = run_cli(
-        "remove",
-        "--plate",
-        str(folder / "plate.%04d.png"),
-        "--matte",
-        str(folder / "matte.%04d.png"),
-        "--out",
-        str(blocker / "clean.%04d.png"),
-        "--quiet",
-    )
+    done = _remove(run_cli, folder, "--quiet", out=blocker / "clean.%04d.png")
     assert done.returncode == 2 and "not a folder" in done.stderr, done.stderr
 
 
 def test_output_must_not_overwrite_the_plate(run_cli, png_shot):
     folder = png_shot(*_tiny_shot())
-    done = run_cli(
-        "remove",
-        "--plate",
-        str(folder / "plate.%04d.png"),
-        "--matte",
-        str(folder / "matte.%04d.png"),
-        "--out",
-        str(folder / "plate.%04d.png"),
-        "--quiet",
-    )
+    done = _remove(run_cli, folder, "--quiet", out=folder / "plate.%04d.png")
     assert done.returncode == 2 and "overwrite the plate" in done.stderr
