@@ -154,12 +154,7 @@ class PropagateInpainter:
         filled |= propagated
         ring_hit = ~in_chained & found & ring[ys, xs]
         if cfg.seam_correction and ring_hit.any():
-            residual = np.zeros_like(image)
-            residual_known = np.zeros_like(chained)
-            ry, rx = ys[ring_hit], xs[ring_hit]
-            residual[ry, rx] = frames[target][ry, rx] - colours[ring_hit]
-            residual_known[ry, rx] = True
-            image = correct_seams(image, propagated, residual_known, residual)
+            image = _correct_from_ring(image, propagated, frames[target], ys[ring_hit], xs[ring_hit], colours[ring_hit])
         return image
 
     def _fill_from_camera(
@@ -202,13 +197,22 @@ class PropagateInpainter:
         image[hy[use], hx[use]] = camera[:n][use]
         ring_seen = seen[n:]
         if cfg.seam_correction and ring_seen.any():
-            residual = np.zeros_like(image)
-            residual_known = np.zeros_like(hole)
-            sy, sx = ry[ring_seen], rx[ring_seen]
-            residual[sy, sx] = frames[target][sy, sx] - camera[n:][ring_seen]
-            residual_known[sy, sx] = True
-            image = correct_seams(image, guided, residual_known, residual)
+            image = _correct_from_ring(
+                image, guided, frames[target], ry[ring_seen], rx[ring_seen], camera[n:][ring_seen]
+            )
         return image, guided, chained
+
+
+def _correct_from_ring(
+    image: np.ndarray, filled: np.ndarray, true_image: np.ndarray, ry: np.ndarray, rx: np.ndarray, colours: np.ndarray
+) -> np.ndarray:
+    """Seam-correct the ``filled`` pixels of ``image`` from the ring pixels ``(rx, ry)``, where the true colour
+    (``true_image``) and the propagated ``colours`` are both known."""
+    residual = np.zeros_like(image)
+    residual_known = np.zeros_like(filled)
+    residual[ry, rx] = true_image[ry, rx] - colours
+    residual_known[ry, rx] = True
+    return correct_seams(image, filled, residual_known, residual)
 
 
 def _validate(frames: np.ndarray, holes: np.ndarray, targets: Sequence[int]) -> tuple[np.ndarray, np.ndarray, list]:
