@@ -10,13 +10,13 @@ PSNR of the result against the clean plate, in the hole and over the whole frame
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from e2fgvi_core.engine.api import ENGINES
 from e2fgvi_core.engine.prepare import srgb_decode, srgb_encode
 
 SAMPLE_FRAMES = 4
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", default="demo_output", help="folder for the shot, results and contact sheet")
     parser.add_argument("--frames", type=int, default=20, help="length of the synthetic shot (20)")
     parser.add_argument("--size", default="288x160", help="frame size WxH (288x160)")
-    parser.add_argument("--engine", default="auto", choices=("auto", "e2fgvi_hq", "e2fgvi", "propagate"))
+    parser.add_argument("--engine", default="auto", choices=ENGINES)
     parser.add_argument("--weights", help="checkpoint file or installed name")
     parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
 
@@ -130,7 +130,6 @@ def run(args: argparse.Namespace) -> int:
             "device": args.device,
         }
     )
-    request = dataclasses.replace(request, engine=choice.engine)
     summary = run_removal(request)
     after = np.stack(
         [
