@@ -8,22 +8,24 @@ file is removed and ``OutputError`` names the file and the reason.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import OpenImageIO as oiio
 
-from e2fgvi_core.errors import E2fgviError, OutputError
+from e2fgvi_core.errors import OutputError
 from e2fgvi_core.io import _oiio
 from e2fgvi_core.io.frame import Frame
 
 __all__ = [
-    "PROVENANCE_PREFIX",
     "LOSSY_EXR_COMPRESSIONS",
+    "PROVENANCE_PREFIX",
     "check_output_folder",
     "provenance_attributes",
     "write_frame",
@@ -55,9 +57,7 @@ def write_frame(
     source already has one. Pixels are written as given: alpha is never premultiplied or divided out.
     """
     target = Path(os.fspath(path))
-    format_name = _oiio.format_of(target.name)
-    if format_name is None:
-        raise OutputError(f"cannot write {target}: unknown image extension; known: {_oiio.known_extensions()}")
+    format_name = _format_of_output(target)
     _ensure_folder(target)
     spec = _build_spec(target, frame, format_name, compression, pixel_format)
     provenance = provenance_attributes(metadata or {})
@@ -78,9 +78,6 @@ def write_frame(
         closing, handle = handle, None
         _oiio.check(closing.close(), closing, "finish", str(target), OutputError)
         os.replace(temp, target)
-    except E2fgviError:
-        _discard(handle, temp)
-        raise
     except OSError as exc:
         _discard(handle, temp)
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
@@ -97,8 +94,7 @@ def check_output_folder(path: str | os.PathLike) -> Path:
     Raises ``OutputError`` naming the folder; leaves nothing behind.
     """
     target = Path(os.fspath(path))
-    if _oiio.format_of(target.name) is None:
-        raise OutputError(f"cannot write {target}: unknown image extension; known: {_oiio.known_extensions()}")
+    _format_of_output(target)
     _ensure_folder(target)
     probe = target.parent / f".e2fgvi-write-check.{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
@@ -118,6 +114,14 @@ def provenance_attributes(metadata: Mapping[str, Any]) -> dict[str, str]:
         name = key if str(key).startswith(PROVENANCE_PREFIX) else f"{PROVENANCE_PREFIX}{key}"
         attributes[name] = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
     return attributes
+
+
+def _format_of_output(target: Path) -> str:
+    """OpenImageIO's format name for ``target``'s extension; ``OutputError`` when no format has it."""
+    format_name = _oiio.format_of(target.name)
+    if format_name is None:
+        raise OutputError(f"cannot write {target}: unknown image extension; known: {_oiio.known_extensions()}")
+    return format_name
 
 
 def _ensure_folder(target: Path) -> None:
@@ -163,14 +167,9 @@ def _build_spec(
 
 
 def _discard(handle: Any, temp: Path) -> None:
+    """Best-effort cleanup after a failed write: the original failure is what the user needs to see."""
     if handle is not None:
-        try:
+        with contextlib.suppress(Exception):
             handle.close()
-        except Exception:  # noqa: BLE001 - best effort: the original failure is what the user needs to see
-            pass
-    try:
-        temp.unlink()
-    except FileNotFoundError:
-        pass
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        temp.unlink(missing_ok=True)
