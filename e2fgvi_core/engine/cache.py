@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,15 +131,6 @@ class ShotCache:
                 self._bytes -= evicted
                 self._kind_bytes[evicted_kind] -= evicted
                 self._evictions += 1
-
-    def get_or_compute(self, kind: str, key: str, compute: Callable[[], Any]) -> Any:
-        """Cached value, or ``compute()`` stored and returned (computed outside the lock: runs in parallel)."""
-        value = self.get(kind, key)
-        if value is not None:
-            return value
-        value = compute()
-        self.put(kind, key, value)
-        return value
 
     def clear(self) -> None:
         with self._lock:
