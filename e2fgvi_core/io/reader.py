@@ -52,8 +52,8 @@ def read_header(path: str | os.PathLike) -> FrameHeader:
         return FrameHeader(
             path=name,
             channels=tuple(spec.channelnames),
-            data_window=(spec.x, spec.y, spec.width, spec.height),
-            display_window=(spec.full_x, spec.full_y, spec.full_width, spec.full_height),
+            data_window=_data_window(spec),
+            display_window=_display_window(spec),
             dtype=dtype,
             format_name=handle.format_name(),
             metadata=metadata,
@@ -86,8 +86,8 @@ def read_frame(path: str | os.PathLike) -> Frame:
         return Frame(
             pixels=np.ascontiguousarray(pixels),
             channels=tuple(spec.channelnames),
-            data_window=(spec.x, spec.y, spec.width, spec.height),
-            display_window=(spec.full_x, spec.full_y, spec.full_width, spec.full_height),
+            data_window=_data_window(spec),
+            display_window=_display_window(spec),
             metadata=metadata,
             path=name,
             metadata_types=types,
@@ -95,6 +95,14 @@ def read_frame(path: str | os.PathLike) -> Frame:
         )
     finally:
         handle.close()
+
+
+def _data_window(spec: Any) -> Window:
+    return (spec.x, spec.y, spec.width, spec.height)
+
+
+def _display_window(spec: Any) -> Window:
+    return (spec.full_x, spec.full_y, spec.full_width, spec.full_height)
 
 
 def _existing(path: str | os.PathLike) -> str:
