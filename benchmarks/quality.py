@@ -32,8 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from e2fgvi_core import metrics
+from e2fgvi_core.engine.api import RemovalRequest, run_removal
 from e2fgvi_core.engines.config import PropagateConfig
-from e2fgvi_core.engines.propagate import PropagateInpainter
+from e2fgvi_core.engines.global_motion import MOVING_PX
 
 DEFAULT_FOOTAGE = Path(os.environ.get("E2FGVI_SHARED_DIR", ROOT.parent / "shared")) / "footage"
 CLIPS = ("tennis", "schoolgirls")
@@ -150,12 +151,6 @@ def run_telea(plate: Path, matte: Path, out: Path, count: int) -> float:
 
 def run_engine(engine: str, plate: Path, matte: Path, out: Path, count: int, config: dict) -> float:
     """``propagate`` / ``e2fgvi_hq`` through the shot engine's public API; returns seconds (I/O included)."""
-    try:
-        from e2fgvi_core.engine.api import RemovalRequest, run_removal
-    except ImportError:
-        if engine != "propagate":
-            raise
-        return run_propagate_direct(plate, matte, out, count)
     request = RemovalRequest.from_mapping(
         {
             "plate": str(plate / "%05d.png"),
@@ -168,33 +163,6 @@ def run_engine(engine: str, plate: Path, matte: Path, out: Path, count: int, con
     )
     start = time.perf_counter()
     run_removal(request)
-    return time.perf_counter() - start
-
-
-def run_propagate_direct(plate: Path, matte: Path, out: Path, count: int) -> float:
-    """Fallback when the shot engine is absent: sliding windows of the inpainter, read + fill + composite + write."""
-    inpainter = PropagateInpainter(PropagateConfig.from_mapping(None))
-    context, stride = inpainter.context_frames, 5
-    start = time.perf_counter()
-    loaded: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for first in range(0, count, stride):
-        targets = list(range(first, min(first + stride, count)))
-        lo, hi = max(0, first - context), min(count, targets[-1] + context + 1)
-        for i in list(loaded):
-            if i < lo:
-                del loaded[i]
-        for i in range(lo, hi):
-            if i not in loaded:
-                rgb = read_rgb(plate / f"{i:05d}.png")
-                mask = cv2.imread(str(matte / f"{i:05d}.png"), cv2.IMREAD_GRAYSCALE) > 0
-                loaded[i] = (rgb, dilate(mask[None])[0])
-        frames = np.stack([loaded[i][0] for i in range(lo, hi)]).astype(np.float32) / 255.0
-        holes = np.stack([loaded[i][1] for i in range(lo, hi)])
-        filled = inpainter.fill(frames, holes, [i - lo for i in targets])
-        for j, i in enumerate(targets):
-            rgb, hole = loaded[i]
-            result = np.where(hole[..., None], metrics.to_u8(filled[j]), rgb)
-            write_png(out / f"{i:05d}.png", result)
     return time.perf_counter() - start
 
 
@@ -225,8 +193,7 @@ def score(
     hole_psnr = [metrics.psnr(g, c, 255.0, h) for g, c, h in zip(gt, composite, holes)]
     hole_ssim = [metrics.ssim(g, c, 255.0, 7, h) for g, c, h in zip(gt, composite, holes)]
     background = holes & ~objects
-    squared = (composite[background].astype(np.float64) - gt[background]) ** 2
-    background_psnr = float(10 * np.log10(255.0**2 / squared.mean())) if squared.size else float("nan")
+    background_psnr = metrics.psnr(gt[background], composite[background], 255.0) if background.any() else float("nan")
     # The ceiling of background recovery: this engine's result with the background part of the hole made exact
     # (what is left is the hole on the clip's own moving objects, which no frame shows).
     exact = np.where(background[..., None], gt, composite)
@@ -377,11 +344,17 @@ def markdown(
         "adjacent frames on the masked frames (holes pre-filled smoothly), flow inside the dilated holes of both",
         "frames replaced by a multi-scale harmonic fill (push-pull pyramid + Jacobi sweeps); the camera motion of",
         "each frame pair fitted as a homography (RANSAC on the measured flow around the holes), pixels whose",
-        "measured flow departs from it by more than 3 px flagged as moving foreground. Hole pixels whose completed",
+        (
+            f"measured flow departs from it by more than {MOVING_PX:g} px flagged as moving foreground. Hole pixels"
+            " whose completed"
+        ),
         "flow follows the camera motion (within `CAMERA_MOTION_PX`) take their colour along the composed",
         "homographies from the nearest frames, both directions, that show them as non-moving background (no drift",
         "in large holes, no ghosts of passers-by); the others follow flow chains to the nearest frames that see",
-        "them (forward-backward checked, up to 3 frames averaged per direction, weighted by distance and",
+        (
+            f"them (forward-backward checked, up to {PropagateConfig().candidates_per_direction} frames averaged per"
+            " direction, weighted by distance and"
+        ),
         "agreement). Pixels that no frame shows as background under a known camera motion, and pixels no chain",
         "reaches, are painted by OpenCV Telea; the colour difference on the hole border is diffused into the",
         "propagated pixels (seam correction). Options: `PropagateConfig` fields, also settable as",
