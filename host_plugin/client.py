@@ -165,6 +165,11 @@ class JobHandle:
         return self.job_id or ""
 
     # --- called on the I/O thread ----------------------------------------------------------------------
+    def _send_submit(self, sock: zmq.Socket) -> None:
+        """(Re)send the submit; silence is not taken as a dead server before it can have left at the minimum rate."""
+        self._tracker = _send(sock, self._parts, track=True)
+        self._upload_until = time.monotonic() + self._nbytes / MIN_UPLOAD_BYTES_PER_S
+
     def _note(self, event: str) -> None:
         self.events.append(event)
         if self._on_event is not None:
@@ -186,9 +191,7 @@ class JobHandle:
         elif kind == wire.RESULT:
             self._add_frame(message)
         elif kind == wire.ERROR:
-            self._finish(
-                wire.RemoteError(message.get("code", wire.E2FGVI_ERROR), message.get("message", ""), message.header)
-            )
+            self._finish(_remote_error(message))
 
     def _add_frame(self, message: wire.Message) -> None:
         frame = message.get("frame")
@@ -491,8 +494,7 @@ class Client:
             self._requests.pop(payload.fields.get("req"), None)
         elif kind == "submit":
             self._jobs[payload.key] = payload
-            payload._tracker = _send(sock, payload._parts, track=True)
-            payload._upload_until = time.monotonic() + payload._nbytes / MIN_UPLOAD_BYTES_PER_S
+            payload._send_submit(sock)
         elif kind == "cancel":
             _send(sock, wire.encode(wire.CANCEL, {**payload, "req": next(self._req_ids)}))
 
@@ -503,8 +505,7 @@ class Client:
             if not handle.done:
                 handle.reconnects += 1
                 handle._note("server_lost_resubmitted")
-                handle._tracker = _send(sock, handle._parts, track=True)
-                handle._upload_until = time.monotonic() + handle._nbytes / MIN_UPLOAD_BYTES_PER_S
+                handle._send_submit(sock)
 
     def _dispatch(self, parts: list[Any]) -> None:
         try:
@@ -528,9 +529,7 @@ class Client:
                 log.warning("error from %s: %s: %s", self.address, message.get("code"), message.get("message"))
             return
         if message.type == wire.ERROR:
-            pending.error = wire.RemoteError(
-                message.get("code", wire.E2FGVI_ERROR), message.get("message", ""), message.header
-            )
+            pending.error = _remote_error(message)
         else:
             pending.reply = message
         pending.done.set()
@@ -556,6 +555,10 @@ def _send(sock: zmq.Socket, parts: list[Any], track: bool = False):
         return tracker if track else True
     except zmq.Again:
         return None if track else False
+
+
+def _remote_error(message: wire.Message) -> wire.RemoteError:
+    return wire.RemoteError(message.get("code", wire.E2FGVI_ERROR), message.get("message", ""), message.header)
 
 
 def _safe_call(callback: Callable, *args: Any) -> None:

@@ -47,7 +47,6 @@ class Broker:
         self.started = time.time()
         self.stopping = False
         self.shutdown_requested = False
-        self.authenticator = None
         self.socket = self.context.socket(zmq.ROUTER)
         self.socket.linger = 0
         self.socket.setsockopt(zmq.MAXMSGSIZE, config.max_message_bytes)
@@ -260,35 +259,23 @@ class Broker:
             plate=request.get("plate"),
             out=request.get("out"),
         )
-        self.reply(
-            identity,
-            wire.ACCEPTED,
-            {
-                "req": _safe_req(message.get("req")),
-                "job_id": job.job_id,
-                "key": key,
-                "position": self.queue.position(job),
-                "reattached": False,
-            },
-        )
+        self._accepted(identity, job, message, reattached=False)
 
     def _reattach(self, identity: bytes, job: Job, message: wire.Message) -> None:
         job.client = identity
         log_job_event("job_reattached", job, client=identity.hex()[:8], state=job.state)
-        self.reply(
-            identity,
-            wire.ACCEPTED,
-            {
-                "req": _safe_req(message.get("req")),
-                "job_id": job.job_id,
-                "key": job.key,
-                "position": self.queue.position(job),
-                "reattached": True,
-                "state": job.state,
-            },
-        )
+        self._accepted(identity, job, message, reattached=True, state=job.state)
         for recorded in list(job.replies):
             self.socket.send_multipart([identity, *recorded], copy=False)
+
+    def _accepted(self, identity: bytes, job: Job, message: wire.Message, **extra: Any) -> None:
+        fields = {
+            "req": _safe_req(message.get("req")),
+            "job_id": job.job_id,
+            "key": job.key,
+            "position": self.queue.position(job),
+        }
+        self.reply(identity, wire.ACCEPTED, {**fields, **extra})
 
     def _value_inputs(self, message: wire.Message) -> dict[str, Any]:
         """Frames by value: ``plate_frames``/``matte_frames`` entries name a buffer index and a frame number."""

@@ -144,7 +144,7 @@ class JobQueue:
     def cancel(self, reason: str, job_id: str | None = None, key: str | None = None) -> Job | None:
         """Set the cancel token of a job; a queued job is finished at once. None when the job is unknown."""
         with self._lock:
-            job = self._by_id.get(job_id) if job_id else self._by_key.get(key) if key else None
+            job = self.find(job_id, key)
             if job is None or job.state in FINAL_STATES:
                 return job
             job.cancel_reason = reason

@@ -138,7 +138,6 @@ def _shut_down(config: ServerConfig, broker: Broker, worker: Worker, queue: JobQ
     broker.drain(lambda: not worker.is_alive(), grace)  # clients keep getting pongs and their job's last message
     if worker.is_alive():
         log.warning('event=worker_still_running detail="the engine did not stop in %ss"', grace)
-    broker.forward_events()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -174,8 +174,7 @@ class Worker(threading.Thread):
 
     def _run_engine(self, job: Job):
         api = self.api
-        mapping = {k: v for k, v in job.request.items() if k != "shot"}
-        request = api.RemovalRequest.from_mapping(mapping)
+        request = api.RemovalRequest.from_mapping(self.engine_mapping(job.request))
         kwargs: dict[str, Any] = {}
         streamed = False
         if job.inputs:
@@ -234,10 +233,17 @@ class Worker(threading.Thread):
             info["device_memory"] = _device_memory()
         return info
 
+    def engine_mapping(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A submit's ``request`` as ``RemovalRequest`` keys: ``shot`` is only a label, and a request naming no
+        device gets the server's ``--device``."""
+        mapping = {k: v for k, v in request.items() if k != "shot"}
+        if not mapping.get("device"):
+            mapping["device"] = self.config.device
+        return mapping
+
     def validate(self, request: dict[str, Any], inputs: dict[str, Any]) -> None:
         """Fail a bad submit before it is queued: the request must build, and say where frames come from."""
-        mapping = {k: v for k, v in request.items() if k != "shot"}
-        self.api.RemovalRequest.from_mapping(mapping)  # numpy-only import: cheap, never waits for torch
+        self.api.RemovalRequest.from_mapping(self.engine_mapping(request))  # numpy-only: never waits for torch
         if not inputs and not request.get("plate"):
             raise ConfigError(
                 "submit needs 'request.plate' (a path pattern on the server's storage) or "

@@ -46,6 +46,7 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False) -> in
         raise errors.ConfigError(
             "--out is needed with --server: the server writes the frames (frames by value are for the client library)"
         )
+    submitted = request_for_server(request)
     bar = ProgressBar(enabled=not quiet and sys.stderr is not None)
 
     def on_progress(fields: dict) -> None:
@@ -61,7 +62,7 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False) -> in
 
     try:
         with Client(address) as client:
-            handle = client.submit(request_for_server(request), on_progress=on_progress)
+            handle = client.submit(submitted, on_progress=on_progress)
             try:
                 result = handle.wait()
             except KeyboardInterrupt:
@@ -83,7 +84,7 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False) -> in
     cache_text = f"; cache {cache['hits']} hits / {cache['misses']} misses" if isinstance(cache, dict) else ""
     variant = f" ({summary['variant']})" if summary.get("variant") else ""
     print(
-        f"e2fgvi remove: wrote {frames} frames to {request_for_server(request)['out']} in {seconds:.1f} s "
+        f"e2fgvi remove: wrote {frames} frames to {submitted['out']} in {seconds:.1f} s "
         f"({rate:.2f} frames/s) with {summary.get('engine')}{variant}; {summary.get('frames_passthrough', 0)} "
         f"passed through (empty matte){cache_text}; server {address}",
         file=sys.stderr,

@@ -136,3 +136,13 @@ def test_config_from_env_with_command_line_on_top(tmp_path):
     assert config.heartbeat_liveness == 4 and config.insecure is True
     assert config.output_roots == (str(tmp_path / "a"), str(tmp_path / "b"))
     assert config.client_timeout_s == pytest.approx(4.0)
+
+
+def test_device_setting_is_the_default_device_of_requests_that_name_none():
+    from server.jobs import JobQueue
+    from server.worker import Worker
+
+    worker = Worker(ServerConfig(device="cpu"), JobQueue(), outbox=None)
+    assert worker.engine_mapping({"plate": "p.%04d.exr", "shot": "sh010"}) == {"plate": "p.%04d.exr", "device": "cpu"}
+    assert worker.engine_mapping({"plate": "p.%04d.exr", "device": "cuda:1"})["device"] == "cuda:1"
+    assert worker.engine_mapping({"plate": "p.%04d.exr", "device": ""})["device"] == "cpu"
