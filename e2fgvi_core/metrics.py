@@ -62,7 +62,7 @@ def ssim(
         raise ConfigError(f"ssim win_size={win_size} is larger than the image {reference.shape[:2]}")
     smap = ssim_map(reference, test, data_range, win_size)
     if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
+        mask = _mask_for(mask, reference)
         if not mask.any():
             return float("nan")
         return float(smap[mask].mean())

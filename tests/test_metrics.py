@@ -80,6 +80,8 @@ def test_ssim_inside_a_mask_and_bad_windows():
     assert metrics.ssim(a, b, mask=top) < 0.2
     with pytest.raises(ConfigError, match="odd"):
         metrics.ssim(a, b, win_size=8)
+    with pytest.raises(ConfigError, match="mask shape"):
+        metrics.ssim(a, b, mask=np.ones((30, 30), bool))
 
 
 def _textured_pan(t=6, h=64, w=96, shift=2):

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from e2fgvi_core.engines.config import PropagateConfig
-from e2fgvi_core.engines.flow_completion import complete_flow, fill_harmonic_coarse
+from e2fgvi_core.engines.flow_completion import complete_flow, fill_harmonic_coarse, grow_mask
 from e2fgvi_core.engines.global_motion import PairMotion, fit_pair_motion
 
 _SAMPLE_ROW = 1024
@@ -112,10 +112,7 @@ class FlowEstimator:
 
     def _grow(self, hole: np.ndarray) -> np.ndarray:
         radius = self.config.flow_mask_dilation_px
-        if radius <= 0:
-            return hole
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-        return cv2.dilate(hole.astype(np.uint8), kernel).astype(bool)
+        return grow_mask(hole, radius) if radius > 0 else hole
 
     def window_flows(
         self, frames: np.ndarray, holes: np.ndarray

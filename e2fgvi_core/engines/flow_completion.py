@@ -71,6 +71,12 @@ def complete_flow(flow: np.ndarray, invalid: np.ndarray, iterations: int = 40) -
     return fill_harmonic_coarse(flow, ~invalid, iterations)
 
 
+def grow_mask(mask: np.ndarray, radius_px: int) -> np.ndarray:
+    """``mask`` (bool (h, w)) dilated by a disc of ``radius_px`` pixels."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius_px + 1, 2 * radius_px + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
+
+
 def _push_pull(field: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Weighted pyramid down (push) and up (pull): every pixel gets an average of the nearest known values."""
     levels: list[tuple[np.ndarray, np.ndarray]] = []

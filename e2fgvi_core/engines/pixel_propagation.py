@@ -124,7 +124,6 @@ def camera_deviation(
     Where it is small the hole holds background that moves with the camera, and the homography chain is the
     better guide; where it is large the surroundings move otherwise (a person beside the hole), so do not use it.
     """
-    deviation = np.full(xs.size, np.inf, dtype=np.float32)
     worst = np.zeros(xs.size, dtype=np.float32)
     any_fit = False
     steps = []
@@ -142,9 +141,7 @@ def camera_deviation(
         qx, qy = transform_points(matrix, px, py)
         f = sample(flow, px, py)
         worst = np.maximum(worst, np.hypot(px + f[:, 0] - qx, py + f[:, 1] - qy))
-    if any_fit:
-        deviation = worst
-    return deviation
+    return worst if any_fit else np.full(xs.size, np.inf, dtype=np.float32)
 
 
 def trace_camera(

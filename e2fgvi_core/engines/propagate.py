@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 
 from e2fgvi_core.engines.config import PropagateConfig
 from e2fgvi_core.engines.flow import FlowEstimator
+from e2fgvi_core.engines.flow_completion import grow_mask
 from e2fgvi_core.engines.pixel_propagation import blend_candidates, camera_deviation, trace_camera, trace_direction
 from e2fgvi_core.engines.spatial_fill import correct_seams, inpaint_spatial
 from e2fgvi_core.errors import ConfigError, MatteError, SequenceError
@@ -88,10 +88,7 @@ class PropagateInpainter:
     ) -> np.ndarray:
         cfg = self.config
         hole = holes[target]
-        ring = np.zeros_like(hole)
-        if cfg.seam_correction:
-            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * _SEAM_RING_PX + 1, 2 * _SEAM_RING_PX + 1))
-            ring = cv2.dilate(hole.astype(np.uint8), kernel).astype(bool) & ~hole
+        ring = grow_mask(hole, _SEAM_RING_PX) & ~hole if cfg.seam_correction else np.zeros_like(hole)
         image = frames[target].copy()
         filled = np.zeros_like(hole)
         chained = hole

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from e2fgvi_core.engines.flow_completion import fill_harmonic_coarse
+from e2fgvi_core.engines.flow_completion import fill_harmonic_coarse, grow_mask
 
 _METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
@@ -28,7 +28,7 @@ def correct_seams(
         return image
     field = np.where(residual_known[..., None], residual, 0.0).astype(np.float32)
     # Only the residual on the ring and inside the filled area matters: elsewhere pin it to 0 far from the hole.
-    smooth = fill_harmonic_coarse(field, residual_known | ~_grow(filled | residual_known, 8), iterations)
+    smooth = fill_harmonic_coarse(field, residual_known | ~grow_mask(filled | residual_known, 8), iterations)
     out = image.copy()
     out[filled] += smooth[filled]
     return out
@@ -50,8 +50,3 @@ def inpaint_spatial(image: np.ndarray, unknown: np.ndarray, method: str = "telea
     out = image.copy()
     out[y0:y1, x0:x1][crop_unknown] = painted[crop_unknown].astype(np.float32) / 255.0
     return out
-
-
-def _grow(mask: np.ndarray, radius_px: int) -> np.ndarray:
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius_px + 1, 2 * radius_px + 1))
-    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
