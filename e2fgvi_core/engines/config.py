@@ -24,7 +24,8 @@ class PropagateConfig:
 
     ``context_frames``: frames used on each side of a target (the runner streams windows of ``2 * n + 1``); 20 rather
     than 12 gained 0.6 dB on two of the benchmark's four cases (camera-guided fetches do not drift, so farther frames
-    help), 30 only 0.2 dB more for 50% more memory.
+    help), 30 only 0.2 dB more for 50% more memory (compare
+    ``E2FGVI_PROPAGATE_CONTEXT_FRAMES=12 python benchmarks/quality.py --no-docs`` and ``=30`` with the default run).
     ``flow_preset``: OpenCV DIS preset for the optical flow between adjacent frames (``fine`` is ``medium`` down to
     full resolution: slower, more accurate).
     ``flow_mask_dilation_px``: how far around the holes the measured flow is distrusted and re-completed.
@@ -40,7 +41,9 @@ class PropagateConfig:
     homographies from the nearest frames that show them as non-moving background, instead of from flow chains,
     which drift inside large holes and fetch passers-by; where the camera motion is known but no frame shows a
     hole pixel as background, the spatial fill paints it. On docs/quality.md's benchmark 6 beat 4 (tennis with
-    static masks +0.8 dB, others within 0.1 dB); 0 turns it off (flow chains everywhere).
+    static masks +0.8 dB, others within 0.1 dB: compare
+    ``E2FGVI_PROPAGATE_CAMERA_MOTION_PX=4 python benchmarks/quality.py --no-docs`` with the default run); 0 turns it
+    off (flow chains everywhere).
     ``flow_cache_pairs``: at most this many completed flow pairs are kept between calls (overlapping windows reuse
     them; only the latest window's pairs are kept), so memory stays bounded by one window.
     """
