@@ -16,6 +16,7 @@ import numpy as np
 from e2fgvi_core.engines.config import PropagateConfig
 from e2fgvi_core.engines.flow_completion import complete_flow, fill_harmonic_coarse, grow_mask
 from e2fgvi_core.engines.global_motion import PairMotion, fit_pair_motion
+from e2fgvi_core.metrics import to_u8
 
 _SAMPLE_ROW = 1024
 _MIN_FLOW_SIZE = 32  # DIS refuses images smaller than its coarsest patch grid
@@ -29,8 +30,7 @@ _DIS_PRESETS = {
 
 def to_gray_u8(frame: np.ndarray) -> np.ndarray:
     """(h, w, 3) float32 in [0, 1] -> (h, w) uint8 luma, the input DIS expects."""
-    rgb8 = np.clip(frame * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return cv2.cvtColor(rgb8, cv2.COLOR_RGB2GRAY)
+    return cv2.cvtColor(to_u8(frame), cv2.COLOR_RGB2GRAY)
 
 
 def prefill_gray(frame: np.ndarray, hole: np.ndarray) -> np.ndarray:

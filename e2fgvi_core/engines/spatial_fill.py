@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from e2fgvi_core.engines.flow_completion import fill_harmonic_coarse, grow_mask
+from e2fgvi_core.metrics import to_u8
 
 _METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
@@ -45,8 +46,7 @@ def inpaint_spatial(image: np.ndarray, unknown: np.ndarray, method: str = "telea
     x0, x1 = max(int(xs.min()) - margin, 0), min(int(xs.max()) + margin + 1, unknown.shape[1])
     crop = np.ascontiguousarray(image[y0:y1, x0:x1])
     crop_unknown = unknown[y0:y1, x0:x1]
-    rgb8 = np.clip(crop * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    painted = cv2.inpaint(rgb8, crop_unknown.astype(np.uint8), radius_px, _METHODS[method])
+    painted = cv2.inpaint(to_u8(crop), crop_unknown.astype(np.uint8), radius_px, _METHODS[method])
     out = image.copy()
     out[y0:y1, x0:x1][crop_unknown] = painted[crop_unknown].astype(np.float32) / 255.0
     return out
