@@ -96,15 +96,6 @@ def load_key_pair(path: str | os.PathLike) -> tuple[bytes, bytes]:
     return public, secret
 
 
-def load_public_key(path: str | os.PathLike) -> bytes:
-    """The public key of a certificate file (``*.key`` or ``*.key_secret``)."""
-    try:
-        public, _ = zmq.auth.load_certificate(str(path))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot load the CURVE key {path}: {exc}") from None
-    return public
-
-
 def start_curve(context: zmq.Context, sock: zmq.Socket, config: ServerConfig):
     """Make ``sock`` a CURVE server; start a ZAP authenticator trusting the keys in the authorised folder.
 

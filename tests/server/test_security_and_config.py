@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+import zmq.auth
 
 from e2fgvi_core.errors import ConfigError, OutputError
 from server.config import ServerConfig
@@ -16,7 +17,6 @@ from server.security import (
     is_loopback_endpoint,
     load_key_pair,
     load_or_create_token,
-    load_public_key,
 )
 
 
@@ -90,7 +90,7 @@ def test_generated_keys_load_and_secret_files_are_private(tmp_path):
     keys = generate_keys(tmp_path / "keys")
     public, secret = load_key_pair(keys["server_secret"])
     assert len(public) == 40 and len(secret) == 40
-    assert load_public_key(keys["server_public"]) == public
+    assert zmq.auth.load_certificate(str(keys["server_public"])) == (public, None)
     assert oct(keys["client_secret"].stat().st_mode & 0o777) == "0o600"
     assert (keys["authorized_dir"] / keys["client_public"].name).is_file()
     with pytest.raises(ConfigError, match="no secret key"):
