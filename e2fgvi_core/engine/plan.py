@@ -34,20 +34,15 @@ class Window:
 
 @dataclass(frozen=True)
 class ShotPlan:
-    """All windows of a shot plus, per position, the last window that outputs it and the last that reads it."""
+    """All windows of a shot plus, per position, the last window that outputs it."""
 
     length: int
     windows: tuple[Window, ...]
     last_output_window: dict[int, int] = field(default_factory=dict)
-    last_input_window: dict[int, int] = field(default_factory=dict)
 
     def outputs_after(self, window_index: int) -> list[int]:
         """Positions whose result is final once window ``window_index`` has been blended."""
         return sorted(p for p, w in self.last_output_window.items() if w == window_index)
-
-    def needed_after(self, window_index: int) -> set[int]:
-        """Positions that a later window still reads (as local frame or reference)."""
-        return {p for p, w in self.last_input_window.items() if w > window_index}
 
     def needed_by(self, window_index: int) -> set[int]:
         """Positions read by window ``window_index`` (empty past the end)."""
@@ -104,10 +99,7 @@ def plan_shot(length: int, config: EngineConfig, context_frames: int | None = No
             context = tuple(i for i in range(lo, hi) if i not in targets)
             windows.append(Window(number, start, targets, context))
     last_output: dict[int, int] = {}
-    last_input: dict[int, int] = {}
     for window in windows:
         for position in window.local:
             last_output[position] = window.index
-        for position in window.inputs:
-            last_input[position] = window.index
-    return ShotPlan(length, tuple(windows), last_output, last_input)
+    return ShotPlan(length, tuple(windows), last_output)
