@@ -76,23 +76,11 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _load_checkpoint(path: Path) -> tuple[str, dict]:
-    """``models.load_checkpoint`` with the file named in every error, so a one-line message says which file."""
-    from e2fgvi_core.models import load_checkpoint
-
-    try:
-        return load_checkpoint(path)
-    except CheckpointError as exc:
-        if str(path) in str(exc):
-            raise
-        raise CheckpointError(f"checkpoint {path}: {exc}") from exc
-
-
 def _build_from_checkpoint(path: Path):
     """Load ``path`` safely and strictly into a new generator: ``(variant, model)`` or ``CheckpointError``."""
-    from e2fgvi_core.models import build_generator
+    from e2fgvi_core.models import build_generator, load_checkpoint
 
-    variant, state_dict = _load_checkpoint(path)
+    variant, state_dict = load_checkpoint(path)
     model = build_generator(variant)
     try:
         model.load_state_dict(state_dict, strict=True)
@@ -178,10 +166,10 @@ def add_weights(path: str | Path, name: str | None = None) -> InstalledWeights:
     source = Path(path).expanduser()
     if not source.is_file():
         raise CheckpointError(f"{source}: no such checkpoint file. {DOWNLOAD_HELP}")
-    variant = validate_checkpoint(source)
     name = name or source.stem
     if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise CheckpointError(f"invalid weights name {name!r}: use letters, digits, '-', '_' and '.'")
+    variant = validate_checkpoint(source)
     folder = weights_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)

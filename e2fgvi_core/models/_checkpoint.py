@@ -103,7 +103,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     """Load a generator checkpoint safely and check it: returns ``(variant, state_dict)``.
 
     ``torch.load(..., weights_only=True)`` never runs code from the file; a pickle that needs arbitrary objects,
-    a truncated or corrupt file, a non-state-dict or a state dict of another model raises ``CheckpointError``.
+    a truncated or corrupt file, a non-state-dict or a state dict of another model raises ``CheckpointError``,
+    whose message names the file.
     """
     path = Path(path)
     if not path.is_file():
@@ -131,7 +132,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             f"checkpoint {path} is truncated or corrupt ({type(exc).__name__}: {_first_line(str(exc))})"
         ) from None
     state = checkpoint_filter_fn(obj, source=f"checkpoint {path}")
-    variant = detect_variant(state)
+    try:
+        variant = detect_variant(state)
+    except CheckpointError as exc:
+        raise CheckpointError(f"checkpoint {path}: {exc}") from None
     validate_state_dict(state, variant, source=f"checkpoint {path}")
     return variant, state
 
