@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from e2fgvi_core.errors import ConfigError
 from e2fgvi_core.models._registry import register_variant
+from e2fgvi_core.models.focal_transformer import ATTENTION_IMPLS
 
 __all__ = ["GeneratorConfig"]
 
@@ -70,8 +71,10 @@ class GeneratorConfig:
             elif key == "fixed_feat_size":
                 value = None if value is None else _pair(key, value)
             elif key == "attention_impl":
-                if value not in ("fused", "reference"):
-                    raise ConfigError(f"generator config key 'attention_impl' is {value!r}: use fused or reference")
+                if value not in ATTENTION_IMPLS:
+                    raise ConfigError(
+                        f"generator config key 'attention_impl' is {value!r}: use {' or '.join(ATTENTION_IMPLS)}"
+                    )
             elif key == "max_residue_magnitude":
                 value = float(value)
             elif key != "variant" and (not isinstance(value, int) or value <= 0):

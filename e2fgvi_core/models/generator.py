@@ -25,7 +25,7 @@ from e2fgvi_core.models.config import GeneratorConfig
 from e2fgvi_core.models.decoder import build_decoder
 from e2fgvi_core.models.encoder import Encoder
 from e2fgvi_core.models.flow_completion import SPyNet
-from e2fgvi_core.models.focal_transformer import ATTENTION_IMPLS, TemporalFocalTransformerBlock
+from e2fgvi_core.models.focal_transformer import TemporalFocalTransformerBlock
 from e2fgvi_core.models.propagation import BidirectionalPropagation, SecondOrderDeformableAlignment
 from e2fgvi_core.models.soft_split import SoftComp, SoftSplit, token_grid_size
 
@@ -78,14 +78,6 @@ class InpaintGenerator(nn.Module):
 
     # ------------------------------------------------------------------------------------------------------------
     # configuration helpers
-
-    def set_attention_impl(self, impl: str) -> InpaintGenerator:
-        """Switch every block between ``fused`` (default, fast) and ``reference`` (explicit softmax) attention."""
-        if impl not in ATTENTION_IMPLS:
-            raise ModelInputError(f"unknown attention implementation {impl!r}: use one of {', '.join(ATTENTION_IMPLS)}")
-        for block in self.transformer:
-            block.attn.impl = impl
-        return self
 
     def init_weights(self, gain: float = 0.02) -> InpaintGenerator:
         """Training-time initialisation (normal(0, gain) weights, zero biases, zero offset branch); SPyNet is left
