@@ -17,8 +17,7 @@ def select_device(requested: str | None = None) -> torch.device:
     if requested in (None, "", "auto"):
         if torch.cuda.is_available():
             return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
+        if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
     try:
@@ -31,9 +30,13 @@ def select_device(requested: str | None = None) -> torch.device:
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise DeviceError(f"device {requested!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
     elif device.type == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
+        if not _mps_available():
             raise DeviceError(f"device {requested!r} requested but MPS is not available on this machine")
     elif device.type != "cpu":
         raise DeviceError(f"unsupported device {requested!r}: use auto, cpu, cuda, cuda:N or mps")
     return device
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return mps is not None and mps.is_available()

@@ -24,6 +24,17 @@ def test_auto_prefers_cuda_then_mps_then_cpu():
     assert select_device("cpu").type == "cpu"
 
 
+def test_auto_order_is_cuda_then_mps_then_cpu(monkeypatch):
+    """The preference order itself, whatever this machine has."""
+    mps = getattr(torch.backends, "mps", None)
+    if mps is None:
+        pytest.skip("this torch has no MPS backend module")
+    for cuda, has_mps, expected in ((True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda cuda=cuda: cuda)
+        monkeypatch.setattr(mps, "is_available", lambda has_mps=has_mps: has_mps)
+        assert select_device("auto").type == expected
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_explicit_unavailable_device_is_an_error():
     with pytest.raises(DeviceError, match="CUDA is not available"):
