@@ -7,7 +7,9 @@ raised an ``E2fgviError`` naming the file and OpenImageIO's own words.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import functools
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import OpenImageIO as oiio
@@ -121,20 +123,22 @@ def write_attributes(spec: Any, values: dict[str, Any], types: dict[str, str], s
         _set_inferred(spec, name, value)
 
 
+@functools.cache
+def _extension_table() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``(format name, its extensions)`` for each format of this OpenImageIO build, parsed once."""
+    entries = (entry.partition(":") for entry in oiio.get_string_attribute("extension_list").split(";"))
+    return tuple((name, tuple(exts.split(","))) for name, _, exts in entries)
+
+
 def known_extensions() -> str:
     """The file extensions this OpenImageIO build knows, e.g. ``exr, tif, png, jpg, dpx``."""
-    entries = oiio.get_string_attribute("extension_list").split(";")
-    return ", ".join(ext for entry in entries for ext in entry.partition(":")[2].split(",") if ext)
+    return ", ".join(ext for _, exts in _extension_table() for ext in exts if ext)
 
 
 def format_of(path: str) -> str | None:
     """OpenImageIO's format name (``openexr``, ``png``...) for a file name's extension, None when unknown."""
     ext = path.rpartition(".")[2].lower() if "." in path else ""
-    for entry in oiio.get_string_attribute("extension_list").split(";"):
-        name, _, exts = entry.partition(":")
-        if ext in exts.split(","):
-            return name
-    return None
+    return next((name for name, exts in _extension_table() if ext in exts), None)
 
 
 def _is_format_control(name: str) -> bool:
@@ -146,9 +150,7 @@ def _is_format_control(name: str) -> bool:
 
 def _set_inferred(spec: Any, name: str, value: Any) -> None:
     setter: Callable[..., None] = spec.attribute
-    if isinstance(value, (bool, np.bool_)):
-        setter(name, int(value))
-    elif isinstance(value, (int, np.integer)):
+    if isinstance(value, (bool, np.bool_, int, np.integer)):
         setter(name, int(value))
     elif isinstance(value, (float, np.floating)):
         setter(name, float(value))
