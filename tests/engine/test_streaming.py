@@ -47,6 +47,21 @@ def _write_shot(folder: Path, length: int, height: int, width: int) -> None:
         write_frame(folder / f"matte.{t + 1:04d}.png", Frame.from_array(matte))
 
 
+def _run_child(code: str, request: dict, **env: str) -> dict:
+    """Run ``code`` in a fresh interpreter with the request as JSON; its last stdout line, parsed."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(request)],
+        check=False,
+        cwd=PROJECT_ROOT,
+        env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), **env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def _peak(folder: Path, frames: str) -> int:
     request = {
         "plate": str(folder / "plate.%04d.png"),
@@ -57,18 +72,7 @@ def _peak(folder: Path, frames: str) -> int:
     }
     # 12 frames of context each side: the window (11 local frames + 2 x 12) fits in the 40-frame shot, so the short
     # run already holds one full window and the comparison measures streaming, not the window size.
-    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), E2FGVI_PROPAGATE_CONTEXT_FRAMES="12")
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, json.dumps(request)],
-        check=False,
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = _run_child(_CHILD, request, E2FGVI_PROPAGATE_CONTEXT_FRAMES="12")
     assert result["frames"] == int(frames.split("-")[1]) - int(frames.split("-")[0]) + 1
     return result["maxrss_kb"] * 1024
 
@@ -103,8 +107,9 @@ print(json.dumps({"frames": len(summary.frames), "cache_bytes": summary.cache_st
 def test_model_resident_memory_between_windows_stays_flat(tmp_path, make_checkpoint):
     """E2FGVI-HQ on the CPU, cache budget 16 MiB (full after ~20 frames): RSS between windows must not creep up.
 
-    Without ``engine/memory.py`` (``E2FGVI_MALLOC_TRIM=0``) glibc's heap fragmentation made it grow by 40-60 MiB
-    over these 100 frames although nothing was kept per window; with it, it stays within a few MiB.
+    Without ``engine/memory.py`` (``E2FGVI_MALLOC_TRIM=0``) glibc's heap fragmentation made it grow past the bound
+    over these 100 frames although nothing was kept per window; with it, it stays within a few MiB (docs/engine.md,
+    "Memory", has the measured numbers).
     """
     length = 100
     _write_shot(tmp_path, length, 360, 640)
@@ -120,18 +125,7 @@ def test_model_resident_memory_between_windows_stays_flat(tmp_path, make_checkpo
         "roi": "auto",
         "roi_margin": 8,
     }
-    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), E2FGVI_CACHE_BYTES="16M")
-    done = subprocess.run(
-        [sys.executable, "-c", _MODEL_CHILD, json.dumps(request)],
-        check=False,
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = _run_child(_MODEL_CHILD, request, E2FGVI_CACHE_BYTES="16M")
     assert result["frames"] == length
     assert result["cache_bytes"] > 12 << 20, "the cache should be full: the test is about what comes after"
     # One sample per window: the RSS when its first new frame is read (a window reads 5 new local frames).
