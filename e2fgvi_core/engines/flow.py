@@ -73,7 +73,7 @@ class FlowEstimator:
         ``key`` (content digest of the pair) and ``grays`` (the pre-filled lumas) may be passed when already known.
         """
         if key is None:
-            key = _frame_digest(frame_a, hole_a) + _frame_digest(frame_b, hole_b)
+            key = frame_digest(frame_a, hole_a) + frame_digest(frame_b, hole_b)
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
@@ -123,7 +123,7 @@ class FlowEstimator:
         Afterwards the cache holds only this window's pairs: windows slide forward, so older pairs are not asked
         for again, and the memory held between calls stays one window's worth of flows.
         """
-        digests = [_frame_digest(frame, hole) for frame, hole in zip(frames, holes)]
+        digests = [frame_digest(frame, hole) for frame, hole in zip(frames, holes)]
         grays: dict[int, np.ndarray] = {}
 
         def gray(k: int) -> np.ndarray:
@@ -152,7 +152,7 @@ class FlowEstimator:
         self._cache.clear()
 
 
-def _frame_digest(frame: np.ndarray, hole: np.ndarray) -> bytes:
+def frame_digest(frame: np.ndarray, hole: np.ndarray) -> bytes:
     """Content digest of one frame and its hole (shape included), the half of a pair's cache key."""
     digest = hashlib.blake2b(digest_size=16)
     for array in (frame, hole):

@@ -20,8 +20,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from e2fgvi_core.engines.config import PropagateConfig
-from e2fgvi_core.engines.flow import FlowEstimator
+from e2fgvi_core.engines.flow import FlowEstimator, frame_digest, sample
 from e2fgvi_core.engines.flow_completion import grow_mask
+from e2fgvi_core.engines.global_motion import transform_points
 from e2fgvi_core.engines.pixel_propagation import blend_candidates, camera_deviation, trace_camera, trace_direction
 from e2fgvi_core.engines.spatial_fill import correct_seams, inpaint_spatial
 from e2fgvi_core.errors import ConfigError, MatteError, SequenceError
@@ -34,7 +35,10 @@ class PropagateInpainter:
 
     ``context_frames``: how many frames on each side of a target ``fill`` uses; the runner streams windows of
     ``2 * context_frames + 1`` frames, so memory stays bounded by the window. Flows of frame pairs are cached
-    (bounded by ``config.flow_cache_pairs``) so overlapping windows do not recompute them.
+    (bounded by ``config.flow_cache_pairs``) so overlapping windows do not recompute them. The output of the frame
+    filled last is kept too: when the next target is the frame after it (same content), what no frame shows is
+    blended with it carried along the flow (``config.temporal_spatial_fill``), so one instance should fill one shot
+    in frame order (the runner makes one per job).
     """
 
     name = "propagate"
@@ -42,6 +46,9 @@ class PropagateInpainter:
     def __init__(self, config: PropagateConfig | None = None) -> None:
         self.config = config or PropagateConfig()
         self.flows = FlowEstimator(self.config)
+        # The last filled frame (content digest of its input and hole, and its output): what no frame shows is
+        # painted once and then carried along the flow, so a spatial fill does not flicker from frame to frame.
+        self._previous: tuple[bytes, np.ndarray] | None = None
 
     @property
     def context_frames(self) -> int:
@@ -71,10 +78,21 @@ class PropagateInpainter:
         holes_f32 = span_holes.astype(np.float32)
         for j, i in enumerate(targets):
             if holes[i].any():
-                out[j] = self._fill_one(span_frames, span_holes, holes_f32, forward, backward, motions, i - lo)
+                previous = self._previous_output(span_frames, span_holes, i - lo)
+                out[j] = self._fill_one(
+                    span_frames, span_holes, holes_f32, forward, backward, motions, i - lo, previous
+                )
             else:
                 out[j] = frames[i]
+            self._previous = (frame_digest(frames[i], holes[i]), out[j].copy())
         return out
+
+    def _previous_output(self, frames: np.ndarray, holes: np.ndarray, target: int) -> np.ndarray | None:
+        """This engine's output for the frame before ``target``, if that is the frame it filled last."""
+        if self._previous is None or target < 1:
+            return None
+        digest, output = self._previous
+        return output if digest == frame_digest(frames[target - 1], holes[target - 1]) else None
 
     def _fill_one(
         self,
@@ -85,6 +103,7 @@ class PropagateInpainter:
         backward: list[np.ndarray],
         motions: list,
         target: int,
+        previous: np.ndarray | None = None,
     ) -> np.ndarray:
         cfg = self.config
         hole = holes[target]
@@ -99,7 +118,14 @@ class PropagateInpainter:
         if chained.any():
             image = self._fill_from_chains(frames, holes_f32, forward, backward, target, chained, ring, image, filled)
         unknown = hole & ~filled
-        image = inpaint_spatial(image, unknown, cfg.spatial_method, cfg.spatial_radius_px)
+        painted = inpaint_spatial(image, unknown, cfg.spatial_method, cfg.spatial_radius_px)
+        weight = cfg.temporal_spatial_fill
+        if previous is not None and weight > 0 and unknown.any():
+            carried = _carry_previous(
+                image, unknown, previous, backward[target - 1], motions[target - 1].homography, cfg.camera_motion_px
+            )
+            painted[unknown] = weight * carried[unknown] + (1.0 - weight) * painted[unknown]
+        image = painted
         result = frames[target].copy()  # outside the hole: the input, untouched (even out-of-range values)
         result[hole] = np.clip(image[hole], 0.0, 1.0)
         return result
@@ -198,6 +224,40 @@ class PropagateInpainter:
                 image, guided, frames[target], ry[ring_seen], rx[ring_seen], camera[n:][ring_seen]
             )
         return image, guided, chained
+
+
+def _carry_previous(
+    image: np.ndarray,
+    unknown: np.ndarray,
+    previous: np.ndarray,
+    flow_back: np.ndarray,
+    homography: np.ndarray | None,
+    camera_motion_px: float,
+) -> np.ndarray:
+    """Fill ``unknown`` pixels from the previous output frame, then diffuse the colour difference on their border
+    (known here vs carried) into them.
+
+    Why: per-frame spatial inpainting paints each frame anew, so what no frame shows flickers; carried along the
+    motion it stays put, and the seam correction lets it follow slow changes around it. The motion is the camera's
+    (``homography``: previous -> this frame) where the completed flow (this frame -> previous) agrees with it to
+    within ``camera_motion_px``: flow interpolated inside a hole is pulled by whatever moves beside it and would
+    drift the fill; elsewhere (something moving on its own) the flow.
+    """
+    ring = grow_mask(unknown, _SEAM_RING_PX) & ~unknown
+    ys, xs = np.nonzero(unknown | ring)
+    step = sample(flow_back, xs.astype(np.float32), ys.astype(np.float32))
+    px, py = xs + step[:, 0], ys + step[:, 1]
+    if homography is not None and camera_motion_px > 0:
+        cx, cy = transform_points(np.linalg.inv(homography), xs, ys)
+        follows = np.hypot(px - cx, py - cy) <= camera_motion_px
+        px, py = np.where(follows, cx, px), np.where(follows, cy, py)
+    h, w = unknown.shape
+    carried = sample(previous, np.clip(px, 0, w - 1).astype(np.float32), np.clip(py, 0, h - 1).astype(np.float32))
+    out = image.copy()
+    inside = unknown[ys, xs]
+    out[ys[inside], xs[inside]] = carried[inside]
+    border = ~inside
+    return _correct_from_ring(out, unknown, image, ys[border], xs[border], carried[border])
 
 
 def _correct_from_ring(

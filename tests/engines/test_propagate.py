@@ -149,3 +149,56 @@ def test_tiny_crops_are_filled(size):
     assert np.isfinite(out).all() and out.min() >= 0.0 and out.max() <= 1.0
     for j, i in enumerate([0, 2, 4]):
         assert np.array_equal(out[j][~holes[i]], frames[i][~holes[i]])
+
+
+def _static_shot_with_grain(t: int = 10, h: int = 80, w: int = 112):
+    """Locked-off camera, a textured background with fresh film grain on every frame, and a static hole that nothing
+    ever reveals: per-frame spatial inpainting repaints the hole from a different grain each frame (flicker)."""
+    rng = np.random.default_rng(5)
+    texture = cv2.resize(rng.random((h // 8, w // 8, 3)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    frames = np.clip(texture[None] + rng.normal(0.0, 0.03, (t, h, w, 3)), 0.0, 1.0).astype(np.float32)
+    hole = np.zeros((h, w), bool)
+    hole[30:50, 46:66] = True
+    return frames, np.repeat(hole[None], t, axis=0)
+
+
+def _flicker(out: np.ndarray, hole: np.ndarray) -> float:
+    return float(np.mean([np.abs(out[k + 1][hole] - out[k][hole]).mean() for k in range(len(out) - 1)]))
+
+
+def test_what_no_frame_sees_is_carried_along_instead_of_repainted_every_frame():
+    frames, holes = _static_shot_with_grain()
+    targets = list(range(len(frames)))
+    repainted = PropagateInpainter(PropagateConfig(context_frames=4, temporal_spatial_fill=0.0))
+    carried = PropagateInpainter(PropagateConfig(context_frames=4))
+    out_repainted = repainted.fill(frames, holes, targets)
+    out_carried = carried.fill(frames, holes, targets)
+    for out in (out_repainted, out_carried):
+        assert all(np.array_equal(out[i][~holes[i]], frames[i][~holes[i]]) for i in targets)
+    assert _flicker(out_repainted, holes[0]) > 3e-3, "grain should change per-frame inpainting"
+    assert _flicker(out_carried, holes[0]) < 0.75 * _flicker(out_repainted, holes[0])
+    # The first frame has nothing to carry: both paint it the same way.
+    assert np.array_equal(out_carried[0], out_repainted[0])
+
+
+def test_a_previous_frame_of_other_content_is_never_carried():
+    frames, holes = _static_shot_with_grain()
+    other = np.ascontiguousarray(frames[:, ::-1])  # another shot of the same size
+    used = PropagateInpainter(PropagateConfig(context_frames=4))
+    used.fill(other, holes, [0, 1, 2, 3])
+    after_other = used.fill(frames, holes, [3, 4])
+    fresh = PropagateInpainter(PropagateConfig(context_frames=4)).fill(frames, holes, [3, 4])
+    assert np.array_equal(after_other, fresh)
+    # Across windows of one shot, in frame order, the frame filled last is carried into the next window's first.
+    split = PropagateInpainter(PropagateConfig(context_frames=4))
+    split.fill(frames, holes, [0, 1, 2])
+    continued = split.fill(frames, holes, [3, 4])
+    whole = PropagateInpainter(PropagateConfig(context_frames=4)).fill(frames, holes, [0, 1, 2, 3, 4])
+    assert np.array_equal(continued, whole[3:])
+    assert not np.array_equal(continued[0], fresh[0])
+
+
+def test_temporal_spatial_fill_is_validated():
+    with pytest.raises(ConfigError, match="temporal_spatial_fill"):
+        PropagateConfig(temporal_spatial_fill=1.5)
+    assert PropagateConfig.from_mapping({"temporal_spatial_fill": "0"}).temporal_spatial_fill == 0.0
