@@ -9,8 +9,9 @@ other clip's object masks, moved over the frame by a seeded drift). Engines comp
 Every engine goes files in -> files out (8-bit PNG plate and matte, PNG result), so its frames/s include I/O;
 ``propagate`` and E2FGVI-HQ run through the shot engine (``e2fgvi_core.engine.api.run_removal``).
 
-Writes ``docs/quality.md`` (table) and ``docs/img/quality_<clip>_<masks>.png`` (contact sheets).
-Usage: ``python benchmarks/quality.py [--frames N] [--clips tennis schoolgirls] [--no-docs]``.
+Writes ``docs/quality.md`` (table) and ``docs/img/quality_<clip>_<masks>.png`` (contact sheets). VFID is added
+when the user names I3D weights (``--i3d-weights PATH`` or ``E2FGVI_I3D_WEIGHTS``; see ``e2fgvi_core/i3d.py``).
+Usage: ``python benchmarks/quality.py [--frames N] [--clips tennis schoolgirls] [--i3d-weights PATH] [--no-docs]``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -35,6 +37,10 @@ from e2fgvi_core import metrics
 from e2fgvi_core.engine.api import RemovalRequest, run_removal
 from e2fgvi_core.engines.config import PropagateConfig
 from e2fgvi_core.engines.global_motion import MOVING_PX
+from e2fgvi_core.errors import E2fgviError
+
+if TYPE_CHECKING:
+    from e2fgvi_core.i3d import InceptionI3d
 
 DEFAULT_FOOTAGE = Path(os.environ.get("E2FGVI_SHARED_DIR", ROOT.parent / "shared")) / "footage"
 CLIPS = ("tennis", "schoolgirls")
@@ -60,6 +66,7 @@ class Score:
     hole_ewarp: float
     fps: float
     outside_identical: bool
+    vfid: float = float("nan")  # set when I3D weights were given
 
 
 # ----------------------------------------------------------------------------------------------------------- data
@@ -178,6 +185,42 @@ def hq_available() -> bool:
         return False
 
 
+# ----------------------------------------------------------------------------------------------------------- VFID
+def load_vfid_network(path: Path | None, notes: list[str]) -> InceptionI3d | None:
+    """The I3D network for VFID from the user's weights, or ``None`` (VFID skipped; ``notes`` says which).
+
+    torch is imported only here, so without weights the benchmark stays numpy + OpenCV. A file that is absent or
+    not I3D RGB weights raises ``CheckpointError`` (``main`` prints it on one line and exits 2).
+    """
+    if path is None:
+        notes.append(
+            "VFID skipped: needs user-supplied I3D weights (`--i3d-weights` or E2FGVI_I3D_WEIGHTS); nothing is"
+            " downloaded."
+        )
+        return None
+    from e2fgvi_core.i3d import load_i3d
+    from e2fgvi_core.weights import file_sha256
+
+    path = path.expanduser()
+    network = load_i3d(path)
+    notes.append(f"VFID: I3D weights `{path.name}` (sha256 {file_sha256(path)[:12]}).")
+    return network
+
+
+def vfid_protocol() -> list[str]:
+    """The protocol bullet of VFID for ``docs/quality.md`` (only when it was computed)."""
+    from e2fgvi_core.i3d import CHUNK_FRAMES, CHUNK_STRIDE, FEATURE_DIM
+
+    return [
+        "* **VFID** (lower is closer): Frechet distance between Gaussians fitted to the I3D features of the ground",
+        "  truth and of the composited result (Inception-v1 I3D, `Mixed_5c` averaged over time and space,",
+        f"  {FEATURE_DIM}-d; RGB in [0, 1]; batch norm with the clip's own statistics, as the paper's evaluation,",
+        "  which leaves the network in training mode). The paper fits one vector per test video over its test set;",
+        f"  a case here is one clip, so each sample is a chunk of {CHUNK_FRAMES} consecutive frames (one every",
+        f"  {CHUNK_STRIDE} frames, the last ending on the last frame). Values depend on the weights (see Notes).",
+    ]
+
+
 # -------------------------------------------------------------------------------------------------------- scoring
 def score(
     engine: str, gt: np.ndarray, holes: np.ndarray, objects: np.ndarray, result: np.ndarray, warps, seconds: float
@@ -282,12 +325,18 @@ def markdown(
         "  **PSNR, background exact**: the whole-frame PSNR the engine would score if the background part of its",
         "  hole were exact (its fill on the objects kept): the most that better background recovery can give",
         f"  (a frame left exact counts as {EXACT_FRAME_PSNR:.0f} dB).",
+    ]
+    with_vfid = bool(args.i3d_weights)
+    if with_vfid:
+        lines += vfid_protocol()
+    lines += [
         "",
         (
             "| clip | masks | hole on objects | engine | PSNR | SSIM | hole PSNR | hole SSIM | background PSNR"
             " | PSNR, background exact | E_warp | hole E_warp | frames/s | outside identical |"
+            + (" VFID |" if with_vfid else "")
         ),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if with_vfid else ""),
     ]
     for (clip, kind), scores in table.items():
         for s in scores:
@@ -295,7 +344,7 @@ def markdown(
                 f"| {clip} | {kind} | {100 * shares[(clip, kind)]:.0f}% | {s.engine} | {s.psnr:.2f} | {s.ssim:.4f}"
                 f" | {s.hole_psnr:.2f} | {s.hole_ssim:.4f} | {s.background_psnr:.2f} | {s.psnr_background_exact:.2f}"
                 f" | {1e3 * s.ewarp:.3f} | {1e3 * s.hole_ewarp:.3f} | {s.fps:.1f}"
-                f" | {'yes' if s.outside_identical else 'NO'} |"
+                f" | {'yes' if s.outside_identical else 'NO'} |" + (f" {s.vfid:.4f} |" if with_vfid else "")
             )
     lines += ["", "## Targets", ""]
     for (clip, kind), scores in table.items():
@@ -384,6 +433,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--roi", default="full", choices=["full", "auto"], help="engine ROI mode for propagate")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where quality.md and img/ go")
     parser.add_argument("--no-docs", action="store_true", help="print the table only")
+    parser.add_argument(
+        "--i3d-weights",
+        type=Path,
+        default=os.environ.get("E2FGVI_I3D_WEIGHTS") or None,
+        help="I3D RGB weights (i3d_rgb_imagenet.pt of pytorch-i3d) to add VFID; default $E2FGVI_I3D_WEIGHTS",
+    )
     return parser.parse_args(argv)
 
 
@@ -399,10 +454,13 @@ def main(argv=None) -> int:
         engines.append("e2fgvi_hq")
     else:
         notes.append("e2fgvi_hq skipped: no E2FGVI-HQ checkpoint installed (`e2fgvi weights add ...`).")
-    if os.environ.get("E2FGVI_I3D_WEIGHTS"):
-        notes.append("VFID skipped: E2FGVI_I3D_WEIGHTS is set but this build has no I3D network to use it with.")
-    else:
-        notes.append("VFID skipped: needs user-supplied I3D weights (E2FGVI_I3D_WEIGHTS); nothing is downloaded.")
+    try:
+        i3d_network = load_vfid_network(args.i3d_weights, notes)
+    except E2fgviError as exc:
+        print(f"quality benchmark: {exc}")
+        return 2
+    if i3d_network is not None:
+        from e2fgvi_core import i3d  # torch only when VFID is asked for
     clips = {c: load_clip(args.footage, c, args.frames) for c in CLIPS}
     table: dict[tuple[str, str], list[Score]] = {}
     shares: dict[tuple[str, str], float] = {}
@@ -426,6 +484,7 @@ def main(argv=None) -> int:
                     write_png(case / "plate" / f"{i:05d}.png", gt[i])
                     write_png(case / "matte" / f"{i:05d}.png", (masks[i] * 255).astype(np.uint8))
                 results, scores = {}, []
+                real_features = i3d.video_features(gt, i3d_network) if i3d_network is not None else None
                 for engine in engines:
                     out = case / engine
                     out.mkdir()
@@ -437,11 +496,16 @@ def main(argv=None) -> int:
                     results[engine] = read_results(out, len(gt))
                     scores.append(score(engine, gt, holes, objects, results[engine], warps, seconds))
                     s = scores[-1]
+                    if i3d_network is not None:
+                        composite = np.where(holes[..., None], results[engine], gt)
+                        fake_features = i3d.video_features(composite, i3d_network)
+                        s.vfid = i3d.vfid_from_features(real_features, fake_features)
                     print(
                         f"{clip:12s} {kind:7s} {engine:10s} PSNR {s.psnr:6.2f} SSIM {s.ssim:.4f}"
                         f" hole {s.hole_psnr:6.2f} / {s.hole_ssim:.4f} bg {s.background_psnr:6.2f}"
                         f" E_warp {1e3 * s.ewarp:.3f} hole {1e3 * s.hole_ewarp:.3f}"
-                        f" {s.fps:5.1f} fps outside identical {s.outside_identical}",
+                        f" {s.fps:5.1f} fps outside identical {s.outside_identical}"
+                        + (f" VFID {s.vfid:.4f}" if i3d_network is not None else ""),
                         flush=True,
                     )
                 table[(clip, kind)] = scores
