@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench-quality bench-speed bench-memory bench-server clean
+.PHONY: demo test install bench-quality bench-ceiling bench-speed bench-memory bench-server clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ test: $(STAMP)
 
 bench-quality: $(STAMP)
 	$(PY) benchmarks/quality.py
+
+bench-ceiling: $(STAMP)
+	$(PY) benchmarks/propagation_ceiling.py
 
 bench-speed: $(STAMP)
 	$(PY) benchmarks/model_speed.py --compare-attention

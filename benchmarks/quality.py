@@ -378,9 +378,11 @@ def markdown(
         lines += [
             "",
             f"On {', '.join(capped)} even an exact background part of the hole stays below +3 dB over telea: the",
-            "rest of the error lies on the clip's own moving objects under the mask (a person seen in no frame in",
-            "that pose), which frame-to-frame propagation cannot recover; that part of the target needs a model",
-            "that hallucinates content (E2FGVI-HQ).",
+            "rest of the error lies on the clip's own moving objects under the mask (a person whose limbs move where",
+            "no frame shows them). Fetching them from other frames needs their motion inside the hole:",
+            "docs/propagation_ceiling.md (`make bench-ceiling`) feeds the same engine the ground-truth flow, which",
+            "no real run has, and only then does it clear +3 dB; with its own smooth (harmonic) flow completion it",
+            "stays at the gain above. Closing that gap takes a learned flow completion and hallucination (E2FGVI-HQ).",
         ]
     lines += ["", "## Contact sheets", ""]
     for clip, kind in table:
@@ -406,7 +408,9 @@ def markdown(
         ),
         "agreement). Pixels that no frame shows as background under a known camera motion, and pixels no chain",
         "reaches, are painted by OpenCV Telea; the colour difference on the hole border is diffused into the",
-        "propagated pixels (seam correction). Options: `PropagateConfig` fields, also settable as",
+        "propagated pixels (seam correction). What no frame shows is blended with the previous output frame carried",
+        "along the motion (`TEMPORAL_SPATIAL_FILL` of it), so painted areas do not flicker.",
+        "Options: `PropagateConfig` fields, also settable as",
         "environment variables `E2FGVI_PROPAGATE_<FIELD>`: "
         + ", ".join(f"`{f.name.upper()}`" for f in dataclasses.fields(PropagateConfig))
         + ".",
