@@ -50,8 +50,8 @@ class GroundTruthFlows(FlowEstimator):
         self.regions = regions
         self.first = 0  # shot index of the window's first frame, set before each fill
 
-    def window_flows(self, frames: np.ndarray, holes: np.ndarray):
-        forward, backward, motions = super().window_flows(frames, holes)
+    def window_flows(self, frames: np.ndarray, holes: np.ndarray, digests: list[bytes] | None = None):
+        forward, backward, motions = super().window_flows(frames, holes, digests)
         for j in range(len(forward)):
             k = self.first + j
             if self.regions is None:

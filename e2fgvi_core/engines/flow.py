@@ -115,15 +115,16 @@ class FlowEstimator:
         return grow_mask(hole, radius) if radius > 0 else hole
 
     def window_flows(
-        self, frames: np.ndarray, holes: np.ndarray
+        self, frames: np.ndarray, holes: np.ndarray, digests: list[bytes] | None = None
     ) -> tuple[list[np.ndarray], list[np.ndarray], list[PairMotion]]:
         """Flows of every adjacent pair of the window: ``forward[k]`` is k -> k+1, ``backward[k]`` is k+1 -> k,
-        ``motions[k]`` the pair's camera motion.
+        ``motions[k]`` the pair's camera motion. ``digests``: the frames' ``frame_digest`` when the caller has them.
 
         Afterwards the cache holds only this window's pairs: windows slide forward, so older pairs are not asked
         for again, and the memory held between calls stays one window's worth of flows.
         """
-        digests = [frame_digest(frame, hole) for frame, hole in zip(frames, holes)]
+        if digests is None:
+            digests = [frame_digest(frame, hole) for frame, hole in zip(frames, holes)]
         grays: dict[int, np.ndarray] = {}
 
         def gray(k: int) -> np.ndarray:

@@ -65,34 +65,34 @@ class PropagateInpainter:
         t, h, w = holes.shape
         out = np.empty((len(targets), h, w, 3), dtype=np.float32)
         needed = [i for i in targets if holes[i].any()]
-        if not needed:
-            for j, i in enumerate(targets):
-                out[j] = frames[i]
-            return out
         # Only the frames within reach of some target that needs filling take part.
-        lo = max(min(needed) - self.context_frames, 0)
-        hi = min(max(needed) + self.context_frames, t - 1)
+        lo = max(min(needed) - self.context_frames, 0) if needed else 0
+        hi = min(max(needed) + self.context_frames, t - 1) if needed else -1
         span_frames = frames[lo : hi + 1]
         span_holes = holes[lo : hi + 1]
-        forward, backward, motions = self.flows.window_flows(span_frames, span_holes)
-        holes_f32 = span_holes.astype(np.float32)
+        digests = [frame_digest(frame, hole) for frame, hole in zip(span_frames, span_holes)]
+        if needed:
+            forward, backward, motions = self.flows.window_flows(span_frames, span_holes, digests)
+            holes_f32 = span_holes.astype(np.float32)
         for j, i in enumerate(targets):
             if holes[i].any():
-                previous = self._previous_output(span_frames, span_holes, i - lo)
+                previous = self._previous_output(digests, i - lo)
                 out[j] = self._fill_one(
                     span_frames, span_holes, holes_f32, forward, backward, motions, i - lo, previous
                 )
             else:
                 out[j] = frames[i]
-            self._previous = (frame_digest(frames[i], holes[i]), out[j].copy())
+            digest = digests[i - lo] if lo <= i <= hi else frame_digest(frames[i], holes[i])
+            self._previous = (digest, out[j].copy())
         return out
 
-    def _previous_output(self, frames: np.ndarray, holes: np.ndarray, target: int) -> np.ndarray | None:
-        """This engine's output for the frame before ``target``, if that is the frame it filled last."""
+    def _previous_output(self, digests: list[bytes], target: int) -> np.ndarray | None:
+        """This engine's output for the frame before ``target`` (``digests``: the span's frame digests), if that is
+        the frame it filled last."""
         if self._previous is None or target < 1:
             return None
         digest, output = self._previous
-        return output if digest == frame_digest(frames[target - 1], holes[target - 1]) else None
+        return output if digest == digests[target - 1] else None
 
     def _fill_one(
         self,
