@@ -60,7 +60,7 @@ _INCEPTION_BLOCKS: tuple[tuple[str, int, tuple[int, ...]], ...] = (
     ("Mixed_5b", 832, (256, 160, 320, 32, 128, 128)),
     ("Mixed_5c", 832, (384, 192, 384, 48, 128, 128)),
 )
-# Max pools (kernel, stride) that run before the named block; "tail" pools are between stem convolutions.
+# Max pools (kernel, stride) that run before the named block (the stem's pool after Conv3d_1a is in forward).
 _POOL_BEFORE = {"Mixed_3b": ((1, 3, 3), (1, 2, 2)), "Mixed_4b": ((3, 3, 3), (2, 2, 2)), "Mixed_5b": ((2, 2, 2),) * 2}
 
 

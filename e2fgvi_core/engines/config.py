@@ -49,9 +49,10 @@ class PropagateConfig:
     painted areas do not flicker. On docs/quality.md's benchmark 0.75 against 0 lowered E_warp in all four cases
     (schoolgirls with static masks 0.987 -> 0.924, below Telea's 0.984; tennis with object masks 1.051 -> 1.001)
     and changed PSNR by +0.09 to +0.15 dB in three, -0.03 dB on tennis/static (compare
-    ``E2FGVI_PROPAGATE_TEMPORAL_SPATIAL_FILL=0 python benchmarks/quality.py --no-docs`` with the default run); of
-    0.5, 0.75, 0.9 and 1.0 it was the best balance (1.0, carry only, lost 1.2 dB on schoolgirls/static). 0 paints
-    every frame anew. It reads only the frame filled just before, so farm chunks start afresh.
+    ``E2FGVI_PROPAGATE_TEMPORAL_SPATIAL_FILL=0 python benchmarks/quality.py --no-docs`` with the default run). 1.0
+    (carry only, ``=1``) is better on schoolgirls with object masks (28.32 dB) but worse on tennis with object masks
+    (27.96 dB, E_warp 1.077, against 28.19 / 1.001) and on tennis/static. 0 paints every frame anew. It reads only
+    the frame filled just before, so farm chunks start afresh.
     ``flow_cache_pairs``: at most this many completed flow pairs are kept between calls (overlapping windows reuse
     them; only the latest window's pairs are kept), so memory stays bounded by one window.
     """

@@ -16,18 +16,35 @@ does colour conversion, matte dilation, compositing and I/O.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from e2fgvi_core.engines.config import PropagateConfig
 from e2fgvi_core.engines.flow import FlowEstimator, frame_digest, sample
 from e2fgvi_core.engines.flow_completion import grow_mask
-from e2fgvi_core.engines.global_motion import transform_points
+from e2fgvi_core.engines.global_motion import PairMotion, transform_points
 from e2fgvi_core.engines.pixel_propagation import blend_candidates, camera_deviation, trace_camera, trace_direction
 from e2fgvi_core.engines.spatial_fill import correct_seams, inpaint_spatial
 from e2fgvi_core.errors import ConfigError, MatteError, SequenceError
 
 _SEAM_RING_PX = 2
+
+
+@dataclass(frozen=True)
+class _Span:
+    """The frames within reach of the targets and what every fill step reads of them.
+
+    ``frames`` (t, h, w, 3) float32, ``holes`` bool and ``holes_f32`` (t, h, w), ``forward[k]`` / ``backward[k]``
+    the completed flows k -> k+1 / k+1 -> k, ``motions[k]`` the pair's camera motion.
+    """
+
+    frames: np.ndarray
+    holes: np.ndarray
+    holes_f32: np.ndarray
+    forward: list[np.ndarray]
+    backward: list[np.ndarray]
+    motions: list[PairMotion]
 
 
 class PropagateInpainter:
@@ -68,23 +85,20 @@ class PropagateInpainter:
         # Only the frames within reach of some target that needs filling take part.
         lo = max(min(needed) - self.context_frames, 0) if needed else 0
         hi = min(max(needed) + self.context_frames, t - 1) if needed else -1
-        span_frames = frames[lo : hi + 1]
-        span_holes = holes[lo : hi + 1]
-        digests = [frame_digest(frame, hole) for frame, hole in zip(span_frames, span_holes)]
-        if needed:
-            forward, backward, motions = self.flows.window_flows(span_frames, span_holes, digests)
-            holes_f32 = span_holes.astype(np.float32)
+        digests = [frame_digest(frame, hole) for frame, hole in zip(frames[lo : hi + 1], holes[lo : hi + 1])]
+        span = self._span(frames[lo : hi + 1], holes[lo : hi + 1], digests) if needed else None
         for j, i in enumerate(targets):
-            if holes[i].any():
-                previous = self._previous_output(digests, i - lo)
-                out[j] = self._fill_one(
-                    span_frames, span_holes, holes_f32, forward, backward, motions, i - lo, previous
-                )
+            if span is not None and holes[i].any():
+                out[j] = self._fill_one(span, i - lo, self._previous_output(digests, i - lo))
             else:
                 out[j] = frames[i]
             digest = digests[i - lo] if lo <= i <= hi else frame_digest(frames[i], holes[i])
             self._previous = (digest, out[j].copy())
         return out
+
+    def _span(self, frames: np.ndarray, holes: np.ndarray, digests: list[bytes]) -> _Span:
+        forward, backward, motions = self.flows.window_flows(frames, holes, digests)
+        return _Span(frames, holes, holes.astype(np.float32), forward, backward, motions)
 
     def _previous_output(self, digests: list[bytes], target: int) -> np.ndarray | None:
         """This engine's output for the frame before ``target`` (``digests``: the span's frame digests), if that is
@@ -94,53 +108,38 @@ class PropagateInpainter:
         digest, output = self._previous
         return output if digest == digests[target - 1] else None
 
-    def _fill_one(
-        self,
-        frames: np.ndarray,
-        holes: np.ndarray,
-        holes_f32: np.ndarray,
-        forward: list[np.ndarray],
-        backward: list[np.ndarray],
-        motions: list,
-        target: int,
-        previous: np.ndarray | None = None,
-    ) -> np.ndarray:
+    def _fill_one(self, span: _Span, target: int, previous: np.ndarray | None) -> np.ndarray:
         cfg = self.config
-        hole = holes[target]
+        hole = span.holes[target]
         ring = grow_mask(hole, _SEAM_RING_PX) & ~hole if cfg.seam_correction else np.zeros_like(hole)
-        image = frames[target].copy()
+        image = span.frames[target].copy()
         filled = np.zeros_like(hole)
         chained = hole
         if cfg.camera_motion_px > 0:
-            image, filled, chained = self._fill_from_camera(
-                frames, holes_f32, forward, backward, motions, target, ring, image
-            )
+            image, filled, chained = self._fill_from_camera(span, target, ring, image)
         if chained.any():
-            image = self._fill_from_chains(frames, holes_f32, forward, backward, target, chained, ring, image, filled)
+            image = self._fill_from_chains(span, target, chained, ring, image, filled)
         unknown = hole & ~filled
         painted = inpaint_spatial(image, unknown, cfg.spatial_method, cfg.spatial_radius_px)
         weight = cfg.temporal_spatial_fill
         if previous is not None and weight > 0 and unknown.any():
             carried = _carry_previous(
-                image, unknown, previous, backward[target - 1], motions[target - 1].homography, cfg.camera_motion_px
+                image,
+                unknown,
+                previous,
+                span.backward[target - 1],
+                span.motions[target - 1].homography,
+                cfg.camera_motion_px,
+                cfg.seam_correction,
             )
             painted[unknown] = weight * carried[unknown] + (1.0 - weight) * painted[unknown]
         image = painted
-        result = frames[target].copy()  # outside the hole: the input, untouched (even out-of-range values)
+        result = span.frames[target].copy()  # outside the hole: the input, untouched (even out-of-range values)
         result[hole] = np.clip(image[hole], 0.0, 1.0)
         return result
 
     def _fill_from_chains(
-        self,
-        frames: np.ndarray,
-        holes_f32: np.ndarray,
-        forward: list[np.ndarray],
-        backward: list[np.ndarray],
-        target: int,
-        chained: np.ndarray,
-        ring: np.ndarray,
-        image: np.ndarray,
-        filled: np.ndarray,
+        self, span: _Span, target: int, chained: np.ndarray, ring: np.ndarray, image: np.ndarray, filled: np.ndarray
     ) -> np.ndarray:
         """Colour the ``chained`` pixels from flow chains (both directions); updates ``filled`` in place.
 
@@ -151,10 +150,10 @@ class PropagateInpainter:
         ys, xs = np.nonzero(chained | ring)
         traced = [
             trace_direction(
-                frames,
-                holes_f32,
-                forward,
-                backward,
+                span.frames,
+                span.holes_f32,
+                span.forward,
+                span.backward,
                 target,
                 xs,
                 ys,
@@ -177,19 +176,13 @@ class PropagateInpainter:
         filled |= propagated
         ring_hit = ~in_chained & found & ring[ys, xs]
         if cfg.seam_correction and ring_hit.any():
-            image = _correct_from_ring(image, propagated, frames[target], ys[ring_hit], xs[ring_hit], colours[ring_hit])
+            image = _correct_from_ring(
+                image, propagated, span.frames[target], ys[ring_hit], xs[ring_hit], colours[ring_hit]
+            )
         return image
 
     def _fill_from_camera(
-        self,
-        frames: np.ndarray,
-        holes_f32: np.ndarray,
-        forward: list[np.ndarray],
-        backward: list[np.ndarray],
-        motions: list,
-        target: int,
-        ring: np.ndarray,
-        image: np.ndarray,
+        self, span: _Span, target: int, ring: np.ndarray, image: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Colour hole pixels from the frames along the camera motion; returns ``(image, filled, chained)``.
 
@@ -201,12 +194,12 @@ class PropagateInpainter:
         their own seam correction from the ring.
         """
         cfg = self.config
-        hole = holes_f32[target] > 0
+        hole = span.holes[target]
         hy, hx = np.nonzero(hole)
-        deviation = camera_deviation(hx, hy, target, forward, backward, motions)
+        deviation = camera_deviation(hx, hy, target, span.forward, span.backward, span.motions)
         ry, rx = np.nonzero(ring)
         qy, qx = np.concatenate([hy, ry]), np.concatenate([hx, rx])
-        camera, seen = trace_camera(frames, holes_f32, motions, target, qx, qy, cfg.context_frames)
+        camera, seen = trace_camera(span.frames, span.holes_f32, span.motions, target, qx, qy, cfg.context_frames)
         n = hy.size
         follows = deviation <= cfg.camera_motion_px
         use = seen[:n] & follows
@@ -221,7 +214,7 @@ class PropagateInpainter:
         ring_seen = seen[n:]
         if cfg.seam_correction and ring_seen.any():
             image = _correct_from_ring(
-                image, guided, frames[target], ry[ring_seen], rx[ring_seen], camera[n:][ring_seen]
+                image, guided, span.frames[target], ry[ring_seen], rx[ring_seen], camera[n:][ring_seen]
             )
         return image, guided, chained
 
@@ -233,9 +226,10 @@ def _carry_previous(
     flow_back: np.ndarray,
     homography: np.ndarray | None,
     camera_motion_px: float,
+    seam_correction: bool,
 ) -> np.ndarray:
-    """Fill ``unknown`` pixels from the previous output frame, then diffuse the colour difference on their border
-    (known here vs carried) into them.
+    """Fill ``unknown`` pixels from the previous output frame, then (``seam_correction``) diffuse the colour
+    difference on their border (known here vs carried) into them.
 
     Why: per-frame spatial inpainting paints each frame anew, so what no frame shows flickers; carried along the
     motion it stays put, and the seam correction lets it follow slow changes around it. The motion is the camera's
@@ -243,7 +237,7 @@ def _carry_previous(
     within ``camera_motion_px``: flow interpolated inside a hole is pulled by whatever moves beside it and would
     drift the fill; elsewhere (something moving on its own) the flow.
     """
-    ring = grow_mask(unknown, _SEAM_RING_PX) & ~unknown
+    ring = grow_mask(unknown, _SEAM_RING_PX) & ~unknown if seam_correction else np.zeros_like(unknown)
     ys, xs = np.nonzero(unknown | ring)
     step = sample(flow_back, xs.astype(np.float32), ys.astype(np.float32))
     px, py = xs + step[:, 0], ys + step[:, 1]
