@@ -20,12 +20,12 @@ from e2fgvi_core.io.sequence import FrameSequence, format_frame_ranges, parse_fr
 from e2fgvi_core.io.writer import PROVENANCE_PREFIX, check_output_folder, write_frame
 
 __all__ = [
+    "PROVENANCE_PREFIX",
     "ColourConfig",
     "Frame",
     "FrameHeader",
     "FrameSequence",
     "MatteConfig",
-    "PROVENANCE_PREFIX",
     "Window",
     "alpha_channel_index",
     "build_colour_transform",

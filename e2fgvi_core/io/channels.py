@@ -6,14 +6,14 @@ and the matte defaults to alpha. The rules live here once so the engine, the mat
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 from e2fgvi_core.errors import SequenceError
 from e2fgvi_core.io.frame import Frame
 
-__all__ = ["rgb_channel_indices", "alpha_channel_index", "find_channel"]
+__all__ = ["alpha_channel_index", "find_channel", "rgb_channel_indices"]
 
-ChannelsLike = Union[Frame, Sequence[str]]
+ChannelsLike = Frame | Sequence[str]
 _COLOUR_NAMES = (("r", "red"), ("g", "green"), ("b", "blue"))
 _ALPHA_NAMES = ("a", "alpha")
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -72,7 +73,7 @@ class ColourConfig:
     ocio_config: str | None = None
 
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any]) -> "ColourConfig":
+    def from_mapping(cls, mapping: Mapping[str, Any]) -> ColourConfig:
         valid = ("colorspace", "display", "ocio_config")
         for key, value in mapping.items():
             if key not in valid:
@@ -118,7 +119,7 @@ class OcioTransform:
         source = config.ocio_config or os.environ.get("OCIO") or _BUILTIN_OCIO_CONFIG
         try:
             ocio_config = ocio.Config.CreateFromFile(source)
-        except Exception as exc:  # noqa: BLE001 - OCIO raises its own Exception type with a useful message
+        except Exception as exc:  # OCIO raises its own Exception type with a useful message
             where = "$OCIO" if not config.ocio_config and os.environ.get("OCIO") else "OpenColorIO config"
             raise ConfigError(f"cannot load {where} {source}: {' '.join(str(exc).split())}") from exc
         colorspace = _colourspace(ocio_config, config.colorspace, source, "colorspace")
@@ -136,7 +137,7 @@ class OcioTransform:
         try:
             self._forward = ocio_config.getProcessor(colorspace, display).getOptimizedCPUProcessor(depth, depth, flags)
             self._inverse = ocio_config.getProcessor(display, colorspace).getOptimizedCPUProcessor(depth, depth, flags)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise ConfigError(f"OpenColorIO cannot convert {colorspace} <-> {display}: {exc}") from exc
         self.name = f"ocio:{colorspace}->{display}"
         self.colorspace = colorspace
@@ -259,9 +260,7 @@ def _colourspace(config: Any, name: str, source: str, key: str) -> str:
 
 def _list_names(config: Any) -> str:
     """Colourspace names, scene-linear ones first (what a plate's ``colorspace`` usually is)."""
-    names = sorted(
-        config.getColorSpaceNames(), key=lambda n: config.getColorSpace(n).getEncoding() != "scene-linear"
-    )
+    names = sorted(config.getColorSpaceNames(), key=lambda n: config.getColorSpace(n).getEncoding() != "scene-linear")
     listed = ", ".join(names[:_LISTED_NAMES])
     return listed + (f", ... ({len(names)} in all)" if len(names) > _LISTED_NAMES else "")
 

@@ -8,8 +8,9 @@ array covers the *data* window (which may be offset inside, or larger than, the 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -69,7 +70,7 @@ class Frame:
         channels: Sequence[str] | None = None,
         metadata: dict[str, Any] | None = None,
         origin: tuple[int, int] = (0, 0),
-    ) -> "Frame":
+    ) -> Frame:
         """Wrap an (h, w) or (h, w, c) array as a frame whose data and display windows coincide.
 
         Channel names default to Y / YA / RGB / RGBA by channel count, and C0, C1, ... beyond four.
@@ -96,7 +97,7 @@ class Frame:
     def dtype(self) -> np.dtype:
         return self.pixels.dtype
 
-    def with_pixels(self, pixels: np.ndarray, channels: Sequence[str] | None = None) -> "Frame":
+    def with_pixels(self, pixels: np.ndarray, channels: Sequence[str] | None = None) -> Frame:
         """A copy of this frame (windows, metadata, formats) carrying other pixels of the same size.
 
         Used by the engine to send a filled image out with everything else of its source frame.

@@ -7,8 +7,9 @@ script's ``np.array(mask) > 0`` on 8-bit PNG mattes). NaN never counts as "remov
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Union
+from typing import Any
 
 import numpy as np
 
@@ -16,11 +17,11 @@ from e2fgvi_core.errors import ConfigError, MatteError
 from e2fgvi_core.io.channels import alpha_channel_index, find_channel
 from e2fgvi_core.io.frame import Frame
 
-__all__ = ["MatteConfig", "FLOAT_THRESHOLD", "matte_channel_index", "matte_from_frame", "matte_for_plate"]
+__all__ = ["FLOAT_THRESHOLD", "MatteConfig", "matte_channel_index", "matte_for_plate", "matte_from_frame"]
 
 FLOAT_THRESHOLD = 0.5
 
-FrameLike = Union[Frame, Any]  # a Frame or a FrameHeader (anything with channels, data/display windows, path)
+FrameLike = Frame | Any  # a Frame or a FrameHeader (anything with channels, data/display windows, path)
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,10 @@ class MatteConfig:
     channel: str | None = None
 
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any]) -> "MatteConfig":
+    def from_mapping(cls, mapping: Mapping[str, Any]) -> MatteConfig:
         unknown = set(mapping) - {"channel"}
         if unknown:
-            raise ConfigError(f"unknown matte setting {sorted(unknown)[0]!r}; valid: channel")
+            raise ConfigError(f"unknown matte setting {min(unknown)!r}; valid: channel")
         channel = mapping.get("channel")
         if channel is not None and (not isinstance(channel, str) or not channel.strip()):
             raise ConfigError(f"matte setting 'channel' must be a channel name or None, got {channel!r}")

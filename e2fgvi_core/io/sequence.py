@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from e2fgvi_core.errors import MissingFramesError, SequenceError
 
-__all__ = ["FrameSequence", "parse_frame_range", "format_frame_ranges", "resolve_frames"]
+__all__ = ["FrameSequence", "format_frame_ranges", "parse_frame_range", "resolve_frames"]
 
 _TOKEN = re.compile(r"%(0?)(\d*)d|#+|@+")
 _RANGE_PART = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*(?:x\s*(\d+)\s*)?)?$")
@@ -64,8 +64,8 @@ class FrameSequence:
         if token is None:
             return self.pattern
         folder, name = os.path.split(self.pattern)
-        digits = f"%0{self.padding}d" % int(frame) if self.padding else "%d" % int(frame)
-        return os.path.join(folder, name[: token.start()] + digits + name[token.end():])
+        digits = f"{int(frame):0{self.padding}d}" if self.padding else str(int(frame))
+        return os.path.join(folder, name[: token.start()] + digits + name[token.end() :])
 
     def scan(self) -> tuple[int, ...]:
         """The frame numbers whose files exist on disk, sorted; ``(0,)`` for an existing single file."""
@@ -73,7 +73,7 @@ class FrameSequence:
             return (0,) if os.path.isfile(self.pattern) else ()
         folder, name = os.path.split(self.pattern)
         token = self._token()
-        regex = re.compile(re.escape(name[: token.start()]) + r"(-?\d+)" + re.escape(name[token.end():]) + r"$")
+        regex = re.compile(re.escape(name[: token.start()]) + r"(-?\d+)" + re.escape(name[token.end() :]) + r"$")
         try:
             entries = os.listdir(folder or ".")
         except OSError:
@@ -117,7 +117,7 @@ def parse_frame_range(text: str) -> tuple[int, ...]:
 
 def format_frame_ranges(frames: Iterable[int]) -> str:
     """``[1003, 1010, 1011, 1012]`` -> ``"1003, 1010-1012"``: how gaps are shown to people."""
-    ordered = sorted(set(int(f) for f in frames))
+    ordered = sorted({int(f) for f in frames})
     parts = []
     index = 0
     while index < len(ordered):

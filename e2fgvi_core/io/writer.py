@@ -63,8 +63,10 @@ def write_frame(
     provenance = provenance_attributes(metadata or {})
     for key, value in provenance.items():
         spec.attribute(key, value)
-    if provenance and format_name not in _FORMATS_WITH_CUSTOM_ATTRIBUTES and not spec.get_string_attribute(
-        "ImageDescription"
+    if (
+        provenance
+        and format_name not in _FORMATS_WITH_CUSTOM_ATTRIBUTES
+        and not spec.get_string_attribute("ImageDescription")
     ):
         spec.attribute("ImageDescription", json.dumps(provenance, sort_keys=True))
 
@@ -138,9 +140,7 @@ def _ensure_folder(target: Path) -> None:
         raise OutputError(f"cannot write {target}: output folder {folder} is not writable")
 
 
-def _build_spec(
-    target: Path, frame: Frame, format_name: str, compression: str | None, pixel_format: str | None
-) -> Any:
+def _build_spec(target: Path, frame: Frame, format_name: str, compression: str | None, pixel_format: str | None) -> Any:
     where = str(target)
     file_format = pixel_format or _oiio.format_for_dtype(frame.pixels.dtype, where, OutputError)
     if pixel_format is not None:

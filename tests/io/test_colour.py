@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 
 from e2fgvi_core.errors import ConfigError
-from e2fgvi_core.io import ColourConfig, Frame, build_colour_transform, find_non_finite, is_scene_linear, read_frame
-from e2fgvi_core.io import to_display, to_linear
+from e2fgvi_core.io import (
+    ColourConfig,
+    Frame,
+    build_colour_transform,
+    find_non_finite,
+    is_scene_linear,
+    read_frame,
+    to_display,
+    to_linear,
+)
 from e2fgvi_core.io.colour import decode_srgb, encode_srgb
 
 
@@ -94,8 +102,9 @@ class TestOpenColorIO:
 
     def test_lin_rec709_matches_the_srgb_curve(self, rng):
         linear = rng.random((16, 16, 3)).astype(np.float32)
-        np.testing.assert_allclose(to_display(linear, ColourConfig(colorspace="lin_rec709")), encode_srgb(linear),
-                                   atol=1e-5)
+        np.testing.assert_allclose(
+            to_display(linear, ColourConfig(colorspace="lin_rec709")), encode_srgb(linear), atol=1e-5
+        )
 
     def test_acescg_changes_gamut(self):
         red = np.array([[[1.0, 0.0, 0.0]]], np.float32)

@@ -13,7 +13,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "io.md"
 def test_docs_examples_run(tmp_path, monkeypatch):
     pytest.importorskip("PyOpenColorIO", reason="the colour example uses OpenColorIO")
     monkeypatch.delenv("OCIO", raising=False)
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.DOTALL)
     assert len(blocks) >= 4, "docs/io.md lost its examples"
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}

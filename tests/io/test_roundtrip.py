@@ -175,8 +175,13 @@ def test_jpeg_reads_uint8_and_writes_close(oiio_write, tmp_path):
 
 
 def test_exr_to_png_drops_exr_only_controls(oiio_write, tmp_path, rng):
-    frame = read_frame(oiio_write(tmp_path / "a.exr", rng.random((4, 4, 3)).astype(np.float16),
-                                       attributes={"compression": "piz", "studio:shot": "x"}))
+    frame = read_frame(
+        oiio_write(
+            tmp_path / "a.exr",
+            rng.random((4, 4, 3)).astype(np.float16),
+            attributes={"compression": "piz", "studio:shot": "x"},
+        )
+    )
     back = read_frame(write_frame(tmp_path / "a.png", frame, pixel_format="uint8"))
     assert back.dtype == np.uint8
     assert back.metadata.get("compression") != "piz"
@@ -184,8 +189,9 @@ def test_exr_to_png_drops_exr_only_controls(oiio_write, tmp_path, rng):
 
 
 def test_read_header_does_not_need_pixels(oiio_write, tmp_path):
-    source = oiio_write(tmp_path / "h.exr", np.zeros((3, 5, 4), np.float16), data_origin=(2, 3),
-                             display_window=(0, 0, 20, 10))
+    source = oiio_write(
+        tmp_path / "h.exr", np.zeros((3, 5, 4), np.float16), data_origin=(2, 3), display_window=(0, 0, 20, 10)
+    )
     header = read_header(source)
     assert header.channels == ("R", "G", "B", "A")
     assert header.dtype == np.float16
