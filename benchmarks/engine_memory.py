@@ -9,7 +9,7 @@ and ``--num-ref`` should be fixed: with ``-1`` the official protocol reads T/ref
 cache (features, flows, window predictions) grows up to its budget (``--cache-bytes``, default 1 GiB): give a
 small budget to see the streaming bound alone; each line also gives the cache's bytes at the end of the run, the
 part of the growth that is the cache filling up to its budget. ``E2FGVI_MALLOC_TRIM=0`` turns off the runner's
-per-window ``malloc_trim`` (``e2fgvi_core/engine/memory.py``) to measure what it saves.
+per-window ``malloc_trim`` (``e2fgvi_core/removal/memory.py``) to measure what it saves.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 _CHILD = """
 import json, resource, sys
-from e2fgvi_core.engine.api import RemovalRequest, run_removal
+from e2fgvi_core.removal.api import RemovalRequest, run_removal
 summary = run_removal(RemovalRequest.from_mapping(json.loads(sys.argv[1])))
 print(json.dumps({"frames": len(summary.frames), "seconds": summary.seconds, "cache_bytes": summary.cache_stats.bytes,
                   "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))

@@ -57,9 +57,9 @@ def _official(frames, mattes, weights: Path, device: str) -> float:
     """test.py's loop: one full forward per window (no cache), composite omitted (negligible)."""
     import torch
 
-    from e2fgvi_core.engine.config import EngineConfig
-    from e2fgvi_core.engine.plan import plan_shot
-    from e2fgvi_core.engine.prepare import dilate_hole
+    from e2fgvi_core.removal.config import EngineConfig
+    from e2fgvi_core.removal.plan import plan_shot
+    from e2fgvi_core.removal.prepare import dilate_hole
     from e2fgvi_core.weights import load_generator
 
     model, _ = load_generator(str(weights), "e2fgvi_hq", torch.device(device))
@@ -76,7 +76,7 @@ def _official(frames, mattes, weights: Path, device: str) -> float:
 
 
 def _engine(frames, mattes, weights: Path, device: str, cache) -> tuple[float, object]:
-    from e2fgvi_core.engine.api import MemorySink, MemorySource, RemovalRequest, run_removal
+    from e2fgvi_core.removal.api import MemorySink, MemorySource, RemovalRequest, run_removal
 
     request = RemovalRequest.from_mapping(
         {"engine": "e2fgvi_hq", "weights": str(weights), "device": device, "roi": "full"}
@@ -102,8 +102,8 @@ def main() -> int:
     args = parser.parse_args()
     import torch
 
-    from e2fgvi_core.engine.cache import ShotCache
-    from e2fgvi_core.engine.config import CacheConfig
+    from e2fgvi_core.removal.cache import ShotCache
+    from e2fgvi_core.removal.config import CacheConfig
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -29,9 +29,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import quality  # the benchmark's clips, masks and seeds
 
 from e2fgvi_core import metrics
-from e2fgvi_core.engines.config import PropagateConfig
-from e2fgvi_core.engines.flow import FlowEstimator
-from e2fgvi_core.engines.propagate import PropagateInpainter
+from e2fgvi_core.mask_synthesis import dilate_masks, object_masks
+from e2fgvi_core.propagate.config import PropagateConfig
+from e2fgvi_core.propagate.flow import FlowEstimator
+from e2fgvi_core.propagate.inpainter import PropagateInpainter
 
 TARGETS_PER_WINDOW = 10
 EVERYWHERE = "everywhere"  # ground-truth flow over the whole frame
@@ -103,10 +104,10 @@ def main(argv=None) -> int:
     rows = []
     for clip in quality.CLIPS:
         gt, own = clips[clip]
-        objects = quality.dilate(own)
+        objects = dilate_masks(own)
         other = clips[next(c for c in quality.CLIPS if c != clip)][1]
         seed = args.seed + 17 * quality.CLIPS.index(clip) + quality.MASK_KINDS.index("object")
-        holes = quality.dilate(quality.object_masks(other, gt.shape[:3], seed))
+        holes = dilate_masks(object_masks(other, gt.shape[:3], seed))
         grays = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in gt]
         forward = [dis.calc(grays[k], grays[k + 1], None) for k in range(len(gt) - 1)]
         backward = [dis.calc(grays[k + 1], grays[k], None) for k in range(len(gt) - 1)]

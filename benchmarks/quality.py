@@ -7,10 +7,10 @@ other clip's object masks, moved over the frame by a seeded drift). Engines comp
 ``cv2.inpaint`` (Telea) as a baseline, ``propagate``, and E2FGVI-HQ when a checkpoint is installed.
 
 Every engine goes files in -> files out (8-bit PNG plate and matte, PNG result), so its frames/s include I/O;
-``propagate`` and E2FGVI-HQ run through the shot engine (``e2fgvi_core.engine.api.run_removal``).
+``propagate`` and E2FGVI-HQ run through the shot engine (``e2fgvi_core.removal.api.run_removal``).
 
 Writes ``docs/quality.md`` (table) and ``docs/img/quality_<clip>_<masks>.png`` (contact sheets). VFID is added
-when the user names I3D weights (``--i3d-weights PATH`` or ``E2FGVI_I3D_WEIGHTS``; see ``e2fgvi_core/i3d.py``).
+when the user names I3D weights (``--i3d-weights PATH`` or ``E2FGVI_I3D_WEIGHTS``; see ``e2fgvi_core/metrics/i3d.py``).
 Usage: ``python benchmarks/quality.py [--frames N] [--clips tennis schoolgirls] [--i3d-weights PATH] [--no-docs]``.
 """
 
@@ -34,19 +34,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from e2fgvi_core import metrics
-from e2fgvi_core.engine.api import RemovalRequest, run_removal
-from e2fgvi_core.engines.config import PropagateConfig
-from e2fgvi_core.engines.global_motion import MOVING_PX
+from e2fgvi_core.removal.api import RemovalRequest, run_removal
+from e2fgvi_core.propagate.config import PropagateConfig
+from e2fgvi_core.propagate.global_motion import MOVING_PX
 from e2fgvi_core.errors import E2fgviError
+from e2fgvi_core.removal.prepare import dilate_hole
+from e2fgvi_core.mask_synthesis import dilate_masks, object_masks, static_masks
 
 if TYPE_CHECKING:
-    from e2fgvi_core.i3d import InceptionI3d
+    from e2fgvi_core.metrics.i3d import InceptionI3d
 
 DEFAULT_FOOTAGE = Path(os.environ.get("E2FGVI_SHARED_DIR", ROOT.parent / "shared")) / "footage"
 CLIPS = ("tennis", "schoolgirls")
 MASK_KINDS = ("object", "static")
-HOLE_DILATION_ITERATIONS = 4  # the engine's official matte dilation (3x3 cross, 4 iterations)
-_CROSS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=np.uint8)
 SHEET_SCALE = 0.5
 EXACT_FRAME_PSNR = 60.0  # a frame left exact has infinite PSNR; it counts as this in the background-exact mean
 
@@ -90,49 +90,6 @@ def load_clip(footage: Path, clip: str, limit: int | None) -> tuple[np.ndarray, 
     return frames, masks
 
 
-def static_masks(shape: tuple[int, int, int], seed: int) -> np.ndarray:
-    """Seeded blobs (a few overlapping ellipses, ~5-15% of the frame), identical on every frame."""
-    t, h, w = shape
-    rng = np.random.default_rng(seed)
-    mask = np.zeros((h, w), np.uint8)
-    for _ in range(int(rng.integers(3, 6))):
-        centre = (int(rng.integers(w // 8, w - w // 8)), int(rng.integers(h // 6, h - h // 6)))
-        axes = (int(rng.integers(w // 30, w // 11)), int(rng.integers(h // 20, h // 7)))
-        cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
-    return np.repeat(mask.astype(bool)[None], t, axis=0)
-
-
-def object_masks(other: np.ndarray, shape: tuple[int, int, int], seed: int) -> np.ndarray:
-    """The other clip's object masks (ping-pong over its length), swept across the frame at a seeded speed.
-
-    As the moving object-like masks of the paper's protocol: a constant seeded velocity (1.5-3 px/frame across,
-    up to 1 px/frame up or down), bouncing inside a band of +-25% of the width and +-8% of the height.
-    """
-    t, h, w = shape
-    rng = np.random.default_rng(seed)
-    speed = rng.uniform([1.5, 0.0], [3.0, 1.0]) * rng.choice([-1.0, 1.0], size=2)
-    start = rng.uniform(-1.0, 1.0, size=2)
-    band = np.array([0.25 * w, 0.08 * h])
-    cycle = list(range(len(other))) + list(range(len(other) - 2, 0, -1))
-    out = np.zeros((t, h, w), bool)
-    for i in range(t):
-        source = cv2.resize(other[cycle[i % len(cycle)]].astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
-        dx, dy = _bounce(start * band + speed * i, band)
-        shift = np.float32([[1, 0, dx], [0, 1, dy]])
-        out[i] = cv2.warpAffine(source, shift, (w, h), flags=cv2.INTER_NEAREST, borderValue=0).astype(bool)
-    return out
-
-
-def _bounce(position: np.ndarray, band: np.ndarray) -> np.ndarray:
-    """Fold a free position into [-band, band] as a ball bouncing between two walls (a triangle wave)."""
-    phase = np.mod(position + band, 4 * band)
-    return np.where(phase < 2 * band, phase, 4 * band - phase) - band
-
-
-def dilate(masks: np.ndarray) -> np.ndarray:
-    return np.stack([cv2.dilate(m.astype(np.uint8), _CROSS, iterations=HOLE_DILATION_ITERATIONS) > 0 for m in masks])
-
-
 def write_png(path: Path, rgb: np.ndarray) -> None:
     """Atomic PNG write (temp file in the same folder + os.replace)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,7 +107,7 @@ def run_telea(plate: Path, matte: Path, out: Path, count: int) -> float:
     for i in range(count):
         frame = cv2.imread(str(plate / f"{i:05d}.png"), cv2.IMREAD_COLOR)
         mask = cv2.imread(str(matte / f"{i:05d}.png"), cv2.IMREAD_GRAYSCALE) > 0
-        hole = cv2.dilate(mask.astype(np.uint8), _CROSS, iterations=HOLE_DILATION_ITERATIONS)
+        hole = dilate_hole(mask).astype(np.uint8)
         filled = cv2.inpaint(frame, hole, 5, cv2.INPAINT_TELEA)
         write_png(out / f"{i:05d}.png", cv2.cvtColor(filled, cv2.COLOR_BGR2RGB))
     return time.perf_counter() - start
@@ -198,7 +155,7 @@ def load_vfid_network(path: Path | None, notes: list[str]) -> InceptionI3d | Non
             " downloaded."
         )
         return None
-    from e2fgvi_core.i3d import load_i3d
+    from e2fgvi_core.metrics.i3d import load_i3d
     from e2fgvi_core.weights import file_sha256
 
     path = path.expanduser()
@@ -209,7 +166,7 @@ def load_vfid_network(path: Path | None, notes: list[str]) -> InceptionI3d | Non
 
 def vfid_protocol() -> list[str]:
     """The protocol bullet of VFID for ``docs/quality.md`` (only when it was computed)."""
-    from e2fgvi_core.i3d import CHUNK_FRAMES, CHUNK_STRIDE, FEATURE_DIM
+    from e2fgvi_core.metrics.i3d import CHUNK_FRAMES, CHUNK_STRIDE, FEATURE_DIM
 
     return [
         "* **VFID** (lower is closer): Frechet distance between Gaussians fitted to the I3D features of the ground",
@@ -391,7 +348,7 @@ def markdown(
     lines += [
         "## The propagate engine in brief",
         "",
-        "`e2fgvi_core.engines.PropagateInpainter` (numpy + OpenCV, no torch, no weights): OpenCV DIS flow between",
+        "`e2fgvi_core.propagate.PropagateInpainter` (numpy + OpenCV, no torch, no weights): OpenCV DIS flow between",
         "adjacent frames on the masked frames (holes pre-filled smoothly), flow inside the dilated holes of both",
         "frames replaced by a multi-scale harmonic fill (push-pull pyramid + Jacobi sweeps); the camera motion of",
         "each frame pair fitted as a homography (RANSAC on the measured flow around the holes), pixels whose",
@@ -464,7 +421,7 @@ def main(argv=None) -> int:
         print(f"quality benchmark: {exc}")
         return 2
     if i3d_network is not None:
-        from e2fgvi_core import i3d  # torch only when VFID is asked for
+        from e2fgvi_core.metrics import i3d  # torch only when VFID is asked for
     clips = {c: load_clip(args.footage, c, args.frames) for c in CLIPS}
     table: dict[tuple[str, str], list[Score]] = {}
     shares: dict[tuple[str, str], float] = {}
@@ -472,7 +429,7 @@ def main(argv=None) -> int:
         work = Path(temp)
         for clip in args.clips:
             gt, own = clips[clip]
-            objects = dilate(own)
+            objects = dilate_masks(own)
             other = clips[next(c for c in CLIPS if c != clip)][1]
             warps = metrics.ground_truth_warps(gt)
             for kind in args.kinds:
@@ -481,7 +438,7 @@ def main(argv=None) -> int:
                     masks = static_masks(gt.shape[:3], seed)
                 else:
                     masks = object_masks(other, gt.shape[:3], seed)
-                holes = dilate(masks)
+                holes = dilate_masks(masks)
                 shares[(clip, kind)] = float((holes & objects).sum() / max(holes.sum(), 1))
                 case = work / f"{clip}_{kind}"
                 for i in range(len(gt)):

@@ -72,7 +72,7 @@ class Worker(threading.Thread):
     @property
     def api(self):
         if self._api is None:
-            from e2fgvi_core.engine import api
+            from e2fgvi_core.removal import api
 
             self._api = api
         return self._api
@@ -93,7 +93,7 @@ class Worker(threading.Thread):
             _ = self.cache
             import importlib
 
-            importlib.import_module("e2fgvi_core.engine.runner")  # pulls torch in while no job waits for it
+            importlib.import_module("e2fgvi_core.removal.runner")  # pulls torch in while no job waits for it
         except Exception as exc:  # noqa: BLE001 - reported on the first submit and in status
             self._engine_error = f"{type(exc).__name__}: {exc}"
             log.error("event=engine_import_failed\n%s", traceback.format_exc())

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from e2fgvi_core.engine.api import ENGINES
-from e2fgvi_core.engine.prepare import srgb_decode, srgb_encode
+from e2fgvi_core.removal.api import ENGINES
+from e2fgvi_core.removal.prepare import srgb_decode, srgb_encode
 
 SAMPLE_FRAMES = 4
 
@@ -95,9 +95,9 @@ def _contact_sheet(before: np.ndarray, after: np.ndarray, clean: np.ndarray, mat
 
 
 def run(args: argparse.Namespace) -> int:
-    from e2fgvi_core.engine.api import RemovalRequest, run_removal
-    from e2fgvi_core.engine.backends import choose_engine
-    from e2fgvi_core.engine.prepare import dilate_hole
+    from e2fgvi_core.removal.api import RemovalRequest, run_removal
+    from e2fgvi_core.removal.engines import choose_engine
+    from e2fgvi_core.removal.prepare import dilate_hole
     from e2fgvi_core.errors import ConfigError
     from e2fgvi_core.io import Frame, read_frame, write_frame
     from e2fgvi_core.metrics import psnr

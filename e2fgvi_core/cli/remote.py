@@ -11,7 +11,7 @@ import os
 import sys
 
 from e2fgvi_core import errors
-from e2fgvi_core.engine.api import Progress, RemovalRequest
+from e2fgvi_core.removal.api import Progress, RemovalRequest
 
 PATH_KEYS = ("plate", "matte", "out", "weights")
 

@@ -12,8 +12,8 @@ import dataclasses
 import sys
 import time
 
-from e2fgvi_core.engine.api import ENGINES, Progress, RemovalRequest, run_removal
-from e2fgvi_core.engine.config import BLEND_MODES, ROI_MODES
+from e2fgvi_core.removal.api import ENGINES, Progress, RemovalRequest, run_removal
+from e2fgvi_core.removal.config import BLEND_MODES, ROI_MODES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         from e2fgvi_core.cli.remote import run_remote
 
         return int(run_remote(request, args.server, quiet=args.quiet))
-    from e2fgvi_core.engine.backends import choose_engine
+    from e2fgvi_core.removal.engines import choose_engine
 
     choice = choose_engine(request.engine, request.weights)
     if choice.notice:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from e2fgvi_core.engine.api import MemorySink, MemorySource, RemovalRequest, run_removal
+from e2fgvi_core.removal.api import MemorySink, MemorySource, RemovalRequest, run_removal
 from e2fgvi_core.io.reader import read_frame
 from host_plugin.client import Client
 from server import protocol as wire

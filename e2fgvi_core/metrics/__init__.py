@@ -1,0 +1,32 @@
+"""Evaluation: video-completion scores (PSNR, SSIM, E_warp, Frechet distance) and the I3D network behind VFID.
+
+``completion`` is numpy + OpenCV only; ``i3d`` imports torch and is imported only when VFID is asked for.
+"""
+
+from e2fgvi_core.metrics.completion import (
+    EWARP_FLOW_METHOD,
+    frechet_distance,
+    ground_truth_warps,
+    paper_psnr_ssim,
+    PAPER_SSIM_WINDOW,
+    psnr,
+    ssim,
+    ssim_map,
+    to_u8,
+    WarpField,
+    warping_error,
+)
+
+__all__ = [
+    "EWARP_FLOW_METHOD",
+    "frechet_distance",
+    "ground_truth_warps",
+    "paper_psnr_ssim",
+    "PAPER_SSIM_WINDOW",
+    "psnr",
+    "ssim",
+    "ssim_map",
+    "to_u8",
+    "WarpField",
+    "warping_error",
+]

@@ -1,0 +1,285 @@
+"""The weight-free ``propagate`` engine: classical flow-guided video completion on the CPU.
+
+A fresh install has no E2FGVI checkpoint, yet an artist still wants a fast preview and often a usable result.
+Most of what hides behind a moving object, or behind a static matte under a moving camera, is visible in nearby
+frames: we estimate optical flow between adjacent frames (OpenCV DIS on the masked frames), complete it smoothly
+inside the holes, follow flow chains from every hole pixel to the nearest frames that saw the point (both
+directions, forward-backward checked), blend those colours, correct seams, and paint what no frame saw with
+OpenCV inpainting. Background that moves with the camera is fetched along per-pair homographies instead
+(``global_motion``): no drift in large holes, and moving foreground is never copied in. numpy + OpenCV only: no
+torch, no weights.
+
+Contract (docs/architecture.md): ``PropagateInpainter(config).fill(frames, holes, targets)``; the engine runner
+does colour conversion, matte dilation, compositing and I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from e2fgvi_core.propagate.config import PropagateConfig
+from e2fgvi_core.propagate.flow import FlowEstimator, frame_digest, sample
+from e2fgvi_core.propagate.harmonic import grow_mask
+from e2fgvi_core.propagate.global_motion import PairMotion, transform_points
+from e2fgvi_core.propagate.pixel_propagation import blend_candidates, camera_deviation, trace_camera, trace_direction
+from e2fgvi_core.propagate.spatial_fill import correct_seams, inpaint_spatial
+from e2fgvi_core.errors import ConfigError, MatteError, SequenceError
+
+_SEAM_RING_PX = 2
+
+
+@dataclass(frozen=True)
+class _Span:
+    """The frames within reach of the targets and what every fill step reads of them.
+
+    ``frames`` (t, h, w, 3) float32, ``holes`` bool and ``holes_f32`` (t, h, w), ``forward[k]`` / ``backward[k]``
+    the completed flows k -> k+1 / k+1 -> k, ``motions[k]`` the pair's camera motion.
+    """
+
+    frames: np.ndarray
+    holes: np.ndarray
+    holes_f32: np.ndarray
+    forward: list[np.ndarray]
+    backward: list[np.ndarray]
+    motions: list[PairMotion]
+
+
+class PropagateInpainter:
+    """Fills holes of display-referred frames from other frames of the window, then spatially.
+
+    ``context_frames``: how many frames on each side of a target ``fill`` uses; the runner streams windows of
+    ``2 * context_frames + 1`` frames, so memory stays bounded by the window. Flows of frame pairs are cached
+    (bounded by ``config.flow_cache_pairs``) so overlapping windows do not recompute them. The output of the frame
+    filled last is kept too: when the next target is the frame after it (same content), what no frame shows is
+    blended with it carried along the flow (``config.temporal_spatial_fill``), so one instance should fill one shot
+    in frame order (the runner makes one per job).
+    """
+
+    name = "propagate"
+
+    def __init__(self, config: PropagateConfig | None = None) -> None:
+        self.config = config or PropagateConfig()
+        self.flows = FlowEstimator(self.config)
+        # The last filled frame (content digest of its input and hole, and its output): what no frame shows is
+        # painted once and then carried along the flow, so a spatial fill does not flicker from frame to frame.
+        self._previous: tuple[bytes, np.ndarray] | None = None
+
+    @property
+    def context_frames(self) -> int:
+        return self.config.context_frames
+
+    def fill(self, frames: np.ndarray, holes: np.ndarray, targets: Sequence[int]) -> np.ndarray:
+        """Return the filled target frames.
+
+        ``frames``: float32 (t, h, w, 3) display-referred in [0, 1]; ``holes``: bool (t, h, w), already dilated;
+        ``targets``: indices into ``t`` to produce. Returns float32 (len(targets), h, w, 3) in [0, 1]; pixels
+        outside a target's hole are the input's.
+        """
+        frames, holes, targets = _validate(frames, holes, targets)
+        t, h, w = holes.shape
+        out = np.empty((len(targets), h, w, 3), dtype=np.float32)
+        needed = [i for i in targets if holes[i].any()]
+        # Only the frames within reach of some target that needs filling take part.
+        lo = max(min(needed) - self.context_frames, 0) if needed else 0
+        hi = min(max(needed) + self.context_frames, t - 1) if needed else -1
+        digests = [frame_digest(frame, hole) for frame, hole in zip(frames[lo : hi + 1], holes[lo : hi + 1])]
+        span = self._span(frames[lo : hi + 1], holes[lo : hi + 1], digests) if needed else None
+        for j, i in enumerate(targets):
+            if span is not None and holes[i].any():
+                out[j] = self._fill_one(span, i - lo, self._previous_output(digests, i - lo))
+            else:
+                out[j] = frames[i]
+            digest = digests[i - lo] if lo <= i <= hi else frame_digest(frames[i], holes[i])
+            self._previous = (digest, out[j].copy())
+        return out
+
+    def _span(self, frames: np.ndarray, holes: np.ndarray, digests: list[bytes]) -> _Span:
+        forward, backward, motions = self.flows.window_flows(frames, holes, digests)
+        return _Span(frames, holes, holes.astype(np.float32), forward, backward, motions)
+
+    def _previous_output(self, digests: list[bytes], target: int) -> np.ndarray | None:
+        """This engine's output for the frame before ``target`` (``digests``: the span's frame digests), if that is
+        the frame it filled last."""
+        if self._previous is None or target < 1:
+            return None
+        digest, output = self._previous
+        return output if digest == digests[target - 1] else None
+
+    def _fill_one(self, span: _Span, target: int, previous: np.ndarray | None) -> np.ndarray:
+        cfg = self.config
+        hole = span.holes[target]
+        ring = grow_mask(hole, _SEAM_RING_PX) & ~hole if cfg.seam_correction else np.zeros_like(hole)
+        image = span.frames[target].copy()
+        filled = np.zeros_like(hole)
+        chained = hole
+        if cfg.camera_motion_px > 0:
+            image, filled, chained = self._fill_from_camera(span, target, ring, image)
+        if chained.any():
+            image = self._fill_from_chains(span, target, chained, ring, image, filled)
+        unknown = hole & ~filled
+        painted = inpaint_spatial(image, unknown, cfg.spatial_method, cfg.spatial_radius_px)
+        weight = cfg.temporal_spatial_fill
+        if previous is not None and weight > 0 and unknown.any():
+            carried = _carry_previous(
+                image,
+                unknown,
+                previous,
+                span.backward[target - 1],
+                span.motions[target - 1].homography,
+                cfg.camera_motion_px,
+                cfg.seam_correction,
+            )
+            painted[unknown] = weight * carried[unknown] + (1.0 - weight) * painted[unknown]
+        image = painted
+        result = span.frames[target].copy()  # outside the hole: the input, untouched (even out-of-range values)
+        result[hole] = np.clip(image[hole], 0.0, 1.0)
+        return result
+
+    def _fill_from_chains(
+        self, span: _Span, target: int, chained: np.ndarray, ring: np.ndarray, image: np.ndarray, filled: np.ndarray
+    ) -> np.ndarray:
+        """Colour the ``chained`` pixels from flow chains (both directions); updates ``filled`` in place.
+
+        The ring around the hole is traced too: the difference between its true and propagated colours is the seam
+        residual diffused into the propagated pixels.
+        """
+        cfg = self.config
+        ys, xs = np.nonzero(chained | ring)
+        traced = [
+            trace_direction(
+                span.frames,
+                span.holes_f32,
+                span.forward,
+                span.backward,
+                target,
+                xs,
+                ys,
+                step,
+                cfg.context_frames,
+                cfg.consistency_px,
+                cfg.consistency_ratio,
+                cfg.candidates_per_direction,
+            )
+            for step in (+1, -1)
+        ]
+        colours, found = blend_candidates(*traced)
+        in_chained = chained[ys, xs]
+        hit = in_chained & found
+        if not hit.any():
+            return image
+        propagated = np.zeros_like(chained)
+        propagated[ys[hit], xs[hit]] = True
+        image[ys[hit], xs[hit]] = colours[hit]
+        filled |= propagated
+        ring_hit = ~in_chained & found & ring[ys, xs]
+        if cfg.seam_correction and ring_hit.any():
+            image = _correct_from_ring(
+                image, propagated, span.frames[target], ys[ring_hit], xs[ring_hit], colours[ring_hit]
+            )
+        return image
+
+    def _fill_from_camera(
+        self, span: _Span, target: int, ring: np.ndarray, image: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Colour hole pixels from the frames along the camera motion; returns ``(image, filled, chained)``.
+
+        Where the completed flow follows the camera, the camera-guided colour is used (flow chains drift in large
+        holes). Where the camera motion is known but no frame of the window shows the point as static background, a
+        flow chain's colour could only come from something moving (a ghost of a passer-by): the pixel is left to
+        the spatial fill. The rest (the flow departs from the camera motion: the hole covers something moving on
+        its own, or no camera motion was fitted) is left to the flow chains: ``chained``. Camera-guided pixels get
+        their own seam correction from the ring.
+        """
+        cfg = self.config
+        hole = span.holes[target]
+        hy, hx = np.nonzero(hole)
+        deviation = camera_deviation(hx, hy, target, span.forward, span.backward, span.motions)
+        ry, rx = np.nonzero(ring)
+        qy, qx = np.concatenate([hy, ry]), np.concatenate([hx, rx])
+        camera, seen = trace_camera(span.frames, span.holes_f32, span.motions, target, qx, qy, cfg.context_frames)
+        n = hy.size
+        follows = deviation <= cfg.camera_motion_px
+        use = seen[:n] & follows
+        rest = ~follows & (seen[:n] | ~np.isfinite(deviation))
+        chained = np.zeros_like(hole)
+        chained[hy[rest], hx[rest]] = True
+        guided = np.zeros_like(hole)
+        if not use.any():
+            return image, guided, chained
+        guided[hy[use], hx[use]] = True
+        image[hy[use], hx[use]] = camera[:n][use]
+        ring_seen = seen[n:]
+        if cfg.seam_correction and ring_seen.any():
+            image = _correct_from_ring(
+                image, guided, span.frames[target], ry[ring_seen], rx[ring_seen], camera[n:][ring_seen]
+            )
+        return image, guided, chained
+
+
+def _carry_previous(
+    image: np.ndarray,
+    unknown: np.ndarray,
+    previous: np.ndarray,
+    flow_back: np.ndarray,
+    homography: np.ndarray | None,
+    camera_motion_px: float,
+    seam_correction: bool,
+) -> np.ndarray:
+    """Fill ``unknown`` pixels from the previous output frame, then (``seam_correction``) diffuse the colour
+    difference on their border (known here vs carried) into them.
+
+    Why: per-frame spatial inpainting paints each frame anew, so what no frame shows flickers; carried along the
+    motion it stays put, and the seam correction lets it follow slow changes around it. The motion is the camera's
+    (``homography``: previous -> this frame) where the completed flow (this frame -> previous) agrees with it to
+    within ``camera_motion_px``: flow interpolated inside a hole is pulled by whatever moves beside it and would
+    drift the fill; elsewhere (something moving on its own) the flow.
+    """
+    ring = grow_mask(unknown, _SEAM_RING_PX) & ~unknown if seam_correction else np.zeros_like(unknown)
+    ys, xs = np.nonzero(unknown | ring)
+    step = sample(flow_back, xs.astype(np.float32), ys.astype(np.float32))
+    px, py = xs + step[:, 0], ys + step[:, 1]
+    if homography is not None and camera_motion_px > 0:
+        cx, cy = transform_points(np.linalg.inv(homography), xs, ys)
+        follows = np.hypot(px - cx, py - cy) <= camera_motion_px
+        px, py = np.where(follows, cx, px), np.where(follows, cy, py)
+    h, w = unknown.shape
+    carried = sample(previous, np.clip(px, 0, w - 1).astype(np.float32), np.clip(py, 0, h - 1).astype(np.float32))
+    out = image.copy()
+    inside = unknown[ys, xs]
+    out[ys[inside], xs[inside]] = carried[inside]
+    border = ~inside
+    return _correct_from_ring(out, unknown, image, ys[border], xs[border], carried[border])
+
+
+def _correct_from_ring(
+    image: np.ndarray, filled: np.ndarray, true_image: np.ndarray, ry: np.ndarray, rx: np.ndarray, colours: np.ndarray
+) -> np.ndarray:
+    """Seam-correct the ``filled`` pixels of ``image`` from the ring pixels ``(rx, ry)``, where the true colour
+    (``true_image``) and the propagated ``colours`` are both known."""
+    residual = np.zeros_like(image)
+    residual_known = np.zeros_like(filled)
+    residual[ry, rx] = true_image[ry, rx] - colours
+    residual_known[ry, rx] = True
+    return correct_seams(image, filled, residual_known, residual)
+
+
+def _validate(frames: np.ndarray, holes: np.ndarray, targets: Sequence[int]) -> tuple[np.ndarray, np.ndarray, list]:
+    """Check shapes and types, name what is wrong, and return contiguous float32 / bool arrays."""
+    frames = np.asarray(frames)
+    holes = np.asarray(holes)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise SequenceError(f"propagate fill: frames must be (t, h, w, 3) RGB, got shape {frames.shape}")
+    if holes.shape != frames.shape[:3]:
+        raise MatteError(f"propagate fill: holes shape {holes.shape} does not match frames {frames.shape[:3]}")
+    if not np.isfinite(frames).all():
+        raise SequenceError("propagate fill: frames contain NaN or infinite values; convert to display range first")
+    targets = [int(i) for i in targets]
+    bad = [i for i in targets if not 0 <= i < frames.shape[0]]
+    if bad:
+        raise ConfigError(f"propagate fill: target indices {bad} outside the window 0..{frames.shape[0] - 1}")
+    frames = np.ascontiguousarray(frames, dtype=np.float32)
+    holes = np.ascontiguousarray(holes, dtype=bool)
+    return frames, holes, targets

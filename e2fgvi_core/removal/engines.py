@@ -1,0 +1,228 @@
+"""What fills a window: the E2FGVI generator run stage by stage through the cache, or the weight-free engine.
+
+The official script calls ``model(masked_frames, num_local_frames)`` once per window, which re-encodes every frame
+of the window (references included) and recomputes every flow, although consecutive windows share most of them.
+``ModelEngine`` runs the same computation as separable stages instead: encoder features once per frame and
+completed flows once per adjacent pair (through the ``ShotCache``, one frame or pair per call: kernels may pick
+other algorithms for other batch sizes, and a cached value must equal a fresh one bit for bit), then per window
+only propagation, the transformer and the decoder, decoding only the local frames (the official script decodes
+the references too and throws them away). A window's predictions are cached as well, keyed by all its inputs:
+re-running a shot after a matte tweak re-runs only the windows that read a changed frame.
+
+Both engines share one contract with the runner: ``plan(length, config)`` and ``run_window(window, geometry,
+digests, prepare) -> {position: (h, w, 3) float32 display-referred prediction in [0, 1]}`` at processing size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from e2fgvi_core.removal.cache import ShotCache
+from e2fgvi_core.removal.config import EngineConfig
+from e2fgvi_core.removal.plan import ShotPlan, Window, plan_shot
+from e2fgvi_core.removal.prepare import prediction_to_display, symmetric_pad, to_model_input
+from e2fgvi_core.removal.roi import Geometry
+from e2fgvi_core.errors import CheckpointError, DeviceError
+
+Prepare = Callable[[int], tuple[np.ndarray, np.ndarray]]
+"""position -> (display (h, w, 3) uint8 or float32, dilated hole (h, w) bool) at the window's processing size."""
+
+PROPAGATE_NOTICE = (
+    "no E2FGVI checkpoint is installed: using the weight-free 'propagate' engine (install the official E2FGVI-HQ "
+    "checkpoint with `e2fgvi weights add E2FGVI-HQ-CVPR22.pth` for the model's quality)"
+)
+
+
+def _key(*parts: str) -> str:
+    return hashlib.blake2b("|".join(parts).encode(), digest_size=20).hexdigest()
+
+
+class ModelEngine:
+    """E2FGVI / E2FGVI-HQ generator stages with per-frame features and per-pair flows from the cache."""
+
+    def __init__(self, model, variant: str, weights_sha256: str, device, cache: ShotCache) -> None:
+        self.model = model
+        self.variant = variant
+        self.name = variant
+        self.weights_sha256 = weights_sha256
+        self.device = device
+        self.cache = cache
+        self.model_id = f"{variant}:{weights_sha256}"
+        self.counts = {"features": 0, "flows": 0, "windows": 0}
+
+    def plan(self, length: int, config: EngineConfig) -> ShotPlan:
+        return plan_shot(length, config)
+
+    def run_window(
+        self, window: Window, geometry: Geometry, digests: Callable[[int], str], prepare: Prepare, context: str = ""
+    ) -> dict[int, np.ndarray]:
+        import torch
+
+        gkey = f"{self.model_id}|{geometry.key}|{context}"
+        # The whole window's result depends on its inputs' contents in order: a re-run after a matte tweak
+        # elsewhere in the shot takes it from the cache without running any stage.
+        window_key = _key(gkey, str(len(window.local)), *(digests(p) for p in window.inputs))
+        done = self.cache.get("windows", window_key)
+        if done is not None:
+            return {p: done[i] for i, p in enumerate(window.local)}
+        inputs: dict[int, torch.Tensor] = {}
+
+        def model_input(position: int) -> torch.Tensor:
+            if position not in inputs:
+                display, hole = prepare(position)
+                if geometry.pad_multiple_hw is not None:
+                    display = symmetric_pad(display, geometry.pad_multiple_hw)
+                    hole = symmetric_pad(hole, geometry.pad_multiple_hw)
+                inputs[position] = to_model_input(display, hole)[None].to(self.device)
+            return inputs[position]
+
+        def fetch_features(positions: list[int]) -> dict[int, torch.Tensor]:
+            keys = {p: _key(gkey, digests(p)) for p in positions}
+            found = {p: self.cache.get("features", keys[p]) for p in dict.fromkeys(positions)}
+            missing = [p for p, value in found.items() if value is None]
+            if missing:
+                # One frame per call: oneDNN picks algorithms by batch size, so a batch of other sizes can differ in
+                # the last bit, and cached and uncached runs must be identical.
+                for p in missing:
+                    found[p] = self.model.encode(model_input(p))[0]
+                    self.cache.put("features", keys[p], found[p])
+                self.counts["features"] += len(missing)
+            return {p: value.to(self.device) for p, value in found.items()}
+
+        def fetch_flows(pairs: list[tuple[int, int]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+            keys = {pair: _key(gkey, digests(pair[0]), digests(pair[1])) for pair in pairs}
+            found = {pair: self.cache.get("flows", keys[pair]) for pair in pairs}
+            missing = [pair for pair, value in found.items() if value is None]
+            if missing:
+                small = {p: self.model.flow_inputs(model_input(p)) for pair in missing for p in pair}
+                for a, b in missing:
+                    found[(a, b)] = (
+                        self.model.estimate_flows(small[a], small[b])[0],
+                        self.model.estimate_flows(small[b], small[a])[0],
+                    )
+                    self.cache.put("flows", keys[(a, b)], found[(a, b)])
+                self.counts["flows"] += len(missing)
+            return [(found[pair][0].to(self.device), found[pair][1].to(self.device)) for pair in pairs]
+
+        local = list(window.local)
+        with torch.inference_mode():
+            feats = fetch_features(local + list(window.refs))
+            local_feat = torch.stack([feats[p] for p in local])[None]
+            pairs = fetch_flows(list(itertools.pairwise(local)))
+            if pairs:
+                flows_forward = torch.stack([f for f, _ in pairs])[None]
+                flows_backward = torch.stack([b for _, b in pairs])[None]
+            else:
+                h4, w4 = local_feat.shape[-2:]
+                flows_forward = flows_backward = local_feat.new_zeros((1, 0, 2, h4, w4))
+            inputs.clear()
+            feat = self.model.propagate(local_feat, flows_forward, flows_backward)
+            if window.refs:
+                feat = torch.cat([feat, torch.stack([feats[p] for p in window.refs])[None]], dim=1)
+            feat = feat + self.model.hallucinate(feat)
+            pred = self.model.decode(feat[0, : len(local)])
+            display = prediction_to_display(pred)
+        h, w = geometry.proc_wh[1], geometry.proc_wh[0]
+        result = np.ascontiguousarray(display[:, :h, :w])
+        self.cache.put("windows", window_key, result)
+        self.counts["windows"] += 1
+        return {p: result[i] for i, p in enumerate(local)}
+
+
+class PropagateEngine:
+    """The weight-free engine: sliding neighbourhoods of ``context_frames`` on each side, no references."""
+
+    name = "propagate"
+    variant = None
+    weights_sha256 = None
+
+    def __init__(self, inpainter=None) -> None:
+        if inpainter is None:
+            from e2fgvi_core.propagate.config import PropagateConfig
+            from e2fgvi_core.propagate.inpainter import PropagateInpainter
+
+            inpainter = PropagateInpainter(PropagateConfig.from_mapping(None))
+        self.inpainter = inpainter
+        self.counts = {"features": 0, "flows": 0}
+
+    def plan(self, length: int, config: EngineConfig) -> ShotPlan:
+        return plan_shot(length, config, context_frames=self.inpainter.context_frames)
+
+    def run_window(
+        self, window: Window, geometry: Geometry, digests: Callable[[int], str], prepare: Prepare, context: str = ""
+    ) -> dict[int, np.ndarray]:
+        positions = sorted(window.inputs)
+        frames, holes = [], []
+        for position in positions:
+            display, hole = prepare(position)
+            if display.dtype == np.uint8:
+                display = display.astype(np.float32) / np.float32(255)
+            frames.append(np.clip(display, 0.0, 1.0).astype(np.float32))
+            holes.append(hole)
+        targets = [positions.index(p) for p in window.local]
+        filled = self.inpainter.fill(np.stack(frames), np.stack(holes), targets)
+        return {p: filled[i] for i, p in enumerate(window.local)}
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """The engine a request resolves to, and a sentence for the user when ``auto`` fell back."""
+
+    engine: str
+    notice: str | None = None
+
+
+def choose_engine(engine: str, weights: str | None) -> EngineChoice:
+    """Resolve ``auto``: E2FGVI-HQ (or the variant of ``weights``) when a checkpoint is available, else propagate."""
+    if engine != "auto":
+        return EngineChoice(engine)
+    from e2fgvi_core.weights import installed_weights, resolve_weights
+
+    if weights:
+        return EngineChoice(resolve_weights(weights, None).variant)
+    try:
+        installed = installed_weights()
+    except CheckpointError:
+        installed = []
+    variants = {w.variant for w in installed}
+    for variant in ("e2fgvi_hq", "e2fgvi"):
+        if variant in variants:
+            return EngineChoice(variant)
+    return EngineChoice("propagate", PROPAGATE_NOTICE)
+
+
+_MODELS: dict[tuple[str, str, str], tuple[object, object]] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def load_model(weights: str | None, variant: str, device) -> tuple[object, object]:
+    """``(model, InstalledWeights)``, loaded once per process per (weights, variant, device): runs share it."""
+    from e2fgvi_core.weights import load_generator
+
+    key = (str(weights), variant, str(device))
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = load_generator(weights, variant, device)
+        return _MODELS[key]
+
+
+def build_engine(engine: str, weights: str | None, device: str | None, cache: ShotCache):
+    """The engine implementation of a resolved engine name (``e2fgvi_hq``, ``e2fgvi`` or ``propagate``)."""
+    if engine == "propagate":
+        return PropagateEngine()
+    from e2fgvi_core.device import select_device
+
+    torch_device = select_device(device)
+    try:
+        model, installed = load_model(weights, engine, torch_device)
+    except RuntimeError as exc:
+        if "out of memory" in str(exc).lower():
+            raise DeviceError(f"out of memory loading the {engine} model on {torch_device}: use --device cpu") from exc
+        raise
+    return ModelEngine(model, engine, installed.sha256, torch_device, cache)

@@ -1,0 +1,105 @@
+"""The shot plan: which frames each window processes, which it only looks at, and when a frame is final.
+
+The official ``test.py`` protocol is the default: a window of local frames ``[c - stride, c + stride]`` for each
+centre ``c = 0, stride, 2*stride, ...``; reference frames every ``ref_step`` frames over the whole shot that are not
+local (``num_ref=-1``), or the official "nearest ``num_ref``" selection. Positions here are indices into the shot
+(0 .. length-1), never plate frame numbers: the runner maps them.
+
+Knowing in advance when each position is used last is what lets the runner stream: a frame is read when the first
+window needs it, written out after the last window that outputs it, and dropped when no window needs it any more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from e2fgvi_core.removal.config import EngineConfig
+from e2fgvi_core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Window:
+    """One model call: ``local`` positions are inpainted and output, ``refs`` only give context."""
+
+    index: int
+    center: int
+    local: tuple[int, ...]
+    refs: tuple[int, ...]
+
+    @property
+    def inputs(self) -> tuple[int, ...]:
+        """Model input order of the official script: local frames, then references."""
+        return self.local + self.refs
+
+
+@dataclass(frozen=True)
+class ShotPlan:
+    """All windows of a shot plus, per position, the last window that outputs it."""
+
+    length: int
+    windows: tuple[Window, ...]
+    last_output_window: dict[int, int] = field(default_factory=dict)
+
+    def outputs_after(self, window_index: int) -> list[int]:
+        """Positions whose result is final once window ``window_index`` has been blended."""
+        return sorted(p for p, w in self.last_output_window.items() if w == window_index)
+
+    def needed_by(self, window_index: int) -> set[int]:
+        """Positions read by window ``window_index`` (empty past the end)."""
+        if 0 <= window_index < len(self.windows):
+            return set(self.windows[window_index].inputs)
+        return set()
+
+
+def select_references(center: int, local: tuple[int, ...], length: int, ref_step: int, num_ref: int) -> list[int]:
+    """Reference positions of the window centred on ``center``, as the official ``get_ref_index``.
+
+    ``num_ref=-1``: every ``ref_step``-th position of the shot not in the window. Otherwise the official code walks
+    ``range(max(0, c - ref_step*(num_ref//2)), min(length, c + ref_step*(num_ref//2)) + 1, ref_step)`` and keeps up
+    to ``num_ref + 1`` positions (its ``len > num_ref`` check comes before the append). That range can reach
+    ``length`` itself, one past the last frame, where the official script would fail; we drop such positions.
+    """
+    local_set = set(local)
+    refs: list[int] = []
+    if num_ref == -1:
+        return [i for i in range(0, length, ref_step) if i not in local_set]
+    half = num_ref // 2
+    start = max(0, center - ref_step * half)
+    end = min(length, center + ref_step * half)
+    for i in range(start, end + 1, ref_step):
+        if i in local_set:
+            continue
+        if len(refs) > num_ref:
+            break
+        if i < length:
+            refs.append(i)
+    return refs
+
+
+def plan_shot(length: int, config: EngineConfig, context_frames: int | None = None) -> ShotPlan:
+    """Cut a shot of ``length`` frames into windows.
+
+    ``context_frames`` replaces the model protocol for engines that want a plain sliding neighbourhood (the
+    weight-free ``propagate`` engine): windows centred every ``neighbor_stride`` frames output their
+    ``neighbor_stride`` centre frames and read ``context_frames`` more on each side, with no references.
+    """
+    if length <= 0:
+        raise ConfigError("the shot has no frames: check --frames and the plate pattern")
+    stride = config.neighbor_stride
+    windows: list[Window] = []
+    if context_frames is None:
+        for number, center in enumerate(range(0, length, stride)):
+            local = tuple(range(max(0, center - stride), min(length, center + stride + 1)))
+            refs = tuple(select_references(center, local, length, config.ref_step, config.num_ref))
+            windows.append(Window(number, center, local, refs))
+    else:
+        for number, start in enumerate(range(0, length, stride)):
+            targets = tuple(range(start, min(length, start + stride)))
+            lo, hi = max(0, start - context_frames), min(length, targets[-1] + context_frames + 1)
+            context = tuple(i for i in range(lo, hi) if i not in targets)
+            windows.append(Window(number, start, targets, context))
+    last_output: dict[int, int] = {}
+    for window in windows:
+        for position in window.local:
+            last_output[position] = window.index
+    return ShotPlan(length, tuple(windows), last_output)

@@ -1,0 +1,371 @@
+"""The streaming loop: read a frame when a window needs it, write it when its last window is done, drop it after.
+
+The official script loads the whole shot as float tensors (1,000 frames of 1080p would be ~25 GB). Here the plan
+says in advance which window reads and outputs each position, so the runner holds only the frames of the current
+and the next window, plus the blend accumulators of frames still in flight; encoder features and flows live in the
+``ShotCache``, whose byte budget bounds them. Frames whose (dilated) matte is empty pass through untouched, and a
+window whose local frames all have empty mattes does not run the model at all.
+
+Pixels outside the dilated matte are never recomputed: the output starts as a copy of the input frame in its native
+dtype (every channel: alpha, extra channels, values > 1, negatives, NaN) and only the RGB channels inside the hole
+are replaced. 8-bit plates follow the official uint8 protocol exactly; other plates are processed in float32
+display-referred values (scene-linear float plates through ``e2fgvi_core.io.colour``) and converted back.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from e2fgvi_core.removal.api import MemorySink, Progress, RemovalRequest, RemovalSummary
+from e2fgvi_core.removal.engines import build_engine, choose_engine
+from e2fgvi_core.removal.blend import WindowBlend, composite_window_frame
+from e2fgvi_core.removal.cache import ShotCache, digest_arrays
+from e2fgvi_core.removal.memory import release_free_memory
+from e2fgvi_core.removal.plan import Window
+from e2fgvi_core.removal.prepare import (
+    dilate_hole,
+    is_quantised,
+    resize_display,
+    resize_matte,
+    resize_prediction,
+    rgb_channel_indices,
+    srgb_decode,
+    srgb_encode,
+    to_display,
+    to_official_scale,
+)
+from e2fgvi_core.removal.roi import Geometry, plan_geometry
+from e2fgvi_core.removal.sources import FileSink, SequenceSource, matte_for_plate, matte_from_frame
+from e2fgvi_core.errors import DeviceError, JobCancelled, MatteError, SequenceError
+
+
+@dataclass
+class _Loaded:
+    """A plate frame as the runner holds it while windows need it."""
+
+    frame: Any
+    display: np.ndarray
+    matte: np.ndarray
+    hole: np.ndarray
+    rgb: tuple[int, int, int]
+    linear: bool
+
+
+class _Colour:
+    """Scene-linear <-> display conversion: ``e2fgvi_core.io.colour`` when present, else the sRGB curve."""
+
+    def __init__(self, colorspace: str | None) -> None:
+        self.colorspace = colorspace
+        self._impl = None
+        try:
+            from e2fgvi_core.io import colour as io_colour
+        except ImportError:
+            io_colour = None
+        if io_colour is not None:
+            config_cls = getattr(io_colour, "ColourConfig", None)
+            config = None
+            if config_cls is not None:
+                from_mapping = getattr(config_cls, "from_mapping", None)
+                config = from_mapping({"colorspace": colorspace}) if from_mapping else config_cls(colorspace)
+            self._impl = (io_colour, config)
+        elif colorspace:
+            from e2fgvi_core.errors import ConfigError
+
+            raise ConfigError(f"--colorspace {colorspace!r} needs e2fgvi_core.io.colour, which is not available")
+
+    def to_display(self, rgb: np.ndarray) -> np.ndarray:
+        if self._impl is None:
+            return srgb_encode(rgb)
+        module, config = self._impl
+        return np.asarray(module.to_display(rgb, config), dtype=np.float32)
+
+    def to_linear(self, rgb: np.ndarray) -> np.ndarray:
+        if self._impl is None:
+            return srgb_decode(rgb)
+        module, config = self._impl
+        return np.asarray(module.to_linear(rgb, config), dtype=np.float32)
+
+
+class ShotRunner:
+    """One run over one shot; see the module docstring for the memory and pixel guarantees."""
+
+    def __init__(
+        self,
+        request: RemovalRequest,
+        numbers: tuple[int, ...],
+        source,
+        matte_source,
+        sink,
+        engine,
+        cache: ShotCache,
+        progress=None,
+        cancel: threading.Event | None = None,
+        notices=(),
+    ) -> None:
+        self.request = request
+        self.config = request.config
+        self.numbers = numbers
+        self.source = source
+        self.matte_source = matte_source
+        self.sink = sink
+        self.engine = engine
+        self.cache = cache
+        self.progress = progress
+        self.cancel = cancel
+        self.colour = _Colour(request.colorspace)
+        self.warnings: list[str] = list(notices)
+        self._loaded: dict[int, _Loaded] = {}
+        self._digests: dict[int, str] = {}
+        self._size: tuple[int, int] | None = None
+        self._quantise: bool | None = None
+        self.reads = 0
+        self.peak_resident = 0
+
+    # -- frames ---------------------------------------------------------------------------------------------
+    def _load(self, position: int) -> _Loaded:
+        loaded = self._loaded.get(position)
+        if loaded is not None:
+            return loaded
+        number = self.numbers[position]
+        where = self.source.describe(number)
+        frame = self.source.read(number)
+        self.reads += 1
+        if self.matte_source is None:
+            matte = matte_from_frame(frame, self.request.matte_channel or "A", where)
+        else:
+            matte_frame = self.matte_source.read(number)
+            matte = matte_for_plate(frame, matte_frame, self.request.matte_channel)
+            if matte.shape != frame.pixels.shape[:2]:
+                raise MatteError(
+                    f"{self.matte_source.describe(number)} is {matte.shape[1]}x{matte.shape[0]} but {where} is "
+                    f"{frame.pixels.shape[1]}x{frame.pixels.shape[0]}: plate and matte must have the same size"
+                )
+        size = (frame.pixels.shape[1], frame.pixels.shape[0])
+        if self._size is None:
+            self._size = size
+        elif size != self._size:
+            raise SequenceError(f"{where} is {size[0]}x{size[1]} but the shot is {self._size[0]}x{self._size[1]}")
+        quantise = is_quantised(frame.pixels)
+        if self._quantise is None:
+            self._quantise = quantise
+        elif quantise != self._quantise:
+            raise SequenceError(f"{where} is {frame.pixels.dtype} but earlier frames of the shot are not")
+        rgb = rgb_channel_indices(frame.channels, where)
+        linear = np.issubdtype(frame.pixels.dtype, np.floating)
+        display = to_display(frame.pixels, rgb, linear, self.colour, self.config.nan_policy, where, self._warn)
+        loaded = _Loaded(frame, display, matte, dilate_hole(matte), rgb, linear)
+        self._loaded[position] = loaded
+        self.peak_resident = max(self.peak_resident, len(self._loaded))
+        if position not in self._digests:
+            self._digests[position] = digest_arrays(
+                display, matte, extra=f"{frame.pixels.dtype}|{linear}|{self.request.colorspace}"
+            )
+        return loaded
+
+    def _digest(self, position: int) -> str:
+        if position not in self._digests:
+            self._load(position)
+        return self._digests[position]
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def _prepare(self, position: int, geometry: Geometry) -> tuple[np.ndarray, np.ndarray]:
+        """Display frame and dilated hole of ``position`` cropped/resized to the window's processing geometry."""
+        loaded = self._load(position)
+        x0, y0, x1, y1 = geometry.rect
+        display = loaded.display[y0:y1, x0:x1]
+        if not geometry.resized:
+            return np.ascontiguousarray(display), np.ascontiguousarray(loaded.hole[y0:y1, x0:x1])
+        # As test.py at a set size: resize the frame, resize the raw matte (nearest), then dilate.
+        matte = resize_matte(loaded.matte[y0:y1, x0:x1], geometry.proc_wh)
+        return resize_display(np.ascontiguousarray(display), geometry.proc_wh), dilate_hole(matte)
+
+    # -- the loop -------------------------------------------------------------------------------------------
+    def run(self) -> RemovalSummary:
+        start = time.monotonic()
+        plan = self.engine.plan(len(self.numbers), self.config)
+        blend: WindowBlend | None = None
+        outputs: list[str] = []
+        written: list[int] = []
+        passthrough = 0
+        windows_run = 0
+        total = len(self.numbers)
+        self._report(0, total, "starting", start)
+        for window in plan.windows:
+            if self.cancel is not None and self.cancel.is_set():
+                raise JobCancelled(f"cancelled after {len(written)} of {total} frames (complete frames were kept)")
+            local = [self._load(p) for p in window.local]
+            if blend is None:
+                blend = WindowBlend(self.config.blend, quantise=bool(self._quantise))
+            if any(item.hole.any() for item in local):
+                self._run_window(window, local, blend)
+                windows_run += 1
+            for position in plan.outputs_after(window.index):
+                path, was_passthrough = self._finish(position, blend)
+                passthrough += was_passthrough
+                written.append(self.numbers[position])
+                if path:
+                    outputs.append(path)
+                self._report(len(written), total, f"window {window.index + 1}/{len(plan.windows)}", start)
+            keep = plan.needed_by(window.index + 1)
+            for position in list(self._loaded):
+                if position not in keep:
+                    del self._loaded[position]
+            # Freed frames and activations go back to the system now, not when the heap happens to shrink: without
+            # this, glibc's heap fragmentation made RSS creep up with shot length (removal/memory.py).
+            release_free_memory()
+        seconds = time.monotonic() - start
+        self._report(len(written), total, "done", start)
+        return RemovalSummary(
+            frames=tuple(written),
+            outputs=tuple(outputs),
+            seconds=seconds,
+            cache_stats=self.cache.stats(),
+            engine=self.engine.name,
+            variant=self.engine.variant,
+            weights_sha256=self.engine.weights_sha256,
+            frames_passthrough=passthrough,
+            windows_run=windows_run,
+            warnings=tuple(self.warnings),
+        )
+
+    def _run_window(self, window: Window, local: list[_Loaded], blend: WindowBlend) -> None:
+        assert self._size is not None
+        geometry = plan_geometry(
+            self._size,
+            [item.hole for item in local],
+            roi=self.config.roi,
+            margin=self.config.roi_margin,
+            proxy=self.config.proxy,
+            variant=self.engine.variant,
+        )
+        try:
+            preds = self.engine.run_window(
+                window,
+                geometry,
+                self._digest,
+                lambda p: self._prepare(p, geometry),
+                context=f"{self.request.colorspace}",
+            )
+        except RuntimeError as exc:
+            if "out of memory" in str(exc).lower():
+                w, h = geometry.proc_wh
+                raise DeviceError(
+                    f"out of memory on {getattr(self.engine, 'device', 'the device')} in window {window.index} "
+                    f"(frames {self.numbers[window.local[0]]}-{self.numbers[window.local[-1]]}, {w}x{h}, "
+                    f"{len(window.inputs)} frames): use --roi auto, --proxy 0.5 or a smaller --num-ref"
+                ) from exc
+            raise
+        x0, y0, x1, y1 = geometry.rect
+        for position, item in zip(window.local, local):
+            if not item.hole.any():
+                continue
+            pred = preds[position]
+            if geometry.resized:
+                pred = resize_prediction(np.ascontiguousarray(pred), (x1 - x0, y1 - y0))
+            if self._quantise:
+                full = item.display.astype(np.float32)
+                full[y0:y1, x0:x1] = to_official_scale(pred)
+            else:
+                full = item.display.copy()
+                full[y0:y1, x0:x1] = pred
+            blend.add(position, composite_window_frame(full, item.display, item.hole, bool(self._quantise)))
+
+    def _finish(self, position: int, blend: WindowBlend) -> tuple[str | None, int]:
+        """Compose the output frame of ``position`` (native dtype, RGB replaced inside the hole) and write it."""
+        item = self._load(position)
+        frame = item.frame
+        number = self.numbers[position]
+        if not item.hole.any():
+            result_frame, was_passthrough = frame, 1
+        else:
+            filled = blend.result(position)
+            pixels = frame.pixels.copy()
+            hole = item.hole
+            if not self._quantise:
+                values = np.clip(filled, 0.0, None)
+                if item.linear:
+                    values = self.colour.to_linear(values)
+                if np.issubdtype(pixels.dtype, np.integer):
+                    top = np.iinfo(pixels.dtype).max
+                    values = np.clip(np.round(values * top), 0, top)
+                filled = values.astype(pixels.dtype)
+            if len(set(item.rgb)) == 1:
+                pixels[..., item.rgb[0]][hole] = filled.astype(np.float32).mean(axis=-1)[hole].astype(pixels.dtype)
+            else:
+                for k, channel in enumerate(item.rgb):
+                    pixels[..., channel][hole] = filled[..., k][hole]
+            result_frame, was_passthrough = frame.with_pixels(pixels), 0
+        path = self.sink.write(number, result_frame, self._provenance(number))
+        return path, was_passthrough
+
+    def _provenance(self, number: int) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "engine": self.engine.name,
+            "frame": number,
+            "neighbor_stride": self.config.neighbor_stride,
+            "ref_step": self.config.ref_step,
+            "num_ref": self.config.num_ref,
+            "blend": self.config.blend,
+            "roi": self.config.roi,
+            "proxy": self.config.proxy,
+        }
+        if self.engine.variant:
+            data["model_variant"] = self.engine.variant
+            data["weights_sha256"] = self.engine.weights_sha256
+        if self.request.colorspace:
+            data["colorspace"] = self.request.colorspace
+        return data
+
+    def _report(self, done: int, total: int, stage: str, start: float) -> None:
+        if self.progress is None:
+            return
+        elapsed = time.monotonic() - start
+        eta = elapsed / done * (total - done) if done else None
+        self.progress(Progress(done, total, stage, elapsed, eta))
+
+
+def run_request(
+    request: RemovalRequest,
+    progress=None,
+    cancel=None,
+    cache: ShotCache | None = None,
+    source=None,
+    matte_source=None,
+    sink=None,
+) -> RemovalSummary:
+    """Open the sources and sink, pick the engine, and run the shot (the body of ``api.run_removal``)."""
+    if source is None:
+        if not request.plate:
+            raise SequenceError("no plate: give --plate PATTERN (or frames by value)")
+        source = SequenceSource(request.plate, request.frames, name="plate")
+    numbers = tuple(source.frame_numbers())
+    if request.frames and not isinstance(source, SequenceSource):
+        from e2fgvi_core.io.sequence import parse_frame_range
+
+        wanted = parse_frame_range(request.frames)
+        missing = sorted(set(wanted) - set(numbers))
+        if missing:
+            raise SequenceError(f"frames {missing[:10]} of range {request.frames} are not in the given frames")
+        numbers = tuple(wanted)
+    if not numbers:
+        raise SequenceError("the frame range is empty")
+    if matte_source is None and request.matte:
+        matte_source = SequenceSource(request.matte, numbers, name="matte")
+    if sink is None:
+        sink = FileSink(request.out, (request.plate, request.matte)) if request.out else MemorySink()
+    sink.check()
+    cache = cache if cache is not None else ShotCache()
+    if progress is not None:
+        progress(Progress(0, len(numbers), "loading engine", 0.0, None))
+    choice = choose_engine(request.engine, request.weights)
+    engine_impl = build_engine(choice.engine, request.weights, request.device, cache)
+    notices = (choice.notice,) if choice.notice else ()
+    runner = ShotRunner(request, numbers, source, matte_source, sink, engine_impl, cache, progress, cancel, notices)
+    return runner.run()
