@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from host_plugin.bridge import BridgeError, BridgeParams, PathClip, ProgressReport, RemoveObjectEffect
+from host_plugin.bridge import BridgeError, BridgeParams, ParamsError, PathClip, ProgressReport, RemoveObjectEffect
 from host_plugin.resolve import adapter
 
 SETTINGS_FILE = "e2fgvi_resolve.json"
@@ -113,9 +113,7 @@ def load_settings(folder: str) -> BridgeParams:
     return BridgeParams.from_mapping(values)
 
 
-def run(
-    resolve: Any, params: BridgeParams, log: Callable[[str], None] = print
-) -> RemovalPlan:
+def run(resolve: Any, params: BridgeParams, log: Callable[[str], None] = print) -> RemovalPlan:
     """Clean the plate under the playhead and put the result on the timeline; returns what was done."""
     timeline = adapter.current_timeline(resolve)
     plate, matte = find_clips(timeline)
@@ -142,7 +140,7 @@ def main() -> int:
     try:
         params = load_settings(os.path.dirname(os.path.abspath(__file__)))
         run(adapter.connect(), params)
-    except (ResolveScriptError, adapter.ResolveUnavailableError, BridgeError) as exc:
+    except (ResolveScriptError, adapter.ResolveUnavailableError, BridgeError, ParamsError) as exc:
         print(f"Remove Object: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
         return 1
     except ValueError as exc:  # a settings file that is not JSON

@@ -114,7 +114,7 @@ def cli_remove(*args: str) -> subprocess.CompletedProcess:
     """``e2fgvi remove ARGS`` in a fresh interpreter (the reference every host result is compared with)."""
     return subprocess.run(
         [sys.executable, "-m", "e2fgvi_core.cli.main", "remove", *args, "--quiet"],
-        cwd=PROJECT_ROOT, env=env(), capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
+        check=False, cwd=PROJECT_ROOT, env=env(), capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
     )  # fmt: skip
 
 

@@ -11,7 +11,7 @@ STANDINS = Path(__file__).resolve().parents[2] / "standins"
 if str(STANDINS) not in sys.path:
     sys.path.insert(0, str(STANDINS))
 
-import host_test_support as support  # noqa: E402
+import host_test_support as support
 
 
 @pytest.fixture

@@ -14,9 +14,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "standins"))
 
-import host_test_support as support  # noqa: E402
-
-from host_plugin.bridge import describe  # noqa: E402
+import host_test_support as support
+from host_plugin.bridge import describe
 
 FUSE = support.PROJECT_ROOT / "host_plugin" / "resolve" / "RemoveObject.fuse"
 STANDIN = support.PROJECT_ROOT / "tests" / "standins" / "fusion" / "fusion_standin.lua"

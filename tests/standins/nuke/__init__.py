@@ -180,7 +180,7 @@ class PyScript_Knob(Knob):
     def execute(self) -> None:
         _state.this_node.append(self._node)
         try:
-            exec(self._value, {"nuke": _module()})
+            exec(self._value, {"nuke": _module()})  # noqa: S102 - a PyScript_Knob runs Python, as in Nuke
         finally:
             _state.this_node.pop()
 
@@ -329,10 +329,10 @@ class Group(Node):
         if _state.context and _state.context[-1] is self:
             _state.context.pop()
 
-    def __enter__(self) -> Group:
+    def __enter__(self) -> Group:  # noqa: PYI034 - typing.Self needs Python 3.11
         return self.begin()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.end()
 
     def nodes(self) -> list[Node]:
@@ -628,7 +628,11 @@ def _load(group: Group, entries: list[dict]) -> None:
         node.setName(entry["name"])
         for spec in entry["user_knobs"]:
             cls = globals()[spec["class"]]
-            knob = cls(spec["name"], spec["label"], spec["values"]) if "values" in spec else cls(spec["name"], spec["label"])
+            knob = (
+                cls(spec["name"], spec["label"], spec["values"])
+                if "values" in spec
+                else cls(spec["name"], spec["label"])
+            )
             node.addKnob(knob)
         for name, value in entry["knobs"].items():
             node[name]._value = value
