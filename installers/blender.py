@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _packages() -> tuple[Path, str, Path, str]:
     """(folder, import name) of the host package and of the protocol module's package, as this Python sees them."""
-    import host_plugin.client as client
+    from host_plugin import client
 
     host_dir = Path(client.__file__).parent
     protocol_file = Path(client.wire.__file__)
