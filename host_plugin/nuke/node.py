@@ -19,8 +19,8 @@ import threading
 import time
 from typing import Any
 
-from host_plugin.bridge import BridgeError, BridgeParams, ParamsError, PathClip, RemoveObjectEffect, describe
-from host_plugin.nuke import adapter
+from ..bridge import BridgeError, BridgeParams, ParamsError, PathClip, RemoveObjectEffect, describe
+from . import adapter
 
 ROLE = "E2fgviRemoveObject"
 MENU_PATH = "E2FGVI/Remove Object"
@@ -83,7 +83,7 @@ def knob_specs(first: int, last: int) -> list[adapter.KnobSpec]:
             "process",
             "Process",
             "render the inputs, clean the range on the server, show the result",
-            command="from host_plugin.nuke import node; node.process(nuke.thisNode())",
+            command=f"import {__name__} as remove_object; remove_object.process(nuke.thisNode())",
         ),
         adapter.KnobSpec("text", "status", "", default="not processed yet"),
     ]

@@ -7,7 +7,7 @@ placed on the track above the matte, aligned frame for frame. Resolve calls go t
 
 Why Studio only: Resolve 21.1 moved Python scripting to the Studio edition; the free edition uses the Fuse
 (``RemoveObject.fuse``) on the Fusion page instead. Settings: the bridge's parameters (``describe()``), read from
-``e2fgvi_resolve.json`` beside this script when it exists (keys as in ``BridgeParams``), else the defaults.
+``e2fgvi_resolve.json`` beside the Workspace > Scripts launcher when it exists (keys as in ``BridgeParams``), else the defaults.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from host_plugin.bridge import BridgeError, BridgeParams, ParamsError, PathClip, ProgressReport, RemoveObjectEffect
-from host_plugin.resolve import adapter
+from ..bridge import BridgeError, BridgeParams, ParamsError, PathClip, ProgressReport, RemoveObjectEffect
+from . import adapter
 
 SETTINGS_FILE = "e2fgvi_resolve.json"
 OUTPUT_FOLDER = "e2fgvi"  # results go beside the plate, in this sub-folder
@@ -135,10 +135,13 @@ def run(resolve: Any, params: BridgeParams, log: Callable[[str], None] = print) 
     return plan
 
 
-def main() -> int:
-    """Entry point of the Workspace > Scripts item: one line in the Console on failure, never a traceback."""
+def main(settings_folder: str | None = None) -> int:
+    """Entry point of the Workspace > Scripts item: one line in the Console on failure, never a traceback.
+
+    ``settings_folder`` holds ``e2fgvi_resolve.json`` (the installed launcher passes its own folder).
+    """
     try:
-        params = load_settings(os.path.dirname(os.path.abspath(__file__)))
+        params = load_settings(settings_folder or os.path.dirname(os.path.abspath(__file__)))
         run(adapter.connect(), params)
     except (ResolveScriptError, adapter.ResolveUnavailableError, BridgeError, ParamsError) as exc:
         print(f"Remove Object: {getattr(exc, 'message', None) or exc}", file=sys.stderr)

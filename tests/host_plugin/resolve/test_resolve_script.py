@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "standins"))
 
 import DaVinciResolveScript as dvr
 import host_test_support as support
-from host_plugin.bridge import BridgeParams
 
+from host_plugin.bridge import BridgeParams
 from host_plugin.resolve import adapter, resolve_script
 
 
@@ -75,7 +75,7 @@ def test_trimmed_clip_cleans_only_what_the_timeline_shows(shot):
         ("renumbered", "number the matte sequence like the plate"),
     ],
 )
-def test_unusable_timelines_give_one_line(shot, tmp_path, arrange, expected, capsys, monkeypatch):
+def test_unusable_timelines_give_one_line(shot, tmp_path, arrange, expected, capsys):
     dvr.standin.reset()
     plate = dvr.standin.add_media(shot["plate"], shot["first"], shot["last"])
     dvr.standin.place(plate, 1, 0, 6)
@@ -88,24 +88,22 @@ def test_unusable_timelines_give_one_line(shot, tmp_path, arrange, expected, cap
         dvr.standin.place(media, 2, 0, 6)
     if arrange == "renumbered":
         dvr.standin.place(dvr.standin.add_media(shot["matte"], shot["first"], shot["last"]), 2, 0, 6, left_offset=1)
-    monkeypatch.setattr(resolve_script, "__file__", str(tmp_path / "E2FGVI Remove Object.py"))
-    assert resolve_script.main() == 1
+    assert resolve_script.main(str(tmp_path)) == 1
     err = capsys.readouterr().err
     assert err.startswith("Remove Object: ") and expected in err and err.count("\n") == 1
     assert dvr.standin.timeline.GetTrackCount("video") <= 2
 
 
-def test_settings_file_and_resolve_not_running(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(resolve_script, "__file__", str(tmp_path / "E2FGVI Remove Object.py"))
+def test_settings_file_and_resolve_not_running(tmp_path, capsys):
     (tmp_path / resolve_script.SETTINGS_FILE).write_text(json.dumps({"engine": "propagate", "roi_margin": 12}))
     assert resolve_script.load_settings(str(tmp_path)) == BridgeParams(engine="propagate", roi_margin=12)
     (tmp_path / resolve_script.SETTINGS_FILE).write_text(json.dumps({"engine": "fast"}))
-    assert resolve_script.main() == 1
+    assert resolve_script.main(str(tmp_path)) == 1
     assert "Engine (engine) must be one of" in capsys.readouterr().err
     (tmp_path / resolve_script.SETTINGS_FILE).unlink()
     dvr.standin.running = False
     try:
-        assert resolve_script.main() == 1
+        assert resolve_script.main(str(tmp_path)) == 1
     finally:
         dvr.standin.reset()
     assert "Resolve does not answer scripting calls" in capsys.readouterr().err
