@@ -238,6 +238,7 @@ def test_remove_object_adds_an_aligned_strip_equal_to_e2fgvi_remove(server, tmp_
     report = run_in_blender("run", address, out_dir)
     assert report.get("result") == ["FINISHED"], report
     plate, matte, clean = report["strips"]
+    assert (matte["name"], matte["channel"]) == ("matte", 2)
     assert clean["name"] == "plate clean" and clean["channel"] == 3  # first free channel above the plate
     assert (clean["start"], clean["duration"]) == (plate["start"], plate["duration"]) == (1, FRAMES)
     assert clean["files"] == plate["files"] and Path(clean["directory"]) == out_dir / "plate_clean_v001"
