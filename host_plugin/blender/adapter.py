@@ -253,8 +253,7 @@ def compositor_job(scene, settings) -> tuple[RemovalJob, object]:
     matte = image_node_sequence(others[0], "the matte")
     check_alignment(plate, matte)
     params = params_from_settings(settings, f"{plate.numbers[0]}-{plate.numbers[-1]}")
-    name = plate_node.image.name.rsplit(".", 1)[0]
-    return RemovalJob(plate, matte, params, output_root(settings), name), plate_node
+    return RemovalJob(plate, matte, params, output_root(settings), plate_node.label or plate_node.name), plate_node
 
 
 def add_result_node(scene, job: RemovalJob, plate_node):

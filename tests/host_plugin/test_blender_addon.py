@@ -1,0 +1,290 @@
+"""The Blender add-on in real Blender (``bpy`` 5.0 as a module) against a real ``e2fgvi-server`` process.
+
+Each test runs this file as a script in a fresh interpreter (``bpy`` is heavy and keeps global state), which
+registers the add-on, builds a scene with a strip of the shared tennis clip (20 frames) and its matte strip, runs
+``bpy.ops.e2fgvi.remove_object()`` (synchronous, as in ``blender -b``) and prints what it found as JSON.
+The result must equal ``e2fgvi remove`` on the same input, pixel for pixel.
+
+    python tests/host_plugin/test_blender_addon.py picture docs/img/blender_remove_object.png ADDRESS
+makes the before/after picture of docs/hosts.md from such a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("E2FGVI_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
+CLIP = SHARED / "footage" / "tennis"
+FRAMES = 20
+
+pytestmark = pytest.mark.blender
+
+
+# --- the part that runs inside Blender's Python ------------------------------------------------------------------
+def build_scene(bpy, matte: bool = True, frames: int = FRAMES):
+    """A scene with the plate strip (channel 1, active) and the matte strip (channel 2, selected), from frame 1."""
+    scene = bpy.context.scene
+    editor = scene.sequence_editor_create()
+    plate = editor.strips.new_image("plate", str(CLIP / "frames" / "00000.png"), 1, 1)
+    for i in range(1, frames):
+        plate.elements.append(f"{i:05d}.png")
+    strips = [plate]
+    if matte:
+        mask = editor.strips.new_image("matte", str(CLIP / "masks" / "00000.png"), 2, 1)
+        for i in range(1, frames):
+            mask.elements.append(f"{i:05d}.png")
+        strips.append(mask)
+    for strip in editor.strips:
+        strip.select = strip in strips
+    editor.active_strip = plate
+    scene.frame_start, scene.frame_end = 1, frames
+    return scene
+
+
+def describe_strips(scene) -> list[dict]:
+    return [
+        {
+            "name": s.name,
+            "channel": s.channel,
+            "start": s.frame_final_start,
+            "duration": s.frame_final_duration,
+            "directory": s.directory,
+            "files": [e.filename for e in s.elements],
+        }
+        for s in sorted(scene.sequence_editor.strips, key=lambda s: s.channel)
+    ]
+
+
+def scenario(kind: str, address: str, out_dir: str) -> dict:
+    import bpy
+
+    import host_plugin.blender as addon
+    from host_plugin.blender import adapter
+
+    addon.register()
+    scene = build_scene(bpy, matte=kind != "missing_matte")
+    settings = scene.e2fgvi
+    settings.engine, settings.server, settings.output_dir = "propagate", address, out_dir
+    report: dict = {"kind": kind}
+    if kind == "cancel":
+
+        def cancel_when_running():
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                job = adapter._RUNNING
+                if job is not None and job.progress is not None:
+                    report["cancelled_at"] = job.progress.frames_done
+                    adapter.cancel_running()
+                    return
+                time.sleep(0.01)
+
+        threading.Thread(target=cancel_when_running, daemon=True).start()
+    try:
+        report["result"] = sorted(bpy.ops.e2fgvi.remove_object())
+    except RuntimeError as exc:  # what a script sees for an operator that reported an error
+        report["error"] = str(exc)
+    report["strips"] = describe_strips(scene)
+    if kind == "run":
+        tree = bpy.data.node_groups.new("Compositing", "CompositorNodeTree")
+        scene.compositing_node_group = tree
+        plate_image = bpy.data.images.load(str(CLIP / "frames" / "00000.png"))
+        matte_image = bpy.data.images.load(str(CLIP / "masks" / "00000.png"))
+        nodes = []
+        for image in (plate_image, matte_image):
+            image.source = "SEQUENCE"
+            node = tree.nodes.new("CompositorNodeImage")
+            node.image, node.frame_start, node.frame_duration, node.frame_offset = image, 1, 8, -1
+            nodes.append(node)
+        for node in tree.nodes:
+            node.select = node in nodes
+        tree.nodes.active = nodes[0]
+        report["compositor_result"] = sorted(bpy.ops.e2fgvi.remove_object_compositor())
+        made = [n for n in tree.nodes if n not in nodes]
+        report["compositor_nodes"] = [
+            {
+                "image": bpy.path.abspath(n.image.filepath),
+                "source": n.image.source,
+                "start": n.frame_start,
+                "duration": n.frame_duration,
+                "offset": n.frame_offset,
+            }
+            for n in made
+        ]
+    addon.unregister()
+    return report
+
+
+def make_picture(path: str, address: str) -> None:
+    """Before (plate with its matte in red) and after (the add-on's result), frames 5 and 15, side by side."""
+    import tempfile
+
+    import numpy as np
+
+    from e2fgvi_core.io.frame import Frame
+    from e2fgvi_core.io.reader import read_frame
+    from e2fgvi_core.io.writer import write_frame
+
+    out_dir = tempfile.mkdtemp(prefix="e2fgvi-picture-")
+    report = scenario("run", address, out_dir)
+    result = next(s for s in report["strips"] if s["name"].endswith("clean"))
+    rows = []
+    for number in (5, 15):
+        plate = read_frame(CLIP / "frames" / f"{number:05d}.png").pixels[..., :3].astype(np.float32)
+        matte = read_frame(CLIP / "masks" / f"{number:05d}.png").pixels[..., :1] > 0
+        before = np.where(matte, 0.5 * plate + 0.5 * np.array([255, 0, 0], np.float32), plate)
+        after = read_frame(Path(result["directory"]) / f"{number:05d}.png").pixels[..., :3]
+        gap = np.full((plate.shape[0], 8, 3), 255, np.uint8)
+        rows.append(np.concatenate([before.astype(np.uint8), gap, after.astype(np.uint8)], axis=1))
+    picture = np.concatenate([rows[0], np.full((8, rows[0].shape[1], 3), 255, np.uint8), rows[1]], axis=0)
+    write_frame(path, Frame.from_array(picture, ["R", "G", "B"]))
+
+
+# --- the tests -----------------------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env() -> dict[str, str]:
+    return dict(os.environ, PYTHONPATH=str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not CLIP.is_dir():
+        pytest.skip(f"{CLIP} is absent: put the project's shared/ folder beside the checkout to run this test")
+    pytest.importorskip("bpy", reason="Blender's bpy module is not installed (pip install bpy==5.0.1)")
+    root = tmp_path_factory.mktemp("blender")
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    with open(root / "server.log", "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "server.main", "--bind", address, "--output-root", str(root), "--token", "t"],
+            cwd=PROJECT_ROOT,
+            env=_env(),
+            stdout=log,
+            stderr=log,
+        )
+    from host_plugin.client import Client, RequestTimeoutError
+
+    with Client(address, retries=1000, heartbeat_interval_s=0.2) as probe:  # ready before any test connects
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                probe.hello(timeout_s=1.0)
+                break
+            except RequestTimeoutError:
+                continue
+    yield address, root
+    process.kill()
+    process.wait(10)
+
+
+def run_in_blender(kind: str, address: str, out_dir: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, __file__, kind, address, str(out_dir)],
+        cwd=PROJECT_ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
+
+
+def test_a_missing_matte_strip_is_a_clear_message(server, tmp_path):
+    address, root = server
+    report = run_in_blender("missing_matte", address, root / tmp_path.name)
+    assert (
+        report["error"]
+        == "Error: Remove Object: select a matte strip together with the plate 'plate' (none is selected)\n"
+    )
+    assert [s["name"] for s in report["strips"]] == ["plate"]
+    assert files_under(root / tmp_path.name) == []
+
+
+def test_cancel_mid_run_leaves_no_strip_and_no_files(server, tmp_path):
+    address, root = server
+    report = run_in_blender("cancel", address, root / tmp_path.name)
+    assert "cancelled_at" in report and report["result"] == ["CANCELLED"]
+    assert [s["name"] for s in report["strips"]] == ["plate", "matte"]
+    assert files_under(root / tmp_path.name) == []
+
+
+@pytest.mark.slow
+def test_remove_object_adds_an_aligned_strip_equal_to_e2fgvi_remove(server, tmp_path):
+    import numpy as np
+
+    from e2fgvi_core.io.reader import read_frame
+
+    address, root = server
+    out_dir = root / tmp_path.name
+    report = run_in_blender("run", address, out_dir)
+    assert report.get("result") == ["FINISHED"], report
+    plate, matte, clean = report["strips"]
+    assert (matte["name"], matte["channel"]) == ("matte", 2)
+    assert clean["name"] == "plate clean" and clean["channel"] == 3  # first free channel above the plate
+    assert (clean["start"], clean["duration"]) == (plate["start"], plate["duration"]) == (1, FRAMES)
+    assert clean["files"] == plate["files"] and Path(clean["directory"]) == out_dir / "plate_clean_v001"
+    assert files_under(out_dir / "plate_clean_v001") == plate["files"]
+
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "e2fgvi_core.cli.main",
+            "remove",
+            "--plate",
+            str(CLIP / "frames" / "#####.png"),
+            "--matte",
+            str(CLIP / "masks" / "#####.png"),
+            "--out",
+            str(tmp_path / "cli" / "#####.png"),
+            "--frames",
+            f"0-{FRAMES - 1}",
+            "--engine",
+            "propagate",
+            "--quiet",
+        ],
+        cwd=PROJECT_ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert cli.returncode == 0, cli.stderr
+    for name in plate["files"]:
+        ours = read_frame(Path(clean["directory"]) / name).pixels
+        np.testing.assert_array_equal(ours, read_frame(tmp_path / "cli" / name).pixels, err_msg=name)
+    assert not np.array_equal(ours, read_frame(CLIP / "frames" / name).pixels)  # something was removed
+
+    assert report["compositor_result"] == ["FINISHED"]
+    (node,) = report["compositor_nodes"]
+    assert node["source"] == "SEQUENCE" and (node["start"], node["duration"], node["offset"]) == (1, 8, -1)
+    assert Path(node["image"]) == out_dir / "Image_clean_v001" / "00000.png"
+    assert files_under(out_dir / "Image_clean_v001") == plate["files"][:8]
+    assert sorted(p.name for p in out_dir.iterdir()) == ["Image_clean_v001", "plate_clean_v001"]  # no run folders
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "picture":
+        make_picture(sys.argv[2], sys.argv[3])
+    else:
+        print(json.dumps(scenario(sys.argv[1], sys.argv[2], sys.argv[3])))
