@@ -25,7 +25,8 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 import host_test_support as support
 
-FOOTAGE = support.PROJECT_ROOT.parent / "shared" / "footage" / "tennis"  # ../shared, beside the checkout
+SHARED = Path(os.environ.get("E2FGVI_SHARED_DIR", support.PROJECT_ROOT.parent / "shared"))
+FOOTAGE = SHARED / "footage" / "tennis"
 FRAMES = 20
 SHOWN = (5, 15)
 
@@ -85,6 +86,8 @@ def run_fuse(shot: dict, server: support.Server, cache: Path) -> dict[int, np.nd
 
 
 def main(target: str) -> None:
+    if not FOOTAGE.is_dir():
+        raise SystemExit(f"no footage at {FOOTAGE}: set E2FGVI_SHARED_DIR to the shared/ folder")
     os.environ["E2FGVI_FUSE_COMMAND"] = support.cli_command()
     os.environ["PYTHONPATH"] = str(support.PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
     with tempfile.TemporaryDirectory() as temp:
