@@ -1,7 +1,7 @@
 --[[
 A stand-in for the parts of Fusion's Fuse API that host_plugin/resolve/RemoveObject.fuse calls, written from
 Blackmagic's Fuse documentation (FuRegisterClass, CT_Tool, Create/Process, self:AddInput/AddOutput, Input:GetValue,
-Input:GetSource, Input:SetAttrs with CCS_AddString, Output:Set, Image({IMG_Like=...}), Pixel(), Image:GetPixel and
+Input:GetSource, ComboControl entries as { CCS_AddString = ... }, Output:Set, Image({IMG_Like=...}), Pixel(), Image:GetPixel and
 SetPixel, image Width/Height, req.Time, req:GetFlags(), req:IsPreCalc(), self.Comp:GetAttrs(), self:SetProgress,
 self.Status, self.Name).
 
@@ -72,12 +72,6 @@ end
 local InputMethods = {}
 InputMethods.__index = InputMethods
 
-function InputMethods:SetAttrs(attrs)
-  if attrs.CCS_AddString then
-    self.items[#self.items + 1] = attrs.CCS_AddString
-  end
-end
-
 function InputMethods:GetValue(req)
   if self.attrs.LINKID_DataType == "Image" then
     return host_image(self.name, req.Time)
@@ -104,7 +98,11 @@ function Tool.Comp:GetAttrs()
 end
 
 function Tool:AddInput(label, name, attrs)
-  local input = setmetatable({ label = label, name = name, attrs = attrs, items = {}, value = attrs.INP_Default },
+  local items = {}
+  for index, entry in ipairs(attrs) do  -- a ComboControl's entries: { CCS_AddString = "..." } in the array part
+    items[index] = entry.CCS_AddString
+  end
+  local input = setmetatable({ label = label, name = name, attrs = attrs, items = items, value = attrs.INP_Default },
     InputMethods)
   Standin.inputs[name] = input
   Standin.order[#Standin.order + 1] = name
