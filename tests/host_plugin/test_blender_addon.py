@@ -11,6 +11,7 @@ makes the before/after picture of docs/hosts.md from such a run.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -164,7 +165,8 @@ def _env() -> dict[str, str]:
 def server(tmp_path_factory):
     if not CLIP.is_dir():
         pytest.skip(f"{CLIP} is absent: put the project's shared/ folder beside the checkout to run this test")
-    pytest.importorskip("bpy", reason="Blender's bpy module is not installed (pip install bpy==5.0.1)")
+    if importlib.util.find_spec("bpy") is None:  # found, not imported: bpy stays out of the pytest process
+        pytest.skip("Blender's bpy module is not installed (pip install bpy==5.0.1)")
     root = tmp_path_factory.mktemp("blender")
     address = f"tcp://127.0.0.1:{_free_port()}"
     with open(root / "server.log", "ab") as log:
@@ -225,6 +227,41 @@ def test_cancel_mid_run_leaves_no_strip_and_no_files(server, tmp_path):
     assert "cancelled_at" in report and report["result"] == ["CANCELLED"]
     assert [s["name"] for s in report["strips"]] == ["plate", "matte"]
     assert files_under(root / tmp_path.name) == []
+
+
+def test_the_installed_extension_registers_from_its_own_files(server, tmp_path):
+    """What ``e2fgvi install blender`` writes loads in Blender by itself: vendored host side, no torch, no core."""
+    target = tmp_path / "extensions"
+    done = subprocess.run(
+        [sys.executable, "-m", "e2fgvi_core.cli.main", "install", "blender", "--target", str(target)],
+        cwd=PROJECT_ROOT,
+        env={**_env(), "HOME": str(tmp_path / "home")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); import bpy; import e2fgvi_remove_object as ext; "
+        "ext.register(); ok = hasattr(bpy.types.Scene, 'e2fgvi') and 'remove_object' in dir(bpy.ops.e2fgvi); "
+        "ext.unregister(); import host_plugin.bridge as bridge; "
+        "print(json.dumps({'ok': ok, 'bridge': bridge.__file__, 'heavy': sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('torch', 'e2fgvi_core', 'cv2', 'OpenImageIO'))}))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code, str(target)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    report = json.loads(loaded.stdout.strip().splitlines()[-1])
+    assert report["ok"] and report["heavy"] == []
+    assert Path(report["bridge"]).is_relative_to(target / "e2fgvi_remove_object" / "_vendor")
 
 
 @pytest.mark.slow
