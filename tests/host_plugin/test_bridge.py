@@ -304,6 +304,24 @@ def test_cancel_stops_the_job_and_caches_nothing(server_address, shot):
     assert leftovers == []  # frames the server finished before the cancel are whole files; no temp files remain
 
 
+def test_a_local_server_is_started_when_none_answers(server_address, shot, monkeypatch):
+    _, root = server_address
+    command = f"{sys.executable} -m server.main --output-root {root} --token tok"
+    monkeypatch.setenv("E2FGVI_SERVER_COMMAND", command)
+    monkeypatch.setenv("PYTHONPATH", _env()["PYTHONPATH"])
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    effect = _path_effect(address, shot, out="started")
+    try:
+        frame = effect.render(FIRST + COUNT - 1)
+        assert effect.server_process is not None and effect.server_process.poll() is None
+        assert Path(frame.path).is_file() and effect.jobs_submitted == 1
+    finally:
+        effect.close()
+        if effect.server_process is not None:
+            effect.server_process.kill()
+            effect.server_process.wait(10)
+
+
 def test_server_errors_are_one_line_an_artist_reads(server_address, shot, monkeypatch):
     address, _ = server_address
     (shot / "plate.1004.exr").unlink()
