@@ -118,8 +118,11 @@ def scenario(kind: str, address: str, out_dir: str) -> dict:
     else:
         scene = build_scene(bpy, matte=kind != "missing_matte")
     settings = scene.e2fgvi
+    report_defaults = {
+        p["name"]: getattr(settings, p["name"]) for p in adapter.describe()["params"] if p["name"] != "shot"
+    }
     settings.engine, settings.server, settings.output_dir = "propagate", address, out_dir
-    report: dict = {"kind": kind}
+    report: dict = {"kind": kind, "defaults": report_defaults}
     if kind == "cancel":
 
         def cancel_when_running():
@@ -261,6 +264,10 @@ def test_a_missing_matte_strip_is_a_clear_message(server, tmp_path):
         == "Error: Remove Object: select a matte strip together with the plate 'plate' (none is selected)\n"
     )
     assert [s["name"] for s in report["strips"]] == ["plate"]
+    from host_plugin.bridge import describe
+
+    expected = {p["name"]: "" if p["default"] is None else p["default"] for p in describe()["params"]}
+    assert report["defaults"] == {k: v for k, v in expected.items() if k != "shot"}  # the panel's knobs
     assert files_under(root / tmp_path.name) == []
 
 

@@ -255,6 +255,19 @@ def test_by_value_equals_by_path_and_is_served_from_the_cache(server_address, sh
         assert by_value.cache.stats.hits == 1
 
 
+def test_the_frame_cache_is_bounded_and_answers_only_its_key():
+    from host_plugin.bridge import FrameCache
+    from host_plugin.client import ResultFrame
+
+    pixels = np.zeros((4, 4, 3), np.float32)  # 192 bytes a frame
+    cache = FrameCache(budget_bytes=2 * pixels.nbytes)
+    for frame in (1, 2, 3):
+        cache.put(frame, f"k{frame}", ResultFrame(frame, pixels=pixels))
+    assert cache.frames() == [2, 3] and cache.stats.evictions == 1 and cache.stats.bytes == 2 * pixels.nbytes
+    assert cache.get(2, "other") is None and cache.stats.stale == 1
+    assert cache.get(3, "k3").frame == 3 and cache.stats.hits == 1
+
+
 def test_is_identity_needs_no_server(server_address):
     address, _ = server_address
     mattes = {FIRST + i: _matte(i, empty=i == COUNT - 1) for i in range(COUNT)}
