@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from e2fgvi_core.errors import ConfigError
-from installers._framework import Change, InstallContext, WriteFile
+
+from ._framework import Change, InstallContext, WriteFile
 
 NAME = "blender"
 DESCRIPTION = "the Remove Object add-on for Blender 4.2+ (Video Sequencer and compositor)"
