@@ -4,7 +4,8 @@ Blender 4.2+ keeps user extensions in ``<config>/blender/<version>/extensions/us
 ``$XDG_CONFIG_HOME`` (``~/.config``) on Linux, ``~/Library/Application Support/Blender`` on macOS and
 ``%APPDATA%\\Blender Foundation\\Blender`` on Windows. The extension holds the manifest, a small ``__init__.py``
 (``host_plugin/blender/extension.py``) and, in ``_vendor/``, only the torch-free host side under its own import
-names: the host package (client, bridge, the Blender add-on) and the protocol module. ``--zip FILE`` also writes
+names: the modules the bridge loads (client, protocol, the error tree; asked of a fresh interpreter) and the
+Blender add-on. ``--zip FILE`` also writes
 the zip (for Edit > Preferences > Get Extensions > Install from Disk, or ``blender --command extension
 install-file``). The zip is byte-identical for the same sources (fixed timestamps), so a re-install changes nothing.
 """
@@ -13,13 +14,18 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
+import os
 import re
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from e2fgvi_core.errors import ConfigError
-from installers._framework import Change, InstallContext, WriteFile
+
+from ._framework import Change, InstallContext, WriteFile
 
 NAME = "blender"
 DESCRIPTION = "the Remove Object add-on for Blender 4.2+ (Video Sequencer and compositor)"
@@ -27,7 +33,7 @@ EXTENSION_ID = "e2fgvi_remove_object"
 DEFAULT_VERSIONS = ("5.0",)
 MIN_VERSION = (4, 2)
 ZIP_DATE = (2024, 1, 1, 0, 0, 0)
-HOST_SUBPACKAGES = ("bridge", "blender")  # what of the host package goes in (no other host's adapter)
+OURS = ("e2fgvi_core", "e2fgvi_server", "e2fgvi_host", "server", "host_plugin")  # our top-level import names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,41 +46,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--zip", metavar="FILE", help="also write the extension zip to FILE")
 
 
-def _packages() -> tuple[Path, str, Path, str]:
-    """(folder, import name) of the host package and of the protocol module's package, as this Python sees them."""
-    from host_plugin import client
+HOST_SIDE_IMPORT = "from host_plugin import bridge"  # what the add-on needs besides its own package
 
-    host_dir = Path(client.__file__).parent
-    protocol_file = Path(client.wire.__file__)
-    return host_dir, client.__name__.split(".")[0], protocol_file, client.wire.__name__.split(".")[0]
+
+def host_side_files() -> dict[str, Path]:
+    """The files of every module of ours the bridge loads, by their path under ``_vendor``.
+
+    Asked of a fresh interpreter rather than listed by hand, so the vendored host side is exactly what the bridge
+    imports (client, protocol, the error tree...) and stays so when those modules move.
+    """
+    code = (
+        f"import json, sys; {HOST_SIDE_IMPORT}; "
+        f"print(json.dumps({{n: m.__file__ for n, m in sys.modules.items() if n.split('.')[0] in {OURS!r}}}))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])},
+    )
+    if done.returncode != 0:
+        raise ConfigError(f"cannot load the host side to package it: {done.stderr.strip().splitlines()[-1:]}")
+    files: dict[str, Path] = {}
+    for name, path in json.loads(done.stdout).items():
+        relative = Path(*name.split("."))
+        relative = relative / "__init__.py" if Path(path).name == "__init__.py" else relative.with_suffix(".py")
+        files[relative.as_posix()] = Path(path)
+    return files
 
 
 def extension_files() -> dict[str, bytes]:
     """Every file of the extension, by its path inside the extension folder (sorted, deterministic)."""
-    host_dir, host_name, protocol_file, protocol_name = _packages()
-    blender_dir = host_dir / "blender"
+    vendored = host_side_files()
+    host_name = next(n.split("/")[0] for n in vendored if n.endswith("/bridge/__init__.py"))
+    blender_dir = vendored[f"{host_name}/__init__.py"].parent / "blender"
     files: dict[str, bytes] = {
         "blender_manifest.toml": (blender_dir / "blender_manifest.toml").read_bytes(),
         "__init__.py": (blender_dir / "extension.py").read_bytes(),
     }
-    vendor = "_vendor"
-    for path in sorted(host_dir.glob("*.py")):
-        files[f"{vendor}/{host_name}/{path.name}"] = path.read_bytes()
-    for sub in HOST_SUBPACKAGES:
-        for path in sorted((host_dir / sub).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.name not in ("blender_manifest.toml", "extension.py"):
-                files[f"{vendor}/{host_name}/{path.relative_to(host_dir).as_posix()}"] = path.read_bytes()
-    files[f"{vendor}/{protocol_name}/__init__.py"] = b'"""The protocol module of e2fgvi-server, for the host side."""\n'
-    files[f"{vendor}/{protocol_name}/{protocol_file.name}"] = protocol_file.read_bytes()
+    for name, path in vendored.items():
+        files[f"_vendor/{name}"] = path.read_bytes()
+    for path in sorted(blender_dir.glob("*.py")):
+        if path.name != "extension.py":
+            files[f"_vendor/{host_name}/blender/{path.name}"] = path.read_bytes()
     return dict(sorted(files.items()))
-
-
-def extension_version() -> str:
-    manifest = (_packages()[0] / "blender" / "blender_manifest.toml").read_text()
-    match = re.search(r'^version\s*=\s*"([^"]+)"', manifest, flags=re.MULTILINE)
-    if match is None:
-        raise ConfigError("host_plugin/blender/blender_manifest.toml has no version")
-    return match.group(1)
 
 
 def build_zip(files: dict[str, bytes]) -> bytes:

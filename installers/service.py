@@ -15,7 +15,7 @@ import plistlib
 from pathlib import Path
 from typing import Any
 
-from installers._framework import Change, InstallContext, WriteFile
+from ._framework import Change, InstallContext, WriteFile
 
 NAME = "service"
 DESCRIPTION = "run e2fgvi-server as a user service (systemd user unit, launchd agent, or a Windows logon task)"

@@ -6,7 +6,8 @@ becomes a strip aligned frame for frame) is here and in the operator/panel modul
 touches no ``bpy`` at all, so the modal operator can run it on a worker thread while Blender's UI keeps drawing;
 ``prepare`` and ``finish`` run on Blender's main thread.
 
-Frames travel by path: image-sequence strips already are files the server can read. The result is written by the
+Frames travel by path: image-sequence strips already are files the server can read; movie and mask strips are
+rendered alone to a numbered PNG sequence first (in a hidden folder removed when the job ends). The result is written by the
 server into a hidden run folder and renamed to ``<output dir>/<plate>_clean_vNNN/`` only when every frame is there,
 so a cancelled or failed run leaves neither a strip nor a file.
 """
@@ -77,13 +78,63 @@ def strip_sequence(strip, what: str) -> ImageSequence:
     """The frames of an image-sequence strip that are in view (its trims applied)."""
     if strip.type != "IMAGE":
         raise AdapterError(
-            f"{what} '{strip.name}' is a {strip.type.lower()} strip; Remove Object takes image-sequence strips "
-            "(render movies and masks to an image sequence first)"
+            f"{what} '{strip.name}' is a {strip.type.lower()} strip; Remove Object takes image-sequence, movie "
+            "and mask strips"
         )
     elements = list(strip.elements)
     first = round(strip.frame_final_start - strip.frame_start)
     visible = elements[first : first + int(strip.frame_final_duration)]
     return numbered_sequence(strip.directory, [e.filename for e in visible], int(strip.frame_final_start), what)
+
+
+RENDERED_TYPES = ("MOVIE", "MASK")
+
+
+def render_strip(scene, strip, folder: str, numbered_like: ImageSequence | None, matte: bool) -> ImageSequence:
+    """A movie or mask strip rendered to a numbered PNG sequence in ``folder`` (8-bit; the matte as one channel).
+
+    Files are numbered like ``numbered_like`` at the same timeline frames (the plate's file numbers), else by
+    timeline frame. The strip is rendered alone in a temporary scene at its own resolution (movies) or the scene's
+    (masks), with the Standard view transform, so the pixels are the strip's own.
+    """
+    if strip.type not in RENDERED_TYPES:
+        raise AdapterError(
+            f"the {'matte' if matte else 'plate'} '{strip.name}' is a {strip.type.lower()} strip; "
+            "Remove Object takes image-sequence, movie and mask strips"
+        )
+    start, end = int(strip.frame_final_start), int(strip.frame_final_end)
+    shift = numbered_like.numbers[0] - numbered_like.timeline_start if numbered_like is not None else 0
+    temp = bpy.data.scenes.new(f"e2fgvi-render-{uuid.uuid4().hex[:6]}")
+    try:
+        editor = temp.sequence_editor_create()
+        if strip.type == "MOVIE":
+            copy = editor.strips.new_movie(
+                "source", bpy.path.abspath(strip.filepath), 1, int(strip.frame_start) + shift, fit_method="ORIGINAL"
+            )
+            width, height = copy.elements[0].orig_width, copy.elements[0].orig_height
+        else:
+            copy = editor.strips.new_mask("source", strip.mask, 1, int(strip.frame_start) + shift)
+            percent = scene.render.resolution_percentage / 100
+            width, height = round(scene.render.resolution_x * percent), round(scene.render.resolution_y * percent)
+        copy.frame_offset_start, copy.frame_offset_end = strip.frame_offset_start, strip.frame_offset_end
+        render = temp.render
+        render.resolution_x, render.resolution_y, render.resolution_percentage = width, height, 100
+        render.image_settings.file_format = "PNG"
+        render.image_settings.color_mode = "BW" if matte else "RGB"
+        render.image_settings.color_depth = "8"
+        render.filepath = os.path.join(folder, "#####")
+        temp.view_settings.view_transform = "Standard"
+        temp.view_settings.look = "None"
+        temp.frame_start, temp.frame_end = start + shift, end - 1 + shift
+        os.makedirs(folder, exist_ok=True)
+        bpy.ops.render.render(animation=True, scene=temp.name)
+    finally:
+        bpy.data.scenes.remove(temp)
+    names = [f"{n:05d}.png" for n in range(start + shift, end + shift)]
+    missing = [n for n in names if not os.path.isfile(os.path.join(folder, n))]
+    if missing:
+        raise AdapterError(f"rendering '{strip.name}' to images left out {missing[0]} in {folder}")
+    return numbered_sequence(folder, names, start, f"the rendered '{strip.name}'")
 
 
 def image_node_sequence(node, what: str) -> ImageSequence:
@@ -134,7 +185,16 @@ def output_root(settings) -> str:
 class RemovalJob:
     """One Remove Object run: prepared on the main thread, run anywhere, finished on the main thread."""
 
-    def __init__(self, plate: ImageSequence, matte: ImageSequence, params: BridgeParams, out_root: str, name: str):
+    def __init__(
+        self,
+        plate: ImageSequence,
+        matte: ImageSequence,
+        params: BridgeParams,
+        out_root: str,
+        name: str,
+        scratch: tuple[str, ...] = (),
+    ) -> None:
+        self.scratch = list(scratch)  # folders of rendered inputs, removed when the job ends
         self.plate = plate
         self.matte = matte
         self.name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "plate"
@@ -160,6 +220,8 @@ class RemovalJob:
             shutil.rmtree(self.run_dir, ignore_errors=True)
         finally:
             self.effect.close()
+            for folder in self.scratch:
+                shutil.rmtree(folder, ignore_errors=True)
             _RUNNING = None
             self.done.set()
 
@@ -210,11 +272,23 @@ def sequencer_job(scene, settings) -> tuple[RemovalJob, object]:
         raise AdapterError(f"select a matte strip together with the plate '{plate_strip.name}' (none is selected)")
     if len(others) > 1:
         raise AdapterError(f"select one matte strip besides the plate '{plate_strip.name}'; {len(others)} are selected")
-    plate = strip_sequence(plate_strip, "the plate")
-    matte = strip_sequence(others[0], "the matte")
-    check_alignment(plate, matte)
-    params = params_from_settings(settings, f"{plate.numbers[0]}-{plate.numbers[-1]}")
-    return RemovalJob(plate, matte, params, output_root(settings), plate_strip.name), plate_strip
+    out_root, scratch = output_root(settings), []
+    inputs = os.path.join(out_root, f".{uuid.uuid4().hex[:8]}.inputs")
+    try:
+        plate = strip_sequence(plate_strip, "the plate") if plate_strip.type == "IMAGE" else None
+        matte = strip_sequence(others[0], "the matte") if others[0].type == "IMAGE" else None
+        if plate is None:  # numbered like an image-sequence matte, so both show the same numbers at each frame
+            scratch.append(inputs)
+            plate = render_strip(scene, plate_strip, os.path.join(inputs, "plate"), matte, matte=False)
+        if matte is None:
+            scratch.append(inputs)
+            matte = render_strip(scene, others[0], os.path.join(inputs, "matte"), plate, matte=True)
+        check_alignment(plate, matte)
+        params = params_from_settings(settings, f"{plate.numbers[0]}-{plate.numbers[-1]}")
+        return RemovalJob(plate, matte, params, out_root, plate_strip.name, tuple(sorted(set(scratch)))), plate_strip
+    except BaseException:
+        shutil.rmtree(inputs, ignore_errors=True)
+        raise
 
 
 def add_result_strip(scene, job: RemovalJob, plate_strip):

@@ -131,6 +131,7 @@ class RemoveObjectEffect:
         self.start_local_server = start_local_server
         self.jobs_submitted = 0
         self.frames_computed: list[int] = []  # every frame a job produced, in order (what a test counts)
+        self.server_process = None  # the local server this effect started (None: one was answering already)
         self._cancel = threading.Event()
         self._client: Client | None = None
         self._lock = threading.RLock()
@@ -284,7 +285,7 @@ class RemoveObjectEffect:
             address = self.params.server
             if self.start_local_server and client_module._is_local_address(address):
                 try:
-                    client_module.ensure_local_server(address)
+                    self.server_process = client_module.ensure_local_server(address)
                 except wire.WireError as exc:
                     raise _translate(exc, address) from None
             self._client = Client(address)

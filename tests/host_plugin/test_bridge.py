@@ -255,6 +255,19 @@ def test_by_value_equals_by_path_and_is_served_from_the_cache(server_address, sh
         assert by_value.cache.stats.hits == 1
 
 
+def test_the_frame_cache_is_bounded_and_answers_only_its_key():
+    from host_plugin.bridge import FrameCache
+    from host_plugin.client import ResultFrame
+
+    pixels = np.zeros((4, 4, 3), np.float32)  # 192 bytes a frame
+    cache = FrameCache(budget_bytes=2 * pixels.nbytes)
+    for frame in (1, 2, 3):
+        cache.put(frame, f"k{frame}", ResultFrame(frame, pixels=pixels))
+    assert cache.frames() == [2, 3] and cache.stats.evictions == 1 and cache.stats.bytes == 2 * pixels.nbytes
+    assert cache.get(2, "other") is None and cache.stats.stale == 1
+    assert cache.get(3, "k3").frame == 3 and cache.stats.hits == 1
+
+
 def test_is_identity_needs_no_server(server_address):
     address, _ = server_address
     mattes = {FIRST + i: _matte(i, empty=i == COUNT - 1) for i in range(COUNT)}
@@ -302,6 +315,24 @@ def test_cancel_stops_the_job_and_caches_nothing(server_address, shot):
     assert effect.cache.frames() == []
     leftovers = [p.name for p in shot.iterdir() if p.name.startswith("cancelled") and not p.name.endswith(".exr")]
     assert leftovers == []  # frames the server finished before the cancel are whole files; no temp files remain
+
+
+def test_a_local_server_is_started_when_none_answers(server_address, shot, monkeypatch):
+    _, root = server_address
+    command = f"{sys.executable} -m server.main --output-root {root} --token tok"
+    monkeypatch.setenv("E2FGVI_SERVER_COMMAND", command)
+    monkeypatch.setenv("PYTHONPATH", _env()["PYTHONPATH"])
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    effect = _path_effect(address, shot, out="started")
+    try:
+        frame = effect.render(FIRST + COUNT - 1)
+        assert effect.server_process is not None and effect.server_process.poll() is None
+        assert Path(frame.path).is_file() and effect.jobs_submitted == 1
+    finally:
+        effect.close()
+        if effect.server_process is not None:
+            effect.server_process.kill()
+            effect.server_process.wait(10)
 
 
 def test_server_errors_are_one_line_an_artist_reads(server_address, shot, monkeypatch):

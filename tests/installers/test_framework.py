@@ -102,7 +102,8 @@ def test_an_unwritable_target_is_a_one_line_error(tmp_path):
 
 
 def run_cli(*args: str, home: Path, platform: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), **home_env(home, platform))
+    pythonpath = os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, PYTHONPATH=pythonpath, **home_env(home, platform))
     env.pop("XDG_CONFIG_HOME", None) if platform != "linux" else None
     return subprocess.run(
         [sys.executable, "-m", "e2fgvi_core.cli.main", *args, "--platform", platform],
