@@ -15,8 +15,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from installers._framework import Change, GuardedBlock, InstallContext, WriteFile
-from installers._host_side import host_package_dir, host_side_files
+from ._framework import Change, GuardedBlock, InstallContext, WriteFile
+from ._host_side import adapter_files
 
 NAME = "nuke"
 DESCRIPTION = "the Remove Object node for Nuke (Nodes > E2FGVI > Remove Object)"
@@ -39,11 +39,11 @@ def block_text(plugin_dir: Path) -> str:
 def plan(ctx: InstallContext, options: dict[str, Any]) -> list[Change]:
     base = nuke_folder(ctx)
     plugin_dir = base / PLUGIN_FOLDER
-    sources = host_package_dir() / "nuke"
+    files, _host_name, sources = adapter_files("nuke")
     changes: list[Change] = [
         WriteFile(plugin_dir / "init.py", (sources / "init.py").read_bytes()),
         WriteFile(plugin_dir / "menu.py", (sources / "menu.py").read_bytes()),
     ]
-    changes += [WriteFile(plugin_dir / name, content) for name, content in host_side_files(("bridge", "nuke")).items()]
+    changes += [WriteFile(plugin_dir / name, content) for name, content in files.items()]
     changes.append(GuardedBlock(base / "init.py", NAME, block_text(plugin_dir)))
     return changes

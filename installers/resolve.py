@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from e2fgvi_core.errors import ConfigError
-from installers._framework import Change, InstallContext, WriteFile
-from installers._host_side import VENDOR, host_package_dir, host_package_name, host_side_files
+
+from ._framework import Change, InstallContext, WriteFile
+from ._host_side import VENDOR, adapter_files
 
 NAME = "resolve"
 DESCRIPTION = "the Remove Object Fuse for DaVinci Resolve / Fusion, and the Resolve Studio script"
@@ -74,9 +75,9 @@ def default_command(platform: str) -> str:
     return shlex.join(parts)
 
 
-def fuse_source(command: str) -> bytes:
-    """The Fuse with ``command`` written in (a Lua long string: no escaping needed)."""
-    text = (host_package_dir() / "resolve" / "RemoveObject.fuse").read_text(encoding="utf-8")
+def fuse_source(source: Path, command: str) -> bytes:
+    """The Fuse ``source`` with ``command`` written in (a Lua long string: no escaping needed)."""
+    text = source.read_text(encoding="utf-8")
     if text.count(COMMAND_LINE) != 1:
         raise ConfigError(f"RemoveObject.fuse must hold the line {COMMAND_LINE!r} exactly once")
     if "]==]" in command:
@@ -90,7 +91,7 @@ def vendor_dir(ctx: InstallContext) -> Path:
     return ctx.data_dir / "e2fgvi" / "hosts" / "resolve"
 
 
-def launcher_source(vendor: Path) -> bytes:
+def launcher_source(vendor: Path, host_name: str) -> bytes:
     """The Workspace > Scripts entry: puts the vendored host side on ``sys.path`` and runs the script."""
     return (
         '"""Workspace > Scripts > E2FGVI Remove Object (DaVinci Resolve Studio), written by e2fgvi install resolve."""\n'
@@ -102,7 +103,7 @@ def launcher_source(vendor: Path) -> bytes:
         "if VENDOR not in sys.path:\n"
         "    sys.path.insert(0, VENDOR)\n"
         "\n"
-        f"from {host_package_name()}.resolve import resolve_script  # noqa: E402\n"
+        f"from {host_name}.resolve import resolve_script  # noqa: E402\n"
         "\n"
         'here = globals().get("__file__")\n'
         "resolve_script.main(os.path.dirname(os.path.abspath(here)) if here else VENDOR)\n"
@@ -112,15 +113,14 @@ def launcher_source(vendor: Path) -> bytes:
 def plan(ctx: InstallContext, options: dict[str, Any]) -> list[Change]:
     app = options.get("app") or "resolve"
     command = options.get("command") or default_command(ctx.platform)
-    fuse = fuse_source(command)
+    files, host_name, sources = adapter_files("resolve")
+    fuse = fuse_source(sources / "RemoveObject.fuse", command)
     changes: list[Change] = []
     roots = fusion_roots(ctx, app)
     for root in roots:
         changes.append(WriteFile(root / "Fuses" / FUSE_NAME, fuse))
     if app in ("resolve", "both"):
         vendor = vendor_dir(ctx)
-        changes.append(WriteFile(roots[0] / "Scripts" / "Edit" / SCRIPT_NAME, launcher_source(vendor)))
-        changes += [
-            WriteFile(vendor / name, content) for name, content in host_side_files(("bridge", "resolve")).items()
-        ]
+        changes.append(WriteFile(roots[0] / "Scripts" / "Edit" / SCRIPT_NAME, launcher_source(vendor, host_name)))
+        changes += [WriteFile(vendor / name, content) for name, content in files.items() if name.endswith(".py")]
     return changes
