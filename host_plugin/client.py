@@ -1,14 +1,14 @@
 """Client library for ``e2fgvi-server``: submit jobs, follow progress, get frames back, cancel, survive restarts.
 
 Why it looks like this: hosts (Nuke, Resolve, Blender) run their own Python, which often cannot load torch, so this
-module imports only ``server.protocol`` of ours plus zmq, msgpack, numpy and the standard library (a test checks
+module imports only ``e2fgvi_server.protocol`` of ours plus zmq, msgpack, numpy and the standard library (a test checks
 ``sys.modules``). One background thread owns the DEALER socket (ZeroMQ sockets belong to one thread): it sends
 heartbeats while anything is pending, notices a dead server when replies stop for ``interval x liveness``, and
 then reconnects and resends (zguide's Lazy Pirate). Jobs carry an idempotent ``key``, so a resubmit after a
 reconnect re-attaches to the job if the server still has it, or runs it again on a restarted server; frames are
 delivered to the caller exactly once either way.
 
-    from host_plugin.client import Client
+    from e2fgvi_host.client import Client
     with Client("tcp://127.0.0.1:5577") as client:
         handle = client.submit({"plate": "/shots/a/plate.%04d.exr", "matte": "/shots/a/matte.%04d.exr",
                                 "out": "/shots/a/clean.%04d.exr", "engine": "propagate"},
@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import zmq
 
-from server import protocol as wire
+from e2fgvi_server import protocol as wire
 
 log = logging.getLogger("e2fgvi.client")
 
@@ -597,7 +597,7 @@ def server_command() -> list[str]:
     found = shutil.which("e2fgvi-server")
     if found:
         return [found]
-    return [sys.executable, "-m", "server.main"]
+    return [sys.executable, "-m", "e2fgvi_server.main"]
 
 
 def ensure_local_server(

@@ -2,7 +2,7 @@
 
 Why this shape (zguide's ``mdbroker``): one thread owns the socket and does nothing slow, so every client gets
 its ``pong``, ``status`` and ``error`` replies while a job runs on the device. Anything that arrives is decoded
-by ``server.protocol`` with limits; whatever is wrong with a message earns an ``error`` reply (or, when not even
+by ``e2fgvi_server.protocol`` with limits; whatever is wrong with a message earns an ``error`` reply (or, when not even
 an identity can be read, a log line) and the loop goes on serving everyone else.
 """
 
@@ -18,11 +18,11 @@ from typing import Any
 import zmq
 
 from e2fgvi_core.errors import AccessDeniedError, ConfigError, E2fgviError, UnknownJobError
-from server import protocol as wire
-from server.config import ServerConfig
-from server.events import JobEvent, Outbox, log_job_event
-from server.jobs import CANCELLED, Job, JobQueue
-from server.security import confine_output, is_local_peer, start_curve
+from e2fgvi_server import protocol as wire
+from e2fgvi_server.config import ServerConfig
+from e2fgvi_server.events import JobEvent, Outbox, log_job_event
+from e2fgvi_server.jobs import CANCELLED, Job, JobQueue
+from e2fgvi_server.security import confine_output, is_local_peer, start_curve
 
 log = logging.getLogger("e2fgvi.server")
 

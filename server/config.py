@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from e2fgvi_core.errors import ConfigError
-from server.protocol import DEFAULT_ADDRESS, MAX_HEADER_BYTES
+from e2fgvi_server.protocol import DEFAULT_ADDRESS, MAX_HEADER_BYTES
 
 # Heartbeats (zguide's Paranoid Pirate numbers): a peer silent for interval x liveness is taken as gone.
 HEARTBEAT_INTERVAL_S = 1.0

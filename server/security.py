@@ -18,7 +18,7 @@ import zmq
 import zmq.auth
 
 from e2fgvi_core.errors import ConfigError, OutputError
-from server.config import ServerConfig
+from e2fgvi_server.config import ServerConfig
 
 log = logging.getLogger("e2fgvi.server")
 

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 
 from e2fgvi_core.errors import ConfigError, E2fgviError, JobCancelled
-from server import protocol as wire
-from server.config import ServerConfig
-from server.events import JobEvent, Outbox, log_job_event
-from server.jobs import CANCELLED, DONE, FAILED, Job, JobQueue
+from e2fgvi_server import protocol as wire
+from e2fgvi_server.config import ServerConfig
+from e2fgvi_server.events import JobEvent, Outbox, log_job_event
+from e2fgvi_server.jobs import CANCELLED, DONE, FAILED, Job, JobQueue
 
 log = logging.getLogger("e2fgvi.server")
 

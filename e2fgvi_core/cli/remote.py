@@ -39,8 +39,8 @@ def error_from_remote(exc: Exception) -> errors.E2fgviError:
 def run_remote(request: RemovalRequest, address: str, quiet: bool = False) -> int:
     """Submit ``request`` to the server at ``address``, draw progress, print the summary; return the exit code."""
     from e2fgvi_core.cli.remove import ProgressBar
-    from host_plugin.client import Client, ClientError
-    from server.protocol import RemoteError, WireError
+    from e2fgvi_host.client import Client, ClientError
+    from e2fgvi_server.protocol import RemoteError, WireError
 
     if request.out is None:
         raise errors.ConfigError(

@@ -22,7 +22,7 @@ class ServerUnreachableError(E2fgviError):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from server.protocol import DEFAULT_ADDRESS
+    from e2fgvi_server.protocol import DEFAULT_ADDRESS
 
     parser.add_argument(
         "--server", default=DEFAULT_ADDRESS, metavar="ADDRESS", help=f"server endpoint (default {DEFAULT_ADDRESS})"
@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from host_plugin.client import Client, ClientError
-    from server.protocol import RemoteError
+    from e2fgvi_host.client import Client, ClientError
+    from e2fgvi_server.protocol import RemoteError
 
     try:
         with Client(args.server, retries=0, heartbeat_interval_s=max(0.1, args.timeout_s / 3)) as client:

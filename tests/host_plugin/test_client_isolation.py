@@ -14,7 +14,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 def test_importing_the_client_pulls_in_neither_torch_nor_e2fgvi_core():
     code = (
-        "import json, sys; import host_plugin.client; "
+        "import json, sys; import e2fgvi_host.client; "
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('torch', 'e2fgvi_core', 'server', 'host_plugin', 'cv2', 'OpenImageIO', 'pickle'))))"
     )

@@ -1,6 +1,6 @@
 """Real-component fixtures for the server tests: server processes on free loopback ports, small EXR shots.
 
-Every server is a real ``python -m server.main`` process; every wait has a timeout; every process is killed in
+Every server is a real ``python -m e2fgvi_server.main`` process; every wait has a timeout; every process is killed in
 teardown whatever the test did.
 """
 
@@ -22,7 +22,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from host_plugin.client import Client, RequestTimeoutError
+from e2fgvi_host.client import Client, RequestTimeoutError
 
 SERVER_START_TIMEOUT_S = 30.0
 TOKEN = "test-token-123"
@@ -53,7 +53,7 @@ class ServerProcess:
     def start(self, wait: bool = True, client_kwargs: dict | None = None) -> ServerProcess:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "server.main", "--bind", self.address, *self.args],
+                [sys.executable, "-m", "e2fgvi_server.main", "--bind", self.address, *self.args],
                 cwd=PROJECT_ROOT,
                 env=subprocess_env(),
                 stdout=log,

@@ -8,7 +8,7 @@ import pytest
 import zmq
 
 from e2fgvi_core import errors
-from server import protocol as wire
+from e2fgvi_server import protocol as wire
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float32", "uint8"])
