@@ -9,7 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from e2fgvi_host.client import Client, ClientError, RequestTimeoutError, ServerUnavailableError, ensure_local_server
+from e2fgvi_host.client import Client, ClientError, RequestTimeoutError, ServerUnavailableError
+from e2fgvi_host.launcher import ensure_local_server
 from e2fgvi_server import protocol as wire
 
 

@@ -9,12 +9,12 @@ import zmq.auth
 
 from e2fgvi_core.errors import ConfigError, OutputError
 from e2fgvi_server.config import ServerConfig
+from e2fgvi_server.protocol import is_loopback_endpoint
+from e2fgvi_server.protocol import is_loopback_peer as is_local_peer
 from e2fgvi_server.security import (
     check_bind_policy,
     confine_output,
     generate_keys,
-    is_local_peer,
-    is_loopback_endpoint,
     load_key_pair,
     load_or_create_token,
 )

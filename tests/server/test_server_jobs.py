@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from e2fgvi_core.removal.api import MemorySink, MemorySource, RemovalRequest, run_removal
 from e2fgvi_core.io.reader import read_frame
+from e2fgvi_core.removal.api import MemorySink, MemorySource, RemovalRequest, run_removal
 from e2fgvi_host.client import Client
 from e2fgvi_server import protocol as wire
 
