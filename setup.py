@@ -1,4 +1,4 @@
-"""Package layout: the repository folders ``server/`` and ``host_plugin/`` install as ``e2fgvi_server`` and ``e2fgvi_host``.
+"""Package layout: the folders ``server/`` and ``host_plugin/`` install as ``e2fgvi_server`` and ``e2fgvi_host``.
 
 Why a setup.py next to pyproject.toml (which holds everything else): a host application (Nuke, Resolve, Blender)
 imports our client into its own Python, where a top-level ``server`` or ``host_plugin`` could be anyone's module. The

@@ -3,7 +3,8 @@
 Why it looks like this: hosts (Nuke, Resolve, Blender) run their own Python, which often cannot load torch, so this
 module imports only ``e2fgvi_server.protocol`` (and through it ``e2fgvi_core.errors``) of ours plus zmq, msgpack,
 numpy and the standard library (a test checks ``sys.modules``). Every field it sends or reads is packed and parsed
-by ``e2fgvi_server.protocol``, the same functions the server uses; starting a local server is ``e2fgvi_host.launcher``. One background thread owns the DEALER socket (ZeroMQ sockets belong to one thread): it sends
+by ``e2fgvi_server.protocol``, the same functions the server uses; starting a local server is
+``e2fgvi_host.launcher``. One background thread owns the DEALER socket (ZeroMQ sockets belong to one thread): it sends
 heartbeats while anything is pending, notices a dead server when replies stop for ``interval x liveness``, and
 then reconnects and resends (zguide's Lazy Pirate). Jobs carry an idempotent ``key``, so a resubmit after a
 reconnect re-attaches to the job if the server still has it, or runs it again on a restarted server; frames are

@@ -33,7 +33,14 @@ from e2fgvi_core.errors import (
     ServerUnavailableError,
 )
 
-__all__ = ["ClientError", "E2fgviError", "ProtocolError", "RemoteError", "RequestTimeoutError", "ServerUnavailableError"]
+__all__ = [  # the error classes a client catches, re-exported so the host side needs this one module
+    "ClientError",
+    "E2fgviError",
+    "ProtocolError",
+    "RemoteError",
+    "RequestTimeoutError",
+    "ServerUnavailableError",
+]
 
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = (1,)

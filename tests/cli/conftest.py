@@ -1,4 +1,4 @@
-"""Fixtures of the CLI tests: run `python -m e2fgvi_core.cli.main` as a real subprocess with an isolated weights store."""
+"""Fixtures of the CLI tests: `python -m e2fgvi_core.cli.main` as a real subprocess, an isolated weights store."""
 
 from __future__ import annotations
 
