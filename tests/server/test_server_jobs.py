@@ -22,6 +22,7 @@ import pytest
 
 from e2fgvi_core.io.reader import read_frame
 from e2fgvi_core.removal.api import MemorySink, MemorySource, RemovalRequest, run_removal
+from e2fgvi_core.testing import wait_until
 from e2fgvi_host.client import Client
 from e2fgvi_server import protocol as wire
 
@@ -50,12 +51,8 @@ def _assert_no_partial_files(folder: Path) -> None:
 
 
 def _wait_for(predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+    if not wait_until(predicate, timeout_s):
+        raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 @pytest.fixture
