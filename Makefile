@@ -22,7 +22,7 @@ demo: $(STAMP)
 
 # ruff first: a lint error fails fast, before the ~5 minutes of tests (ruff is in the test extra).
 test: $(STAMP)
-	$(VENV)/bin/ruff check .
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q -ra
 
 bench-quality: $(STAMP)
