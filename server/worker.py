@@ -1,4 +1,4 @@
-"""The per-device worker: takes one job at a time from the queue and runs it through ``engine.api.run_removal``.
+"""The per-device worker: takes one job at a time from the queue and runs it through ``removal.api.run_removal``.
 
 Why one thread per device with one shared ``ShotCache``: the model and the cache are what make a server faster than
 a fresh process per request. Every job on this device goes through the same cache, so a second submit of the same
