@@ -26,21 +26,21 @@ def request_for_server(request: RemovalRequest) -> dict:
     return mapping
 
 
-def error_from_remote(exc: Exception) -> errors.E2fgviError:
-    """The E2fgviError subclass whose ``code`` the server sent, so the CLI prints and exits as in-process."""
-    code = getattr(exc, "code", "")
+def error_from_remote(exc: errors.E2fgviError) -> errors.E2fgviError:
+    """The class whose ``code`` the server (or the client library) raised, so the CLI prints and exits as
+    in-process; looked up in the one table, ``errors.ERROR_CLASSES``."""
+    code = exc.code
     message = getattr(exc, "message", None) or str(exc)
-    for value in vars(errors).values():
-        if isinstance(value, type) and issubclass(value, errors.E2fgviError) and value.code == code:
-            return value(message)
-    return errors.E2fgviError(f"{code}: {message}" if code else message)
+    if code in errors.ERROR_CLASSES:
+        return errors.ERROR_CLASSES[code](message)
+    return errors.E2fgviError(f"{code}: {message}")
 
 
 def run_remote(request: RemovalRequest, address: str, quiet: bool = False) -> int:
     """Submit ``request`` to the server at ``address``, draw progress, print the summary; return the exit code."""
     from e2fgvi_core.cli.remove import ProgressBar
-    from host_plugin.client import Client, ClientError
-    from server.protocol import RemoteError, WireError
+    from e2fgvi_host.client import Client
+    from e2fgvi_server.protocol import RemoteError
 
     if request.out is None:
         raise errors.ConfigError(
@@ -70,9 +70,9 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False) -> in
                 raise
             finally:
                 bar.close()
-    except (RemoteError, ClientError) as exc:
+    except (RemoteError, errors.ClientError) as exc:
         raise error_from_remote(exc) from None
-    except WireError as exc:
+    except errors.ProtocolError as exc:
         raise errors.ProtocolError(f"{address}: {exc}") from None
     summary = result.summary
     for message in summary.get("warnings") or []:

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from e2fgvi_core.errors import ConfigError, SequenceError
 from e2fgvi_core.removal.cache import CacheStats, ShotCache
 from e2fgvi_core.removal.config import CacheConfig, EngineConfig
-from e2fgvi_core.errors import ConfigError, SequenceError
 
 ENGINES = ("auto", "e2fgvi_hq", "e2fgvi", "propagate")
 

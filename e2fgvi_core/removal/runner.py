@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from e2fgvi_core.errors import DeviceError, JobCancelled, MatteError, SequenceError
 from e2fgvi_core.removal.api import MemorySink, Progress, RemovalRequest, RemovalSummary
-from e2fgvi_core.removal.engines import build_engine, choose_engine
 from e2fgvi_core.removal.blend import WindowBlend, composite_window_frame
 from e2fgvi_core.removal.cache import ShotCache, digest_arrays
+from e2fgvi_core.removal.engines import build_engine, choose_engine
 from e2fgvi_core.removal.memory import release_free_memory
 from e2fgvi_core.removal.plan import Window
 from e2fgvi_core.removal.prepare import (
@@ -41,7 +42,6 @@ from e2fgvi_core.removal.prepare import (
 )
 from e2fgvi_core.removal.roi import Geometry, plan_geometry
 from e2fgvi_core.removal.sources import FileSink, SequenceSource, matte_for_plate, matte_from_frame
-from e2fgvi_core.errors import DeviceError, JobCancelled, MatteError, SequenceError
 
 
 @dataclass
