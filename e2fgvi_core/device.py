@@ -38,7 +38,9 @@ def select_device(requested: str | None = None) -> torch.device:
         if not torch.cuda.is_available():
             raise DeviceError(f"device {requested!r} requested but CUDA is not available on this machine")
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise DeviceError(f"device {requested!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
+            raise DeviceError(
+                f"device {requested!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist"
+            )
     elif device.type == "mps":
         if not _mps_available():
             raise DeviceError(f"device {requested!r} requested but MPS is not available on this machine")

@@ -51,7 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--blend", choices=BLEND_MODES, help="official running 0.5 blend (default) or mean")
     parser.add_argument("--matte-channel", help="channel of the matte (or of the plate without --matte)")
     parser.add_argument("--colorspace", help="OpenColorIO colourspace of float plates (default: linear sRGB curve)")
-    parser.add_argument("--display", help="OpenColorIO display-referred colourspace the model sees (needs --colorspace)")
+    parser.add_argument(
+        "--display", help="OpenColorIO display-referred colourspace the model sees (needs --colorspace)"
+    )
     parser.add_argument("--ocio-config", help="OpenColorIO config file or ocio:// URI (default: $OCIO, else built-in)")
     parser.add_argument(
         "--nan-policy",

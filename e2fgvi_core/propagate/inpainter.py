@@ -20,13 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from e2fgvi_core.errors import ConfigError, MatteError, SequenceError
 from e2fgvi_core.propagate.config import PropagateConfig
 from e2fgvi_core.propagate.flow import FlowEstimator, frame_digest, sample
-from e2fgvi_core.propagate.harmonic import grow_mask
 from e2fgvi_core.propagate.global_motion import PairMotion, transform_points
+from e2fgvi_core.propagate.harmonic import grow_mask
 from e2fgvi_core.propagate.pixel_propagation import blend_candidates, camera_deviation, trace_camera, trace_direction
 from e2fgvi_core.propagate.spatial_fill import correct_seams, inpaint_spatial
-from e2fgvi_core.errors import ConfigError, MatteError, SequenceError
 
 _SEAM_RING_PX = 2
 

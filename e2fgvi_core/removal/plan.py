@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from e2fgvi_core.removal.config import EngineConfig
 from e2fgvi_core.errors import ConfigError
+from e2fgvi_core.removal.config import EngineConfig
 
 
 @dataclass(frozen=True)

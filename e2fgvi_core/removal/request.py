@@ -115,7 +115,9 @@ class RemovalRequest:
         ``None`` and ``""`` mean the default; an unknown key raises ``ConfigError`` listing the valid ones.
         """
         data = dict(data)
-        nested = {name: _nested(data.pop(name, None), name) for name in ("config", "colour", "matte_config", "propagate")}
+        nested = {
+            name: _nested(data.pop(name, None), name) for name in ("config", "colour", "matte_config", "propagate")
+        }
         own = {f.name for f in fields(cls)} - set(nested)
         engine_keys = {f.name for f in fields(EngineConfig)}
         matte_keys = {MATTE_PREFIX + f.name for f in fields(MatteConfig)}

@@ -59,5 +59,7 @@ def test_bad_propagate_setting_is_one_line_and_writes_nothing(run_cli, tmp_path)
         "--propagate-context-frames", "lots",
     )  # fmt: skip
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == ["e2fgvi remove: error: propagate context_frames='lots': must be an integer"]
+    assert done.stderr.strip().splitlines() == [
+        "e2fgvi remove: error: propagate context_frames='lots': must be an integer"
+    ]
     assert not out.parent.exists() or not any(out.parent.iterdir())

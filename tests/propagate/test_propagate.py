@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from e2fgvi_core.propagate import PropagateConfig, PropagateInpainter
 from e2fgvi_core.errors import ConfigError, MatteError, SequenceError
 from e2fgvi_core.metrics import psnr
+from e2fgvi_core.propagate import PropagateConfig, PropagateInpainter
 
 from .conftest import make_panning_shot
 
