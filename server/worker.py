@@ -21,6 +21,7 @@ import numpy as np
 
 from e2fgvi_core.errors import ConfigError, E2fgviError, JobCancelled
 from e2fgvi_core.removal.engines import ENGINE_CHOICES, ENGINES
+from e2fgvi_core.removal.request import RemovalRequest
 from server import protocol as wire
 from server.config import ServerConfig
 from server.events import JobEvent, Outbox, log_job_event
@@ -246,7 +247,7 @@ class Worker(threading.Thread):
     def validate(self, request: dict[str, Any], inputs: dict[str, Any]):
         """Parse a submit once, before it is queued, and return the ``RemovalRequest`` the job keeps: the request
         must build, and say where frames come from."""
-        removal = self.api.RemovalRequest.from_mapping(self.engine_mapping(request))  # never waits for torch
+        removal = RemovalRequest.from_mapping(self.engine_mapping(request))  # loaded at start; never torch
         if not inputs and not request.get("plate"):
             raise ConfigError(
                 "submit needs 'request.plate' (a path pattern on the server's storage) or "
