@@ -240,11 +240,11 @@ class Broker:
         inputs = wire.unpack_value_inputs(message)
         if request.get("out") is not None:
             request["out"] = confine_output(request["out"], self.config.output_roots)
-        if self.worker is not None:
-            self.worker.validate(request, inputs)
+        removal = self.worker.validate(request, inputs) if self.worker is not None else None
         job = Job(
             key=key, client=identity, request=request, priority=priority, keep_running=keep_running, inputs=inputs
         )
+        job.removal = removal  # the validated RemovalRequest, parsed once here; the worker runs it as it is
         try:
             job, _ = self.queue.put(job)
         except OverflowError as exc:

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from e2fgvi_core.errors import ConfigError, E2fgviError, JobCancelled
+from e2fgvi_core.removal.engines import ENGINE_CHOICES, ENGINES
+from e2fgvi_core.removal.request import RemovalRequest
 from e2fgvi_server import protocol as wire
 from e2fgvi_server.config import ServerConfig
 from e2fgvi_server.events import JobEvent, Outbox, log_job_event
@@ -172,7 +174,7 @@ class Worker(threading.Thread):
 
     def _run_engine(self, job: Job):
         api = self.api
-        request = api.RemovalRequest.from_mapping(self.engine_mapping(job.request))
+        request = job.removal if job.removal is not None else self.validate(job.request, job.inputs)
         kwargs: dict[str, Any] = {}
         streamed = False
         if job.inputs:
@@ -210,7 +212,8 @@ class Worker(threading.Thread):
     # --- what the broker asks for hello/status and to validate a submit --------------------------------
     def describe(self, kind: str) -> dict[str, Any]:
         info: dict[str, Any] = {
-            "engines": ["auto", "e2fgvi_hq", "e2fgvi", "propagate"],
+            "engines": list(ENGINE_CHOICES),
+            "engine_traits": {name: traits.to_mapping() for name, traits in ENGINES.items()},
             "engine_loaded": self._api is not None,
             "engine_error": self._engine_error,
         }
@@ -222,21 +225,23 @@ class Worker(threading.Thread):
         return info
 
     def engine_mapping(self, request: dict[str, Any]) -> dict[str, Any]:
-        """A submit's ``request`` as ``RemovalRequest`` keys: ``shot`` is only a label, and a request naming no
-        device gets the server's ``--device``."""
-        mapping = {k: v for k, v in request.items() if k != "shot"}
+        """A submit's ``request`` as ``RemovalRequest`` keys: a request naming no device gets the server's
+        ``--device``."""
+        mapping = dict(request)
         if not mapping.get("device"):
             mapping["device"] = self.config.device
         return mapping
 
-    def validate(self, request: dict[str, Any], inputs: dict[str, Any]) -> None:
-        """Fail a bad submit before it is queued: the request must build, and say where frames come from."""
-        self.api.RemovalRequest.from_mapping(self.engine_mapping(request))  # numpy-only: never waits for torch
+    def validate(self, request: dict[str, Any], inputs: dict[str, Any]):
+        """Parse a submit once, before it is queued, and return the ``RemovalRequest`` the job keeps: the request
+        must build, and say where frames come from."""
+        removal = RemovalRequest.from_mapping(self.engine_mapping(request))  # loaded at start; never torch
         if not inputs and not request.get("plate"):
             raise ConfigError(
                 "submit needs 'request.plate' (a path pattern on the server's storage) or "
                 "'plate_frames' (frames by value)"
             )
+        return removal
 
 
 class _ProgressRelay:

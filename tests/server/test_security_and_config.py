@@ -143,6 +143,10 @@ def test_device_setting_is_the_default_device_of_requests_that_name_none():
     from e2fgvi_server.worker import Worker
 
     worker = Worker(ServerConfig(device="cpu"), JobQueue(), outbox=None)
-    assert worker.engine_mapping({"plate": "p.%04d.exr", "shot": "sh010"}) == {"plate": "p.%04d.exr", "device": "cpu"}
+    assert worker.engine_mapping({"plate": "p.%04d.exr", "shot": "1001-1300"}) == {
+        "plate": "p.%04d.exr",
+        "shot": "1001-1300",
+        "device": "cpu",
+    }
     assert worker.engine_mapping({"plate": "p.%04d.exr", "device": "cuda:1"})["device"] == "cuda:1"
     assert worker.engine_mapping({"plate": "p.%04d.exr", "device": ""})["device"] == "cpu"
