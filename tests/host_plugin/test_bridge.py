@@ -302,6 +302,21 @@ def test_a_changed_input_frame_or_parameter_invalidates_exactly_what_it_affects(
         assert effect.frames_computed == list(range(FIRST, FIRST + 10))
 
 
+def test_path_inputs_are_keyed_by_content_not_by_file_time(server_address, shot):
+    address, _ = server_address
+    with _path_effect(address, shot, out="keyed") as effect:
+        effect.render(FIRST)
+        matte = shot / f"matte.{FIRST + 2:04d}.exr"
+        content = matte.read_bytes()
+        matte.write_bytes(content)  # same bytes, new modification time
+        os.utime(matte, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+        effect.render(FIRST + 1)
+        assert effect.jobs_submitted == 1
+        write_frame(matte, Frame.from_array(_matte(5), ["Y"]))  # the artist repaints the matte of one frame
+        effect.render(FIRST + 1)
+        assert effect.jobs_submitted == 2 and effect.cache.stats.stale == 1
+
+
 def test_cancel_stops_the_job_and_caches_nothing(server_address, shot):
     address, _ = server_address
     effect = _path_effect(address, shot, out="cancelled")
