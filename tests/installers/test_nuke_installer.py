@@ -47,8 +47,8 @@ def test_install_reinstall_uninstall_and_dry_run(tmp_path):
     assert {
         "init.py",
         "menu.py",
-        "_vendor/host_plugin/nuke/node.py",
-        "_vendor/host_plugin/bridge/effect.py",
+        "_vendor/e2fgvi_host/nuke/node.py",
+        "_vendor/e2fgvi_host/bridge/effect.py",
     } <= vendored
     core = {name for name in vendored if name.startswith("_vendor/e2fgvi_core/")}
     assert core <= {"_vendor/e2fgvi_core/__init__.py", "_vendor/e2fgvi_core/errors.py"}  # the error tree at most
@@ -85,7 +85,7 @@ for folder in nuke.standin.plugin_paths:
 item = nuke.menu("Nodes").findItem("E2FGVI/Remove Object")
 node = item["command"]()
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "e2fgvi_core") and m not in LIGHT)
-print(item["shortcut"], node["engine"].value(), heavy, sys.modules["host_plugin.nuke.node"].__file__)
+print(item["shortcut"], node["engine"].value(), heavy, sys.modules["e2fgvi_host.nuke.node"].__file__)
 """
     loaded = subprocess.run(
         [sys.executable, "-c", start_up], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(STANDINS)},

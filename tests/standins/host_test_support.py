@@ -1,68 +1,24 @@
-"""Shared helpers of the Nuke and Resolve tests: a real ``e2fgvi-server`` process, a small float EXR shot, the
-reference ``e2fgvi remove`` run, and EXR reading (real OpenImageIO files everywhere)."""
+"""Helpers of the Nuke and Resolve tests on top of ``e2fgvi_core.testing``: a real server writing under a folder, a
+small float RGBA shot (matte in a channel named A, as Nuke reads it), the reference ``e2fgvi remove`` run, EXR reading."""
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import OpenImageIO as oiio
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SERVER_MODULE = "server.main"
-SERVER_START_TIMEOUT_S = 60.0
+from e2fgvi_core.testing import PROJECT_ROOT, ServerProcess, free_address, subprocess_env
+
 CLI_TIMEOUT_S = 300.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def env() -> dict[str, str]:
-    out = dict(os.environ)
-    out["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + out.get("PYTHONPATH", "")
-    out.setdefault("OMP_NUM_THREADS", "1")
-    return out
-
-
-class Server:
-    """A real server process on a free loopback port, writing under ``root``; ``stop()`` always kills it."""
-
-    def __init__(self, root: Path) -> None:
-        self.address = f"tcp://127.0.0.1:{free_port()}"
-        self.log = root / "server.log"
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", SERVER_MODULE, "--bind", self.address, "--output-root", str(root),
-                 "--token", "tok", "--heartbeat-interval-s", "0.5"],
-                cwd=PROJECT_ROOT, env=env(), stdout=log, stderr=log,
-            )  # fmt: skip
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        host, port = self.address[len("tcp://") :].rsplit(":", 1)
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text(errors='replace')}")
-            try:
-                with socket.create_connection((host, int(port)), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"server did not listen within {SERVER_START_TIMEOUT_S} s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+def start_server(root: Path) -> ServerProcess:
+    """A real server on a free loopback port, writing only under ``root``; the caller kills it."""
+    args = ["--output-root", str(root), "--token", "tok", "--heartbeat-interval-s", "0.5"]
+    return ServerProcess(free_address(), args, root / "server.log").start()
 
 
 def write_exr(path: Path, pixels: np.ndarray, channels: tuple[str, ...]) -> None:
@@ -114,7 +70,7 @@ def cli_remove(*args: str) -> subprocess.CompletedProcess:
     """``e2fgvi remove ARGS`` in a fresh interpreter (the reference every host result is compared with)."""
     return subprocess.run(
         [sys.executable, "-m", "e2fgvi_core.cli.main", "remove", *args, "--quiet"],
-        check=False, cwd=PROJECT_ROOT, env=env(), capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
+        check=False, cwd=PROJECT_ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
     )  # fmt: skip
 
 

@@ -41,10 +41,10 @@ def load_shot(folder: Path) -> dict:
     return {"plate": str(folder / "plate.%04d.exr"), "first": 0, "last": FRAMES - 1}
 
 
-def run_nuke(shot: dict, server: support.Server, work: Path) -> dict[int, np.ndarray]:
+def run_nuke(shot: dict, server, work: Path) -> dict[int, np.ndarray]:
     import nuke
 
-    from host_plugin.nuke import node as remove_node
+    from e2fgvi_host.nuke import node as remove_node
 
     nuke.root()["first_frame"].setValue(shot["first"])
     nuke.root()["last_frame"].setValue(shot["last"])
@@ -59,7 +59,7 @@ def run_nuke(shot: dict, server: support.Server, work: Path) -> dict[int, np.nda
     return {f: nuke.sample_image(created, f)[0] for f in SHOWN}
 
 
-def run_fuse(shot: dict, server: support.Server, cache: Path) -> dict[int, np.ndarray]:
+def run_fuse(shot: dict, server, cache: Path) -> dict[int, np.ndarray]:
     import lupa.luajit21 as luajit
 
     lua = luajit.LuaRuntime(unpack_returned_tuples=True, encoding="latin-1")
@@ -93,12 +93,12 @@ def main(target: str) -> None:
     with tempfile.TemporaryDirectory() as temp:
         root = Path(temp)
         shot = load_shot(root / "shot")
-        server = support.Server(root)
+        server = support.start_server(root)
         try:
             nuke_frames = run_nuke(shot, server, root / "nuke")
             fuse_frames = run_fuse(shot, server, root / "fuse")
         finally:
-            server.stop()
+            server.kill()
         rows = []
         for frame in SHOWN:
             plate = support.read_exr(shot["plate"] % frame)

@@ -25,9 +25,9 @@ def nuke_session():
 
 @pytest.fixture
 def server(tmp_path):
-    running = support.Server(tmp_path)
+    running = support.start_server(tmp_path)
     yield running
-    running.stop()
+    running.kill()
 
 
 @pytest.fixture

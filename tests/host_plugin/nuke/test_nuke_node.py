@@ -15,9 +15,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "standins"))
 
 import host_test_support as support
-from host_plugin.bridge import describe
 
-from host_plugin.nuke import node as remove_node
+from e2fgvi_host.bridge import describe
+from e2fgvi_host.nuke import node as remove_node
 
 
 def build_script(nuke, shot, server, work: Path, matte_input: bool = True):

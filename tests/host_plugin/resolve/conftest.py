@@ -16,9 +16,9 @@ import host_test_support as support
 
 @pytest.fixture
 def server(tmp_path):
-    running = support.Server(tmp_path)
+    running = support.start_server(tmp_path)
     yield running
-    running.stop()
+    running.kill()
 
 
 @pytest.fixture

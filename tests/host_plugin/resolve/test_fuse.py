@@ -15,7 +15,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "standins"))
 
 import host_test_support as support
-from host_plugin.bridge import describe
+
+from e2fgvi_host.bridge import describe
 
 FUSE = support.PROJECT_ROOT / "host_plugin" / "resolve" / "RemoveObject.fuse"
 STANDIN = support.PROJECT_ROOT / "tests" / "standins" / "fusion" / "fusion_standin.lua"

@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "standins"))
 import DaVinciResolveScript as dvr
 import host_test_support as support
 
-from host_plugin.bridge import BridgeParams
-from host_plugin.resolve import adapter, resolve_script
+from e2fgvi_host.bridge import BridgeParams
+from e2fgvi_host.resolve import adapter, resolve_script
 
 
 @pytest.fixture
