@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--zip", metavar="FILE", help="also write the extension zip to FILE")
 
 
-HOST_SIDE_IMPORT = "from host_plugin import bridge"  # what the add-on needs besides its own package
+HOST_SIDE_IMPORT = "from e2fgvi_host import bridge"  # what the add-on needs besides its own package
 
 
 def host_side_files() -> dict[str, Path]:

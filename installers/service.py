@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def server_argv(options: dict[str, Any]) -> list[str]:
     """The service's command line: this installation's ``e2fgvi-server`` plus the user's options."""
-    from host_plugin.client import server_command  # one place knows how a server is started
+    from e2fgvi_host.launcher import server_command  # one place knows how a server is started
 
     argv = [*server_command(), "--bind", options.get("bind") or DEFAULT_BIND]
     if options.get("device"):

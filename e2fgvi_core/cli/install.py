@@ -25,8 +25,8 @@ def add_uninstall_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add(parser: argparse.ArgumentParser, uninstalling: bool) -> None:
-    import installers
-    from installers._framework import PLATFORMS
+    import e2fgvi_installers as installers
+    from e2fgvi_installers._framework import PLATFORMS
 
     hosts = parser.add_subparsers(dest="host", metavar="HOST", required=True)
     for name in installers.available():
@@ -40,8 +40,8 @@ def _add(parser: argparse.ArgumentParser, uninstalling: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import installers
-    from installers import _framework
+    import e2fgvi_installers as installers
+    from e2fgvi_installers import _framework
 
     module = installers.load(args.host)
     options = {k: v for k, v in vars(args).items() if k not in (*COMMON, "uninstalling")}

@@ -1,6 +1,6 @@
 """Remove Object for Blender (4.2+ extension; works in 5.0): a Video Sequencer and a compositor operator.
 
-Only the modules of this package import ``bpy``; the job is the bridge's (``host_plugin.bridge``). Installed by
+Only the modules of this package import ``bpy``; the job is the bridge's (``e2fgvi_host.bridge``). Installed by
 ``e2fgvi install blender`` (see docs/hosts.md); in a script: ``register()`` then
 ``bpy.ops.e2fgvi.remove_object()`` with the plate strip active and its matte strip selected.
 """

@@ -25,7 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import client as client_module
+from e2fgvi_core.errors import E2fgviError
+
+from .. import launcher
 from ..client import Client, RequestTimeoutError, ResultFrame, ServerUnavailableError, wire
 from .clips import ArrayClip, PathClip
 from .errors import BridgeCancelled, BridgeError, ParamsError, artist_message
@@ -160,6 +162,8 @@ class RemoveObjectEffect:
             self.params.neighbor_stride,
             self.params.ref_step,
             self.params.num_ref,
+            self.params.propagate_context_frames,
+            self.params.propagate_carry_restart_frames,
         )
         return sorted(first + p for p in positions)
 
@@ -283,10 +287,10 @@ class RemoveObjectEffect:
     def _connect(self) -> Client:
         if self._client is None:
             address = self.params.server
-            if self.start_local_server and client_module._is_local_address(address):
+            if self.start_local_server and wire.is_loopback_endpoint(address):
                 try:
-                    self.server_process = client_module.ensure_local_server(address)
-                except wire.WireError as exc:
+                    self.server_process = launcher.ensure_local_server(address)
+                except E2fgviError as exc:
                     raise _translate(exc, address) from None
             self._client = Client(address)
         return self._client
@@ -300,7 +304,7 @@ class RemoveObjectEffect:
         client = self._connect()
         try:
             handle = client.submit(request, on_progress=report, **inputs)
-        except wire.WireError as exc:
+        except E2fgviError as exc:
             raise _translate(exc, self.params.server) from None
         self.jobs_submitted += 1
         result = self._wait(handle)
@@ -328,14 +332,14 @@ class RemoveObjectEffect:
                 handle.cancel()
                 try:
                     handle.wait(CANCEL_WAIT_S)
-                except wire.WireError:
+                except E2fgviError:
                     pass
                 raise BridgeCancelled()
             try:
                 return handle.wait(WAIT_POLL_S)
             except RequestTimeoutError:
                 continue
-            except wire.WireError as exc:
+            except E2fgviError as exc:
                 if isinstance(exc, wire.RemoteError) and exc.code == wire.CANCELLED:
                     raise BridgeCancelled() from None
                 raise _translate(exc, self.params.server) from None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from e2fgvi_core.errors import E2fgviError
+
 from ..client import wire
 
 
-class BridgeError(wire.WireError):
+class BridgeError(E2fgviError):
     """A failure as an artist should read it: ``message`` is one plain line; ``code`` is the server's code."""
 
     def __init__(self, code: str, message: str) -> None:

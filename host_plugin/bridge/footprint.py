@@ -10,9 +10,6 @@ Positions are indices into the shot (0 .. length-1), as in the engine.
 
 from __future__ import annotations
 
-# Mirrors of engine facts (the footprint test compares each with the engine):
-PROPAGATE_CONTEXT_FRAMES = 20  # PropagateConfig.context_frames
-PROPAGATE_CARRY_EVERY: int | None = None  # ShotPlan.carry_every of the propagate engine (None: no carried state)
 MODEL_ENGINES = ("e2fgvi_hq", "e2fgvi")
 
 
@@ -56,24 +53,27 @@ def positions_read(
     neighbor_stride: int = 5,
     ref_step: int = 10,
     num_ref: int = -1,
+    context_frames: int = 20,
+    carry_every: int | None = 30,
 ) -> set[int]:
     """Positions the engine reads to produce ``outputs`` exactly (the engine's ``plan_frames(...).reads``).
 
+    ``context_frames``/``carry_every`` are the propagate engine's ``context_frames`` and ``carry_restart_frames``
+    (the bridge sends both, so the server's own defaults cannot differ); ``carry_every=None``: no temporal carry.
     ``engine="auto"`` may run either kind, so its answer is the union of both.
     """
     if engine == "auto":
         return positions_read(outputs, length, "e2fgvi_hq", neighbor_stride, ref_step, num_ref) | positions_read(
-            outputs, length, "propagate", neighbor_stride, ref_step, num_ref
+            outputs, length, "propagate", neighbor_stride, ref_step, num_ref, context_frames, carry_every
         )
     needed = set(outputs)
     if engine in MODEL_ENGINES:
         windows = _model_windows(length, neighbor_stride, ref_step, num_ref)
     else:
-        windows = _propagate_windows(length, neighbor_stride, PROPAGATE_CONTEXT_FRAMES)
-        if PROPAGATE_CARRY_EVERY:
-            every = PROPAGATE_CARRY_EVERY
+        windows = _propagate_windows(length, neighbor_stride, context_frames)
+        if carry_every:
             for position in outputs:
-                needed.update(range(every * (position // every), position))
+                needed.update(range(carry_every * (position // carry_every), position))
     read: set[int] = set()
     for local, refs in windows:
         if needed.intersection(local):

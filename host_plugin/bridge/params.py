@@ -44,6 +44,16 @@ class BridgeParams:
         -1, "References", "-1: every reference of the shot; N: the nearest N", minimum=-1, maximum=1000
     )
     colorspace: str | None = _param(None, "Colourspace", "OpenColorIO colourspace of the plate; empty: linear sRGB")
+    propagate_context_frames: int = _param(
+        20, "Propagate context", "frames on each side the propagate engine looks at", minimum=1, maximum=100
+    )
+    propagate_carry_restart_frames: int = _param(
+        30,
+        "Propagate restart",
+        "the propagate engine's temporal carry restarts every N frames",
+        minimum=1,
+        maximum=100000,
+    )
     shot: str | None = _param(
         None, "Shot range", "the node's whole frame range, e.g. 1001-1100; results equal one run over it"
     )

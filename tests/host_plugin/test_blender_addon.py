@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -103,8 +102,8 @@ def describe_strips(scene) -> list[dict]:
 def scenario(kind: str, address: str, out_dir: str) -> dict:
     import bpy
 
-    import host_plugin.blender as addon
-    from host_plugin.blender import adapter
+    import e2fgvi_host.blender as addon
+    from e2fgvi_host.blender import adapter
 
     addon.register()
     if kind == "movie":
@@ -197,14 +196,10 @@ def make_picture(path: str, address: str) -> None:
 
 
 # --- the tests -----------------------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _env() -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    from e2fgvi_core.testing import subprocess_env
+
+    return subprocess_env()
 
 
 @pytest.fixture(scope="module")
@@ -213,29 +208,12 @@ def server(tmp_path_factory):
         pytest.skip(f"{CLIP} is absent: put the project's shared/ folder beside the checkout to run this test")
     if importlib.util.find_spec("bpy") is None:  # found, not imported: bpy stays out of the pytest process
         pytest.skip("Blender's bpy module is not installed (pip install bpy==5.0.1)")
-    root = tmp_path_factory.mktemp("blender")
-    address = f"tcp://127.0.0.1:{_free_port()}"
-    with open(root / "server.log", "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "server.main", "--bind", address, "--output-root", str(root), "--token", "t"],
-            cwd=PROJECT_ROOT,
-            env=_env(),
-            stdout=log,
-            stderr=log,
-        )
-    from host_plugin.client import Client, RequestTimeoutError
+    from e2fgvi_core.testing import ServerProcess, free_address
 
-    with Client(address, retries=1000, heartbeat_interval_s=0.2) as probe:  # ready before any test connects
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                probe.hello(timeout_s=1.0)
-                break
-            except RequestTimeoutError:
-                continue
-    yield address, root
-    process.kill()
-    process.wait(10)
+    root = tmp_path_factory.mktemp("blender")
+    server = ServerProcess(free_address(), ["--output-root", str(root), "--token", "t"], root / "server.log").start()
+    yield server.address, root
+    server.kill()
 
 
 def run_in_blender(kind: str, address: str, out_dir: Path) -> dict:
@@ -264,7 +242,7 @@ def test_a_missing_matte_strip_is_a_clear_message(server, tmp_path):
         == "Error: Remove Object: select a matte strip together with the plate 'plate' (none is selected)\n"
     )
     assert [s["name"] for s in report["strips"]] == ["plate"]
-    from host_plugin.bridge import describe
+    from e2fgvi_host.bridge import describe
 
     expected = {p["name"]: "" if p["default"] is None else p["default"] for p in describe()["params"]}
     assert report["defaults"] == {k: v for k, v in expected.items() if k != "shot"}  # the panel's knobs

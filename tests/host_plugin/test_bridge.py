@@ -6,8 +6,8 @@ Shots are tiny (12 frames of 64x48, chunks of 4) and every job uses the weight-f
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,8 +19,10 @@ import pytest
 from e2fgvi_core.io.frame import Frame
 from e2fgvi_core.io.reader import read_frame
 from e2fgvi_core.io.writer import write_frame
+from e2fgvi_core.propagate.config import PropagateConfig
 from e2fgvi_core.removal.api import RemovalRequest
-from host_plugin.bridge import (
+from e2fgvi_core.testing import PROJECT_ROOT, ServerProcess, free_address, free_port, subprocess_env
+from e2fgvi_host.bridge import (
     ArrayClip,
     BridgeCancelled,
     BridgeError,
@@ -32,66 +34,25 @@ from host_plugin.bridge import (
     request_keys,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FIRST, COUNT, SIZE = 1001, 12, (48, 64)
 SHOT = f"{FIRST}-{FIRST + COUNT - 1}"
-HAS_SHOT = "shot" in {f.name for f in dataclasses.fields(RemovalRequest)}
-needs_shot = pytest.mark.xfail(
-    not HAS_SHOT,
-    reason="issue 9 not merged: RemovalRequest has no `shot`, so a chunk is planned as a shot of its own",
-    strict=True,
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _env() -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess_env()
 
 
 @pytest.fixture(scope="module")
 def server_address(tmp_path_factory):
     """One real server for the module; outputs are confined to the module's temporary folder."""
     root = tmp_path_factory.mktemp("bridge")
-    address = f"tcp://127.0.0.1:{_free_port()}"
-    log = open(root / "server.log", "ab")  # noqa: SIM115 - kept open for the server's lifetime
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "server.main",
-            "--bind",
-            address,
-            "--output-root",
-            str(root),
-            "--token",
-            "tok",
-            "--heartbeat-interval-s",
-            "0.5",
-        ],
-        cwd=PROJECT_ROOT,
-        env=_env(),
-        stdout=log,
-        stderr=log,
-    )
-    from host_plugin.client import Client, RequestTimeoutError
-
-    with Client(address, retries=1000, heartbeat_interval_s=0.2) as probe:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                probe.hello(timeout_s=1.0)
-                break
-            except RequestTimeoutError:
-                assert process.poll() is None, (root / "server.log").read_text()
-    yield address, root
-    process.kill()
-    process.wait(10)
-    log.close()
+    server = ServerProcess(
+        free_address(),
+        ["--output-root", str(root), "--token", "tok", "--heartbeat-interval-s", "0.5"],
+        root / "server.log",
+    ).start()
+    yield server.address, root
+    server.kill()
 
 
 def _plate(index: int) -> np.ndarray:
@@ -162,11 +123,15 @@ def _whole_run(folder: Path) -> dict[int, np.ndarray]:
 
 
 def test_params_are_removal_request_keys_and_described():
-    own = {f.name for f in dataclasses.fields(RemovalRequest)} - {"config"}
-    accepted = own | set(RemovalRequest.from_mapping({}).config.to_mapping())
-    missing = [k for k in request_keys() if k not in accepted and k != "shot"]
-    assert missing == [], f"bridge parameters the engine does not know: {missing}"
+    for key in request_keys():  # an unknown key is refused by name; None means "the default"
+        RemovalRequest.from_mapping({key: None})
     assert {"server", "chunk_size"}.isdisjoint(request_keys())
+    defaults = BridgeParams()
+    propagate = PropagateConfig()
+    assert (defaults.propagate_context_frames, defaults.propagate_carry_restart_frames) == (
+        propagate.context_frames,
+        propagate.carry_restart_frames,
+    )  # the node's defaults are `e2fgvi remove`'s
     described = {p["name"]: p for p in describe()["params"]}
     assert described["num_ref"]["minimum"] == -1 and described["engine"]["choices"][-1] == "propagate"
     assert [c["name"] for c in describe()["clips"]] == ["Source", "Matte", "Output"]
@@ -176,16 +141,11 @@ def test_params_are_removal_request_keys_and_described():
         BridgeParams.from_mapping({"dilate": 3})
 
 
-@needs_shot
-def test_shot_is_a_removal_request_key():
-    assert "shot" in {f.name for f in dataclasses.fields(RemovalRequest)}
-
-
 def test_bridge_imports_neither_torch_nor_the_core():
+    ours = ("e2fgvi_core", "e2fgvi_server", "e2fgvi_host", "server", "host_plugin")
     code = (
-        "import json, sys; import host_plugin.bridge; "
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('torch', 'e2fgvi_core', 'server', 'cv2', 'OpenImageIO'))))"
+        "import json, sys; import e2fgvi_host.bridge; "
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {('torch', 'cv2', 'OpenImageIO') + ours!r})))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],
@@ -197,28 +157,38 @@ def test_bridge_imports_neither_torch_nor_the_core():
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == '["server", "server.protocol"]'
+    loaded = json.loads(done.stdout)
+    others = [m for m in loaded if not m.startswith(("e2fgvi_host.bridge", "e2fgvi_host"))]
+    assert others == ["e2fgvi_core", "e2fgvi_core.errors", "e2fgvi_server", "e2fgvi_server.protocol"]
+    assert sorted(m for m in loaded if m.startswith("e2fgvi_host") and "bridge" not in m) == [
+        "e2fgvi_host",
+        "e2fgvi_host.client",
+        "e2fgvi_host.launcher",
+    ]
 
 
 @pytest.mark.parametrize("engine", ["e2fgvi_hq", "propagate"])
-@pytest.mark.parametrize("length,stride,ref_step,num_ref", [(12, 5, 10, -1), (37, 3, 4, 2), (7, 5, 10, 3)])
-def test_footprint_equals_the_engine_plan(engine, length, stride, ref_step, num_ref):
-    from e2fgvi_core.propagate.config import PropagateConfig
+@pytest.mark.parametrize(
+    "length,stride,ref_step,num_ref,context,restart",
+    [(12, 5, 10, -1, 20, 30), (37, 3, 4, 2, 5, 10), (7, 5, 10, 3, 2, 3), (64, 5, 10, -1, 20, 30)],
+)
+def test_footprint_equals_the_engine_plan(engine, length, stride, ref_step, num_ref, context, restart):
     from e2fgvi_core.removal import plan
     from e2fgvi_core.removal.config import EngineConfig
+    from e2fgvi_core.removal.engines import PropagateEngine
 
     config = EngineConfig(neighbor_stride=stride, ref_step=ref_step, num_ref=num_ref)
-    context = PropagateConfig().context_frames if engine == "propagate" else None
-    shot_plan = plan.plan_shot(length, config, context_frames=context)
+    if engine == "propagate":
+        propagate = PropagateConfig(context_frames=context, carry_restart_frames=restart)
+        shot_plan = PropagateEngine(propagate).plan(length, config)
+    else:
+        shot_plan = plan.plan_shot(length, config)
     for position in range(length):
-        if hasattr(plan, "plan_frames"):
-            expected = set(plan.plan_frames(shot_plan, [position]).reads)
-        else:
-            expected = {p for w in shot_plan.windows if position in w.local for p in w.inputs}
-        assert positions_read([position], length, engine, stride, ref_step, num_ref) == expected, position
+        expected = set(plan.plan_frames(shot_plan, [position]).reads)
+        got = positions_read([position], length, engine, stride, ref_step, num_ref, context, restart)
+        assert got == expected, position
 
 
-@needs_shot
 def test_chunks_by_path_equal_one_whole_run(server_address, shot):
     address, _ = server_address
     reports = []
@@ -256,8 +226,8 @@ def test_by_value_equals_by_path_and_is_served_from_the_cache(server_address, sh
 
 
 def test_the_frame_cache_is_bounded_and_answers_only_its_key():
-    from host_plugin.bridge import FrameCache
-    from host_plugin.client import ResultFrame
+    from e2fgvi_host.bridge import FrameCache
+    from e2fgvi_host.client import ResultFrame
 
     pixels = np.zeros((4, 4, 3), np.float32)  # 192 bytes a frame
     cache = FrameCache(budget_bytes=2 * pixels.nbytes)
@@ -334,10 +304,10 @@ def test_cancel_stops_the_job_and_caches_nothing(server_address, shot):
 
 def test_a_local_server_is_started_when_none_answers(server_address, shot, monkeypatch):
     _, root = server_address
-    command = f"{sys.executable} -m server.main --output-root {root} --token tok"
+    command = f"{sys.executable} -m e2fgvi_server.main --output-root {root} --token tok"
     monkeypatch.setenv("E2FGVI_SERVER_COMMAND", command)
     monkeypatch.setenv("PYTHONPATH", _env()["PYTHONPATH"])
-    address = f"tcp://127.0.0.1:{_free_port()}"
+    address = f"tcp://127.0.0.1:{free_port()}"
     effect = _path_effect(address, shot, out="started")
     try:
         frame = effect.render(FIRST + COUNT - 1)
@@ -360,7 +330,7 @@ def test_server_errors_are_one_line_an_artist_reads(server_address, shot, monkey
     assert "1004" in caught.value.message and "\n" not in caught.value.message and "Traceback" not in str(caught.value)
 
     monkeypatch.setenv("E2FGVI_SERVER_COMMAND", f"{sys.executable} -c 'raise SystemExit(3)'")
-    dead = f"tcp://127.0.0.1:{_free_port()}"
+    dead = f"tcp://127.0.0.1:{free_port()}"
     with _path_effect(dead, shot) as effect, pytest.raises(BridgeError) as caught:
         effect.render(FIRST)
     assert caught.value.code == "server_unavailable"

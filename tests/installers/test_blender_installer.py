@@ -63,9 +63,10 @@ def test_install_reinstall_uninstall_and_dry_run(tmp_path, platform, env_of, ext
     addon = current / "e2fgvi_remove_object"
     assert (addon / "blender_manifest.toml").read_text().startswith('schema_version = "1.0.0"')
     vendored = sorted(p.relative_to(addon / "_vendor").parts[0] for p in (addon / "_vendor").iterdir())
-    assert vendored == ["host_plugin", "server"]
-    assert sorted(p.name for p in (addon / "_vendor" / "server").iterdir()) == ["__init__.py", "protocol.py"]
-    assert not (addon / "_vendor" / "host_plugin" / "nuke").exists() and not list(old.iterdir())
+    assert vendored == ["e2fgvi_core", "e2fgvi_host", "e2fgvi_server"]  # the host side only, under unique names
+    assert sorted(p.name for p in (addon / "_vendor" / "e2fgvi_server").iterdir()) == ["__init__.py", "protocol.py"]
+    assert sorted(p.name for p in (addon / "_vendor" / "e2fgvi_core").iterdir()) == ["__init__.py", "errors.py"]
+    assert not (addon / "_vendor" / "e2fgvi_host" / "nuke").exists() and not list(old.iterdir())
     installed = snapshot(home)
 
     again = run_cli("install", "blender", "--platform", platform, env=env)

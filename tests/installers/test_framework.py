@@ -12,8 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from installers import _framework as fw
+from e2fgvi_installers import _framework as fw
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
