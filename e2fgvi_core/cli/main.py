@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "weights": ("weights", "install and list model checkpoints"),
     "demo": ("demo", "synthesise a small shot, remove its occluder and report the PSNR"),
     "status": ("status", "ask a running e2fgvi-server for its queue, cache and devices"),
+    "farm": ("farm", "render farm: plan chunks, write an OpenJD job bundle, render one chunk"),
 }
 
 
