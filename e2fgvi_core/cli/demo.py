@@ -95,12 +95,12 @@ def _contact_sheet(before: np.ndarray, after: np.ndarray, clean: np.ndarray, mat
 
 
 def run(args: argparse.Namespace) -> int:
-    from e2fgvi_core.errors import ConfigError
-    from e2fgvi_core.io import Frame, read_frame, write_frame
-    from e2fgvi_core.metrics import psnr
     from e2fgvi_core.removal.api import RemovalRequest, run_removal
     from e2fgvi_core.removal.engines import choose_engine
     from e2fgvi_core.removal.prepare import dilate_hole
+    from e2fgvi_core.errors import ConfigError
+    from e2fgvi_core.io import Frame, read_frame, write_frame
+    from e2fgvi_core.metrics import psnr
 
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))
