@@ -18,7 +18,8 @@ HEIGHT, WIDTH = 60, 108  # one E2FGVI-HQ padding unit: the model runs at its sma
 HQ_SEED = 1
 
 
-def needs_shot_contract() -> None:
+@pytest.fixture
+def shot_contract() -> None:
     """Skip where ``RemovalRequest`` has no ``shot`` yet (issue 9): a chunk cannot be exact without it."""
     from dataclasses import fields
 
@@ -105,7 +106,7 @@ def farm_env(e2fgvi_bin, tmp_path) -> dict[str, str]:
 
 
 def run(args: list[str], env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(args, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(args, check=False, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture
@@ -129,7 +130,13 @@ def openjd(farm_env):
     return call
 
 
-def read_pixels(pattern: str, frames) -> dict[int, bytes]:
+@pytest.fixture(scope="session")
+def pixels():
+    """``pixels(pattern, frames)``: the ``read_pixels`` function (test modules are imported in importlib mode)."""
+    return read_pixels
+
+
+def read_pixels(pattern: str, frames) -> dict[int, tuple]:
     """Raw pixel bytes (with dtype and shape) of each frame, for bit-for-bit comparisons."""
     from e2fgvi_core.io import read_frame
     from e2fgvi_core.io.sequence import FrameSequence

@@ -46,8 +46,19 @@ def test_model_bundle_records_the_weights_sha256(farm_shot, tmp_path, use_store)
 @pytest.mark.farm
 def test_bundle_template_passes_openjd_check(farm_shot, tmp_path, openjd, e2fgvi):
     done = e2fgvi(
-        "farm", "bundle", str(tmp_path / "b"), "--plate", farm_shot["plate"], "--matte", farm_shot["matte"],
-        "--out", str(tmp_path / "out" / "clean.%04d.exr"), "--chunk", "25", "--engine", "propagate",
+        "farm",
+        "bundle",
+        str(tmp_path / "b"),
+        "--plate",
+        farm_shot["plate"],
+        "--matte",
+        farm_shot["matte"],
+        "--out",
+        str(tmp_path / "out" / "clean.%04d.exr"),
+        "--chunk",
+        "25",
+        "--engine",
+        "propagate",
     )
     assert done.returncode == 0, done.stderr
     assert "openjd run" in done.stderr and "deadline bundle submit" in done.stderr
