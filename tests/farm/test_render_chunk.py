@@ -47,7 +47,7 @@ def single_run(tmp_path_factory, farm_shot, pixels):
 def _openjd_command(bundle) -> list[str]:
     command = bundle.openjd_run_command()
     assert command[:2] == ["openjd", "run"]
-    return command[2:]
+    return command[1:]
 
 
 @pytest.mark.farm
