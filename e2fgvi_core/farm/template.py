@@ -151,7 +151,7 @@ def _task_parameter(chunking: bool) -> dict[str, Any]:
 def _session_environment() -> dict[str, Any]:
     state = "{{Session.WorkingDirectory}}/" + SESSION_STATE_FILE
     start = ["farm", "session-start", "--state", state, "--enabled", _ref("SessionServer")]
-    start += ["out", _ref("Out"), "device", _ref("Device")]
+    start += ["--out", _ref("Out"), "--device", _ref("Device")]
     return {
         "name": "E2fgviServer",
         "description": "One e2fgvi-server per worker session: chunks on this worker reuse its model and cache.",

@@ -31,14 +31,11 @@ def test_task_command_parses_with_the_render_chunk_parser(chunking):
     task = step["script"]["actions"]["onRun"]
     samples = {"Plate": "/shots/a/plate.%04d.exr", "Out": "/shots/a/out.%04d.exr", "Shot": "1001-1037"}
     values = {p.name: samples.get(p.name, p.default) for p in JOB_PARAMETERS}
-    args = []
-    for arg in task["args"]:
-        for name, value in values.items():
-            arg = arg.replace("{{Param." + name + "}}", str(value))
-        arg = arg.replace("{{Task.Param." + CHUNK_PARAMETER + "}}", "1011-1019")
-        arg = arg.replace("{{Task.Param." + FALLBACK_PARAMETER + "}}", "1011")
-        assert "{{" not in arg, arg
-        args.append(arg)
+    task_values = {
+        "{{Task.Param." + CHUNK_PARAMETER + "}}": "1011-1019",
+        "{{Task.Param." + FALLBACK_PARAMETER + "}}": "1011",
+    }
+    args = [_substitute(arg, values, task_values) for arg in task["args"]]
     parser = argparse.ArgumentParser()
     farm.add_arguments(parser)
     assert args[0] == "farm"
@@ -51,8 +48,21 @@ def test_task_command_parses_with_the_render_chunk_parser(chunking):
     else:
         assert (parsed.first_frame, parsed.chunk) == (1011, 10)
     env = step["stepEnvironments"][0]["script"]["actions"]
-    assert env["onEnter"]["args"][:2] == ["farm", "session-start"]
-    assert env["onExit"]["args"][:2] == ["farm", "session-stop"]
+    session = {"{{Session.WorkingDirectory}}": "/sessions/s1"}
+    enter = parser.parse_args([_substitute(a, values, session) for a in env["onEnter"]["args"][1:]])
+    assert (enter.action, enter.enabled, enter.out) == ("session-start", "on", samples["Out"])
+    assert enter.state == "/sessions/s1/e2fgvi-server.json"
+    leave = parser.parse_args([_substitute(a, values, session) for a in env["onExit"]["args"][1:]])
+    assert (leave.action, leave.state) == ("session-stop", enter.state)
+
+
+def _substitute(arg: str, values: dict, extra: dict) -> str:
+    for name, value in values.items():
+        arg = arg.replace("{{Param." + name + "}}", str(value))
+    for key, value in extra.items():
+        arg = arg.replace(key, value)
+    assert "{{" not in arg, arg
+    return arg
 
 
 def test_every_request_key_of_the_template_is_a_request_key():
