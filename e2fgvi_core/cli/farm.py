@@ -51,7 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     plan = actions.add_parser("plan", help=ACTIONS["plan"], description=ACTIONS["plan"])
     plan.add_argument("--frames", "--shot", dest="shot", required=True, help="shot range, e.g. 1001-1300")
-    _chunking_arguments(plan)
+    plan.add_argument(
+        "--chunk", default="10", help="frames per task, or a comma list (10,25,50,100) to compare chunk sizes"
+    )
+    plan.add_argument(
+        "--fallback", action="store_true", help="plain INT task range instead of the TASK_CHUNKING extension"
+    )
     from e2fgvi_core.farm.plan import FARM_ENGINES
 
     plan.add_argument("--engine", choices=FARM_ENGINES, default="e2fgvi_hq", help="engine whose plan to show")
@@ -106,7 +111,7 @@ def _request(args: argparse.Namespace, extra: dict | None = None):
 
 
 def _run_plan(args: argparse.Namespace) -> int:
-    from e2fgvi_core.farm.plan import plan_chunks
+    from e2fgvi_core.farm.plan import compare_table, plan_chunks
     from e2fgvi_core.removal.api import RemovalRequest
 
     request = RemovalRequest.from_mapping(
@@ -117,8 +122,16 @@ def _run_plan(args: argparse.Namespace) -> int:
             "num_ref": args.num_ref,
         }
     )
-    plan = plan_chunks(request, args.shot, args.chunk, chunking=not args.fallback)
-    print(json.dumps(plan.to_json(), indent=2) if args.json else plan.table())
+    try:
+        sizes = [int(text) for text in str(args.chunk).split(",")]
+    except ValueError:
+        raise ConfigError(f"--chunk must be a number of frames or a comma list of them, got {args.chunk!r}") from None
+    plans = [plan_chunks(request, args.shot, size, chunking=not args.fallback) for size in sizes]
+    if args.json:
+        data = [plan.to_json() for plan in plans]
+        print(json.dumps(data[0] if len(data) == 1 else data, indent=2))
+    else:
+        print(plans[0].table() if len(plans) == 1 else compare_table(plans))
     return 0
 
 

@@ -116,6 +116,36 @@ class FarmPlan:
         return "\n".join(lines)
 
 
+def compare_table(plans: Sequence[FarmPlan]) -> str:
+    """One line per plan of the same shot at different chunk sizes: how chunk size trades tasks against overhead."""
+    header = ("chunk", "tasks", "frames/task", "read/task", "windows/task", "cost/task", "total cost", "overhead")
+
+    def spread(values: list[int]) -> str:
+        return str(values[0]) if min(values) == max(values) else f"{min(values)}-{max(values)}"
+
+    rows = [
+        (
+            str(plan.chunk_size),
+            str(len(plan.chunks)),
+            spread([len(c.frames) for c in plan.chunks]),
+            spread([len(c.reads) for c in plan.chunks]),
+            spread([len(c.windows) for c in plan.chunks]),
+            spread([c.cost for c in plan.chunks]),
+            str(plan.chunks_cost),
+            f"{100 * plan.overhead:+.1f}%",
+        )
+        for plan in plans
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(text.rjust(width) for text, width in zip(row, widths)) for row in [header, *rows]]
+    first = plans[0]
+    lines.append(
+        f"shot {first.shot[0]}-{first.shot[-1]} ({len(first.shot)} frames, {first.engine}): one process costs "
+        f"{first.single_run_cost} frame passes ({first.windows_total} windows)"
+    )
+    return "\n".join(lines)
+
+
 def split_contiguous(first: int, last: int, chunk_size: int) -> list[tuple[int, int]]:
     """``(first, last)`` frame pairs of OpenJD's balanced CONTIGUOUS chunks of ``first..last``.
 
