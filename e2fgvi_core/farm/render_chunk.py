@@ -27,6 +27,7 @@ from e2fgvi_core.removal.api import RemovalRequest
 
 SERVER_ENV = "E2FGVI_FARM_SERVER"
 PROVENANCE_KEYS = ("engine", "frame", "model_variant", "weights_sha256", "colorspace")
+HELLO_TIMEOUT_S = 5.0  # the session server's broker answers at once; silence this long means it is gone
 
 
 @dataclass(frozen=True)
@@ -214,8 +215,8 @@ def _render_on_server(request: RemovalRequest, address: str, log: Callable[[str]
     from server.protocol import RemoteError
 
     try:
-        with Client(address, retries=2) as client:
-            client.hello(timeout_s=5.0)
+        with Client(address, retries=1) as client:
+            client.hello(timeout_s=HELLO_TIMEOUT_S)
             client.submit(request_for_server(request)).wait()
     except (ServerUnavailableError, RequestTimeoutError) as exc:
         log(f"the session server at {address} does not answer ({exc}): rendering in-process")

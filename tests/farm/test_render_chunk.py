@@ -53,7 +53,11 @@ def _openjd_command(bundle) -> list[str]:
 @pytest.mark.farm
 @pytest.mark.parametrize(
     "engine, chunking, session_server",
-    [("propagate", True, True), ("e2fgvi_hq", True, True), ("propagate", False, False)],
+    [
+        ("propagate", True, True),
+        pytest.param("e2fgvi_hq", True, True, marks=pytest.mark.slow),
+        ("propagate", False, False),
+    ],
     ids=["propagate-chunked-server", "hq-chunked-server", "propagate-fallback-standalone"],
 )
 def test_openjd_run_chunks_equal_one_run_bit_for_bit(
@@ -195,3 +199,25 @@ def test_bad_chunk_is_one_line_and_writes_nothing(farm_shot, tmp_path, farm_env,
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_session_server_that_does_not_answer_means_in_process(
+    farm_shot, tmp_path, farm_env, single_run, shot_contract, pixels
+):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"tcp://127.0.0.1:{sock.getsockname()[1]}"
+    out = tmp_path / "out" / "clean.%04d.exr"
+    done = subprocess.run(
+        _render_chunk_args(farm_shot, out, "1020-1028"),
+        env={**farm_env, "E2FGVI_FARM_SERVER": dead},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"the session server at {dead} does not answer" in done.stderr and "(in-process)" in done.stderr
+    expected = single_run("propagate")
+    assert pixels(str(out), range(1020, 1029)) == {f: expected[f] for f in range(1020, 1029)}
