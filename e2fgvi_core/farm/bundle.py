@@ -24,7 +24,7 @@ from typing import Any
 
 from e2fgvi_core.errors import ConfigError
 from e2fgvi_core.farm.config import FarmConfig
-from e2fgvi_core.farm.plan import FarmPlan, plan_chunks
+from e2fgvi_core.farm.plan import FarmPlan, parse_shot, plan_chunks
 from e2fgvi_core.farm.template import JOB_PARAMETERS, template_yaml
 from e2fgvi_core.io.sequence import FrameSequence, format_frame_ranges, resolve_frames
 from e2fgvi_core.removal.api import RemovalRequest
@@ -65,8 +65,16 @@ def _absolute(path: str | None) -> str | None:
 
 
 def _shot_of(request: RemovalRequest, shot: str | None) -> str:
-    """The shot range: given, else the request's ``shot`` (or ``frames``), else every plate frame on disk."""
+    """The shot range: given, else the request's ``shot`` (or ``frames``), else every plate frame on disk.
+
+    A farm job renders its whole shot: ``frames`` may repeat the shot but not name a subset of it.
+    """
     shot = shot or getattr(request, "shot", None) or request.frames
+    if request.frames and shot and request.frames != shot:
+        raise ConfigError(
+            f"a farm job renders its whole shot: --frames {request.frames} differs from the shot {shot}; give the "
+            "range as --shot (a subset of frames is `e2fgvi remove --shot ... --frames ...`)"
+        )
     if shot:
         return shot
     frames = FrameSequence(request.plate).scan()
@@ -130,8 +138,6 @@ def _check_inputs(request: RemovalRequest, shot: str) -> None:
     inputs = [_absolute(request.plate), _absolute(request.matte)]
     if _absolute(request.out) in inputs:
         raise ConfigError(f"--out {request.out} is the same as an input pattern: it would overwrite the plate")
-    from e2fgvi_core.farm.plan import parse_shot
-
     frames = parse_shot(shot)
     resolve_frames(FrameSequence(request.plate), frames)
     if request.matte:

@@ -84,6 +84,13 @@ def test_bad_jobs_are_refused_before_anything_is_written(farm_shot, tmp_path, us
     assert not (tmp_path / "bundle").exists() and not (tmp_path / "out").exists()
 
 
+def test_a_subset_of_the_shot_is_refused(farm_shot, tmp_path):
+    request = {**_request(farm_shot, tmp_path / "out"), "engine": "propagate", "frames": "1001-1010"}
+    with pytest.raises(E2fgviError, match="renders its whole shot"):
+        write_bundle(tmp_path / "bundle", request, shot="1001-1037")
+    assert not (tmp_path / "bundle").exists()
+
+
 def test_out_over_the_plate_is_refused(farm_shot, tmp_path):
     request = {"plate": farm_shot["plate"], "out": farm_shot["plate"], "engine": "propagate"}
     with pytest.raises(E2fgviError, match="overwrite the plate"):
