@@ -2,16 +2,17 @@
 
 Why a module of its own: ``remove.py`` imports it only when ``--server`` is given, so the in-process path never
 loads ZeroMQ, and the remote path never loads torch. The output (progress bar, one-line summary, exit code, one-line
-errors) is the same as in-process, so scripts do not care where the frames were computed.
+errors) is ``cli/report.py``'s, as in-process, so scripts do not care where the frames were computed. The request
+goes as flat keys (``RemovalRequest.to_mapping``): the server validates it, the client never parses it again.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
 from e2fgvi_core import errors
-from e2fgvi_core.removal.api import Progress, RemovalRequest
+from e2fgvi_core.cli.report import ProgressBar, print_summary, print_warnings
+from e2fgvi_core.removal.request import Progress, RemovalRequest
 
 PATH_KEYS = ("plate", "matte", "out", "weights")
 
@@ -26,28 +27,27 @@ def request_for_server(request: RemovalRequest) -> dict:
     return mapping
 
 
-def error_from_remote(exc: Exception) -> errors.E2fgviError:
-    """The E2fgviError subclass whose ``code`` the server sent, so the CLI prints and exits as in-process."""
-    code = getattr(exc, "code", "")
+def error_from_remote(exc: errors.E2fgviError) -> errors.E2fgviError:
+    """The class whose ``code`` the server (or the client library) raised, so the CLI prints and exits as
+    in-process; looked up in the one table, ``errors.ERROR_CLASSES``."""
+    code = exc.code
     message = getattr(exc, "message", None) or str(exc)
-    for value in vars(errors).values():
-        if isinstance(value, type) and issubclass(value, errors.E2fgviError) and value.code == code:
-            return value(message)
-    return errors.E2fgviError(f"{code}: {message}" if code else message)
+    if code in errors.ERROR_CLASSES:
+        return errors.ERROR_CLASSES[code](message)
+    return errors.E2fgviError(f"{code}: {message}")
 
 
 def run_remote(request: RemovalRequest, address: str, quiet: bool = False) -> int:
     """Submit ``request`` to the server at ``address``, draw progress, print the summary; return the exit code."""
-    from e2fgvi_core.cli.remove import ProgressBar
-    from host_plugin.client import Client, ClientError
-    from server.protocol import RemoteError, WireError
+    from e2fgvi_host.client import Client
+    from e2fgvi_server.protocol import RemoteError
 
     if request.out is None:
         raise errors.ConfigError(
             "--out is needed with --server: the server writes the frames (frames by value are for the client library)"
         )
     submitted = request_for_server(request)
-    bar = ProgressBar(enabled=not quiet and sys.stderr is not None)
+    bar = ProgressBar(enabled=not quiet)
 
     def on_progress(fields: dict) -> None:
         bar(
@@ -70,23 +70,21 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False) -> in
                 raise
             finally:
                 bar.close()
-    except (RemoteError, ClientError) as exc:
+    except (RemoteError, errors.ClientError) as exc:
         raise error_from_remote(exc) from None
-    except WireError as exc:
+    except errors.ProtocolError as exc:
         raise errors.ProtocolError(f"{address}: {exc}") from None
     summary = result.summary
-    for message in summary.get("warnings") or []:
-        print(f"e2fgvi remove: warning: {message}", file=sys.stderr)
-    frames = len(result.frames)
-    seconds = float(summary.get("engine_seconds") or 0.0)
-    rate = frames / seconds if seconds > 0 else 0.0
+    print_warnings(summary.get("warnings") or [])
     cache = summary.get("cache")
-    cache_text = f"; cache {cache['hits']} hits / {cache['misses']} misses" if isinstance(cache, dict) else ""
-    variant = f" ({summary['variant']})" if summary.get("variant") else ""
-    print(
-        f"e2fgvi remove: wrote {frames} frames to {submitted['out']} in {seconds:.1f} s "
-        f"({rate:.2f} frames/s) with {summary.get('engine')}{variant}; {summary.get('frames_passthrough', 0)} "
-        f"passed through (empty matte){cache_text}; server {address}",
-        file=sys.stderr,
+    print_summary(
+        frames=len(result.frames),
+        out=submitted["out"],
+        seconds=float(summary.get("engine_seconds") or 0.0),
+        engine=summary.get("engine"),
+        model=f" ({summary['variant']})" if summary.get("variant") else "",
+        passthrough=summary.get("frames_passthrough", 0),
+        cache=(cache["hits"], cache["misses"]) if isinstance(cache, dict) else None,
+        where=f"server {address}",
     )
     return 0

@@ -1,29 +1,40 @@
 """``e2fgvi remove``: clean frames out of a plate and a matte, with a progress bar and a one-line summary.
 
-Every flag maps onto ``RemovalRequest``/``EngineConfig`` (the same dataclasses the server and the farm fill), so
-a value the CLI accepts is one the server accepts. ``--server ADDRESS`` sends the request to a running
-``e2fgvi-server`` instead of running it here.
+Every flag maps onto a flat key of ``RemovalRequest.from_mapping`` (the same dataclasses the server and the farm
+fill), so a value the CLI accepts is one the server accepts. ``--server ADDRESS`` sends the request to a running
+``e2fgvi-server`` instead of running it here; what either path prints lives in ``cli/report.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
-import time
 
-from e2fgvi_core.removal.api import ENGINES, Progress, RemovalRequest, run_removal
+from e2fgvi_core.cli.report import ProgressBar, print_notice, print_summary, print_warnings
+from e2fgvi_core.propagate.config import PropagateConfig
 from e2fgvi_core.removal.config import BLEND_MODES, ROI_MODES
+from e2fgvi_core.removal.engines import ENGINE_CHOICES
+from e2fgvi_core.removal.request import PROPAGATE_PREFIX, RemovalRequest
+
+REQUEST_FLAGS = (
+    "plate", "matte", "out", "shot", "frames", "matte_channel", "engine", "weights", "device", "colorspace",
+    "display", "ocio_config", "roi", "roi_margin", "proxy", "neighbor_stride", "ref_step", "num_ref", "blend",
+    "nan_policy",
+)  # fmt: skip
+"""Flags whose destination is a ``RemovalRequest`` flat key of the same name (plus every ``--propagate-*``)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plate", required=True, help="plate pattern: plate.%%04d.exr, plate.####.exr, plate.@@@@.exr")
     parser.add_argument("--matte", help="matte pattern (default: the --matte-channel of the plate, alpha)")
     parser.add_argument("--out", required=True, help="output pattern; files are written atomically")
-    parser.add_argument("--frames", help="frame range, e.g. 1001-1100 (default: every frame on disk)")
+    parser.add_argument(
+        "--shot", help="the shot's frame range: what windows and references see (default: --frames, else all on disk)"
+    )
+    parser.add_argument("--frames", help="frames to produce and write, e.g. 1001-1010, inside --shot (default: all)")
     parser.add_argument(
         "--engine",
-        choices=ENGINES,
+        choices=ENGINE_CHOICES,
         default="auto",
         help="auto: E2FGVI-HQ when a checkpoint is installed, else the weight-free propagate engine",
     )
@@ -41,81 +52,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--matte-channel", help="channel of the matte (or of the plate without --matte)")
     parser.add_argument("--colorspace", help="OpenColorIO colourspace of float plates (default: linear sRGB curve)")
     parser.add_argument(
+        "--display", help="OpenColorIO display-referred colourspace the model sees (needs --colorspace)"
+    )
+    parser.add_argument("--ocio-config", help="OpenColorIO config file or ocio:// URI (default: $OCIO, else built-in)")
+    parser.add_argument(
         "--nan-policy",
         choices=("zero", "error"),
         help="NaN/Inf in the plate: read as 0 with a warning (default) or refuse the frame",
     )
+    group = parser.add_argument_group("propagate engine", "per-job settings of the weight-free engine")
+    for spec in dataclasses.fields(PropagateConfig):
+        env = f"E2FGVI_PROPAGATE_{spec.name.upper()}"
+        group.add_argument(
+            f"--propagate-{spec.name.replace('_', '-')}", metavar="VALUE", help=f"default {spec.default} (or ${env})"
+        )
     parser.add_argument("--server", metavar="ADDRESS", help="run on an e2fgvi-server (e.g. tcp://127.0.0.1:5577)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def build_request(args: argparse.Namespace) -> RemovalRequest:
     """The request described by the parsed flags (validated by ``RemovalRequest.from_mapping``)."""
-    return RemovalRequest.from_mapping(
-        {
-            "plate": args.plate,
-            "matte": args.matte,
-            "out": args.out,
-            "frames": args.frames,
-            "matte_channel": args.matte_channel,
-            "engine": args.engine,
-            "weights": args.weights,
-            "device": args.device,
-            "colorspace": args.colorspace,
-            "roi": args.roi,
-            "roi_margin": args.roi_margin,
-            "proxy": args.proxy,
-            "neighbor_stride": args.neighbor_stride,
-            "ref_step": args.ref_step,
-            "num_ref": args.num_ref,
-            "blend": args.blend,
-            "nan_policy": args.nan_policy,
-        }
-    )
-
-
-def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
-
-
-class ProgressBar:
-    """One self-rewriting line on stderr: bar, frames, frames/s, ETA, stage."""
-
-    WIDTH = 24
-
-    def __init__(self, stream=sys.stderr, enabled: bool = True) -> None:
-        self.stream = stream
-        self.enabled = enabled
-        self._last = 0.0
-        self._drawn = False
-
-    def __call__(self, progress: Progress) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        final = progress.frames_done == progress.frames_total or progress.stage == "done"
-        if not final and now - self._last < 0.2:
-            return
-        self._last = now
-        total = max(progress.frames_total, 1)
-        filled = int(self.WIDTH * progress.frames_done / total)
-        rate = progress.frames_done / progress.elapsed_s if progress.elapsed_s > 0 else 0.0
-        line = (
-            f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {progress.frames_done}/{progress.frames_total} frames "
-            f"{rate:5.2f} frames/s ETA {_clock(progress.eta_s)} {progress.stage:<14}"
-        )
-        self.stream.write(line)
-        self.stream.flush()
-        self._drawn = True
-
-    def close(self) -> None:
-        if self.enabled and self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
+    values = {key: getattr(args, key) for key in REQUEST_FLAGS}
+    for spec in dataclasses.fields(PropagateConfig):
+        values[PROPAGATE_PREFIX + spec.name] = getattr(args, PROPAGATE_PREFIX + spec.name)
+    return RemovalRequest.from_mapping(values)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -124,27 +84,27 @@ def run(args: argparse.Namespace) -> int:
         from e2fgvi_core.cli.remote import run_remote
 
         return int(run_remote(request, args.server, quiet=args.quiet))
+    from e2fgvi_core.removal.api import run_removal
     from e2fgvi_core.removal.engines import choose_engine
 
     choice = choose_engine(request.engine, request.weights)
     if choice.notice:
-        print(f"e2fgvi remove: {choice.notice}", file=sys.stderr)
+        print_notice(choice.notice)
     request = dataclasses.replace(request, engine=choice.engine)
-    bar = ProgressBar(enabled=not args.quiet and sys.stderr is not None)
+    bar = ProgressBar(enabled=not args.quiet)
     try:
         summary = run_removal(request, progress=bar)
     finally:
         bar.close()
-    for message in summary.warnings:
-        print(f"e2fgvi remove: warning: {message}", file=sys.stderr)
+    print_warnings(summary.warnings)
     stats = summary.cache_stats
-    rate = summary.frames_written / summary.seconds if summary.seconds > 0 else 0.0
-    model = f" ({summary.variant}, weights {summary.weights_sha256[:12]})" if summary.weights_sha256 else ""
-    cache = f"; cache {stats.hits} hits / {stats.misses} misses" if stats is not None else ""
-    print(
-        f"e2fgvi remove: wrote {summary.frames_written} frames to {request.out} in {summary.seconds:.1f} s "
-        f"({rate:.2f} frames/s) with {summary.engine}{model}; {summary.frames_passthrough} passed through "
-        f"(empty matte){cache}",
-        file=sys.stderr,
+    print_summary(
+        frames=summary.frames_written,
+        out=request.out,
+        seconds=summary.seconds,
+        engine=summary.engine,
+        model=f" ({summary.variant}, weights {summary.weights_sha256[:12]})" if summary.weights_sha256 else "",
+        passthrough=summary.frames_passthrough,
+        cache=(stats.hits, stats.misses) if stats is not None else None,
     )
     return 0
