@@ -24,11 +24,12 @@ from typing import Any
 from e2fgvi_core.errors import ConfigError
 from e2fgvi_core.io.sequence import format_frame_ranges, parse_frame_range
 from e2fgvi_core.removal.api import RemovalRequest
-from e2fgvi_core.removal.plan import ShotPlan
+from e2fgvi_core.removal.engines import ENGINES
+from e2fgvi_core.removal.plan import ShotPlan, plan_frames
 
-FARM_ENGINES = ("e2fgvi_hq", "e2fgvi", "propagate")
-"""Engines a farm job may name: ``auto`` is resolved when the bundle is written, never on a worker (two workers
-with different checkpoints installed would otherwise mix engines within one shot)."""
+FARM_ENGINES = tuple(name for name, traits in ENGINES.items() if traits.chunk_exact)
+"""Engines a farm job may name: the registry's chunk-exact ones. ``auto`` is resolved when the bundle is written,
+never on a worker (two workers with different checkpoints installed would otherwise mix engines within one shot)."""
 
 
 @dataclass(frozen=True)
@@ -193,26 +194,24 @@ def engine_shot_plan(request: RemovalRequest, length: int) -> ShotPlan:
     """The engine's own plan of a shot of ``length`` frames: the one call into the engine's planning.
 
     The same ``plan(length, config)`` the runner calls, without loading any weights (the model engines plan by the
-    official protocol; the weight-free engine by its context size).
+    official protocol; the weight-free engine by its context size and carry restarts, from the request's settings).
     """
     from e2fgvi_core.removal.engines import PropagateEngine
     from e2fgvi_core.removal.plan import plan_shot
 
-    if request.engine == "propagate":
-        return PropagateEngine().plan(length, request.config)
+    if not ENGINES[request.engine].needs_weights:
+        return PropagateEngine(request.propagate).plan(length, request.config)
     return plan_shot(length, request.config)
 
 
 def windows_for_positions(plan: ShotPlan, positions: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """``(windows, positions read)`` a run writing only ``positions`` (shot indices) runs and reads.
 
-    Every window whose output includes one of the positions contributes to its blend, so it runs; it reads its
-    local frames and references.
+    The engine's subset plan (``removal.plan.plan_frames``): every window whose output reaches one of the positions,
+    plus, for an engine that carries state from frame to frame, the warm-up windows from the last restart.
     """
-    wanted = set(positions)
-    windows = tuple(w.index for w in plan.windows if wanted.intersection(w.local))
-    reads = sorted({p for index in windows for p in plan.windows[index].inputs})
-    return windows, tuple(reads)
+    subset = plan_frames(plan, positions)
+    return tuple(w.index for w in subset.windows), subset.reads
 
 
 def _cost(plan: ShotPlan, windows: Sequence[int], reads: Sequence[int]) -> int:
