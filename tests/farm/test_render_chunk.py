@@ -221,3 +221,31 @@ def test_a_session_server_that_does_not_answer_means_in_process(
     assert f"the session server at {dead} does not answer" in done.stderr and "(in-process)" in done.stderr
     expected = single_run("propagate")
     assert pixels(str(out), range(1020, 1029)) == {f: expected[f] for f in range(1020, 1029)}
+
+
+@pytest.mark.farm
+def test_settings_without_a_job_parameter_travel_in_settings(
+    farm_shot, tmp_path, openjd, shot_contract, pixels, monkeypatch
+):
+    """A propagate setting reaches the task through the ``Settings`` parameter (one chunk run by ``openjd run``)."""
+    import json
+
+    from e2fgvi_core.removal.api import RemovalRequest, run_removal
+
+    monkeypatch.setenv("E2FGVI_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+    settings = {"engine": "propagate", "propagate_context_frames": 1}
+    reference = str(tmp_path / "single" / "clean.%04d.exr")
+    run_removal(RemovalRequest.from_mapping({**farm_shot, "out": reference, **settings}))
+    out = tmp_path / "out" / "clean.%04d.exr"
+    bundle = write_bundle(tmp_path / "bundle", {**farm_shot, "out": str(out), **settings}, {"session_server": False})
+    assert json.loads(bundle.parameters["Settings"]) == {"propagate_context_frames": 1}
+    done = openjd(*_openjd_command(bundle), "--tasks", json.dumps([{"Frames": "1011-1019"}]))
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert pixels(str(out), range(1011, 1020)) == pixels(reference, range(1011, 1020))
+    default = str(tmp_path / "default" / "clean.%04d.exr")
+    run_removal(
+        RemovalRequest.from_mapping(
+            {**farm_shot, "out": default, "engine": "propagate", "frames": "1011-1019", "shot": SHOT}
+        )
+    )
+    assert pixels(default, range(1011, 1020)) != pixels(reference, range(1011, 1020))  # the setting matters
