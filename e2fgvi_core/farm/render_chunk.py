@@ -13,7 +13,6 @@ rendered again. Any failure raises an ``E2fgviError``, which the CLI prints as o
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -26,7 +25,6 @@ from e2fgvi_core.io.sequence import FrameSequence, format_frame_ranges, parse_fr
 from e2fgvi_core.removal.api import RemovalRequest
 
 SERVER_ENV = "E2FGVI_FARM_SERVER"
-PROVENANCE_KEYS = ("engine", "frame", "model_variant", "weights_sha256", "colorspace")
 HELLO_TIMEOUT_S = 5.0  # the session server's broker answers at once; silence this long means it is gone
 
 
@@ -76,26 +74,40 @@ def weights_sha256(request: RemovalRequest) -> str | None:
 
 
 def expected_provenance(request: RemovalRequest, frame: int, sha256: str | None) -> dict[str, str]:
-    """The ``e2fgvi:*`` attributes a frame of this job carries, as the writer stores them."""
+    """The ``e2fgvi:*`` attributes the runner writes on ``frame`` of this job, as the writer stores them.
+
+    Mirrors ``ShotRunner._provenance`` (engine, frame, shot protocol, model and weights, colour settings, propagate
+    settings); ``tests/farm`` checks it against frames the runner wrote, so the two cannot drift apart silently.
+    """
+    import json
+
     from e2fgvi_core.io.writer import provenance_attributes
 
-    data: dict[str, object] = {"engine": request.engine, "frame": frame}
+    config = request.config
+    data: dict[str, object] = {
+        "engine": request.engine,
+        "frame": frame,
+        "neighbor_stride": config.neighbor_stride,
+        "ref_step": config.ref_step,
+        "num_ref": config.num_ref,
+        "blend": config.blend,
+        "roi": config.roi,
+        "proxy": config.proxy,
+    }
     if sha256 is not None:
         data["model_variant"] = request.engine
         data["weights_sha256"] = sha256
-    if request.colorspace:
-        data["colorspace"] = request.colorspace
-    for field in dataclasses.fields(request.config):
-        data[field.name] = getattr(request.config, field.name)
+    for key in ("colorspace", "display", "ocio_config"):
+        if getattr(request.colour, key):
+            data[key] = getattr(request.colour, key)
+    if request.engine == "propagate":
+        data["propagate"] = json.dumps(request.propagate.to_mapping(), sort_keys=True)
     return provenance_attributes(data)
 
 
 def is_complete(path: str, expected: dict[str, str], plate_path: str) -> bool:
-    """True when ``path`` reads in full, matches the plate frame's size and channels and carries ``expected``.
-
-    Config keys the writer did not record (it records the shot protocol, not every setting) are not required;
-    the identity keys (engine, frame, weights, colourspace) and every recorded config key must match.
-    """
+    """True when ``path`` reads in full, matches the plate frame's size and channels and carries exactly the
+    provenance ``expected`` (every ``e2fgvi:*`` attribute, no more, no less)."""
     from e2fgvi_core.io.reader import read_frame, read_header
 
     if not os.path.isfile(path):
@@ -107,15 +119,8 @@ def is_complete(path: str, expected: dict[str, str], plate_path: str) -> bool:
         return False
     if frame.pixels.shape[:2] != (plate.height, plate.width) or tuple(frame.channels) != tuple(plate.channels):
         return False
-    found = {k: str(v) for k, v in frame.metadata.items() if str(k).startswith("e2fgvi:")}
-    for key, value in expected.items():
-        short = key.partition(":")[2]
-        if short in PROVENANCE_KEYS:
-            if found.get(key) != value:
-                return False
-        elif key in found and found[key] != value:
-            return False
-    return all(key in expected for key in found if key.partition(":")[2] in PROVENANCE_KEYS)
+    found = {str(k): str(v) for k, v in frame.metadata.items() if str(k).startswith("e2fgvi:")}
+    return found == expected
 
 
 def remove_stale_temp_files(pattern: str, frames: Sequence[int]) -> list[Path]:
