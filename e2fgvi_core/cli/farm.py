@@ -30,12 +30,10 @@ ACTIONS = {
 
 
 def _removal_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of ``e2fgvi remove``, plus ``--shot`` where that command does not have it yet."""
+    """The flags of ``e2fgvi remove`` (``--shot``, ``--frames`` and every setting), so a farm job carries the same."""
     from e2fgvi_core.cli import remove
 
     remove.add_arguments(parser)
-    if "--shot" not in parser._option_string_actions:
-        parser.add_argument("--shot", help="shot range the windows and references span, e.g. 1001-1300")
 
 
 def _chunking_arguments(parser: argparse.ArgumentParser) -> None:

@@ -216,8 +216,9 @@ def _render_here(request: RemovalRequest) -> str:
 def _render_on_server(request: RemovalRequest, address: str, log: Callable[[str], None]) -> str:
     """Run on the session's server; when it does not answer, run in-process instead (same bytes)."""
     from e2fgvi_core.cli.remote import error_from_remote, request_for_server
-    from host_plugin.client import Client, ClientError, RequestTimeoutError, ServerUnavailableError
-    from server.protocol import RemoteError
+    from e2fgvi_core.errors import ClientError, RequestTimeoutError, ServerUnavailableError
+    from e2fgvi_host.client import Client
+    from e2fgvi_server.protocol import RemoteError
 
     try:
         with Client(address, retries=1) as client:

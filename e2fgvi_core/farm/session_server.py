@@ -58,7 +58,7 @@ def _free_loopback_address() -> str:
 
 def start_session_server(state: Path, out: str, device: str | None = None) -> SessionServer:
     """Start a loopback ``e2fgvi-server`` allowed to write under the folder of ``out``; wait until it answers."""
-    from host_plugin.client import ensure_local_server
+    from e2fgvi_host.launcher import ensure_local_server
 
     address = _free_loopback_address()
     token = secrets.token_hex(16)
@@ -97,7 +97,8 @@ def _wait_gone(pid: int, timeout_s: float) -> bool:
 
 def stop_session_server(state: Path) -> SessionServer | None:
     """Shut down the server recorded in ``state`` (``shutdown`` message, then SIGTERM, then SIGKILL by pid)."""
-    from host_plugin.client import Client, ClientError
+    from e2fgvi_core.errors import ClientError
+    from e2fgvi_host.client import Client
 
     server = SessionServer.load(state)
     if server is None:

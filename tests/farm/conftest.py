@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -18,38 +17,12 @@ HEIGHT, WIDTH = 60, 108  # one E2FGVI-HQ padding unit: the model runs at its sma
 HQ_SEED = 1
 
 
-@pytest.fixture
-def shot_contract() -> None:
-    """Skip where ``RemovalRequest`` has no ``shot`` yet (issue 9): a chunk cannot be exact without it."""
-    from dataclasses import fields
-
-    from e2fgvi_core.removal.api import RemovalRequest
-
-    if "shot" not in {f.name for f in fields(RemovalRequest)}:
-        pytest.skip("needs the shot/frames request contract of issue 9 (RemovalRequest.shot)")
-
-
-def write_shot(folder: Path, length: int = SHOT_LENGTH, seed: int = 0) -> dict[str, str]:
-    """A panning float EXR plate with a moving square matte (separate EXR sequence); returns the patterns."""
-    from e2fgvi_core.io import Frame, write_frame
-
-    rng = np.random.default_rng(seed)
-    texture = rng.random((HEIGHT, WIDTH + 3 * length, 3), dtype=np.float32)
-    texture = 0.5 * texture + 0.5 * np.roll(texture, 1, axis=1)
-    for t in range(length):
-        plate = np.ascontiguousarray(texture[:, 3 * t : 3 * t + WIDTH]).astype(np.float16)
-        matte = np.zeros((HEIGHT, WIDTH), dtype=np.float16)
-        y, x = (HEIGHT - 16) // 2, (5 * t) % (WIDTH - 16)
-        matte[y : y + 16, x : x + 16] = 1.0
-        write_frame(folder / f"plate.{SHOT_FIRST + t:04d}.exr", Frame.from_array(plate))
-        write_frame(folder / f"matte.{SHOT_FIRST + t:04d}.exr", Frame.from_array(matte))
-    return {"plate": str(folder / "plate.%04d.exr"), "matte": str(folder / "matte.%04d.exr")}
-
-
 @pytest.fixture(scope="session")
 def farm_shot(tmp_path_factory) -> dict[str, str]:
-    """The 37-frame shot of every farm test (written once; tests write their outputs elsewhere)."""
-    return write_shot(tmp_path_factory.mktemp("farm-shot"))
+    """The 37-frame shot of every farm test (``plate``, ``matte``, ``frames``; written once, outputs go elsewhere)."""
+    from e2fgvi_core.testing import make_shot
+
+    return make_shot(tmp_path_factory.mktemp("farm-shot"), frames=SHOT_LENGTH, size=(HEIGHT, WIDTH), first=SHOT_FIRST)
 
 
 @pytest.fixture(scope="session")

@@ -61,7 +61,7 @@ def _openjd_command(bundle) -> list[str]:
     ids=["propagate-chunked-server", "hq-chunked-server", "propagate-fallback-standalone"],
 )
 def test_openjd_run_chunks_equal_one_run_bit_for_bit(
-    farm_shot, tmp_path, use_store, openjd, single_run, shot_contract, pixels, engine, chunking, session_server
+    farm_shot, tmp_path, use_store, openjd, single_run, pixels, engine, chunking, session_server
 ):
     out = tmp_path / "out" / "clean.%04d.exr"
     farm = {"chunk_size": 10, "chunking": chunking, "session_server": session_server}
@@ -116,9 +116,7 @@ def _render_chunk_args(shot: dict, out: Path, frames: str, *extra: str) -> list[
     ]
 
 
-def test_killed_task_rerun_leaves_no_partial_file_and_same_bytes(
-    farm_shot, tmp_path, farm_env, single_run, shot_contract, pixels
-):
+def test_killed_task_rerun_leaves_no_partial_file_and_same_bytes(farm_shot, tmp_path, farm_env, single_run, pixels):
     from e2fgvi_core.farm.render_chunk import expected_provenance, is_complete
     from e2fgvi_core.removal.api import RemovalRequest
 
@@ -153,9 +151,7 @@ def test_killed_task_rerun_leaves_no_partial_file_and_same_bytes(
     assert pixels(str(out), FRAMES) == single_run("propagate")
 
 
-def test_resume_redoes_truncated_and_foreign_frames_only(
-    farm_shot, tmp_path, farm_env, single_run, shot_contract, pixels
-):
+def test_resume_redoes_truncated_and_foreign_frames_only(farm_shot, tmp_path, farm_env, single_run, pixels):
     from e2fgvi_core.io import read_frame, write_frame
 
     out = tmp_path / "out" / "clean.%04d.exr"
@@ -209,9 +205,7 @@ def test_bad_chunk_is_one_line_and_writes_nothing(farm_shot, tmp_path, farm_env,
     assert not (tmp_path / "out").exists()
 
 
-def test_a_session_server_that_does_not_answer_means_in_process(
-    farm_shot, tmp_path, farm_env, single_run, shot_contract, pixels
-):
+def test_a_session_server_that_does_not_answer_means_in_process(farm_shot, tmp_path, farm_env, single_run, pixels):
     import socket
 
     with socket.socket() as sock:
@@ -232,9 +226,7 @@ def test_a_session_server_that_does_not_answer_means_in_process(
 
 
 @pytest.mark.farm
-def test_settings_without_a_job_parameter_travel_in_settings(
-    farm_shot, tmp_path, openjd, shot_contract, pixels, monkeypatch
-):
+def test_settings_without_a_job_parameter_travel_in_settings(farm_shot, tmp_path, openjd, pixels, monkeypatch):
     """A propagate setting reaches the task through the ``Settings`` parameter (one chunk run by ``openjd run``)."""
     import json
 
