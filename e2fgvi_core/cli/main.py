@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "status": ("status", "ask a running e2fgvi-server for its queue, cache and devices"),
     "install": ("install", "install a host plug-in (blender, ...) or the server as a user service"),
     "uninstall": ("uninstall", "take out what `e2fgvi install HOST` put in"),
+    "farm": ("farm", "render farm: plan chunks, write an OpenJD job bundle, render one chunk"),
 }
 
 
