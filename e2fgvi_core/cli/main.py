@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "weights": ("weights", "install and list model checkpoints"),
     "demo": ("demo", "synthesise a small shot, remove its occluder and report the PSNR"),
     "status": ("status", "ask a running e2fgvi-server for its queue, cache and devices"),
+    "train": ("train", "fine-tune or train E2FGVI from scratch; eval and export a run"),
 }
 
 
