@@ -146,7 +146,7 @@ class ClipSamples(Dataset):
             )
         else:
             masks = training_masks((h, w), indices, mask_seed)
-        frames_t = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+        frames_t = torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous().float().div(127.5).sub(1.0)
         masks_t = torch.from_numpy(masks.astype(np.float32))[:, None]
         return frames_t, masks_t
 

@@ -400,7 +400,9 @@ class Trainer:
     def _update(self, batch) -> tuple[dict, bool]:
         """One optimisation step; returns (the losses row, whether the step was applied)."""
         cfg = self.config
-        frames, masks = (t.to(self.device, non_blocking=True) for t in batch)
+        # contiguous (b, t, c, h, w), whoever collated the batch: a batch's memory layout decides which convolution
+        # kernels run (last-bit differences), and exact resume must not depend on num_workers
+        frames, masks = (t.to(self.device, non_blocking=True).contiguous() for t in batch)
         b, t, c, h, w = frames.shape
         local = cfg.data.num_local_frames
         row: dict = {"lr": self.optim_g.param_groups[0]["lr"], "why": ""}

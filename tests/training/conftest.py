@@ -90,3 +90,22 @@ def tiny(clips_dir):
 @pytest.fixture
 def poisoned():
     return PoisonedSamples
+
+
+@pytest.fixture
+def run_cli(tmp_path):
+    """``run_cli(*args) -> CompletedProcess``: ``python -m e2fgvi_core.cli.main`` as a real subprocess, one thread,
+    with an empty weights store in ``tmp_path``."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+
+    def run(*args: str, timeout: float = 600, module: tuple[str, ...] = ("-m", "e2fgvi_core.cli.main")):
+        env = dict(os.environ, PYTHONPATH=str(root), E2FGVI_WEIGHTS_DIR=str(tmp_path / "weights"), OMP_NUM_THREADS="1")
+        return subprocess.run(
+            [sys.executable, *module, *args], cwd=root, env=env, capture_output=True, text=True, timeout=timeout
+        )
+
+    return run
