@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -374,9 +375,11 @@ class Trainer:
         step_start = time.perf_counter()
         row, ok = self._update(batch)
         self.step += 1
-        for schedule in (self.sched_g, self.sched_d):
-            if schedule is not None:
-                schedule.step()
+        with warnings.catch_warnings():  # the schedule counts iterations, skipped ones too (no optimizer.step)
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()` before")
+            for schedule in (self.sched_g, self.sched_d):
+                if schedule is not None:
+                    schedule.step()
         row.update(step=self.step, skipped=0 if ok else 1, seconds=time.perf_counter() - step_start)
         if ok:
             self.bad_in_a_row = 0
@@ -413,6 +416,8 @@ class Trainer:
         comp = frames * (1 - masks) + masks * pred
         flow = self.flow_loss(flows, frames[:, :local]) * cfg.loss.flow_weight
         adversarial = pred.new_zeros(())
+        # the spectral norm's power iteration updates buffers in every forward: a skipped step puts them back
+        self._buffers_before = [b.clone() for b in self.discriminator.buffers()] if self.discriminator else []
         if self.discriminator is not None:
             with self._autocast():
                 real_scores = self.d_train(frames)
@@ -475,7 +480,12 @@ class Trainer:
         return any_rank(not math.isfinite(value), self.context, self.device)
 
     def _skip(self, row: dict, why: str) -> dict:
+        """Mark ``row`` as skipped and undo the step's side effects (the discriminator's buffers)."""
         row["why"] = why
+        if self.discriminator is not None:
+            with torch.no_grad():
+                for buffer, before in zip(self.discriminator.buffers(), self._buffers_before):
+                    buffer.copy_(before)
         return row
 
     def _average_row(self, row: dict) -> None:
