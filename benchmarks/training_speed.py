@@ -16,20 +16,20 @@ import argparse
 import statistics
 import sys
 import tempfile
-import tomllib
 from pathlib import Path
 
 import cv2
 import numpy as np
+import tomllib
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from e2fgvi_core.device import select_device  # noqa: E402
-from e2fgvi_core.training import PRESETS, Trainer, TrainConfig  # noqa: E402
-from e2fgvi_core.training.config import merge_dotted  # noqa: E402
-from e2fgvi_core.training.run_log import read_losses  # noqa: E402
+from e2fgvi_core.device import select_device
+from e2fgvi_core.training import PRESETS, TrainConfig, Trainer
+from e2fgvi_core.training.config import merge_dotted
+from e2fgvi_core.training.run_log import read_losses
 
 
 def synthetic_clips(root: Path, size: tuple[int, int], frames: int = 12) -> Path:
@@ -41,7 +41,9 @@ def synthetic_clips(root: Path, size: tuple[int, int], frames: int = 12) -> Path
         folder = root / f"clip{seed}"
         folder.mkdir(parents=True)
         for i in range(frames):
-            cv2.imwrite(str(folder / f"{i:04d}.png"), np.clip(big[4 : 4 + h, 2 * i : 2 * i + w], 0, 255).astype(np.uint8))
+            cv2.imwrite(
+                str(folder / f"{i:04d}.png"), np.clip(big[4 : 4 + h, 2 * i : 2 * i + w], 0, 255).astype(np.uint8)
+            )
     return root
 
 
@@ -52,7 +54,10 @@ def main() -> None:
     parser.add_argument("--data", help="folder of clips (default: synthetic clips of the training size)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     overrides = {"steps": args.steps, "save_every": args.steps, "device": args.device}
     for item in args.set:
         key, _, value = item.partition("=")

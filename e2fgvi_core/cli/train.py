@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+
 import tomllib
 
 from e2fgvi_core.errors import ConfigError
@@ -18,7 +19,9 @@ from e2fgvi_core.errors import ConfigError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="config file (.toml or .yaml); keys as in docs/training.md")
-    parser.add_argument("--preset", help="starting config: official (default) or tiny (the small CPU config of the tests)")
+    parser.add_argument(
+        "--preset", help="starting config: official (default) or tiny (the small CPU config of the tests)"
+    )
     parser.add_argument("--data", help="folder of training clips, one folder of frames per clip (data.root)")
     parser.add_argument("--holdout", help="folder of held-out clips for the preview strip and eval (data.holdout)")
     parser.add_argument("--out", help="run folder: config.toml, losses.csv, losses.png, preview.png, checkpoints/")
@@ -56,8 +59,13 @@ def overrides_from(args: argparse.Namespace) -> dict[str, object]:
     from e2fgvi_core.training.config import parse_size
 
     overrides: dict[str, object] = {}
-    for key, value in (("data.root", args.data), ("data.holdout", args.holdout), ("steps", args.steps),
-                       ("init", args.init), ("device", args.device)):
+    for key, value in (
+        ("data.root", args.data),
+        ("data.holdout", args.holdout),
+        ("steps", args.steps),
+        ("init", args.init),
+        ("device", args.device),
+    ):
         if value is not None:
             overrides[key] = value
     if args.size:
@@ -161,7 +169,9 @@ def _run_eval(args: argparse.Namespace) -> int:
 
     report = evaluate_run(args.run_dir, args.eval_data, step=args.step, frames=args.frames)
     print(f"{report.variant} step {report.step} at {report.size[0]}x{report.size[1]}")
-    print(f"{'clip':<16} {'masks':<7} {'frames':>6} {'PSNR':>7} {'SSIM':>6} {'hole PSNR':>9} {'hole L1':>8} {'E_warp':>9}")
+    print(
+        f"{'clip':<16} {'masks':<7} {'frames':>6} {'PSNR':>7} {'SSIM':>6} {'hole PSNR':>9} {'hole L1':>8} {'E_warp':>9}"
+    )
     for s in report.scores:
         print(
             f"{s.clip:<16} {s.masks:<7} {s.frames:>6} {s.psnr:7.2f} {s.ssim:6.4f} {s.hole_psnr:9.2f} "

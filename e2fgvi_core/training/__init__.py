@@ -10,11 +10,11 @@ from e2fgvi_core.training.export import export_generator
 from e2fgvi_core.training.trainer import StepReport, Trainer, TrainSummary, load_run_config, train
 
 __all__ = [
+    "PRESETS",
     "DataConfig",
     "EvalReport",
     "LossConfig",
     "OptimConfig",
-    "PRESETS",
     "StepReport",
     "TrainConfig",
     "TrainSummary",

@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from e2fgvi_core.errors import ConfigError
+import tomllib
+
+from e2fgvi_core.errors import ConfigError, ModelInputError
 
 __all__ = [
-    "DataConfig",
     "GAN_LOSSES",
     "GENERATOR_MODULES",
-    "LossConfig",
-    "OptimConfig",
     "PRESETS",
     "RESUME_OVERRIDABLE",
+    "DataConfig",
+    "LossConfig",
+    "OptimConfig",
     "TrainConfig",
     "dump_toml",
     "load_config_file",
@@ -147,9 +148,7 @@ class TrainConfig:
         h, w = data.size
         try:
             model.check_input_size(h, w)
-        except ConfigError:
-            raise
-        except Exception as exc:  # ModelInputError: say which key to change
+        except ModelInputError as exc:  # say which key to change
             raise ConfigError(f"config key 'data.size' is {h}x{w}: {exc}") from None
 
 
@@ -195,7 +194,7 @@ def load_config_file(path: str | Path) -> dict[str, object]:
         raise ConfigError(f"config file {path} is not valid: {_first_line(str(exc))}") from None
     except ConfigError:
         raise
-    except Exception as exc:  # yaml.YAMLError
+    except Exception as exc:  # noqa: BLE001 (yaml.YAMLError and its subclasses, PyYAML being optional)
         raise ConfigError(f"config file {path} is not valid: {_first_line(str(exc))}") from None
     raise ConfigError(f"config file {path}: use a .toml or .yaml file")
 
@@ -276,9 +275,8 @@ def _coerce(name: str, value: object, default: object) -> object:
     if isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value or value < 0:
             raise ConfigError(f"config key {name!r} must be a non-negative integer, got {value!r}")
-        if name in ("steps",) or name.endswith(("batch_size", "_every", "num_local_frames")):
-            if value <= 0:
-                raise ConfigError(f"config key {name!r} must be a positive integer, got {value!r}")
+        if (name == "steps" or name.endswith(("batch_size", "_every", "num_local_frames"))) and value <= 0:
+            raise ConfigError(f"config key {name!r} must be a positive integer, got {value!r}")
         return int(value)
     if isinstance(default, float):
         return _number(name, value)

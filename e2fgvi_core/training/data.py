@@ -64,7 +64,9 @@ def find_clips(root: str | Path, min_frames: int = 1, need_masks: bool = False) 
             masks = tuple(mask_dir / p.name for p in frames)
             missing = [p.name for p in masks if not p.is_file()]
             if missing:
-                raise ConfigError(f"clip {folder.name}: {len(missing)} frame(s) have no mask in {mask_dir}, e.g. {missing[0]}")
+                raise ConfigError(
+                    f"clip {folder.name}: {len(missing)} frame(s) have no mask in {mask_dir}, e.g. {missing[0]}"
+                )
         if len(frames) < min_frames:
             short.append(f"{folder.name} ({len(frames)})")
             continue
@@ -142,7 +144,10 @@ class ClipSamples(Dataset):
         frames = np.stack([self._fit(frame, box, flip, cv2.INTER_AREA) for frame in frames])
         if self.config.masks == "folders" and clip.masks is not None:
             masks = np.stack(
-                [self._fit(read_mask(clip.masks[i]).astype(np.uint8), box, flip, cv2.INTER_NEAREST) > 0 for i in indices]
+                [
+                    self._fit(read_mask(clip.masks[i]).astype(np.uint8), box, flip, cv2.INTER_NEAREST) > 0
+                    for i in indices
+                ]
             )
         else:
             masks = training_masks((h, w), indices, mask_seed)

@@ -32,7 +32,7 @@ from e2fgvi_core.training.config import TrainConfig
 from e2fgvi_core.training.data import Clip, ClipSamples, find_clips
 from e2fgvi_core.training.run_folder import find_checkpoint, load_training_state, write_atomic
 
-__all__ = ["ClipScore", "EvalReport", "MASK_KINDS", "evaluate_run", "fill_clip", "reference_positions"]
+__all__ = ["MASK_KINDS", "ClipScore", "EvalReport", "evaluate_run", "fill_clip", "reference_positions"]
 
 MASK_KINDS = ("static", "moving")
 EVAL_MASK_SEED = 1234
@@ -74,7 +74,7 @@ def reference_positions(length: int, local: list[int], count: int) -> list[int]:
     if count <= 0 or not rest:
         return []
     picks = np.linspace(0, len(rest) - 1, num=min(count, len(rest)))
-    return sorted({rest[int(round(p))] for p in picks})
+    return sorted({rest[round(p)] for p in picks})
 
 
 def fill_clip(
@@ -145,7 +145,9 @@ def _score_clip(generator, loader: ClipSamples, clip: Clip, kind: str, limit: in
     if min(h, w) >= metrics.PAPER_SSIM_WINDOW:
         pairs = [metrics.paper_psnr_ssim(t, o) for t, o in zip(truth_u8, output_u8)]
     else:  # frames smaller than the paper's 65-pixel SSIM window (tiny test sizes): a 7-pixel window
-        pairs = [(metrics.psnr(t, o, 255.0), metrics.ssim(t, o, 255.0, win_size=7)) for t, o in zip(truth_u8, output_u8)]
+        pairs = [
+            (metrics.psnr(t, o, 255.0), metrics.ssim(t, o, 255.0, win_size=7)) for t, o in zip(truth_u8, output_u8)
+        ]
     hole_psnr = [metrics.psnr(t, o, 255.0, mask=m) for t, o, m in zip(truth_u8, output_u8, holes)]
     hole_l1 = float(np.abs(output - truth)[np.broadcast_to(holes[..., None], truth.shape)].mean())
     ewarp = metrics.warping_error(output_u8.astype(np.float32) / 255.0, metrics.ground_truth_warps(truth_u8))

@@ -96,7 +96,7 @@ def save_training_state(run_dir: Path, step: int, state: dict) -> Path:
 def load_training_state(path: Path, map_location="cpu") -> dict:
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # corrupt, truncated or unsafe: one line naming the file
+    except Exception as exc:  # noqa: BLE001 (corrupt, truncated or unsafe: one line naming the file)
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"training checkpoint {path} cannot be read ({detail})") from None
     if not isinstance(state, dict) or "generator" not in state or "step" not in state:
@@ -113,11 +113,15 @@ def prune_checkpoints(run_dir: Path, keep: int) -> None:
 
 def capture_rng() -> dict:
     """The Python, numpy and torch (CPU and CUDA) global RNG states, as plain tensors and tuples."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    _, keys, pos, has_gauss, cached = np.random.get_state()
     state = {
         "python": random.getstate(),
-        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss),
-                  "cached": float(cached)},
+        "numpy": {
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -129,8 +133,13 @@ def restore_rng(state: dict) -> None:
     random.setstate(_as_tuples(state["python"]))
     numpy_state = state["numpy"]
     np.random.set_state(
-        ("MT19937", numpy_state["keys"].numpy().astype(np.uint32), numpy_state["pos"], numpy_state["has_gauss"],
-         numpy_state["cached"])
+        (
+            "MT19937",
+            numpy_state["keys"].numpy().astype(np.uint32),
+            numpy_state["pos"],
+            numpy_state["has_gauss"],
+            numpy_state["cached"],
+        )
     )
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():

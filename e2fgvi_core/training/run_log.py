@@ -17,7 +17,7 @@ import numpy as np
 
 from e2fgvi_core.training.run_folder import LOSS_PLOT, LOSSES_CSV, PREVIEW, write_atomic
 
-__all__ = ["CSV_COLUMNS", "LossLog", "LOSS_COLUMNS", "plot_losses", "read_losses", "write_preview"]
+__all__ = ["CSV_COLUMNS", "LOSS_COLUMNS", "LossLog", "plot_losses", "read_losses", "write_preview"]
 
 LOSS_COLUMNS = ("hole", "valid", "flow", "adversarial", "discriminator", "total")
 CSV_COLUMNS = ("step", "lr", *LOSS_COLUMNS, "grad_norm_g", "grad_norm_d", "skipped", "seconds")
@@ -34,7 +34,7 @@ class LossLog:
             kept = [row for row in read_losses(self.path) if int(row["step"]) <= resume_step]
             text = ",".join(CSV_COLUMNS) + "\n" + "".join(_line(row) for row in kept)
             write_atomic(self.path, lambda tmp: tmp.write_text(text))
-        self._handle = open(self.path, "a", newline="")
+        self._handle = open(self.path, "a", newline="")  # noqa: SIM115 (open for the whole run; close() closes it)
         self._tensorboard = _tensorboard_writer(Path(run_dir) / "tensorboard")
 
     def append(self, row: dict) -> None:
@@ -100,7 +100,7 @@ def plot_losses(run_dir: Path, width: int = 900, height: int = 420) -> Path:
         def point(step: int, value: float) -> tuple[int, int]:
             x = left + (step - first) / (last - first) * (width - left - right)
             y = top + (hi - math.log10(value)) / (hi - lo) * (height - top - bottom)
-            return int(round(x)), int(round(y))
+            return round(x), round(y)
 
         cv2.rectangle(canvas, (left, top), (width - right, height - bottom), (180, 180, 180), 1)
         for label_y, value in ((top, hi), (height - bottom, lo)):

@@ -45,7 +45,7 @@ from e2fgvi_core.training.config import (
     merge_dotted,
 )
 from e2fgvi_core.training.data import ClipSamples, SampleIds, find_clips, worker_seed
-from e2fgvi_core.training.distributed import Distributed, any_rank, join_distributed, leave_distributed
+from e2fgvi_core.training.distributed import any_rank, join_distributed, leave_distributed
 from e2fgvi_core.training.losses import (
     FlowCompletionLoss,
     discriminator_hinge_loss,
@@ -189,7 +189,7 @@ class Trainer:
         self.rollbacks_total = 0
 
         if resume:
-            resume_step, path = find_checkpoint(self.run_dir)
+            _, path = find_checkpoint(self.run_dir)
             self._load_state(load_training_state(path, map_location=device), full=True)
         elif self.context.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -214,9 +214,11 @@ class Trainer:
         rest = []
         for name, param in self.generator.named_parameters():
             top = name.split(".", 1)[0]
-            (groups[top] if top in groups else rest).append(param)
+            groups.get(top, rest).append(param)
         result = [{"params": rest, "lr": lr, "name": "rest"}]
-        result += [{"params": groups[n], "lr": lr * multipliers[n], "name": n} for n in GENERATOR_MODULES if n in groups]
+        result += [
+            {"params": groups[n], "lr": lr * multipliers[n], "name": n} for n in GENERATOR_MODULES if n in groups
+        ]
         return [g for g in result if g["params"]]
 
     def _schedule(self, optimizer: torch.optim.Optimizer):
@@ -322,7 +324,7 @@ class Trainer:
         return path
 
     def _rollback(self, reason: str) -> None:
-        step, path = find_checkpoint(self.run_dir) if self.context.is_main else (None, None)
+        path = find_checkpoint(self.run_dir)[1] if self.context.is_main else None
         if self.context.enabled:  # every process reloads rank 0's checkpoint file
             box = [str(path) if path else None]
             torch.distributed.broadcast_object_list(box, src=0)
@@ -556,7 +558,7 @@ def _init_state(path: str, variant: str) -> dict:
         return state
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (corrupt, truncated or unsafe: one line naming the file)
         raise ConfigError(f"--init {path} cannot be read ({type(exc).__name__})") from None
     state = checkpoint_filter_fn(obj, source=f"checkpoint {path}")
     validate_state_dict(state, variant, source=f"checkpoint {path}")

@@ -19,9 +19,10 @@ def write_panning_clip(folder: Path, seed: int, frames: int = 12, size=(48, 72),
     h, w = size
     big_h, big_w = h + speed[0] * frames + 8, w + speed[1] * frames + 8
     coarse = rng.uniform(-50, 50, size=(big_h // 6 + 2, big_w // 6 + 2, 1)).astype(np.float32)
-    texture = np.array([60, 130, 210], np.float32) + cv2.resize(coarse, (big_w, big_h), interpolation=cv2.INTER_CUBIC)[
-        ..., None
-    ]
+    texture = (
+        np.array([60, 130, 210], np.float32)
+        + cv2.resize(coarse, (big_w, big_h), interpolation=cv2.INTER_CUBIC)[..., None]
+    )
     for _ in range(6):  # a few sharp-edged shapes so the content has structure to carry
         shade = float(rng.uniform(0.5, 1.2))
         centre = (int(rng.integers(0, big_w)), int(rng.integers(0, big_h)))
@@ -105,7 +106,13 @@ def run_cli(tmp_path):
     def run(*args: str, timeout: float = 600, module: tuple[str, ...] = ("-m", "e2fgvi_core.cli.main")):
         env = dict(os.environ, PYTHONPATH=str(root), E2FGVI_WEIGHTS_DIR=str(tmp_path / "weights"), OMP_NUM_THREADS="1")
         return subprocess.run(
-            [sys.executable, *module, *args], cwd=root, env=env, capture_output=True, text=True, timeout=timeout
+            [sys.executable, *module, *args],
+            check=False,
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     return run

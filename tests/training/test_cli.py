@@ -59,9 +59,24 @@ def test_exported_full_model_installs_and_removes(run_cli, clips_dir, tmp_path):
 
     run = tmp_path / "hq"
     done = run_cli(
-        "train", "--data", str(clips_dir / "train"), "--out", str(run), "--steps", "1", "--size", "60x108",
-        "--set", "data.num_local_frames=2", "--set", "data.num_ref_frames=1", "--set", "data.batch_size=1",
-        "--set", "data.num_workers=0", "--quiet",
+        "train",
+        "--data",
+        str(clips_dir / "train"),
+        "--out",
+        str(run),
+        "--steps",
+        "1",
+        "--size",
+        "60x108",
+        "--set",
+        "data.num_local_frames=2",
+        "--set",
+        "data.num_ref_frames=1",
+        "--set",
+        "data.batch_size=1",
+        "--set",
+        "data.num_workers=0",
+        "--quiet",
     )
     assert done.returncode == 0, done.stderr
     out = tmp_path / "export" / "finetuned.pth"
@@ -81,9 +96,20 @@ def test_exported_full_model_installs_and_removes(run_cli, clips_dir, tmp_path):
         matte[12:24, 20:36] = 255
         write_frame(shot / f"matte.{1001 + i:04d}.png", Frame.from_array(matte))
     done = run_cli(
-        "remove", "--plate", str(shot / "plate.%04d.png"), "--matte", str(shot / "matte.%04d.png"),
-        "--out", str(shot / "out" / "clean.%04d.png"), "--engine", "e2fgvi_hq", "--weights", "finetuned",
-        "--device", "cpu", "--quiet",
+        "remove",
+        "--plate",
+        str(shot / "plate.%04d.png"),
+        "--matte",
+        str(shot / "matte.%04d.png"),
+        "--out",
+        str(shot / "out" / "clean.%04d.png"),
+        "--engine",
+        "e2fgvi_hq",
+        "--weights",
+        "finetuned",
+        "--device",
+        "cpu",
+        "--quiet",
     )
     assert done.returncode == 0, done.stderr
     assert "wrote 4 frames" in done.stderr and "e2fgvi_hq" in done.stderr
@@ -94,9 +120,25 @@ def test_exported_full_model_installs_and_removes(run_cli, clips_dir, tmp_path):
 def test_torchrun_two_gloo_processes(run_cli, clips_dir, tmp_path):
     run = tmp_path / "ddp"
     done = run_cli(
-        "--standalone", "--nproc_per_node", "2", "-m", "e2fgvi_core.cli.main", "train", "--preset", "tiny",
-        "--data", str(clips_dir / "train"), "--out", str(run), "--steps", "2", "--set", "data.batch_size=2",
-        "--device", "cpu", "--quiet",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "e2fgvi_core.cli.main",
+        "train",
+        "--preset",
+        "tiny",
+        "--data",
+        str(clips_dir / "train"),
+        "--out",
+        str(run),
+        "--steps",
+        "2",
+        "--set",
+        "data.batch_size=2",
+        "--device",
+        "cpu",
+        "--quiet",
         module=("-m", "torch.distributed.run"),
     )
     assert done.returncode == 0, done.stderr[-3000:]

@@ -106,8 +106,10 @@ def test_a_nan_batch_is_skipped_and_changes_nothing(tiny, poisoned, tmp_path):
         for key, value in three[part].items():
             assert torch.isfinite(value).all() and torch.equal(value, two[part][key]), key
     assert three["optim_g"]["state"].keys() == two["optim_g"]["state"].keys()
-    assert all(torch.equal(three["optim_g"]["state"][i]["exp_avg"], two["optim_g"]["state"][i]["exp_avg"])
-               for i in two["optim_g"]["state"])
+    assert all(
+        torch.equal(three["optim_g"]["state"][i]["exp_avg"], two["optim_g"]["state"][i]["exp_avg"])
+        for i in two["optim_g"]["state"]
+    )
 
 
 def test_only_bad_batches_roll_back_then_stop_with_a_clear_message(tiny, poisoned, tmp_path):
