@@ -59,3 +59,20 @@ def test_bad_config_file(tmp_path):
         load_config_file(path)
     with pytest.raises(ConfigError, match="does not exist"):
         load_config_file(tmp_path / "missing.toml")
+
+
+def test_the_config_reference_in_the_docs_is_the_defaults():
+    """docs/training.md lists every key with its default: the block must parse to exactly the default config."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "training.md").read_text()
+    (block,) = re.findall(r"```toml\n(.*?)```", doc, flags=re.DOTALL)
+    mapping = tomllib.loads(block)
+    assert TrainConfig.from_mapping(mapping) == TrainConfig()
+    listed = set(mapping) | {f"{s}.{k}" for s in ("data", "loss", "optim") for k in mapping[s]}
+    every = set(TrainConfig().to_mapping()) | {
+        f"{s}.{k}" for s in ("data", "loss", "optim") for k in TrainConfig().to_mapping()[s]
+    }
+    assert listed == every
