@@ -85,7 +85,8 @@ _COLOURS = {  # BGR
 
 
 def plot_losses(run_dir: Path, width: int = 900, height: int = 420) -> Path:
-    """``losses.png``: every loss column of ``losses.csv`` against the step, log scale, skipped steps left out."""
+    """``losses.png``: every loss column of ``losses.csv`` against the step, log scale (so skipped steps and values
+    <= 0, e.g. a negative adversarial loss, are left out)."""
     rows = [r for r in read_losses(Path(run_dir) / LOSSES_CSV) if not r["skipped"]]
     canvas = np.full((height, width, 3), 255, np.uint8)
     left, right, top, bottom = 70, 150, 20, 40
