@@ -167,7 +167,7 @@ class Trainer:
 
         torch.manual_seed(config.seed)
         self.generator = build_generator(config.variant).init_weights().to(device)
-        if config.init:
+        if config.init and not resume:  # a resumed run reads its weights from its checkpoint
             self.generator.load_state_dict(_init_state(config.init, config.variant), strict=True)
         self.flow_loss = FlowCompletionLoss(self.generator).to(device)
         self.discriminator = build_discriminator(use_sigmoid=False).to(device) if config.loss.discriminator else None
@@ -191,7 +191,7 @@ class Trainer:
         if resume:
             _, path = find_checkpoint(self.run_dir)
             self._load_state(load_training_state(path, map_location=device), full=True)
-        elif self.context.is_main:
+        if self.context.is_main:  # the config actually used (on resume: with its new steps, cadences, workers)
             self.run_dir.mkdir(parents=True, exist_ok=True)
             write_atomic(self.run_dir / CONFIG_FILE, lambda tmp: tmp.write_text(dump_toml(config)))
         self.g_train = self.generator

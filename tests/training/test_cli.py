@@ -28,6 +28,7 @@ def test_train_resume_eval_from_the_command_line(run_cli, clips_dir, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "steps 2->3" in done.stderr and "step 3/3" in done.stderr and "ETA" in done.stderr  # the progress bar
     assert [r["step"] for r in read_losses(run / "losses.csv")] == [1, 2, 3]
+    assert "steps = 3\n" in (run / "config.toml").read_text()  # the config actually used, resume included
     done = run_cli("train", "eval", str(run), "--frames", "4")
     assert done.returncode == 0, done.stderr
     assert "step 3 at 24x36" in done.stdout and "pan_c" in done.stdout and "mean" in done.stdout
