@@ -95,6 +95,12 @@ class UnknownJobError(E2fgviError):
     code = "unknown_job"
 
 
+class TrainingError(E2fgviError):
+    """Training cannot go on: it diverged (non-finite losses even after rolling back) or its run folder is unusable."""
+
+    code = "training_error"
+
+
 class ModelInputError(E2fgviError, ValueError):
     """A tensor given to the generator has a shape the model variant cannot process."""
 

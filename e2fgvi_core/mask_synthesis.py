@@ -55,3 +55,42 @@ def _bounce(position: np.ndarray, band: np.ndarray) -> np.ndarray:
 def dilate_masks(masks: np.ndarray) -> np.ndarray:
     """(t, h, w) bool masks -> the holes the engine fills: its official dilation (3x3 cross, 4 iterations)."""
     return np.stack([dilate_hole(m) for m in masks])
+
+
+def training_masks(size: tuple[int, int], frame_indices: list[int], seed: int) -> np.ndarray:
+    """One training sample's masks at the clip positions ``frame_indices``: (len(frame_indices), h, w) bool.
+
+    As the E2FGVI training protocol: one random object-like shape a third to the whole of the frame, either still
+    (half the samples) or drifting at a seeded velocity of up to 3 px per frame, bouncing inside the frame. The mask
+    of clip position ``i`` depends only on ``(size, i, seed)``, so consecutive local frames see a smooth motion and
+    reference frames far away see the same shape elsewhere; nothing is drawn for frames the sample does not use.
+    """
+    h, w = size
+    rng = np.random.default_rng(seed)
+    shape = _random_shape(rng, int(rng.integers(max(h // 3, 1), h)), int(rng.integers(max(w // 3, 1), w)))
+    sh, sw = shape.shape
+    free = np.array([w - sw, h - sh], dtype=np.float64)
+    start = rng.uniform(0.0, 1.0, size=2) * free
+    moving = rng.uniform() < 0.5
+    speed = rng.uniform(-3.0, 3.0, size=2) if moving else np.zeros(2)
+    out = np.zeros((len(frame_indices), h, w), bool)
+    for row, index in enumerate(frame_indices):
+        x, y = np.round(_bounce(start - free / 2 + speed * index, free / 2) + free / 2).astype(int)
+        out[row, y : y + sh, x : x + sw] = shape
+    return out
+
+
+def _random_shape(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A filled star-shaped blob (6-8 lobes of random radius, rounded) of about ``height`` x ``width`` pixels."""
+    lobes = int(rng.integers(6, 9))
+    ratio = float(rng.integers(6, 9)) / 10.0
+    angles = np.sort(rng.uniform(0.0, 2 * np.pi, size=lobes * 3))
+    radii = 1.0 - ratio + 2.0 * ratio * rng.uniform(size=angles.size)
+    radii /= radii.max()
+    points = np.stack(
+        [(np.cos(angles) * radii + 1) / 2 * (width - 1), (np.sin(angles) * radii + 1) / 2 * (height - 1)], axis=1
+    )
+    canvas = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(canvas, [np.round(points).astype(np.int32)], 255)
+    blur = max(3, (min(height, width) // 8) | 1)
+    return cv2.GaussianBlur(canvas, (blur, blur), 0) > 127

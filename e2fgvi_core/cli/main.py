@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "install": ("install", "install a host plug-in (blender, ...) or the server as a user service"),
     "uninstall": ("uninstall", "take out what `e2fgvi install HOST` put in"),
     "farm": ("farm", "render farm: plan chunks, write an OpenJD job bundle, render one chunk"),
+    "train": ("train", "fine-tune or train E2FGVI from scratch; eval and export a run"),
 }
 
 

@@ -115,3 +115,11 @@ def test_e2fgvi() -> GeneratorConfig:
     return GeneratorConfig(
         variant="test_e2fgvi", hidden=64, num_blocks=2, num_heads=2, ffn_hidden=98, fixed_feat_size=(30, 54)
     )
+
+
+@register_variant
+def test_e2fgvi_hq_tiny() -> GeneratorConfig:
+    """Smallest HQ-shaped variant, for CPU training tests: 2x3 token windows, so 24x36 frames fit."""
+    return GeneratorConfig(
+        variant="test_e2fgvi_hq_tiny", hidden=64, num_blocks=1, num_heads=2, window_size=(2, 3), ffn_hidden=98
+    )
