@@ -41,7 +41,7 @@ DEFAULT_DILATE = 4  # iterations of the official 3x3 cross (test.py: cv2.dilate(
 
 FrameLike = Frame | Any  # a Frame or a FrameHeader (anything with channels, data/display windows, path)
 
-_MATTE_KEYS = ("channel", "threshold", "invert", "dilate", "feather")
+_MATTE_KEYS = ("channel", "threshold", "invert", "dilate", "feather", "write", "channel_out")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,9 @@ class MatteConfig:
     ``dilate``: iterations of the 3x3 cross that grow the matte into the hole (4, the official script; 0: none).
     ``feather``: width in pixels of the soft edge of the composite, inside the hole (0: hard edge, the official
     composite). Pixels outside the dilated hole are never touched, whatever the feather.
+    ``write``: a sequence pattern to write the matte actually used (after threshold, invert, dilation and feather:
+    the fill's weight, 0..1) for every written frame, so an artist can check it in the viewer (None: not written).
+    ``channel_out``: a channel name (``matte.A``) under which float (EXR) results also carry that matte.
     """
 
     channel: str | None = None
@@ -61,6 +64,8 @@ class MatteConfig:
     invert: bool = False
     dilate: int = DEFAULT_DILATE
     feather: int = 0
+    write: str | None = None
+    channel_out: str | None = None
 
     def __post_init__(self) -> None:
         if self.channel is not None and (not isinstance(self.channel, str) or not self.channel.strip()):
@@ -70,6 +75,10 @@ class MatteConfig:
                 raise ConfigError(f"matte_threshold must be a number in [0, 1), got {self.threshold!r}")
             if not 0.0 <= float(self.threshold) < 1.0:
                 raise ConfigError(f"matte_threshold must be in [0, 1), got {self.threshold!r}")
+        for name in ("write", "channel_out"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ConfigError(f"matte setting {name!r} must be a non-empty string or None, got {value!r}")
         if not isinstance(self.invert, bool):
             raise ConfigError(f"matte_invert must be true or false, got {self.invert!r}")
         for name in ("dilate", "feather"):
@@ -79,7 +88,7 @@ class MatteConfig:
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> MatteConfig:
-        """Validate ``channel``, ``threshold``, ``invert``, ``dilate``, ``feather`` (None keeps the default)."""
+        """Validate the fields by name (None keeps the default); strings are accepted for numbers."""
         unknown = set(mapping) - set(_MATTE_KEYS)
         if unknown:
             raise ConfigError(f"unknown matte setting {min(unknown)!r}; valid: {', '.join(_MATTE_KEYS)}")

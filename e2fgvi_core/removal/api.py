@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from e2fgvi_core.errors import ConfigError, SequenceError
+from e2fgvi_core.io.matte import MatteConfig
 from e2fgvi_core.removal.cache import CacheStats, ShotCache
 from e2fgvi_core.removal.config import CacheConfig, EngineConfig
-from e2fgvi_core.errors import ConfigError, SequenceError
 
 ENGINES = ("auto", "e2fgvi_hq", "e2fgvi", "propagate")
 
@@ -61,6 +62,7 @@ class RemovalRequest:
     device: str | None = None
     colorspace: str | None = None
     config: EngineConfig = field(default_factory=EngineConfig)
+    matte_config: MatteConfig = field(default_factory=MatteConfig)
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -72,7 +74,9 @@ class RemovalRequest:
     def from_mapping(cls, data: Mapping[str, Any]) -> RemovalRequest:
         """Build from a flat mapping: request keys plus ``EngineConfig`` keys (or a nested ``config`` mapping)."""
         data = dict(data)
-        own = {f.name for f in fields(cls)} - {"config"}
+        own = {f.name for f in fields(cls)} - {"config", "matte_config"}
+        matte_keys = {f"matte_{f.name}" for f in fields(MatteConfig)} - {"matte_channel"}
+        matte_values: dict[str, Any] = {}
         engine_keys = {f.name for f in fields(EngineConfig)}
         nested = data.pop("config", None) or {}
         if isinstance(nested, EngineConfig):
@@ -86,6 +90,8 @@ class RemovalRequest:
                 values[key] = value
             elif key in engine_keys:
                 engine_values[key] = value
+            elif key in matte_keys:
+                matte_values[key.removeprefix("matte_")] = value
             else:
                 valid = ", ".join(sorted(own | engine_keys))
                 raise ConfigError(f"unknown RemovalRequest key {key!r}; valid keys: {valid}")
@@ -97,11 +103,17 @@ class RemovalRequest:
                 values[key] = None
         if values.get("engine") is None:
             values.pop("engine", None)
-        return cls(config=EngineConfig.from_mapping(engine_values), **values)
+        matte_values["channel"] = values.get("matte_channel")
+        return cls(
+            config=EngineConfig.from_mapping(engine_values),
+            matte_config=MatteConfig.from_mapping(matte_values),
+            **values,
+        )
 
     def to_mapping(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "config"}
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("config", "matte_config")}
         data.update(self.config.to_mapping())
+        data.update({f"matte_{f.name}": getattr(self.matte_config, f.name) for f in fields(MatteConfig)})
         return data
 
 
@@ -201,6 +213,7 @@ def run_removal(
     source: Any | None = None,
     matte_source: Any | None = None,
     sink: Any | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> RemovalSummary:
     """Run one removal and return its summary; raises an ``E2fgviError`` subclass on bad input.
 
@@ -208,6 +221,7 @@ def run_removal(
     features and flows are still computed once per frame and pair. ``cancel.is_set()`` is checked between windows
     and raises ``JobCancelled``: frames already written are complete files, nothing is left half-written.
     ``source``/``matte_source``/``sink`` replace the ``plate``/``matte``/``out`` patterns (frames by value).
+    ``on_warning(message)`` hears each warning when it arises (the summary lists them all again at the end).
     """
     from e2fgvi_core.removal.runner import run_request
 
@@ -219,4 +233,5 @@ def run_removal(
         source=source,
         matte_source=matte_source,
         sink=sink,
+        on_warning=on_warning,
     )

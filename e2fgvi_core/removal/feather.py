@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["feather_composite", "feather_weights"]
+__all__ = ["feather_composite", "feather_native", "feather_weights"]
 
 
 def feather_weights(hole: np.ndarray, width: int) -> np.ndarray:
@@ -38,3 +38,15 @@ def feather_composite(plate: np.ndarray, fill: np.ndarray, weights: np.ndarray) 
     w = weights[..., None] if weights.ndim == plate32.ndim - 1 else weights
     out = np.where(w >= 1.0, fill32, plate32 + (fill32 - plate32) * w)
     return np.where(w <= 0.0, plate32, out).astype(np.float32)
+
+
+def feather_native(plate: np.ndarray, fill: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``feather_composite`` in the plate's own dtype: integers rounded and clipped, NaN in the plate read as 0.
+
+    (h, w, c) plate and fill of one dtype; returns that dtype. Where the weight is 1 the fill comes back exactly.
+    """
+    mixed = feather_composite(np.nan_to_num(plate.astype(np.float32)), fill, weights)
+    if np.issubdtype(plate.dtype, np.integer):
+        top = np.iinfo(plate.dtype).max
+        mixed = np.clip(np.round(mixed), 0, top)
+    return np.where(weights[..., None] >= 1.0, fill, mixed.astype(plate.dtype))

@@ -21,14 +21,19 @@ from typing import Any
 
 import numpy as np
 
+from e2fgvi_core.errors import DeviceError, JobCancelled, MatteError, SequenceError
+from e2fgvi_core.io.sequence import require_frame_token
+from e2fgvi_core.io.windows import on_display_window, to_own_data_window
 from e2fgvi_core.removal.api import MemorySink, Progress, RemovalRequest, RemovalSummary
-from e2fgvi_core.removal.engines import build_engine, choose_engine
 from e2fgvi_core.removal.blend import WindowBlend, composite_window_frame
 from e2fgvi_core.removal.cache import ShotCache, digest_arrays
+from e2fgvi_core.removal.engines import build_engine, choose_engine
+from e2fgvi_core.removal.feather import feather_native, feather_weights
+from e2fgvi_core.removal.hole import empty_shot_warning, frame_hole, hole_warnings, matte_of_frame
+from e2fgvi_core.removal.matte_outputs import check_matte_outputs, with_matte_channel, write_matte_frame
 from e2fgvi_core.removal.memory import release_free_memory
 from e2fgvi_core.removal.plan import Window
 from e2fgvi_core.removal.prepare import (
-    dilate_hole,
     is_quantised,
     resize_display,
     resize_matte,
@@ -40,15 +45,15 @@ from e2fgvi_core.removal.prepare import (
     to_official_scale,
 )
 from e2fgvi_core.removal.roi import Geometry, plan_geometry
-from e2fgvi_core.removal.sources import FileSink, SequenceSource, matte_for_plate, matte_from_frame
-from e2fgvi_core.errors import DeviceError, JobCancelled, MatteError, SequenceError
+from e2fgvi_core.removal.sources import FileSink, SequenceSource
 
 
 @dataclass
 class _Loaded:
     """A plate frame as the runner holds it while windows need it."""
 
-    frame: Any
+    frame: Any  # on the display window (io/windows.py); ``original`` is the frame as read
+    original: Any
     display: np.ndarray
     matte: np.ndarray
     hole: np.ndarray
@@ -106,6 +111,7 @@ class ShotRunner:
         progress=None,
         cancel: threading.Event | None = None,
         notices=(),
+        on_warning=None,
     ) -> None:
         self.request = request
         self.config = request.config
@@ -125,6 +131,10 @@ class ShotRunner:
         self._quantise: bool | None = None
         self.reads = 0
         self.peak_resident = 0
+        self.matte = request.matte_config
+        self.on_warning = on_warning
+        self._matte_noted = False
+        self._frames_with_hole = 0
 
     # -- frames ---------------------------------------------------------------------------------------------
     def _load(self, position: int) -> _Loaded:
@@ -133,18 +143,19 @@ class ShotRunner:
             return loaded
         number = self.numbers[position]
         where = self.source.describe(number)
-        frame = self.source.read(number)
+        original = self.source.read(number)
+        frame = on_display_window(original)
         self.reads += 1
-        if self.matte_source is None:
-            matte = matte_from_frame(frame, self.request.matte_channel or "A", where)
-        else:
-            matte_frame = self.matte_source.read(number)
-            matte = matte_for_plate(frame, matte_frame, self.request.matte_channel)
-            if matte.shape != frame.pixels.shape[:2]:
-                raise MatteError(
-                    f"{self.matte_source.describe(number)} is {matte.shape[1]}x{matte.shape[0]} but {where} is "
-                    f"{frame.pixels.shape[1]}x{frame.pixels.shape[0]}: plate and matte must have the same size"
-                )
+        matte_frame = None if self.matte_source is None else self.matte_source.read(number)
+        matte, note = matte_of_frame(frame, matte_frame, self.matte)
+        if note and not self._matte_noted:
+            self._matte_noted = True
+            self._warn(note)
+        if matte_frame is not None and matte.shape != frame.pixels.shape[:2]:
+            raise MatteError(
+                f"{self.matte_source.describe(number)} is {matte.shape[1]}x{matte.shape[0]} but {where} is "
+                f"{frame.pixels.shape[1]}x{frame.pixels.shape[0]}: plate and matte must have the same size"
+            )
         size = (frame.pixels.shape[1], frame.pixels.shape[0])
         if self._size is None:
             self._size = size
@@ -158,7 +169,11 @@ class ShotRunner:
         rgb = rgb_channel_indices(frame.channels, where)
         linear = np.issubdtype(frame.pixels.dtype, np.floating)
         display = to_display(frame.pixels, rgb, linear, self.colour, self.config.nan_policy, where, self._warn)
-        loaded = _Loaded(frame, display, matte, dilate_hole(matte), rgb, linear)
+        hole = frame_hole(matte, self.matte)
+        for message in hole_warnings(where, hole, frame.pixels[..., list(rgb)]):
+            self._warn(message)
+        self._frames_with_hole += bool(hole.any())
+        loaded = _Loaded(frame, original, display, matte, hole, rgb, linear)
         self._loaded[position] = loaded
         self.peak_resident = max(self.peak_resident, len(self._loaded))
         if position not in self._digests:
@@ -174,6 +189,8 @@ class ShotRunner:
 
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
+        if self.on_warning is not None:
+            self.on_warning(message)
 
     def _prepare(self, position: int, geometry: Geometry) -> tuple[np.ndarray, np.ndarray]:
         """Display frame and dilated hole of ``position`` cropped/resized to the window's processing geometry."""
@@ -184,7 +201,7 @@ class ShotRunner:
             return np.ascontiguousarray(display), np.ascontiguousarray(loaded.hole[y0:y1, x0:x1])
         # As test.py at a set size: resize the frame, resize the raw matte (nearest), then dilate.
         matte = resize_matte(loaded.matte[y0:y1, x0:x1], geometry.proc_wh)
-        return resize_display(np.ascontiguousarray(display), geometry.proc_wh), dilate_hole(matte)
+        return resize_display(np.ascontiguousarray(display), geometry.proc_wh), frame_hole(matte, self.matte)
 
     # -- the loop -------------------------------------------------------------------------------------------
     def run(self) -> RemovalSummary:
@@ -220,6 +237,9 @@ class ShotRunner:
             # Freed frames and activations go back to the system now, not when the heap happens to shrink: without
             # this, glibc's heap fragmentation made RSS creep up with shot length (removal/memory.py).
             release_free_memory()
+        empty = empty_shot_warning(self.reads, self._frames_with_hole)
+        if empty:
+            self._warn(empty)
         seconds = time.monotonic() - start
         self._report(len(written), total, "done", start)
         return RemovalSummary(
@@ -284,6 +304,7 @@ class ShotRunner:
         number = self.numbers[position]
         if not item.hole.any():
             result_frame, was_passthrough = frame, 1
+            weights = np.zeros(item.hole.shape, np.float32)
         else:
             filled = blend.result(position)
             pixels = frame.pixels.copy()
@@ -296,12 +317,18 @@ class ShotRunner:
                     top = np.iinfo(pixels.dtype).max
                     values = np.clip(np.round(values * top), 0, top)
                 filled = values.astype(pixels.dtype)
+            weights = feather_weights(hole, self.matte.feather)
+            if self.matte.feather:
+                filled = feather_native(pixels[..., list(item.rgb)], filled, weights)
             if len(set(item.rgb)) == 1:
                 pixels[..., item.rgb[0]][hole] = filled.astype(np.float32).mean(axis=-1)[hole].astype(pixels.dtype)
             else:
                 for k, channel in enumerate(item.rgb):
                     pixels[..., channel][hole] = filled[..., k][hole]
             result_frame, was_passthrough = frame.with_pixels(pixels), 0
+        result_frame = to_own_data_window(with_matte_channel(result_frame, weights, self.matte), item.original)
+        if self.matte.write:
+            write_matte_frame(self.matte.write, number, frame, weights)
         path = self.sink.write(number, result_frame, self._provenance(number))
         return path, was_passthrough
 
@@ -339,6 +366,7 @@ def run_request(
     source=None,
     matte_source=None,
     sink=None,
+    on_warning=None,
 ) -> RemovalSummary:
     """Open the sources and sink, pick the engine, and run the shot (the body of ``api.run_removal``)."""
     if source is None:
@@ -358,6 +386,9 @@ def run_request(
         raise SequenceError("the frame range is empty")
     if matte_source is None and request.matte:
         matte_source = SequenceSource(request.matte, numbers, name="matte")
+    if request.out:
+        require_frame_token(request.out, len(numbers))
+    check_matte_outputs(request.matte_config, request.out, len(numbers))
     if sink is None:
         sink = FileSink(request.out, (request.plate, request.matte)) if request.out else MemorySink()
     sink.check()
@@ -367,5 +398,7 @@ def run_request(
     choice = choose_engine(request.engine, request.weights)
     engine_impl = build_engine(choice.engine, request.weights, request.device, cache)
     notices = (choice.notice,) if choice.notice else ()
-    runner = ShotRunner(request, numbers, source, matte_source, sink, engine_impl, cache, progress, cancel, notices)
+    runner = ShotRunner(
+        request, numbers, source, matte_source, sink, engine_impl, cache, progress, cancel, notices, on_warning
+    )
     return runner.run()

@@ -10,7 +10,7 @@ from e2fgvi_core.io.windows import on_display_window, to_own_data_window
 
 
 def _frame(data_window, display_window=(0, 0, 8, 6), seed=0):
-    x, y, w, h = data_window
+    w, h = data_window[2:]
     pixels = np.random.default_rng(seed).normal(1.0, 2.0, (h, w, 4)).astype(np.float16)
     return Frame(pixels, ("R", "G", "B", "A"), data_window, display_window)
 
