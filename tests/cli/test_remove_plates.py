@@ -45,7 +45,7 @@ def test_palette_matte_removes_every_colour_and_says_which_rule(run_cli, footage
     names = ("00000", "00001", "00002")
     crop = (slice(40, 200), slice(100, 340))
     for i, name in enumerate(names):
-        plate = read_frame(footage_dir / "schoolgirls" / "frames" / f"{name}.jpg").pixels[crop]
+        plate = read_frame(footage_dir / "schoolgirls" / "frames" / f"{name}.png").pixels[crop]
         matte = read_frame(footage_dir / "schoolgirls" / "masks" / f"{name}.png").pixels[crop]
         write_frame(tmp_path / f"plate.{1001 + i:04d}.png", Frame.from_array(np.ascontiguousarray(plate)))
         write_frame(tmp_path / f"matte.{1001 + i:04d}.png", Frame.from_array(np.ascontiguousarray(matte)))
