@@ -61,6 +61,8 @@ class RemovalRequest:
     weights: str | None = None
     device: str | None = None
     colorspace: str | None = None
+    out_channels: str | None = None
+    out_colorspace: str | None = None
     config: EngineConfig = field(default_factory=EngineConfig)
     matte_config: MatteConfig = field(default_factory=MatteConfig)
 
@@ -95,7 +97,10 @@ class RemovalRequest:
             else:
                 valid = ", ".join(sorted(own | engine_keys))
                 raise ConfigError(f"unknown RemovalRequest key {key!r}; valid keys: {valid}")
-        for key in ("plate", "matte", "out", "frames", "matte_channel", "weights", "device", "colorspace"):
+        for key in (
+            "plate", "matte", "out", "frames", "matte_channel", "weights", "device", "colorspace", "out_channels",
+            "out_colorspace",
+        ):  # fmt: skip
             value = values.get(key)
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"{key} must be a string, got {type(value).__name__}")

@@ -28,6 +28,7 @@ from e2fgvi_core.removal.api import MemorySink, Progress, RemovalRequest, Remova
 from e2fgvi_core.removal.blend import WindowBlend, composite_window_frame
 from e2fgvi_core.removal.cache import ShotCache, digest_arrays
 from e2fgvi_core.removal.engines import build_engine, choose_engine
+from e2fgvi_core.removal.exposure import ExposedColour, colour_settings, measure_exposure
 from e2fgvi_core.removal.feather import feather_native, feather_weights
 from e2fgvi_core.removal.hole import empty_shot_warning, frame_hole, hole_warnings, matte_of_frame
 from e2fgvi_core.removal.matte_outputs import check_matte_outputs, with_matte_channel, write_matte_frame
@@ -45,7 +46,7 @@ from e2fgvi_core.removal.prepare import (
     to_official_scale,
 )
 from e2fgvi_core.removal.roi import Geometry, plan_geometry
-from e2fgvi_core.removal.sources import FileSink, SequenceSource
+from e2fgvi_core.removal.sources import FileSink, SequenceSource, output_encoding_for
 
 
 @dataclass
@@ -134,6 +135,7 @@ class ShotRunner:
         self.matte = request.matte_config
         self.on_warning = on_warning
         self._matte_noted = False
+        self._exposed: ExposedColour | None = None
         self._frames_with_hole = 0
 
     # -- frames ---------------------------------------------------------------------------------------------
@@ -168,7 +170,8 @@ class ShotRunner:
             raise SequenceError(f"{where} is {frame.pixels.dtype} but earlier frames of the shot are not")
         rgb = rgb_channel_indices(frame.channels, where)
         linear = np.issubdtype(frame.pixels.dtype, np.floating)
-        display = to_display(frame.pixels, rgb, linear, self.colour, self.config.nan_policy, where, self._warn)
+        colour = self._exposed_colour(position, frame, matte) if linear else self.colour
+        display = to_display(frame.pixels, rgb, linear, colour, self.config.nan_policy, where, self._warn)
         hole = frame_hole(matte, self.matte)
         for message in hole_warnings(where, hole, frame.pixels[..., list(rgb)]):
             self._warn(message)
@@ -181,6 +184,22 @@ class ShotRunner:
                 display, matte, extra=f"{frame.pixels.dtype}|{linear}|{self.request.colorspace}"
             )
         return loaded
+
+    def _exposed_colour(self, position: int, frame, matte: np.ndarray) -> ExposedColour:
+        """The colour transform of float plates with the shot's exposure (measured once, on the shot's first
+        frame, so every chunk of the shot divides by the same number; ``removal/exposure.py``)."""
+        if self._exposed is None:
+            settings = colour_settings(self.request)
+            exposure = settings.exposure
+            if exposure is None:
+                if position != 0:
+                    frame = on_display_window(self.source.read(self.numbers[0]))
+                    matte_frame = None if self.matte_source is None else self.matte_source.read(self.numbers[0])
+                    matte, _ = matte_of_frame(frame, matte_frame, self.matte)
+                rgb = rgb_channel_indices(frame.channels)
+                exposure = measure_exposure(frame.pixels[..., list(rgb)], frame_hole(matte, self.matte))
+            self._exposed = ExposedColour(self.colour, exposure, settings.highlight_rolloff)
+        return self._exposed
 
     def _digest(self, position: int) -> str:
         if position not in self._digests:
@@ -312,7 +331,7 @@ class ShotRunner:
             if not self._quantise:
                 values = np.clip(filled, 0.0, None)
                 if item.linear:
-                    values = self.colour.to_linear(values)
+                    values = self._exposed.to_linear(values)
                 if np.issubdtype(pixels.dtype, np.integer):
                     top = np.iinfo(pixels.dtype).max
                     values = np.clip(np.round(values * top), 0, top)
@@ -348,6 +367,29 @@ class ShotRunner:
             data["weights_sha256"] = self.engine.weights_sha256
         if self.request.colorspace:
             data["colorspace"] = self.request.colorspace
+        data.update(self._pixel_settings())
+        return data
+
+    def _pixel_settings(self) -> dict[str, Any]:
+        """Every other setting that changes pixels, for the provenance metadata (issue 10)."""
+        from e2fgvi_core import __version__
+
+        matte = self.matte
+        data: dict[str, Any] = {
+            "version": __version__,
+            "plate": self.request.plate or "by value",
+            "matte": self.request.matte or f"plate channel {matte.channel or 'A'}",
+            "matte_channel": matte.channel or "",
+            "matte_threshold": "default" if matte.threshold is None else matte.threshold,
+            "matte_invert": matte.invert,
+            "dilate": matte.dilate,
+            "feather": matte.feather,
+            "nan_policy": self.config.nan_policy,
+            "roi_margin": self.config.roi_margin,
+        }
+        if self._exposed is not None:
+            data["exposure"] = float(self._exposed.exposure)
+            data["highlight_rolloff"] = self._exposed.knee or 0
         return data
 
     def _report(self, done: int, total: int, stage: str, start: float) -> None:
@@ -390,7 +432,8 @@ def run_request(
         require_frame_token(request.out, len(numbers))
     check_matte_outputs(request.matte_config, request.out, len(numbers))
     if sink is None:
-        sink = FileSink(request.out, (request.plate, request.matte)) if request.out else MemorySink()
+        encoding = output_encoding_for(request, source, numbers[0]) if request.out else None
+        sink = FileSink(request.out, (request.plate, request.matte), encoding) if request.out else MemorySink()
     sink.check()
     cache = cache if cache is not None else ShotCache()
     if progress is not None:

@@ -153,7 +153,9 @@ def test_dilate_zero_and_write_matte_show_the_hole_used(run_cli, tmp_path):
 
 def test_invert_threshold_and_feather(run_cli, tmp_path):
     folder, matte = _square_shot(tmp_path)
-    holdout = _remove(run_cli, folder, "--matte-invert", "--write-matte", str(folder / "inv.%04d.exr"), out="i/%04d.png")
+    holdout = _remove(
+        run_cli, folder, "--matte-invert", "--write-matte", str(folder / "inv.%04d.exr"), out="i/%04d.png"
+    )
     assert holdout.returncode == 0, holdout.stderr
     used = read_frame(folder / "inv.1001.exr").pixels[..., 0]
     assert used.dtype == np.float32 and used[0, 0] == 1.0 and used[17, 30] == 0.0
