@@ -42,7 +42,7 @@ _FLOAT_FORMATS = frozenset({"openexr", "hdr"})
 _INTEGER_FORMATS = {"png": np.uint8, "jpeg": np.uint8, "bmp": np.uint8, "targa": np.uint8, "dpx": np.uint16}
 # Channel counts each format can hold (None: any).
 _CHANNEL_COUNTS = {"png": (1, 2, 3, 4), "jpeg": (1, 3), "bmp": (3, 4), "targa": (1, 3, 4), "hdr": (3,)}
-_LINEAR_TAG = "lin_rec709"
+_LINEAR_TAG = "lin_rec709_scene"  # OpenImageIO's canonical name (it rewrites lin_rec709 to this)
 _DISPLAY_TAG = "sRGB"
 
 

@@ -25,7 +25,7 @@ def test_png_plate_to_exr_is_decoded_and_tagged_and_exr_to_png_encoded():
     colour = build_colour_transform()
     rgba = np.array([[[0, 128, 255, 255]]], np.uint8)
     linear = encode_for_output(Frame.from_array(rgba), "linear", colour, "a.exr")
-    assert linear.pixels.dtype == np.float32 and linear.metadata["oiio:ColorSpace"] == "lin_rec709"
+    assert linear.pixels.dtype == np.float32 and linear.metadata["oiio:ColorSpace"] == "lin_rec709_scene"
     assert np.allclose(linear.pixels[0, 0, :3], decode_srgb(np.array([0, 128, 255], np.float32) / 255))
     assert linear.pixels[0, 0, 3] == 1.0  # alpha only rescaled
     hdr = Frame.from_array(np.array([[[0.0, 0.2158605, 4.0, 0.5]]], np.float32))
