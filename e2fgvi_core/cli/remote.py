@@ -36,7 +36,28 @@ def error_from_remote(exc: Exception) -> errors.E2fgviError:
     return errors.E2fgviError(f"{code}: {message}" if code else message)
 
 
-def run_remote(request: RemovalRequest, address: str, quiet: bool = False) -> int:
+REACH_TIMEOUT_S = 3.0
+"""How long ``--server`` waits for the server's hello before saying it is not there (a busy server answers in ms)."""
+
+
+def check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
+    """One ``hello`` without retries: a server that is not there fails in seconds with one line, not after
+    fifteen seconds of reconnect lines; the line names the command that starts one."""
+    from e2fgvi_core.cli.status import ServerUnreachableError
+    from host_plugin.client import Client, ClientError
+    from server.protocol import RemoteError
+
+    try:
+        with Client(address, retries=0, heartbeat_interval_s=max(0.1, timeout_s / 3)) as client:
+            client.hello(timeout_s=timeout_s)
+    except (ClientError, RemoteError) as exc:
+        raise ServerUnreachableError(
+            f"no e2fgvi-server answered at {address} within {timeout_s:.0f} s ({exc}); start one with "
+            f"`e2fgvi-server --bind {address}`"
+        ) from None
+
+
+def run_remote(request: RemovalRequest, address: str, quiet: bool = False, as_json: bool = False) -> int:
     """Submit ``request`` to the server at ``address``, draw progress, print the summary; return the exit code."""
     from e2fgvi_core.cli.remove import ProgressBar
     from host_plugin.client import Client, ClientError
@@ -47,6 +68,7 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False) -> in
             "--out is needed with --server: the server writes the frames (frames by value are for the client library)"
         )
     submitted = request_for_server(request)
+    check_reachable(address)
     bar = ProgressBar(enabled=not quiet and sys.stderr is not None)
 
     def on_progress(fields: dict) -> None:
@@ -75,18 +97,24 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False) -> in
     except WireError as exc:
         raise errors.ProtocolError(f"{address}: {exc}") from None
     summary = result.summary
+    from e2fgvi_core.cli.remove import cache_text
+
     for message in summary.get("warnings") or []:
         print(f"e2fgvi remove: warning: {message}", file=sys.stderr)
     frames = len(result.frames)
     seconds = float(summary.get("engine_seconds") or 0.0)
     rate = frames / seconds if seconds > 0 else 0.0
-    cache = summary.get("cache")
-    cache_text = f"; cache {cache['hits']} hits / {cache['misses']} misses" if isinstance(cache, dict) else ""
+    cache = summary.get("cache") if isinstance(summary.get("cache"), dict) else {}
+    words = cache_text(summary.get("engine"), cache.get("hits"), cache.get("misses"))
     variant = f" ({summary['variant']})" if summary.get("variant") else ""
     print(
         f"e2fgvi remove: wrote {frames} frames to {submitted['out']} in {seconds:.1f} s "
         f"({rate:.2f} frames/s) with {summary.get('engine')}{variant}; {summary.get('frames_passthrough', 0)} "
-        f"passed through (empty matte){cache_text}; server {address}",
+        f"passed through (empty matte); {words}; server {address}",
         file=sys.stderr,
     )
+    if as_json:
+        import json
+
+        print(json.dumps({**summary, "frames": [int(f) for f in result.frames], "server": address}, sort_keys=True))
     return 0

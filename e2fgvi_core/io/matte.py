@@ -27,6 +27,7 @@ from e2fgvi_core.io.frame import Frame
 
 __all__ = [
     "DEFAULT_DILATE",
+    "DEFAULT_MATTE_CHANNEL_OUT",
     "FLOAT_THRESHOLD",
     "MatteConfig",
     "matte_channel_index",
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 FLOAT_THRESHOLD = 0.5
+DEFAULT_MATTE_CHANNEL_OUT = "matte.A"  # the layer.channel Nuke shows as the "matte" layer's alpha
 DEFAULT_DILATE = 4  # iterations of the official 3x3 cross (test.py: cv2.dilate(..., iterations=4))
 
 FrameLike = Frame | Any  # a Frame or a FrameHeader (anything with channels, data/display windows, path)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from e2fgvi_core.errors import ConfigError, SequenceError
+from e2fgvi_core.io.colour import ColourConfig
 from e2fgvi_core.io.matte import MatteConfig
 from e2fgvi_core.removal.cache import CacheStats, ShotCache
 from e2fgvi_core.removal.config import CacheConfig, EngineConfig
@@ -65,6 +66,7 @@ class RemovalRequest:
     out_colorspace: str | None = None
     config: EngineConfig = field(default_factory=EngineConfig)
     matte_config: MatteConfig = field(default_factory=MatteConfig)
+    colour: ColourConfig = field(default_factory=ColourConfig)
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -76,7 +78,8 @@ class RemovalRequest:
     def from_mapping(cls, data: Mapping[str, Any]) -> RemovalRequest:
         """Build from a flat mapping: request keys plus ``EngineConfig`` keys (or a nested ``config`` mapping)."""
         data = dict(data)
-        own = {f.name for f in fields(cls)} - {"config", "matte_config"}
+        own = {f.name for f in fields(cls)} - {"config", "matte_config", "colour"}
+        colour_values: dict[str, Any] = {}
         matte_keys = {f"matte_{f.name}" for f in fields(MatteConfig)} - {"matte_channel"}
         matte_values: dict[str, Any] = {}
         engine_keys = {f.name for f in fields(EngineConfig)}
@@ -92,6 +95,8 @@ class RemovalRequest:
                 values[key] = value
             elif key in engine_keys:
                 engine_values[key] = value
+            elif key in ("exposure", "highlight_rolloff"):
+                colour_values[key] = value
             elif key in matte_keys:
                 matte_values[key.removeprefix("matte_")] = value
             else:
@@ -109,6 +114,8 @@ class RemovalRequest:
         if values.get("engine") is None:
             values.pop("engine", None)
         matte_values["channel"] = values.get("matte_channel")
+        colour_values["colorspace"] = values.get("colorspace")
+        values["colour"] = ColourConfig.from_mapping(colour_values)
         return cls(
             config=EngineConfig.from_mapping(engine_values),
             matte_config=MatteConfig.from_mapping(matte_values),
@@ -116,7 +123,10 @@ class RemovalRequest:
         )
 
     def to_mapping(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("config", "matte_config")}
+        data = {
+            f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("config", "matte_config", "colour")
+        }
+        data.update({"exposure": self.colour.exposure, "highlight_rolloff": self.colour.highlight_rolloff})
         data.update(self.config.to_mapping())
         data.update({f"matte_{f.name}": getattr(self.matte_config, f.name) for f in fields(MatteConfig)})
         return data
