@@ -113,6 +113,7 @@ class ShotRunner:
         cancel: threading.Event | None = None,
         notices=(),
         on_warning=None,
+        on_frame_written=None,
     ) -> None:
         self.request = request
         self.config = request.config
@@ -134,6 +135,7 @@ class ShotRunner:
         self.peak_resident = 0
         self.matte = request.matte_config
         self.on_warning = on_warning
+        self.on_frame_written = on_frame_written
         self._matte_noted = False
         self._exposed: ExposedColour | None = None
         self._frames_with_hole = 0
@@ -225,6 +227,8 @@ class ShotRunner:
     # -- the loop -------------------------------------------------------------------------------------------
     def run(self) -> RemovalSummary:
         start = time.monotonic()
+        cache_before = self.cache.stats()
+        uses_cache = getattr(self.engine, "cache", None) is not None  # the propagate engine has none
         plan = self.engine.plan(len(self.numbers), self.config)
         blend: WindowBlend | None = None
         outputs: list[str] = []
@@ -248,6 +252,8 @@ class ShotRunner:
                 written.append(self.numbers[position])
                 if path:
                     outputs.append(path)
+                if self.on_frame_written is not None:
+                    self.on_frame_written(self.numbers[position], path)
                 self._report(len(written), total, f"window {window.index + 1}/{len(plan.windows)}", start)
             keep = plan.needed_by(window.index + 1)
             for position in list(self._loaded):
@@ -265,7 +271,8 @@ class ShotRunner:
             frames=tuple(written),
             outputs=tuple(outputs),
             seconds=seconds,
-            cache_stats=self.cache.stats(),
+            # The job's own counters (the server's cache is shared); None where the engine has no cache at all.
+            cache_stats=self.cache.stats().since(cache_before) if uses_cache else None,
             engine=self.engine.name,
             variant=self.engine.variant,
             weights_sha256=self.engine.weights_sha256,
@@ -409,6 +416,7 @@ def run_request(
     matte_source=None,
     sink=None,
     on_warning=None,
+    on_frame_written=None,
 ) -> RemovalSummary:
     """Open the sources and sink, pick the engine, and run the shot (the body of ``api.run_removal``)."""
     if source is None:
@@ -442,6 +450,7 @@ def run_request(
     engine_impl = build_engine(choice.engine, request.weights, request.device, cache)
     notices = (choice.notice,) if choice.notice else ()
     runner = ShotRunner(
-        request, numbers, source, matte_source, sink, engine_impl, cache, progress, cancel, notices, on_warning
-    )
+        request, numbers, source, matte_source, sink, engine_impl, cache, progress, cancel, notices, on_warning,
+        on_frame_written,
+    )  # fmt: skip
     return runner.run()
