@@ -83,11 +83,7 @@ def test_job_summaries_carry_the_job_s_own_cache_counters_and_propagate_says_it_
         second = client.submit({**common, "out": str(server_factory.roots / "b" / "o.%04d.exr")}).wait(300).summary
         flat = client.submit({**shot, "engine": "propagate", "out": str(server_factory.roots / "c" / "o.%04d.exr")})
         flat = flat.wait(300).summary
-    assert (
-        first["cache"]["misses"] > 0
-        and first["cache"]["hits"] == 0
-        or first["cache"]["hits"] < first["cache"]["misses"]
-    )
+    assert first["cache"]["misses"] > 0
     # The second identical job hits what the first computed; its counters are its own, not the running total.
     assert second["cache"]["misses"] == 0 and second["cache"]["hits"] > 0
     assert flat["cache"] is None
