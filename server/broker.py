@@ -239,8 +239,9 @@ class Broker:
         if existing is not None:  # finished by value and its pixels are gone: run it again
             self.queue.forget(existing)
         inputs = self._value_inputs(message)
-        if request.get("out") is not None:
-            request["out"] = confine_output(request["out"], self.config.output_roots)
+        for path_key in ("out", "matte_write"):  # every path the job writes stays inside the output roots
+            if request.get(path_key) is not None:
+                request[path_key] = confine_output(request[path_key], self.config.output_roots)
         if self.worker is not None:
             self.worker.validate(request, inputs)
         job = Job(

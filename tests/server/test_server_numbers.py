@@ -89,3 +89,30 @@ def test_job_summaries_carry_the_job_s_own_cache_counters_and_propagate_says_it_
     assert flat["cache"] is None
     log = server.log()
     assert "cache_misses=0" in log
+
+
+def test_warnings_arrive_while_the_job_runs_and_in_the_result_and_write_matte_stays_in_the_roots(
+    server_factory, support, tmp_path
+):
+    import numpy as np
+    import pytest
+
+    from e2fgvi_core.io import Frame, read_frame, write_frame
+    from host_plugin.client import Client
+    from server import protocol as wire
+
+    shot = support.make_shot(server_factory.roots / "empty", frames=3, size=(48, 64))
+    for n in (1001, 1002, 1003):  # an empty matte on every frame
+        write_frame(shot["matte"] % n, Frame.from_array(np.zeros((48, 64), np.float32)))
+    server = server_factory()
+    seen: list[str] = []
+    with Client(server.address, heartbeat_interval_s=0.5) as client:
+        request = {**shot, "engine": "propagate", "out": str(server_factory.roots / "o" / "c.%04d.exr")}
+        request["matte_write"] = str(server_factory.roots / "m" / "m.%04d.exr")
+        result = client.submit(request, on_progress=lambda p: "warning" in p and seen.append(p["warning"])).wait(120)
+        with pytest.raises(wire.RemoteError) as outside:
+            client.submit({**request, "matte_write": str(tmp_path / "elsewhere.%04d.exr")}).wait(60)
+    assert any("matte is empty on all 3 frames" in w for w in result.summary["warnings"])
+    assert any("matte is empty on all 3 frames" in w for w in seen)
+    assert read_frame(server_factory.roots / "m" / "m.1002.exr").pixels.max() == 0.0
+    assert outside.value.code == "output_error" and not list(tmp_path.glob("elsewhere.*"))
