@@ -214,11 +214,15 @@ def load_model(weights: str | None, variant: str, device) -> tuple[object, objec
 
 def build_engine(engine: str, weights: str | None, device: str | None, cache: ShotCache):
     """The engine implementation of a resolved engine name (``e2fgvi_hq``, ``e2fgvi`` or ``propagate``)."""
+    if engine == "propagate":
+        if device not in (None, "", "auto", "cpu"):  # torch is imported only then: the weight-free engine needs none
+            from e2fgvi_core.device import select_device
+
+            select_device(device)  # an explicit device that is not there is an error for every engine
+        return PropagateEngine()
     from e2fgvi_core.device import select_device
 
-    torch_device = select_device(device)  # an explicit device that is not there fails here, for every engine
-    if engine == "propagate":
-        return PropagateEngine()
+    torch_device = select_device(device)
     try:
         model, installed = load_model(weights, engine, torch_device)
     except RuntimeError as exc:
