@@ -185,3 +185,24 @@ def test_empty_matte_on_every_frame_is_a_warning(run_cli, tmp_path):
     done = _remove(run_cli, folder)
     assert done.returncode == 0, done.stderr
     assert "warning: the matte is empty on all 2 frames" in done.stderr
+
+
+def test_nan_inside_the_matte_is_warned_when_the_frame_is_read(run_cli, tmp_path):
+    """Before: the NaN warning came only after the bar reached done."""
+    yy, xx = np.mgrid[0:40, 0:64].astype(np.float32)
+    matte = np.zeros((40, 64), np.uint8)
+    matte[12:22, 24:36] = 255
+    for i in range(3):
+        rgb = np.stack([xx / 64, yy / 40, 0.5 + 0.3 * np.sin((xx + i) / 6)], -1).astype(np.float32)
+        rgb[15, 30] = np.nan
+        write_frame(tmp_path / f"plate.{1001 + i:04d}.exr", Frame.from_array(rgb))
+        write_frame(tmp_path / f"matte.{1001 + i:04d}.png", Frame.from_array(matte))
+    done = run_cli(
+        "remove",
+        *("--plate", str(tmp_path / "plate.%04d.exr"), "--matte", str(tmp_path / "matte.%04d.png")),
+        *("--out", str(tmp_path / "out" / "c.%04d.exr"), "--engine", "propagate"),
+    )
+    assert done.returncode == 0, done.stderr
+    warning = done.stderr.index("inside the matte hold NaN or Inf")
+    assert warning < done.stderr.index(" done ") < done.stderr.index("wrote 3 frames")
+    assert np.isfinite(read_frame(tmp_path / "out" / "c.1001.exr").pixels[15, 30]).all()  # replaced by the fill
