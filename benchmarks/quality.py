@@ -34,12 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from e2fgvi_core import metrics
-from e2fgvi_core.removal.api import RemovalRequest, run_removal
+from e2fgvi_core.errors import E2fgviError
+from e2fgvi_core.mask_synthesis import dilate_masks, object_masks, static_masks
 from e2fgvi_core.propagate.config import PropagateConfig
 from e2fgvi_core.propagate.global_motion import MOVING_PX
-from e2fgvi_core.errors import E2fgviError
+from e2fgvi_core.removal.api import RemovalRequest, run_removal
 from e2fgvi_core.removal.prepare import dilate_hole
-from e2fgvi_core.mask_synthesis import dilate_masks, object_masks, static_masks
 
 if TYPE_CHECKING:
     from e2fgvi_core.metrics.i3d import InceptionI3d

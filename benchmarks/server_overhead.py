@@ -29,7 +29,7 @@ import numpy as np
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from host_plugin.client import Client, RequestTimeoutError
+from e2fgvi_host.client import Client, RequestTimeoutError
 
 START_TIMEOUT_S = 60.0
 JOB_TIMEOUT_S = 3600.0
@@ -49,7 +49,7 @@ def start_server(root: Path, log_path: Path, ipc: bool = False) -> tuple[subproc
             [
                 sys.executable,
                 "-m",
-                "server.main",
+                "e2fgvi_server.main",
                 "--bind",
                 address,
                 "--output-root",

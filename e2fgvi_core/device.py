@@ -7,6 +7,16 @@ import torch
 from e2fgvi_core.errors import DeviceError
 
 
+def out_of_memory_errors() -> tuple[type[BaseException], ...]:
+    """The exception types a device raises when it runs out of memory, for ``except`` clauses.
+
+    Why types and not the message text: CUDA's and MPS's allocators both raise ``torch.OutOfMemoryError`` (a
+    ``RuntimeError`` subclass, whatever its wording in a given release), and a host allocation that fails raises
+    ``MemoryError``; matching "out of memory" in a message also caught unrelated errors that quoted it.
+    """
+    return (torch.OutOfMemoryError, MemoryError)
+
+
 def select_device(requested: str | None = None) -> torch.device:
     """Return the device to run on.
 
@@ -28,7 +38,9 @@ def select_device(requested: str | None = None) -> torch.device:
         if not torch.cuda.is_available():
             raise DeviceError(f"device {requested!r} requested but CUDA is not available on this machine")
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise DeviceError(f"device {requested!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
+            raise DeviceError(
+                f"device {requested!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist"
+            )
     elif device.type == "mps":
         if not _mps_available():
             raise DeviceError(f"device {requested!r} requested but MPS is not available on this machine")

@@ -3,9 +3,17 @@
 Every error a user can cause has its own class with a stable ``code``: the CLI prints the message on one line
 and exits non-zero, and the server sends ``code`` and message in an ``error`` reply. Messages name the file,
 frame or key at fault and, where there is a choice, list the valid alternatives.
+
+There is one root, ``E2fgviError``, for the engine, the server, the client library and the CLI alike; the wire
+codes are these classes' codes (``e2fgvi_server.protocol`` takes them from here) and ``ERROR_CLASSES`` is the one
+table that turns a code received from a server back into its class. This module imports only the standard library,
+so the host side (``e2fgvi_host``) can load it in a host's Python without torch.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 
 class E2fgviError(Exception):
@@ -57,9 +65,16 @@ class OutputError(E2fgviError):
 
 
 class ProtocolError(E2fgviError):
-    """A message on the wire is malformed or of an unsupported protocol version."""
+    """A message on the wire is malformed or of an unsupported protocol version.
+
+    ``header`` keeps what could be decoded, so a reply can still echo the request's ``req`` and ``key``.
+    """
 
     code = "protocol_error"
+
+    def __init__(self, message: str, header: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.header = dict(header or {})
 
 
 class JobCancelled(E2fgviError):
@@ -84,3 +99,49 @@ class ModelInputError(E2fgviError, ValueError):
     """A tensor given to the generator has a shape the model variant cannot process."""
 
     code = "model_input_error"
+
+
+class ClientError(E2fgviError):
+    """Raised by the client library itself, not sent by a server (a closed client, a bad CURVE key file)."""
+
+    code = "client_error"
+
+
+class ServerUnavailableError(ClientError):
+    """No server answered: nothing at the address after all reconnects, or a local server failed to start."""
+
+    code = "server_unavailable"
+
+
+class RequestTimeoutError(ClientError, TimeoutError):
+    """A wait ran past its ``timeout_s`` (the request or job may still complete on the server)."""
+
+    code = "timeout"
+
+
+ERROR_CLASSES: dict[str, type[E2fgviError]] = {
+    cls.code: cls
+    for cls in (
+        E2fgviError,
+        CheckpointError,
+        SequenceError,
+        MissingFramesError,
+        MatteError,
+        ConfigError,
+        DeviceError,
+        OutputError,
+        ProtocolError,
+        JobCancelled,
+        AccessDeniedError,
+        UnknownJobError,
+        ModelInputError,
+        ClientError,
+        ServerUnavailableError,
+        RequestTimeoutError,
+    )
+}
+
+
+def class_for_code(code: str) -> type[E2fgviError]:
+    """The class whose ``code`` a peer sent (``E2fgviError`` for a code this version does not know)."""
+    return ERROR_CLASSES.get(code, E2fgviError)

@@ -1,14 +1,16 @@
 """Client library for ``e2fgvi-server``: submit jobs, follow progress, get frames back, cancel, survive restarts.
 
 Why it looks like this: hosts (Nuke, Resolve, Blender) run their own Python, which often cannot load torch, so this
-module imports only ``server.protocol`` of ours plus zmq, msgpack, numpy and the standard library (a test checks
-``sys.modules``). One background thread owns the DEALER socket (ZeroMQ sockets belong to one thread): it sends
+module imports only ``e2fgvi_server.protocol`` (and through it ``e2fgvi_core.errors``) of ours plus zmq, msgpack,
+numpy and the standard library (a test checks ``sys.modules``). Every field it sends or reads is packed and parsed
+by ``e2fgvi_server.protocol``, the same functions the server uses; starting a local server is
+``e2fgvi_host.launcher``. One background thread owns the DEALER socket (ZeroMQ sockets belong to one thread): it sends
 heartbeats while anything is pending, notices a dead server when replies stop for ``interval x liveness``, and
 then reconnects and resends (zguide's Lazy Pirate). Jobs carry an idempotent ``key``, so a resubmit after a
 reconnect re-attaches to the job if the server still has it, or runs it again on a restarted server; frames are
 delivered to the caller exactly once either way.
 
-    from host_plugin.client import Client
+    from e2fgvi_host.client import Client
     with Client("tcp://127.0.0.1:5577") as client:
         handle = client.submit({"plate": "/shots/a/plate.%04d.exr", "matte": "/shots/a/matte.%04d.exr",
                                 "out": "/shots/a/clean.%04d.exr", "engine": "propagate"},
@@ -22,63 +24,35 @@ import itertools
 import logging
 import os
 import queue
-import shlex
-import shutil
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import zmq
 
-from server import protocol as wire
+from e2fgvi_server import protocol as wire
+from e2fgvi_server.protocol import ClientError, RequestTimeoutError, ResultFrame, ServerUnavailableError
+
+__all__ = [
+    "Client",
+    "ClientError",
+    "JobHandle",
+    "JobResult",
+    "RequestTimeoutError",
+    "ResultFrame",
+    "ServerUnavailableError",
+]
 
 log = logging.getLogger("e2fgvi.client")
 
 # Reliability numbers (zguide): every wait has a timeout, every timeout has a name.
-HEARTBEAT_INTERVAL_S = 1.0
-HEARTBEAT_LIVENESS = 3  # silent intervals before the server is taken as gone
 RECONNECT_RETRIES = 5  # reconnects without hearing back before pending work fails
 REQUEST_TIMEOUT_S = 10.0
-LOCAL_SERVER_START_TIMEOUT_S = 120.0
 IO_POLL_MS = 50
 MIN_UPLOAD_BYTES_PER_S = 50e6  # silence while a big by-value submit is still leaving is not a dead server
-
-
-class ClientError(wire.WireError):
-    """Root of errors raised by the client itself (not sent by the server)."""
-
-    code = "client_error"
-
-
-class ServerUnavailableError(ClientError):
-    """No reply from the server after all reconnect attempts, or the local server could not be started."""
-
-    code = "server_unavailable"
-
-
-class RequestTimeoutError(ClientError, TimeoutError):
-    """A wait ran past its ``timeout_s`` (the request or job may still complete on the server)."""
-
-    code = "timeout"
-
-
-@dataclass
-class ResultFrame:
-    """One finished frame: ``path`` when the server wrote it, else ``pixels`` (h, w, c) by value."""
-
-    frame: int
-    path: str | None = None
-    pixels: np.ndarray | None = None
-    channels: list[str] = field(default_factory=list)
-    data_window: tuple[int, int, int, int] | None = None
-    display_window: tuple[int, int, int, int] | None = None
 
 
 @dataclass
@@ -194,19 +168,10 @@ class JobHandle:
             self._finish(_remote_error(message))
 
     def _add_frame(self, message: wire.Message) -> None:
-        frame = message.get("frame")
-        if not isinstance(frame, int) or frame in self.frames:
+        result = wire.parse_result_frame(message)
+        if result is None or result.frame in self.frames:
             return  # replayed after a re-attach: delivered once already
-        result = ResultFrame(frame=frame, path=message.get("path"))
-        index = message.get("buffer")
-        if isinstance(index, int) and 0 <= index < len(message.arrays):
-            result.pixels = message.arrays[index]
-            result.channels = message.channels[index]
-            for name in ("data_window", "display_window"):
-                value = message.get(name)
-                if isinstance(value, list) and len(value) == 4:
-                    setattr(result, name, tuple(value))
-        self.frames[frame] = result
+        self.frames[result.frame] = result
         if self._on_result is not None:
             _safe_call(self._on_result, result)
 
@@ -232,8 +197,8 @@ class Client:
         self,
         address: str = wire.DEFAULT_ADDRESS,
         *,
-        heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S,
-        heartbeat_liveness: int = HEARTBEAT_LIVENESS,
+        heartbeat_interval_s: float = wire.HEARTBEAT_INTERVAL_S,
+        heartbeat_liveness: int = wire.HEARTBEAT_LIVENESS,
         retries: int = RECONNECT_RETRIES,
         server_public_key: str | None = None,
         client_secret_key: str | None = None,
@@ -266,7 +231,7 @@ class Client:
     def hello(self, timeout_s: float = REQUEST_TIMEOUT_S) -> dict[str, Any]:
         """The server's versions, capabilities, devices and installed weights."""
         return self._request(
-            wire.HELLO, {"client": "host_plugin.client", "versions": list(wire.SUPPORTED_VERSIONS)}, timeout_s
+            wire.HELLO, {"client": "e2fgvi_host.client", "versions": list(wire.SUPPORTED_VERSIONS)}, timeout_s
         ).header
 
     def ping(self, timeout_s: float = REQUEST_TIMEOUT_S) -> float:
@@ -304,37 +269,14 @@ class Client:
         makes the submit idempotent (default: a new uuid); reuse it to re-attach to a job after a crash.
         """
         key = key or uuid.uuid4().hex
-        fields: dict[str, Any] = {
-            "key": key,
-            "request": dict(request),
-            "priority": int(priority),
-            "keep_running": bool(keep_running),
-        }
-        arrays: list[np.ndarray] = []
-        channels: list[list[str] | None] = []
-        for name, frames in (("plate_frames", plate_frames), ("matte_frames", matte_frames)):
-            if frames is None:
-                continue
-            entries = []
-            for number, value in sorted(frames.items()):
-                pixels = np.asarray(getattr(value, "pixels", value))
-                if pixels.ndim == 2:
-                    pixels = pixels[:, :, None]
-                if pixels.dtype.name not in wire.BUFFER_DTYPES:
-                    raise wire.ProtocolError(
-                        f"{name} frame {number}: dtype {pixels.dtype} cannot travel; convert to "
-                        f"one of {', '.join(wire.BUFFER_DTYPES)}"
-                    )
-                entry: dict[str, Any] = {"frame": int(number), "buffer": len(arrays)}
-                for window in ("data_window", "display_window"):
-                    if getattr(value, window, None) is not None:
-                        entry[window] = [int(v) for v in getattr(value, window)]
-                arrays.append(pixels)
-                names = getattr(value, "channels", None)
-                channels.append(list(names) if names else None)
-                entries.append(entry)
-            fields[name] = entries
-        parts = wire.encode(wire.SUBMIT, fields, arrays, channels)  # header first, buffers as views of the arrays
+        parts = wire.pack_submit(  # header first, buffers as views of the arrays
+            key,
+            request,
+            plate_frames=plate_frames,
+            matte_frames=matte_frames,
+            priority=priority,
+            keep_running=keep_running,
+        )
         handle = JobHandle(self, key, parts, on_progress, on_result, on_event)
         self._send_command(("submit", handle))
         return handle
@@ -365,7 +307,8 @@ class Client:
             raise pending.error
         if pending.error is not None:
             raise pending.error
-        assert pending.reply is not None
+        if pending.reply is None:
+            raise ClientError(f"{kind} to {self.address} finished without a reply")
         return pending.reply
 
     def _send_command(self, command: tuple) -> None:
@@ -580,63 +523,3 @@ def _load_curve(server_public_key: str | None, client_secret_key: str | None):
     if client_secret is None:
         raise ClientError(f"{client_secret_key} holds no secret key: give the client's *.key_secret file")
     return server_public, client_public, client_secret
-
-
-def _is_local_address(address: str) -> bool:
-    if address.startswith("ipc://"):
-        return True
-    host = address[len("tcp://") :].rsplit(":", 1)[0] if address.startswith("tcp://") else ""
-    return host in ("127.0.0.1", "localhost", "[::1]", "::1")
-
-
-def server_command() -> list[str]:
-    """How to start a server: ``$E2FGVI_SERVER_COMMAND``, else ``e2fgvi-server`` on PATH, else this Python."""
-    configured = os.environ.get("E2FGVI_SERVER_COMMAND")
-    if configured:
-        return shlex.split(configured)
-    found = shutil.which("e2fgvi-server")
-    if found:
-        return [found]
-    return [sys.executable, "-m", "server.main"]
-
-
-def ensure_local_server(
-    address: str = wire.DEFAULT_ADDRESS,
-    *,
-    timeout_s: float = LOCAL_SERVER_START_TIMEOUT_S,
-    extra_args: tuple[str, ...] = (),
-    log_path: str | None = None,
-) -> subprocess.Popen | None:
-    """Make sure a server answers on a local ``address``; start one (detached) if none does, wait for ``hello``.
-
-    Returns the started process, or None when a server was already answering. Workstation use: a host plug-in
-    calls this before its first submit.
-    """
-    if not _is_local_address(address):
-        raise ClientError(f"ensure_local_server starts servers on this machine only, not at {address}")
-    with Client(address, retries=0, heartbeat_interval_s=0.25, heartbeat_liveness=2) as probe:
-        try:
-            probe.hello(timeout_s=1.0)
-            return None
-        except (RequestTimeoutError, ServerUnavailableError):
-            pass
-    log_path = log_path or os.path.join(tempfile.gettempdir(), f"e2fgvi-server-{os.getpid()}.log")
-    command = [*server_command(), "--bind", address, *extra_args]
-    with open(log_path, "ab") as log_file:
-        process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True
-        )
-    deadline = time.monotonic() + timeout_s
-    with Client(address, retries=1000, heartbeat_interval_s=0.5) as probe:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise ServerUnavailableError(
-                    f"{' '.join(command)} exited with code {process.returncode}; see {log_path}"
-                )
-            try:
-                probe.hello(timeout_s=min(2.0, max(0.1, deadline - time.monotonic())))
-                return process
-            except RequestTimeoutError:
-                continue
-    process.terminate()
-    raise ServerUnavailableError(f"{' '.join(command)} did not answer hello within {timeout_s} s; see {log_path}")

@@ -2,7 +2,7 @@
 
 Why this shape (zguide's ``mdbroker``): one thread owns the socket and does nothing slow, so every client gets
 its ``pong``, ``status`` and ``error`` replies while a job runs on the device. Anything that arrives is decoded
-by ``server.protocol`` with limits; whatever is wrong with a message earns an ``error`` reply (or, when not even
+by ``e2fgvi_server.protocol`` with limits; whatever is wrong with a message earns an ``error`` reply (or, when not even
 an identity can be read, a log line) and the loop goes on serving everyone else.
 """
 
@@ -18,17 +18,16 @@ from typing import Any
 import zmq
 
 from e2fgvi_core.errors import AccessDeniedError, ConfigError, E2fgviError, UnknownJobError
-from server import protocol as wire
-from server.config import ServerConfig
-from server.events import JobEvent, Outbox, log_job_event
-from server.jobs import CANCELLED, Job, JobQueue
-from server.security import confine_output, is_local_peer, start_curve
+from e2fgvi_server import protocol as wire
+from e2fgvi_server.config import ServerConfig
+from e2fgvi_server.events import JobEvent, Outbox, log_job_event
+from e2fgvi_server.jobs import CANCELLED, Job, JobQueue
+from e2fgvi_server.security import confine_output, start_curve
 
 log = logging.getLogger("e2fgvi.server")
 
 MAX_KEY_CHARS = 200
 MAX_MESSAGES_PER_TURN = 256  # fairness: forward worker events at least this often under a flood of requests
-VALUE_INPUT_FIELDS = ("plate_frames", "matte_frames")
 CLOSE_LINGER_MS = 1000
 
 
@@ -118,7 +117,7 @@ class Broker:
                 )
             handler = getattr(self, f"on_{message.type}")
             handler(identity, message, parts)
-        except (wire.WireError, E2fgviError) as exc:
+        except E2fgviError as exc:
             if isinstance(exc, wire.ProtocolError) and req is None:
                 req = exc.header.get("req")
                 if exc.header.get("type") == wire.SUBMIT and isinstance(exc.header.get("key"), str):
@@ -177,7 +176,7 @@ class Broker:
 
     def on_shutdown(self, identity: bytes, message: wire.Message, parts) -> None:
         peer = _peer_address(parts)
-        if not is_local_peer(peer):
+        if not wire.is_loopback_peer(peer):
             raise AccessDeniedError(f"shutdown is accepted only from this machine, not from {peer}")
         token = message.get("token")
         if not isinstance(token, str) or not hmac.compare_digest(token.encode(), self.token.encode()):
@@ -238,15 +237,15 @@ class Broker:
             return
         if existing is not None:  # finished by value and its pixels are gone: run it again
             self.queue.forget(existing)
-        inputs = self._value_inputs(message)
+        inputs = wire.unpack_value_inputs(message)
         for path_key in ("out", "matte_write"):  # every path the job writes stays inside the output roots
             if request.get(path_key) is not None:
                 request[path_key] = confine_output(request[path_key], self.config.output_roots)
-        if self.worker is not None:
-            self.worker.validate(request, inputs)
+        removal = self.worker.validate(request, inputs) if self.worker is not None else None
         job = Job(
             key=key, client=identity, request=request, priority=priority, keep_running=keep_running, inputs=inputs
         )
+        job.removal = removal  # the validated RemovalRequest, parsed once here; the worker runs it as it is
         try:
             job, _ = self.queue.put(job)
         except OverflowError as exc:
@@ -277,46 +276,6 @@ class Broker:
             "position": self.queue.position(job),
         }
         self.reply(identity, wire.ACCEPTED, {**fields, **extra})
-
-    def _value_inputs(self, message: wire.Message) -> dict[str, Any]:
-        """Frames by value: ``plate_frames``/``matte_frames`` entries name a buffer index and a frame number."""
-        inputs: dict[str, Any] = {}
-        used: set[int] = set()
-        for name in VALUE_INPUT_FIELDS:
-            entries = message.get(name)
-            if entries is None:
-                continue
-            if not isinstance(entries, list) or not entries:
-                raise wire.ProtocolError(f"submit '{name}' must be a non-empty list of {{frame, buffer}} maps")
-            frames = []
-            for i, entry in enumerate(entries):
-                if not isinstance(entry, dict):
-                    raise wire.ProtocolError(f"submit {name}[{i}] must be a map with 'frame' and 'buffer'")
-                frame = wire.require(entry, "frame", int, f"{name}[{i}]")
-                index = wire.require(entry, "buffer", int, f"{name}[{i}]")
-                if not 0 <= index < len(message.arrays) or index in used:
-                    raise wire.ProtocolError(
-                        f"submit {name}[{i}] names buffer {index}, but the message carries "
-                        f"buffers 0..{len(message.arrays) - 1} and each may be used once"
-                    )
-                used.add(index)
-                array = message.arrays[index]
-                if array.ndim != 3 and name == "plate_frames":
-                    raise wire.ProtocolError(f"submit {name}[{i}] buffer must be (h, w, c), got {array.shape}")
-                frames.append(
-                    {
-                        "frame": frame,
-                        "pixels": array,
-                        "channels": message.channels[index],
-                        "data_window": _window(entry.get("data_window"), f"{name}[{i}].data_window"),
-                        "display_window": _window(entry.get("display_window"), f"{name}[{i}].display_window"),
-                        "metadata": entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {},
-                    }
-                )
-            inputs[name] = frames
-        if inputs and "plate_frames" not in inputs:
-            raise wire.ProtocolError("submit by value needs 'plate_frames' (the matte alone is not enough)")
-        return inputs
 
     # --- outgoing -------------------------------------------------------------------------------------------
     def reply(self, identity: bytes, kind: str, fields: dict[str, Any], arrays=(), channels=None) -> None:
@@ -389,14 +348,3 @@ def _peer_address(parts: list[zmq.Frame]) -> str | None:
             return None
     return None
 
-
-def _window(value: Any, what: str) -> tuple[int, int, int, int] | None:
-    if value is None:
-        return None
-    if (
-        not isinstance(value, list)
-        or len(value) != 4
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    ):
-        raise wire.ProtocolError(f"{what} must be [x, y, width, height] integers, got {value!r}")
-    return tuple(value)

@@ -17,11 +17,8 @@ from typing import Any
 
 from e2fgvi_core.byte_sizes import parse_byte_size
 from e2fgvi_core.errors import ConfigError
-from server.protocol import DEFAULT_ADDRESS, MAX_HEADER_BYTES
+from e2fgvi_server.protocol import DEFAULT_ADDRESS, HEARTBEAT_INTERVAL_S, HEARTBEAT_LIVENESS, MAX_HEADER_BYTES
 
-# Heartbeats (zguide's Paranoid Pirate numbers): a peer silent for interval x liveness is taken as gone.
-HEARTBEAT_INTERVAL_S = 1.0
-HEARTBEAT_LIVENESS = 3
 POLL_TIMEOUT_MS = 100
 MAX_MESSAGE_BYTES = 1 << 30  # per message part (ZMQ_MAXMSGSIZE): a 4K float32 RGBA frame is ~135 MB
 SHUTDOWN_GRACE_S = 30.0

@@ -18,13 +18,13 @@ from collections.abc import Sequence
 import zmq
 
 from e2fgvi_core.errors import E2fgviError
-from server import protocol as wire
-from server.broker import Broker
-from server.config import ServerConfig
-from server.events import log_job_event
-from server.jobs import JobQueue
-from server.security import check_bind_policy, generate_keys, load_or_create_token
-from server.worker import Worker
+from e2fgvi_server import protocol as wire
+from e2fgvi_server.broker import Broker
+from e2fgvi_server.config import ServerConfig
+from e2fgvi_server.events import log_job_event
+from e2fgvi_server.jobs import JobQueue
+from e2fgvi_server.security import check_bind_policy, generate_keys, load_or_create_token
+from e2fgvi_server.worker import Worker
 
 log = logging.getLogger("e2fgvi.server")
 

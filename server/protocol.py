@@ -1,8 +1,10 @@
 """Protocol v1 between ``e2fgvi-server`` and its clients: the one contract both sides are written against.
 
-Why a module of its own: the host side (``host_plugin``) may import this file and nothing else of ours, because a
-host's Python cannot load torch. So this module uses only the standard library, numpy and msgpack (never
-``e2fgvi_core``), and mirrors the ``code`` strings of ``e2fgvi_core.errors`` as plain constants.
+Why a module of its own: the host side (``e2fgvi_host``) imports this file and, of ours, only ``e2fgvi_core.errors``
+(standard library only), because a host's Python cannot load torch. So this module uses only the standard library,
+numpy and msgpack. Everything both ends must agree on lives here once: message types, error codes (taken from the
+error tree), heartbeat numbers, loopback detection, and the fields of frames by value, results and progress. The
+client packs with the same functions the server unpacks with.
 
 A message is a ZeroMQ multipart message: part 0 is a msgpack map (the *header*) with at least ``v`` (protocol
 version) and ``type``; parts 1..n are raw little-endian pixel buffers, described in order by ``header["buffers"]``
@@ -13,6 +15,7 @@ memory without copies. Nothing received is evaluated or unpickled; msgpack exten
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +23,24 @@ from typing import Any
 
 import msgpack
 import numpy as np
+
+from e2fgvi_core import errors
+from e2fgvi_core.errors import (
+    ClientError,
+    E2fgviError,
+    ProtocolError,
+    RequestTimeoutError,
+    ServerUnavailableError,
+)
+
+__all__ = [  # the error classes a client catches, re-exported so the host side needs this one module
+    "ClientError",
+    "E2fgviError",
+    "ProtocolError",
+    "RemoteError",
+    "RequestTimeoutError",
+    "ServerUnavailableError",
+]
 
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
@@ -42,37 +63,26 @@ MESSAGE_TYPES = (HELLO, SUBMIT, ACCEPTED, PROGRESS, RESULT, ERROR, CANCEL, STATU
 CLIENT_TYPES = (HELLO, SUBMIT, CANCEL, STATUS, PING, SHUTDOWN)
 SERVER_TYPES = (HELLO, ACCEPTED, PROGRESS, RESULT, ERROR, STATUS, PONG, SHUTDOWN)
 
-# Error codes: equal to the ``code`` of the e2fgvi_core.errors class that raised them (a test checks it).
-E2FGVI_ERROR = "e2fgvi_error"
-PROTOCOL_ERROR = "protocol_error"
-CONFIG_ERROR = "config_error"
-SEQUENCE_ERROR = "sequence_error"
-MISSING_FRAMES = "missing_frames"
-MATTE_ERROR = "matte_error"
-CHECKPOINT_ERROR = "checkpoint_error"
-DEVICE_ERROR = "device_error"
-OUTPUT_ERROR = "output_error"
-CANCELLED = "cancelled"
-ACCESS_DENIED = "access_denied"
-UNKNOWN_JOB = "unknown_job"
-MODEL_INPUT_ERROR = "model_input_error"
+# Error codes: the ``code`` of the e2fgvi_core.errors class that raised them (one source: the error tree).
+E2FGVI_ERROR = errors.E2fgviError.code
+PROTOCOL_ERROR = errors.ProtocolError.code
+CONFIG_ERROR = errors.ConfigError.code
+SEQUENCE_ERROR = errors.SequenceError.code
+MISSING_FRAMES = errors.MissingFramesError.code
+MATTE_ERROR = errors.MatteError.code
+CHECKPOINT_ERROR = errors.CheckpointError.code
+DEVICE_ERROR = errors.DeviceError.code
+OUTPUT_ERROR = errors.OutputError.code
+CANCELLED = errors.JobCancelled.code
+ACCESS_DENIED = errors.AccessDeniedError.code
+UNKNOWN_JOB = errors.UnknownJobError.code
+MODEL_INPUT_ERROR = errors.ModelInputError.code
 INTERNAL_ERROR = "internal_error"  # a bug in the server: never raised on purpose, always logged with a traceback
-ERROR_CODES = (
-    E2FGVI_ERROR,
-    PROTOCOL_ERROR,
-    CONFIG_ERROR,
-    SEQUENCE_ERROR,
-    MISSING_FRAMES,
-    MATTE_ERROR,
-    CHECKPOINT_ERROR,
-    DEVICE_ERROR,
-    OUTPUT_ERROR,
-    CANCELLED,
-    ACCESS_DENIED,
-    UNKNOWN_JOB,
-    MODEL_INPUT_ERROR,
-    INTERNAL_ERROR,
-)
+ERROR_CODES = (*errors.ERROR_CLASSES, INTERNAL_ERROR)  # client_error, server_unavailable, timeout: client-side only
+
+# Heartbeats (zguide): a peer silent for INTERVAL x LIVENESS is taken as gone, by the client and the server alike.
+HEARTBEAT_INTERVAL_S = 1.0
+HEARTBEAT_LIVENESS = 3
 
 # Pixel buffers: the dtypes a buffer may have, as numpy names (always little-endian on the wire).
 BUFFER_DTYPES = {"float16": np.dtype("<f2"), "float32": np.dtype("<f4"), "uint8": np.dtype("u1")}
@@ -86,27 +96,11 @@ MAX_ARRAY = 1 << 16
 MAX_MAP = 1 << 12
 
 
-class WireError(Exception):
-    """Root of the errors this module raises; ``code`` is what goes into an ``error`` reply."""
+class RemoteError(E2fgviError):
+    """An ``error`` reply from the peer, carrying its ``code`` and one-line ``message``.
 
-    code = E2FGVI_ERROR
-
-
-class ProtocolError(WireError):
-    """A message is malformed, lies about its buffers, or speaks another protocol version.
-
-    Same ``code`` as ``e2fgvi_core.errors.ProtocolError``; kept separate so host Pythons need not import the core.
+    ``code`` is the peer's, per instance, so ``errors.class_for_code(exc.code)`` gives the class that raised it there.
     """
-
-    code = PROTOCOL_ERROR
-
-    def __init__(self, message: str, header: Mapping[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.header = dict(header or {})  # what could be decoded, so a reply can still echo ``req`` and ``key``
-
-
-class RemoteError(WireError):
-    """An ``error`` reply from the peer, carrying its ``code`` and one-line ``message``."""
 
     def __init__(self, code: str, message: str, details: Mapping[str, Any] | None = None) -> None:
         super().__init__(f"{code}: {message}")
@@ -320,3 +314,260 @@ def require(header: Mapping[str, Any], key: str, kind: type | tuple[type, ...], 
         where = f" in {what}" if what else ""
         raise ProtocolError(f"field {key!r}{where} must be a {names}, got {type(value).__name__}")
     return value
+
+
+# --- loopback: who counts as "this machine" -------------------------------------------------------------------
+def is_loopback_endpoint(endpoint: str) -> bool:
+    """True for ipc://, inproc:// and tcp:// endpoints whose host is a loopback address (127.0.0.0/8, ::1).
+
+    The server binds only such endpoints without CURVE; the client starts a local server only for them.
+    """
+    if endpoint.startswith(("ipc://", "inproc://")):
+        return True
+    if not endpoint.startswith("tcp://"):
+        return False
+    host = endpoint[len("tcp://") :].rsplit(":", 1)[0]
+    if ";" in host:  # tcp://source;dest form: what matters is the address we listen on / talk to
+        host = host.split(";")[-1]
+    return is_loopback_host(host)
+
+
+def is_loopback_peer(peer_address: str | None) -> bool:
+    """True when a message came over ipc/inproc (no peer address) or from a loopback TCP address (with or without
+    a port)."""
+    if not peer_address:
+        return True
+    if is_loopback_host(peer_address):
+        return True
+    return peer_address.count(":") == 1 and is_loopback_host(peer_address.rsplit(":", 1)[0])
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback IP address (brackets around IPv6 allowed); '*' and names are not."""
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # '*', an interface name or a hostname: could be reachable from the network
+
+
+# --- frames by value (submit) ---------------------------------------------------------------------------------
+VALUE_INPUT_FIELDS = ("plate_frames", "matte_frames")
+
+
+@dataclass(frozen=True)
+class ValueFrame:
+    """One input frame sent by value, as the server receives it: pixels (h, w, c) plus the EXR windows.
+
+    Windows are always filled in (default: the whole buffer at 0, 0), so the receiver builds its frame as is.
+    """
+
+    frame: int
+    pixels: np.ndarray
+    channels: tuple[str, ...]
+    data_window: tuple[int, int, int, int]
+    display_window: tuple[int, int, int, int]
+    metadata: dict[str, str | int | float] = field(default_factory=dict)
+
+
+def pack_submit(
+    key: str,
+    request: Mapping[str, Any],
+    *,
+    plate_frames: Mapping[int, Any] | None = None,
+    matte_frames: Mapping[int, Any] | None = None,
+    priority: int = 0,
+    keep_running: bool = False,
+) -> list[Any]:
+    """The parts of a ``submit``: header first, then one buffer per frame by value (views of the arrays).
+
+    A frame is an array (h, w[, c]) or an object with ``pixels`` and optionally ``channels``, ``data_window`` and
+    ``display_window`` (e.g. ``e2fgvi_core.io.Frame``).
+    """
+    fields: dict[str, Any] = {
+        "key": key,
+        "request": dict(request),
+        "priority": int(priority),
+        "keep_running": bool(keep_running),
+    }
+    arrays: list[np.ndarray] = []
+    channels: list[list[str] | None] = []
+    for name, frames in zip(VALUE_INPUT_FIELDS, (plate_frames, matte_frames)):
+        if frames is None:
+            continue
+        entries = []
+        for number, value in sorted(frames.items()):
+            pixels = np.asarray(getattr(value, "pixels", value))
+            if pixels.ndim == 2:
+                pixels = pixels[:, :, None]
+            if pixels.dtype.name not in BUFFER_DTYPES:
+                raise ProtocolError(
+                    f"{name} frame {number}: dtype {pixels.dtype} cannot travel; convert to "
+                    f"one of {', '.join(BUFFER_DTYPES)}"
+                )
+            entry: dict[str, Any] = {"frame": int(number), "buffer": len(arrays)}
+            for window in ("data_window", "display_window"):
+                if getattr(value, window, None) is not None:
+                    entry[window] = [int(v) for v in getattr(value, window)]
+            arrays.append(pixels)
+            names = getattr(value, "channels", None)
+            channels.append(list(names) if names else None)
+            entries.append(entry)
+        fields[name] = entries
+    return encode(SUBMIT, fields, arrays, channels)
+
+
+def unpack_value_inputs(message: Message) -> dict[str, list[ValueFrame]]:
+    """The frames by value of a ``submit`` (``plate_frames``/``matte_frames``), checked against its buffers.
+
+    Each entry names a frame number and a buffer index; each buffer may be used once, plate buffers must be
+    (h, w, c), and a matte alone is refused. Raises ``ProtocolError`` naming the entry at fault.
+    """
+    inputs: dict[str, list[ValueFrame]] = {}
+    used: set[int] = set()
+    for name in VALUE_INPUT_FIELDS:
+        entries = message.get(name)
+        if entries is None:
+            continue
+        if not isinstance(entries, list) or not entries:
+            raise ProtocolError(f"submit '{name}' must be a non-empty list of {{frame, buffer}} maps")
+        frames = []
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                raise ProtocolError(f"submit {name}[{i}] must be a map with 'frame' and 'buffer'")
+            frame = require(entry, "frame", int, f"{name}[{i}]")
+            index = require(entry, "buffer", int, f"{name}[{i}]")
+            if not 0 <= index < len(message.arrays) or index in used:
+                raise ProtocolError(
+                    f"submit {name}[{i}] names buffer {index}, but the message carries "
+                    f"buffers 0..{len(message.arrays) - 1} and each may be used once"
+                )
+            used.add(index)
+            pixels = message.arrays[index]
+            if pixels.ndim != 3 and name == "plate_frames":
+                raise ProtocolError(f"submit {name}[{i}] buffer must be (h, w, c), got {pixels.shape}")
+            if pixels.ndim == 2:
+                pixels = pixels[:, :, None]
+            h, w = pixels.shape[:2]
+            data_window = _window(entry.get("data_window"), f"{name}[{i}].data_window") or (0, 0, w, h)
+            display_window = _window(entry.get("display_window"), f"{name}[{i}].display_window") or data_window
+            metadata = entry.get("metadata")
+            frames.append(
+                ValueFrame(
+                    frame=frame,
+                    pixels=pixels,
+                    channels=tuple(message.channels[index]),
+                    data_window=data_window,
+                    display_window=display_window,
+                    metadata=_plain_metadata(metadata) if isinstance(metadata, dict) else {},
+                )
+            )
+        inputs[name] = frames
+    if inputs and "plate_frames" not in inputs:
+        raise ProtocolError("submit by value needs 'plate_frames' (the matte alone is not enough)")
+    return inputs
+
+
+def _plain_metadata(metadata: Mapping[Any, Any]) -> dict[str, str | int | float]:
+    """Only string keys with string/number values travel: nothing else is meaningful to the other side."""
+    return {k: v for k, v in metadata.items() if isinstance(k, str) and isinstance(v, (str, int, float))}
+
+
+def _window(value: Any, what: str) -> tuple[int, int, int, int] | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 4
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        raise ProtocolError(f"{what} must be [x, y, width, height] integers, got {value!r}")
+    return tuple(value)
+
+
+# --- results and progress (server to client) ------------------------------------------------------------------
+@dataclass
+class ResultFrame:
+    """One finished frame: ``path`` when the server wrote it, else ``pixels`` (h, w, c) by value."""
+
+    frame: int
+    path: str | None = None
+    pixels: np.ndarray | None = None
+    channels: list[str] = field(default_factory=list)
+    data_window: tuple[int, int, int, int] | None = None
+    display_window: tuple[int, int, int, int] | None = None
+
+
+def result_frame_message(frame: int, result: Any) -> tuple[dict[str, Any], list[np.ndarray], list[Any]]:
+    """Fields, arrays and channels of a per-frame ``result`` by value (``result``: an array or a Frame-like).
+
+    Pixels keep their dtype when it can travel; uint16/float64 plates come back as float32.
+    """
+    pixels = np.asarray(getattr(result, "pixels", result))
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    channels = list(getattr(result, "channels", ()) or []) or None
+    if pixels.dtype.name not in BUFFER_DTYPES:
+        pixels = pixels.astype(np.float32)
+    fields: dict[str, Any] = {"frame": int(frame), "buffer": 0}
+    for name in ("data_window", "display_window"):
+        window = getattr(result, name, None)
+        if window is not None:
+            fields[name] = [int(v) for v in window]
+    return fields, [pixels], [channels]
+
+
+def result_frame_fields(frame: int, path: str) -> dict[str, Any]:
+    """Fields of a per-frame ``result`` the server wrote to ``path``."""
+    return {"frame": int(frame), "path": str(path)}
+
+
+def parse_result_frame(message: Message) -> ResultFrame | None:
+    """The frame a per-frame ``result`` carries (None when it names no integer frame)."""
+    frame = message.get("frame")
+    if not isinstance(frame, int) or isinstance(frame, bool):
+        return None
+    result = ResultFrame(frame=frame, path=message.get("path"))
+    index = message.get("buffer")
+    if isinstance(index, int) and 0 <= index < len(message.arrays):
+        result.pixels = message.arrays[index]
+        result.channels = message.channels[index]
+        for name in ("data_window", "display_window"):
+            value = message.get(name)
+            if isinstance(value, list) and len(value) == 4:
+                setattr(result, name, tuple(value))
+    return result
+
+
+@dataclass(frozen=True)
+class ProgressFields:
+    """The fields of a ``progress`` message; ``eta_s`` is None while unknown."""
+
+    frames_done: int
+    frames_total: int
+    stage: str
+    elapsed_s: float
+    eta_s: float | None
+
+    def to_fields(self) -> dict[str, Any]:
+        return {
+            "frames_done": int(self.frames_done),
+            "frames_total": int(self.frames_total),
+            "stage": str(self.stage),
+            "elapsed_s": round(float(self.elapsed_s), 3),
+            "eta_s": None if self.eta_s is None else round(float(self.eta_s), 3),
+        }
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> ProgressFields:
+        """Lenient on purpose: a progress message only draws a bar, it never fails a job."""
+        eta = fields.get("eta_s")
+        return cls(
+            int(fields.get("frames_done") or 0),
+            int(fields.get("frames_total") or 0),
+            str(fields.get("stage") or ""),
+            float(fields.get("elapsed_s") or 0.0),
+            None if eta is None else float(eta),
+        )

@@ -8,7 +8,6 @@ folder inside one of the configured roots.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import secrets
@@ -18,7 +17,8 @@ import zmq
 import zmq.auth
 
 from e2fgvi_core.errors import ConfigError, OutputError
-from server.config import ServerConfig
+from e2fgvi_server import protocol as wire
+from e2fgvi_server.config import ServerConfig
 
 log = logging.getLogger("e2fgvi.server")
 
@@ -26,26 +26,9 @@ SERVER_KEY_NAME = "server"
 CLIENT_KEY_NAME = "client"
 
 
-def is_loopback_endpoint(endpoint: str) -> bool:
-    """True for ipc://, inproc:// and tcp:// endpoints whose host is a loopback address (127.0.0.0/8, ::1)."""
-    if endpoint.startswith(("ipc://", "inproc://")):
-        return True
-    if not endpoint.startswith("tcp://"):
-        return False
-    host = endpoint[len("tcp://") :].rsplit(":", 1)[0].strip("[]")
-    if ";" in host:  # tcp://source;dest form: what matters is the address we listen on
-        host = host.split(";")[-1]
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # '*', an interface name or a hostname: could be reachable from the network
-
-
 def check_bind_policy(config: ServerConfig) -> list[str]:
     """Refuse a network bind without CURVE unless ``insecure``; return the warnings to log."""
-    exposed = [e for e in config.binds if not is_loopback_endpoint(e)]
+    exposed = [e for e in config.binds if not wire.is_loopback_endpoint(e)]
     if exposed and not config.curve_enabled:
         if not config.insecure:
             raise ConfigError(
@@ -153,21 +136,6 @@ def confine_output(pattern: str, roots: tuple[str, ...]) -> str:
         f"output path {pattern} is outside the allowed roots (after resolving links: {folder}); "
         f"allowed roots: {', '.join(roots)}"
     )
-
-
-def is_local_peer(peer_address: str | None) -> bool:
-    """True when a message came over ipc/inproc (no peer address) or from a loopback TCP address."""
-    if not peer_address:
-        return True
-    candidates = [peer_address.strip("[]")]
-    if peer_address.count(":") == 1:  # "host:port"
-        candidates.append(peer_address.rsplit(":", 1)[0])
-    for candidate in candidates:
-        try:
-            return ipaddress.ip_address(candidate).is_loopback
-        except ValueError:
-            continue
-    return False
 
 
 def load_or_create_token(config: ServerConfig) -> str:

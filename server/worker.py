@@ -1,4 +1,4 @@
-"""The per-device worker: takes one job at a time from the queue and runs it through ``engine.api.run_removal``.
+"""The per-device worker: takes one job at a time from the queue and runs it through ``removal.api.run_removal``.
 
 Why one thread per device with one shared ``ShotCache``: the model and the cache are what make a server faster than
 a fresh process per request. Every job on this device goes through the same cache, so a second submit of the same
@@ -17,13 +17,13 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from e2fgvi_core.errors import ConfigError, E2fgviError, JobCancelled
-from server import protocol as wire
-from server.config import ServerConfig
-from server.events import JobEvent, Outbox, log_job_event
-from server.jobs import CANCELLED, DONE, FAILED, Job, JobQueue
+from e2fgvi_core.removal.engines import ENGINE_CHOICES, ENGINES
+from e2fgvi_core.removal.request import RemovalRequest
+from e2fgvi_server import protocol as wire
+from e2fgvi_server.config import ServerConfig
+from e2fgvi_server.events import JobEvent, Outbox, log_job_event
+from e2fgvi_server.jobs import CANCELLED, DONE, FAILED, Job, JobQueue
 
 log = logging.getLogger("e2fgvi.server")
 
@@ -177,7 +177,7 @@ class Worker(threading.Thread):
 
     def _run_engine(self, job: Job):
         api = self.api
-        request = api.RemovalRequest.from_mapping(self.engine_mapping(job.request))
+        request = job.removal if job.removal is not None else self.validate(job.request, job.inputs)
         kwargs: dict[str, Any] = {}
         streamed = False
         if job.inputs:
@@ -209,21 +209,11 @@ class Worker(threading.Thread):
         """A frame is complete: by-path jobs get its ``result`` now (by-value ones got it from the sink)."""
         job.frames_complete.append(int(frame))
         if path is not None:
-            self._post(job, wire.RESULT, {"frame": int(frame), "path": str(path)}, record=True)
+            self._post(job, wire.RESULT, wire.result_frame_fields(frame, path), record=True)
 
     def _post_frame(self, job: Job, frame: int, result: Any) -> None:
-        pixels = np.asarray(getattr(result, "pixels", result))
-        if pixels.ndim == 2:
-            pixels = pixels[:, :, None]
-        channels = list(getattr(result, "channels", ()) or []) or None
-        if pixels.dtype.name not in wire.BUFFER_DTYPES:
-            pixels = pixels.astype(np.float32)  # uint16/float64 plates come back as float32 on the wire
-        fields: dict[str, Any] = {"frame": int(frame), "buffer": 0}
-        for name in ("data_window", "display_window"):
-            window = getattr(result, name, None)
-            if window is not None:
-                fields[name] = [int(v) for v in window]
-        self._post(job, wire.RESULT, fields, arrays=[pixels], channels=[channels], record=True)
+        fields, arrays, channels = wire.result_frame_message(frame, result)
+        self._post(job, wire.RESULT, fields, arrays=arrays, channels=channels, record=True)
 
     def _post(
         self,
@@ -240,7 +230,8 @@ class Worker(threading.Thread):
     # --- what the broker asks for hello/status and to validate a submit --------------------------------
     def describe(self, kind: str) -> dict[str, Any]:
         info: dict[str, Any] = {
-            "engines": ["auto", "e2fgvi_hq", "e2fgvi", "propagate"],
+            "engines": list(ENGINE_CHOICES),
+            "engine_traits": {name: traits.to_mapping() for name, traits in ENGINES.items()},
             "engine_loaded": self._api is not None,
             "engine_error": self._engine_error,
         }
@@ -252,21 +243,23 @@ class Worker(threading.Thread):
         return info
 
     def engine_mapping(self, request: dict[str, Any]) -> dict[str, Any]:
-        """A submit's ``request`` as ``RemovalRequest`` keys: ``shot`` is only a label, and a request naming no
-        device gets the server's ``--device``."""
-        mapping = {k: v for k, v in request.items() if k != "shot"}
+        """A submit's ``request`` as ``RemovalRequest`` keys: a request naming no device gets the server's
+        ``--device``."""
+        mapping = dict(request)
         if not mapping.get("device"):
             mapping["device"] = self.config.device
         return mapping
 
-    def validate(self, request: dict[str, Any], inputs: dict[str, Any]) -> None:
-        """Fail a bad submit before it is queued: the request must build, and say where frames come from."""
-        self.api.RemovalRequest.from_mapping(self.engine_mapping(request))  # numpy-only: never waits for torch
+    def validate(self, request: dict[str, Any], inputs: dict[str, Any]):
+        """Parse a submit once, before it is queued, and return the ``RemovalRequest`` the job keeps: the request
+        must build, and say where frames come from."""
+        removal = RemovalRequest.from_mapping(self.engine_mapping(request))  # loaded at start; never torch
         if not inputs and not request.get("plate"):
             raise ConfigError(
                 "submit needs 'request.plate' (a path pattern on the server's storage) or "
                 "'plate_frames' (frames by value)"
             )
+        return removal
 
 
 class _ProgressRelay:
@@ -282,13 +275,9 @@ class _ProgressRelay:
     def __call__(self, report) -> None:
         job = self._job
         job.frames_done, job.frames_total, job.stage = report.frames_done, report.frames_total, report.stage
-        fields = {
-            "frames_done": int(report.frames_done),
-            "frames_total": int(report.frames_total),
-            "stage": str(report.stage),
-            "elapsed_s": round(float(report.elapsed_s), 3),
-            "eta_s": None if report.eta_s is None else round(float(report.eta_s), 3),
-        }
+        fields = wire.ProgressFields(
+            report.frames_done, report.frames_total, report.stage, report.elapsed_s, report.eta_s
+        ).to_fields()
         self.last = fields
         now = time.monotonic()
         if now - self._last_sent >= PROGRESS_MIN_INTERVAL_S or report.frames_done >= report.frames_total:
@@ -342,31 +331,21 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _frames_from_wire(entries: list[dict[str, Any]]) -> dict[int, Any]:
+def _frames_from_wire(entries: list[wire.ValueFrame]) -> dict[int, Any]:
+    """Frames by value as the engine's ``Frame``s (the protocol has checked and completed every field)."""
     from e2fgvi_core.io.frame import Frame
 
-    frames = {}
-    for entry in entries:
-        pixels = entry["pixels"]
-        if pixels.ndim == 2:
-            pixels = pixels[:, :, None]
-        h, w = pixels.shape[:2]
-        data_window = entry.get("data_window") or (0, 0, w, h)
-        display_window = entry.get("display_window") or data_window
-        metadata = {
-            k: v
-            for k, v in (entry.get("metadata") or {}).items()
-            if isinstance(k, str) and isinstance(v, (str, int, float))
-        }
-        frames[int(entry["frame"])] = Frame(
-            pixels=pixels,
-            channels=tuple(entry["channels"]),
-            data_window=tuple(data_window),
-            display_window=tuple(display_window),
-            metadata=metadata,
-            path=f"frame {entry['frame']} by value",
+    return {
+        entry.frame: Frame(
+            pixels=entry.pixels,
+            channels=entry.channels,
+            data_window=entry.data_window,
+            display_window=entry.display_window,
+            metadata=dict(entry.metadata),
+            path=f"frame {entry.frame} by value",
         )
-    return frames
+        for entry in entries
+    }
 
 
 def _devices() -> list[dict[str, Any]]:

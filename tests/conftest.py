@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from e2fgvi_core.testing import PROJECT_ROOT
+
 SHARED = Path(os.environ.get("E2FGVI_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
 PARITY = SHARED / "parity"
 FOOTAGE = SHARED / "footage"

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 from e2fgvi_core.device import select_device
 from e2fgvi_core.errors import DeviceError
+from e2fgvi_core.testing import PROJECT_ROOT
 
 
 def test_auto_prefers_cuda_then_mps_then_cpu():

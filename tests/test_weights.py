@@ -7,7 +7,6 @@ import os
 import pickle
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,8 +14,7 @@ import torch
 from e2fgvi_core import weights as store
 from e2fgvi_core.errors import CheckpointError
 from e2fgvi_core.models import build_discriminator, build_generator
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from e2fgvi_core.testing import PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")

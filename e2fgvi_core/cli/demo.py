@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from e2fgvi_core.removal.api import ENGINES
-from e2fgvi_core.removal.prepare import srgb_decode, srgb_encode
+from e2fgvi_core.io.colour import decode_srgb as srgb_decode
+from e2fgvi_core.io.colour import encode_srgb as srgb_encode
+from e2fgvi_core.removal.engines import ENGINE_CHOICES
 
 SAMPLE_FRAMES = 4
 
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", default="demo_output", help="folder for the shot, results and contact sheet")
     parser.add_argument("--frames", type=int, default=20, help="length of the synthetic shot (20)")
     parser.add_argument("--size", default="288x160", help="frame size WxH (288x160)")
-    parser.add_argument("--engine", default="auto", choices=ENGINES)
+    parser.add_argument("--engine", default="auto", choices=ENGINE_CHOICES)
     parser.add_argument("--weights", help="checkpoint file or installed name")
     parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
 
@@ -95,12 +96,12 @@ def _contact_sheet(before: np.ndarray, after: np.ndarray, clean: np.ndarray, mat
 
 
 def run(args: argparse.Namespace) -> int:
-    from e2fgvi_core.removal.api import RemovalRequest, run_removal
-    from e2fgvi_core.removal.engines import choose_engine
-    from e2fgvi_core.removal.prepare import dilate_hole
     from e2fgvi_core.errors import ConfigError
     from e2fgvi_core.io import Frame, read_frame, write_frame
     from e2fgvi_core.metrics import psnr
+    from e2fgvi_core.removal.api import RemovalRequest, run_removal
+    from e2fgvi_core.removal.engines import choose_engine
+    from e2fgvi_core.removal.prepare import dilate_hole
 
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))

@@ -2,16 +2,17 @@
 
 Why a module of its own: ``remove.py`` imports it only when ``--server`` is given, so the in-process path never
 loads ZeroMQ, and the remote path never loads torch. The output (progress bar, one-line summary, exit code, one-line
-errors) is the same as in-process, so scripts do not care where the frames were computed.
+errors) is ``cli/report.py``'s, as in-process, so scripts do not care where the frames were computed. The request
+goes as flat keys (``RemovalRequest.to_mapping``): the server validates it, the client never parses it again.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
 from e2fgvi_core import errors
-from e2fgvi_core.removal.api import Progress, RemovalRequest
+from e2fgvi_core.cli.report import ProgressBar, print_json, print_summary, print_warnings
+from e2fgvi_core.removal.request import Progress, RemovalRequest
 
 PATH_KEYS = ("plate", "matte", "out", "weights")
 
@@ -26,14 +27,14 @@ def request_for_server(request: RemovalRequest) -> dict:
     return mapping
 
 
-def error_from_remote(exc: Exception) -> errors.E2fgviError:
-    """The E2fgviError subclass whose ``code`` the server sent, so the CLI prints and exits as in-process."""
-    code = getattr(exc, "code", "")
+def error_from_remote(exc: errors.E2fgviError) -> errors.E2fgviError:
+    """The class whose ``code`` the server (or the client library) raised, so the CLI prints and exits as
+    in-process; looked up in the one table, ``errors.ERROR_CLASSES``."""
+    code = exc.code
     message = getattr(exc, "message", None) or str(exc)
-    for value in vars(errors).values():
-        if isinstance(value, type) and issubclass(value, errors.E2fgviError) and value.code == code:
-            return value(message)
-    return errors.E2fgviError(f"{code}: {message}" if code else message)
+    if code in errors.ERROR_CLASSES:
+        return errors.ERROR_CLASSES[code](message)
+    return errors.E2fgviError(f"{code}: {message}")
 
 
 REACH_TIMEOUT_S = 3.0
@@ -43,15 +44,14 @@ REACH_TIMEOUT_S = 3.0
 def check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
     """One ``hello`` without retries: a server that is not there fails in seconds with one line, not after
     fifteen seconds of reconnect lines; the line names the command that starts one."""
-    from e2fgvi_core.cli.status import ServerUnreachableError
-    from host_plugin.client import Client, ClientError
-    from server.protocol import RemoteError
+    from e2fgvi_host.client import Client
+    from e2fgvi_server.protocol import RemoteError
 
     try:
         with Client(address, retries=0, heartbeat_interval_s=max(0.1, timeout_s / 3)) as client:
             client.hello(timeout_s=timeout_s)
-    except (ClientError, RemoteError) as exc:
-        raise ServerUnreachableError(
+    except (errors.ClientError, RemoteError) as exc:
+        raise errors.ServerUnavailableError(
             f"no e2fgvi-server answered at {address} within {timeout_s:.0f} s ({exc}); start one with "
             f"`e2fgvi-server --bind {address}`"
         ) from None
@@ -59,9 +59,8 @@ def check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
 
 def run_remote(request: RemovalRequest, address: str, quiet: bool = False, as_json: bool = False) -> int:
     """Submit ``request`` to the server at ``address``, draw progress, print the summary; return the exit code."""
-    from e2fgvi_core.cli.remove import ProgressBar
-    from host_plugin.client import Client, ClientError
-    from server.protocol import RemoteError, WireError
+    from e2fgvi_host.client import Client
+    from e2fgvi_server.protocol import RemoteError
 
     if request.out is None:
         raise errors.ConfigError(
@@ -69,9 +68,16 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False, as_js
         )
     submitted = request_for_server(request)
     check_reachable(address)
-    bar = ProgressBar(enabled=not quiet and sys.stderr is not None)
+    bar = ProgressBar(enabled=not quiet)
+
+    shown: list[str] = []
 
     def on_progress(fields: dict) -> None:
+        if fields.get("warning"):  # the server sends each warning when it arises
+            bar.interrupt()
+            print_warnings([str(fields["warning"])])
+            shown.append(str(fields["warning"]))
+            return
         bar(
             Progress(
                 int(fields.get("frames_done", 0)),
@@ -92,29 +98,23 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False, as_js
                 raise
             finally:
                 bar.close()
-    except (RemoteError, ClientError) as exc:
+    except (RemoteError, errors.ClientError) as exc:
         raise error_from_remote(exc) from None
-    except WireError as exc:
+    except errors.ProtocolError as exc:
         raise errors.ProtocolError(f"{address}: {exc}") from None
     summary = result.summary
-    from e2fgvi_core.cli.remove import cache_text
-
-    for message in summary.get("warnings") or []:
-        print(f"e2fgvi remove: warning: {message}", file=sys.stderr)
-    frames = len(result.frames)
-    seconds = float(summary.get("engine_seconds") or 0.0)
-    rate = frames / seconds if seconds > 0 else 0.0
-    cache = summary.get("cache") if isinstance(summary.get("cache"), dict) else {}
-    words = cache_text(summary.get("engine"), cache.get("hits"), cache.get("misses"))
-    variant = f" ({summary['variant']})" if summary.get("variant") else ""
-    print(
-        f"e2fgvi remove: wrote {frames} frames to {submitted['out']} in {seconds:.1f} s "
-        f"({rate:.2f} frames/s) with {summary.get('engine')}{variant}; {summary.get('frames_passthrough', 0)} "
-        f"passed through (empty matte); {words}; server {address}",
-        file=sys.stderr,
+    print_warnings([w for w in summary.get("warnings") or [] if w not in shown])
+    cache = summary.get("cache")
+    print_summary(
+        frames=len(result.frames),
+        out=submitted["out"],
+        seconds=float(summary.get("engine_seconds") or 0.0),
+        engine=summary.get("engine"),
+        model=f" ({summary['variant']})" if summary.get("variant") else "",
+        passthrough=summary.get("frames_passthrough", 0),
+        cache=(cache["hits"], cache["misses"]) if isinstance(cache, dict) else None,
+        where=f"server {address}",
     )
     if as_json:
-        import json
-
-        print(json.dumps({**summary, "frames": [int(f) for f in result.frames], "server": address}, sort_keys=True))
+        print_json({**summary, "frames": [int(f) for f in result.frames], "server": address})
     return 0

@@ -1,22 +1,31 @@
 """``e2fgvi remove``: clean frames out of a plate and a matte, with a progress bar and a one-line summary.
 
-Every flag maps onto ``RemovalRequest``/``EngineConfig`` (the same dataclasses the server and the farm fill), so
-a value the CLI accepts is one the server accepts. ``--server ADDRESS`` sends the request to a running
-``e2fgvi-server`` instead of running it here.
+Every flag maps onto a flat key of ``RemovalRequest.from_mapping`` (the same dataclasses the server and the farm
+fill), so a value the CLI accepts is one the server accepts. ``--server ADDRESS`` sends the request to a running
+``e2fgvi-server`` instead of running it here; what either path prints lives in ``cli/report.py``. ``--help`` shows
+the everyday options first and the protocol's internals under "advanced", then two examples.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import sys
-import time
 
+from e2fgvi_core.cli.report import ProgressBar, print_json, print_notice, print_summary, print_warnings
 from e2fgvi_core.io.matte import DEFAULT_DILATE, DEFAULT_MATTE_CHANNEL_OUT
 from e2fgvi_core.io.output_encoding import OUT_COLORSPACES
-from e2fgvi_core.removal.api import ENGINES, Progress, RemovalRequest, run_removal
+from e2fgvi_core.propagate.config import PropagateConfig
 from e2fgvi_core.removal.config import BLEND_MODES, ROI_MODES
+from e2fgvi_core.removal.engines import ENGINE_CHOICES
+from e2fgvi_core.removal.request import PROPAGATE_PREFIX, RemovalRequest
+
+REQUEST_FLAGS = (
+    "plate", "matte", "out", "shot", "frames", "matte_channel", "matte_threshold", "matte_invert", "matte_dilate",
+    "matte_feather", "matte_write", "matte_channel_out", "out_channels", "out_colorspace", "engine", "weights",
+    "device", "colorspace", "display", "ocio_config", "exposure", "highlight_rolloff", "roi", "roi_margin", "proxy",
+    "neighbor_stride", "ref_step", "num_ref", "blend", "nan_policy",
+)  # fmt: skip
+"""Flags whose destination is a ``RemovalRequest`` flat key of the same name (plus every ``--propagate-*``)."""
 
 EPILOG = """examples:
   e2fgvi remove --plate shot/plate.%04d.exr --matte shot/matte.%04d.png --out clean/clean.%04d.exr
@@ -32,7 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     io.add_argument("--plate", required=True, help="plate pattern: plate.%%04d.exr, plate.####.exr, plate.@@@@.exr")
     io.add_argument("--matte", help="matte pattern (default: the --matte-channel of the plate, alpha)")
     io.add_argument("--out", required=True, help="output pattern with a frame token; files are written atomically")
-    io.add_argument("--frames", help="frame range, e.g. 1001-1100 (default: every frame on disk)")
+    io.add_argument("--frames", help="frames to produce and write, e.g. 1001-1010, inside --shot (default: all)")
+    io.add_argument(
+        "--shot", help="the shot's frame range: what windows and references see (default: --frames, else all on disk)"
+    )
     io.add_argument("--out-channels", metavar="R,G,B", help="write only these channels (e.g. for PNG output)")
     io.add_argument(
         "--out-colorspace",
@@ -43,9 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     matte.add_argument("--matte-channel", help="channel of the matte (default: alpha, else any channel over threshold)")
     matte.add_argument("--matte-threshold", type=float, help="remove above this [0, 1) value (0.5 float, 0 integer)")
     matte.add_argument("--matte-invert", action="store_true", default=None, help="remove where the matte is NOT set")
-    matte.add_argument("--dilate", type=int, help=f"grow the matte N times by a 3x3 cross ({DEFAULT_DILATE}, official)")
-    matte.add_argument("--feather", type=int, help="soft composite edge N pixels wide, inside the hole (0: hard)")
-    matte.add_argument("--write-matte", metavar="PATTERN", help="also write the matte actually used, per frame")
+    matte.add_argument(
+        "--dilate", dest="matte_dilate", type=int, help=f"grow the matte N times by a 3x3 cross ({DEFAULT_DILATE})"
+    )
+    matte.add_argument(
+        "--feather", dest="matte_feather", type=int, help="soft composite edge N pixels wide, inside the hole (0)"
+    )
+    matte.add_argument("--write-matte", dest="matte_write", metavar="PATTERN", help="also write the matte used")
     matte.add_argument(
         "--matte-channel-out",
         nargs="?",
@@ -59,18 +75,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     colour.add_argument(
         "--highlight-rolloff", type=float, metavar="KNEE", help="compress highlights above KNEE in (0, 1) for the model"
     )
-    run = parser.add_argument_group("engine and run")
-    run.add_argument(
+    colour.add_argument("--display", help="OpenColorIO display-referred colourspace the model sees (needs --colorspace)")
+    colour.add_argument("--ocio-config", help="OpenColorIO config file or ocio:// URI (default: $OCIO, else built-in)")
+    run_group = parser.add_argument_group("engine and run")
+    run_group.add_argument(
         "--engine",
-        choices=ENGINES,
+        choices=ENGINE_CHOICES,
         default="auto",
         help="auto: E2FGVI-HQ when a checkpoint is installed, else the weight-free propagate engine",
     )
-    run.add_argument("--weights", help="checkpoint file or installed name (see `e2fgvi weights list`)")
-    run.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps; an explicit device must exist")
-    run.add_argument("--server", metavar="ADDRESS", help="run on an e2fgvi-server (e.g. tcp://127.0.0.1:5577)")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
-    run.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+    run_group.add_argument("--weights", help="checkpoint file or installed name (see `e2fgvi weights list`)")
+    run_group.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps; an explicit device must exist")
+    run_group.add_argument("--server", metavar="ADDRESS", help="run on an e2fgvi-server (e.g. tcp://127.0.0.1:5577)")
+    run_group.add_argument("--quiet", action="store_true", help="no progress bar")
+    run_group.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     advanced = parser.add_argument_group("advanced (the protocol's internals)")
     advanced.add_argument(
         "--roi", choices=ROI_MODES, help="auto (default): crop each window to its mattes; full: whole frames"
@@ -86,138 +104,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("zero", "error"),
         help="NaN/Inf in the plate: read as 0 with a warning (default) or refuse the frame",
     )
+    group = parser.add_argument_group("propagate engine (advanced)", "per-job settings of the weight-free engine")
+    for spec in dataclasses.fields(PropagateConfig):
+        env = f"E2FGVI_PROPAGATE_{spec.name.upper()}"
+        group.add_argument(
+            f"--propagate-{spec.name.replace('_', '-')}", metavar="VALUE", help=f"default {spec.default} (or ${env})"
+        )
 
 
 def build_request(args: argparse.Namespace) -> RemovalRequest:
     """The request described by the parsed flags (validated by ``RemovalRequest.from_mapping``)."""
-    return RemovalRequest.from_mapping(
-        {
-            "plate": args.plate,
-            "matte": args.matte,
-            "out": args.out,
-            "frames": args.frames,
-            "matte_channel": args.matte_channel,
-            "matte_threshold": args.matte_threshold,
-            "matte_invert": args.matte_invert,
-            "matte_dilate": args.dilate,
-            "matte_feather": args.feather,
-            "matte_write": args.write_matte,
-            "matte_channel_out": args.matte_channel_out,
-            "out_channels": args.out_channels,
-            "out_colorspace": args.out_colorspace,
-            "engine": args.engine,
-            "weights": args.weights,
-            "device": args.device,
-            "colorspace": args.colorspace,
-            "exposure": args.exposure,
-            "highlight_rolloff": args.highlight_rolloff,
-            "roi": args.roi,
-            "roi_margin": args.roi_margin,
-            "proxy": args.proxy,
-            "neighbor_stride": args.neighbor_stride,
-            "ref_step": args.ref_step,
-            "num_ref": args.num_ref,
-            "blend": args.blend,
-            "nan_policy": args.nan_policy,
-        }
-    )
-
-
-def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
-
-
-class ProgressBar:
-    """One self-rewriting line on stderr: bar, frames, frames/s, ETA, stage."""
-
-    WIDTH = 24
-
-    def __init__(self, stream=sys.stderr, enabled: bool = True) -> None:
-        self.stream = stream
-        self.enabled = enabled
-        self._last = 0.0
-        self._drawn = False
-
-    def __call__(self, progress: Progress) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        final = progress.frames_done == progress.frames_total or progress.stage == "done"
-        if not final and now - self._last < 0.2:
-            return
-        self._last = now
-        total = max(progress.frames_total, 1)
-        filled = int(self.WIDTH * progress.frames_done / total)
-        rate = progress.frames_done / progress.elapsed_s if progress.elapsed_s > 0 else 0.0
-        line = (
-            f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {progress.frames_done}/{progress.frames_total} frames "
-            f"{rate:5.2f} frames/s ETA {_clock(progress.eta_s)} {progress.stage:<14}"
-        )
-        self.stream.write(line)
-        self.stream.flush()
-        self._drawn = True
-
-    def interrupt(self) -> None:
-        """End the bar's line so a message printed now starts on its own line; the bar redraws after it."""
-        if self.enabled and self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._drawn = False
-
-    def close(self) -> None:
-        if self.enabled and self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def run(args: argparse.Namespace) -> int:
-    request = build_request(args)
-    if args.server:
-        from e2fgvi_core.cli.remote import run_remote
-
-        return int(run_remote(request, args.server, quiet=args.quiet, as_json=args.json))
-    from e2fgvi_core.removal.engines import choose_engine
-
-    choice = choose_engine(request.engine, request.weights)
-    if choice.notice:
-        print(f"e2fgvi remove: {choice.notice}", file=sys.stderr)
-    request = dataclasses.replace(request, engine=choice.engine)
-    bar = ProgressBar(enabled=not args.quiet and sys.stderr is not None)
-
-    def warn_now(message: str) -> None:
-        bar.interrupt()
-        print(f"e2fgvi remove: warning: {message}", file=sys.stderr)
-
-    try:
-        summary = run_removal(request, progress=bar, on_warning=warn_now)
-    finally:
-        bar.close()
-    stats = summary.cache_stats
-    rate = summary.frames_written / summary.seconds if summary.seconds > 0 else 0.0
-    model = f" ({summary.variant}, weights {summary.weights_sha256[:12]})" if summary.weights_sha256 else ""
-    print(
-        f"e2fgvi remove: wrote {summary.frames_written} frames to {request.out} in {summary.seconds:.1f} s "
-        f"({rate:.2f} frames/s) with {summary.engine}{model}; {summary.frames_passthrough} passed through "
-        f"(empty matte); {cache_text(summary.engine, stats.hits if stats else None, stats.misses if stats else None)}"
-        + (f"; {len(summary.warnings)} warning(s) above" if summary.warnings else ""),
-        file=sys.stderr,
-    )
-    if args.json:
-        print(json.dumps(summary_mapping(summary, request.out), sort_keys=True))
-    return 0
-
-
-def cache_text(engine: str | None, hits: int | None, misses: int | None) -> str:
-    """The summary's cache words: the job's own counters, or plainly that the engine does not cache."""
-    if engine == "propagate":
-        return "no cache (the propagate engine does not cache features between runs)"
-    if hits is None:
-        return "no cache"
-    return f"cache {hits} hits / {misses} misses (this job)"
+    values = {key: getattr(args, key) for key in REQUEST_FLAGS}
+    for spec in dataclasses.fields(PropagateConfig):
+        values[PROPAGATE_PREFIX + spec.name] = getattr(args, PROPAGATE_PREFIX + spec.name)
+    return RemovalRequest.from_mapping(values)
 
 
 def summary_mapping(summary, out: str | None) -> dict:
@@ -234,8 +134,45 @@ def summary_mapping(summary, out: str | None) -> dict:
         "frames_passthrough": summary.frames_passthrough,
         "windows_run": summary.windows_run,
         "warnings": list(summary.warnings),
-        "caches": summary.engine != "propagate",
-        "cache": None
-        if stats is None or summary.engine == "propagate"
-        else {"hits": stats.hits, "misses": stats.misses},
+        "caches": stats is not None,
+        "cache": None if stats is None else {"hits": stats.hits, "misses": stats.misses},
     }
+
+
+def run(args: argparse.Namespace) -> int:
+    request = build_request(args)
+    if args.server:
+        from e2fgvi_core.cli.remote import run_remote
+
+        return int(run_remote(request, args.server, quiet=args.quiet, as_json=args.json))
+    from e2fgvi_core.removal.api import run_removal
+    from e2fgvi_core.removal.engines import choose_engine
+
+    choice = choose_engine(request.engine, request.weights)
+    if choice.notice:
+        print_notice(choice.notice)
+    request = dataclasses.replace(request, engine=choice.engine)
+    bar = ProgressBar(enabled=not args.quiet)
+
+    def warn_now(message: str) -> None:
+        bar.interrupt()
+        print_warnings([message])
+
+    try:
+        summary = run_removal(request, progress=bar, on_warning=warn_now)
+    finally:
+        bar.close()
+    stats = summary.cache_stats
+    print_summary(
+        frames=summary.frames_written,
+        out=request.out,
+        seconds=summary.seconds,
+        engine=summary.engine,
+        model=f" ({summary.variant}, weights {summary.weights_sha256[:12]})" if summary.weights_sha256 else "",
+        passthrough=summary.frames_passthrough,
+        cache=(stats.hits, stats.misses) if stats is not None else None,
+        warnings=len(summary.warnings),
+    )
+    if args.json:
+        print_json(summary_mapping(summary, request.out))
+    return 0

@@ -10,19 +10,13 @@ import argparse
 import json
 import sys
 
-from e2fgvi_core.errors import E2fgviError
+from e2fgvi_core.errors import ClientError, ServerUnavailableError
 
 STATUS_TIMEOUT_S = 5.0
 
 
-class ServerUnreachableError(E2fgviError):
-    """No ``e2fgvi-server`` answered at the given address."""
-
-    code = "server_unavailable"
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from server.protocol import DEFAULT_ADDRESS
+    from e2fgvi_server.protocol import DEFAULT_ADDRESS
 
     parser.add_argument(
         "--server", default=DEFAULT_ADDRESS, metavar="ADDRESS", help=f"server endpoint (default {DEFAULT_ADDRESS})"
@@ -32,14 +26,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from host_plugin.client import Client, ClientError
-    from server.protocol import RemoteError
+    from e2fgvi_host.client import Client
+    from e2fgvi_server.protocol import RemoteError
 
     try:
         with Client(args.server, retries=0, heartbeat_interval_s=max(0.1, args.timeout_s / 3)) as client:
             status = client.status(timeout_s=args.timeout_s)
     except (ClientError, RemoteError) as exc:
-        raise ServerUnreachableError(
+        raise ServerUnavailableError(
             f"no e2fgvi-server answered at {args.server}: {exc}; start one with `e2fgvi-server --bind {args.server}`"
         ) from None
     if args.json:

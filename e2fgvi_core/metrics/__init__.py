@@ -5,28 +5,28 @@
 
 from e2fgvi_core.metrics.completion import (
     EWARP_FLOW_METHOD,
+    PAPER_SSIM_WINDOW,
+    WarpField,
     frechet_distance,
     ground_truth_warps,
     paper_psnr_ssim,
-    PAPER_SSIM_WINDOW,
     psnr,
     ssim,
     ssim_map,
     to_u8,
-    WarpField,
     warping_error,
 )
 
 __all__ = [
     "EWARP_FLOW_METHOD",
+    "PAPER_SSIM_WINDOW",
+    "WarpField",
     "frechet_distance",
     "ground_truth_warps",
     "paper_psnr_ssim",
-    "PAPER_SSIM_WINDOW",
     "psnr",
     "ssim",
     "ssim_map",
     "to_u8",
-    "WarpField",
     "warping_error",
 ]

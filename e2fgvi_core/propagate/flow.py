@@ -13,10 +13,10 @@ from collections import OrderedDict
 import cv2
 import numpy as np
 
-from e2fgvi_core.propagate.config import PropagateConfig
-from e2fgvi_core.propagate.harmonic import complete_flow, fill_harmonic_coarse, grow_mask
-from e2fgvi_core.propagate.global_motion import PairMotion, fit_pair_motion
 from e2fgvi_core.metrics import to_u8
+from e2fgvi_core.propagate.config import PropagateConfig
+from e2fgvi_core.propagate.global_motion import PairMotion, fit_pair_motion
+from e2fgvi_core.propagate.harmonic import complete_flow, fill_harmonic_coarse, grow_mask
 
 _SAMPLE_ROW = 1024
 _MIN_FLOW_SIZE = 32  # DIS refuses images smaller than its coarsest patch grid

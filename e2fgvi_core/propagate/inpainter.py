@@ -15,18 +15,18 @@ does colour conversion, matte dilation, compositing and I/O.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from e2fgvi_core.errors import ConfigError, MatteError, SequenceError
 from e2fgvi_core.propagate.config import PropagateConfig
 from e2fgvi_core.propagate.flow import FlowEstimator, frame_digest, sample
-from e2fgvi_core.propagate.harmonic import grow_mask
 from e2fgvi_core.propagate.global_motion import PairMotion, transform_points
+from e2fgvi_core.propagate.harmonic import grow_mask
 from e2fgvi_core.propagate.pixel_propagation import blend_candidates, camera_deviation, trace_camera, trace_direction
 from e2fgvi_core.propagate.spatial_fill import correct_seams, inpaint_spatial
-from e2fgvi_core.errors import ConfigError, MatteError, SequenceError
 
 _SEAM_RING_PX = 2
 
@@ -71,14 +71,18 @@ class PropagateInpainter:
     def context_frames(self) -> int:
         return self.config.context_frames
 
-    def fill(self, frames: np.ndarray, holes: np.ndarray, targets: Sequence[int]) -> np.ndarray:
+    def fill(
+        self, frames: np.ndarray, holes: np.ndarray, targets: Sequence[int], restarts: Collection[int] = ()
+    ) -> np.ndarray:
         """Return the filled target frames.
 
         ``frames``: float32 (t, h, w, 3) display-referred in [0, 1]; ``holes``: bool (t, h, w), already dilated;
-        ``targets``: indices into ``t`` to produce. Returns float32 (len(targets), h, w, 3) in [0, 1]; pixels
-        outside a target's hole are the input's.
+        ``targets``: indices into ``t`` to produce; ``restarts``: targets that take nothing from the frame filled
+        before them (the runner restarts the carry at fixed shot positions, so a chunk can reproduce a whole run).
+        Returns float32 (len(targets), h, w, 3) in [0, 1]; pixels outside a target's hole are the input's.
         """
         frames, holes, targets = _validate(frames, holes, targets)
+        restarts = {int(i) for i in restarts}
         t, h, w = holes.shape
         out = np.empty((len(targets), h, w, 3), dtype=np.float32)
         needed = [i for i in targets if holes[i].any()]
@@ -89,7 +93,8 @@ class PropagateInpainter:
         span = self._span(frames[lo : hi + 1], holes[lo : hi + 1], digests) if needed else None
         for j, i in enumerate(targets):
             if span is not None and holes[i].any():
-                out[j] = self._fill_one(span, i - lo, self._previous_output(digests, i - lo))
+                previous = None if i in restarts else self._previous_output(digests, i - lo)
+                out[j] = self._fill_one(span, i - lo, previous)
             else:
                 out[j] = frames[i]
             digest = digests[i - lo] if lo <= i <= hi else frame_digest(frames[i], holes[i])

@@ -11,8 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from e2fgvi_core.propagate.harmonic import fill_harmonic_coarse, grow_mask
 from e2fgvi_core.metrics import to_u8
+from e2fgvi_core.propagate.harmonic import fill_harmonic_coarse, grow_mask
 
 _METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 

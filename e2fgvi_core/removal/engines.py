@@ -10,7 +10,11 @@ the references too and throws them away). A window's predictions are cached as w
 re-running a shot after a matte tweak re-runs only the windows that read a changed frame.
 
 Both engines share one contract with the runner: ``plan(length, config)`` and ``run_window(window, geometry,
-digests, prepare) -> {position: (h, w, 3) float32 display-referred prediction in [0, 1]}`` at processing size.
+digests, prepare) -> {position: (h, w, 3) float32 display-referred prediction in [0, 1]}`` at processing size, and
+``out_of_memory_errors`` (the exception types that mean the device ran out of memory).
+
+``ENGINES`` is the one registry of the user's ``--engine`` choices and their traits: the CLI choices, the server's
+``hello``, request validation and the ROI policy (``roi.plan_geometry``) all read it.
 """
 
 from __future__ import annotations
@@ -19,16 +23,26 @@ import hashlib
 import itertools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from e2fgvi_core.errors import CheckpointError, ConfigError, DeviceError
+from e2fgvi_core.propagate.config import PropagateConfig
 from e2fgvi_core.removal.cache import ShotCache
 from e2fgvi_core.removal.config import EngineConfig
 from e2fgvi_core.removal.plan import ShotPlan, Window, plan_shot
-from e2fgvi_core.removal.prepare import prediction_to_display, symmetric_pad, to_model_input
-from e2fgvi_core.removal.roi import Geometry
-from e2fgvi_core.errors import CheckpointError, DeviceError
+from e2fgvi_core.removal.prepare import (
+    HQ_MULTIPLE_HW,
+    ORIGINAL_SIZE_WH,
+    prediction_to_display,
+    symmetric_pad,
+    to_model_input,
+)
+
+if TYPE_CHECKING:  # roi reads the registry below, so this module imports roi only for the annotation
+    from e2fgvi_core.removal.roi import Geometry
 
 Prepare = Callable[[int], tuple[np.ndarray, np.ndarray]]
 """position -> (display (h, w, 3) uint8 or float32, dilated hole (h, w) bool) at the window's processing size."""
@@ -37,6 +51,77 @@ PROPAGATE_NOTICE = (
     "no E2FGVI checkpoint is installed: using the weight-free 'propagate' engine (install the official E2FGVI-HQ "
     "checkpoint with `e2fgvi weights add E2FGVI-HQ-CVPR22.pth` for the model's quality)"
 )
+
+
+@dataclass(frozen=True)
+class EngineTraits:
+    """What callers must know about an engine without loading it.
+
+    ``fixed_size_wh``: the only processing size it runs at (whole frames resized to it; ROI does not apply);
+    ``pad_multiple_hw``: processing sizes are padded to multiples of this (None: any size); ``crops_to_roi``:
+    ``--roi auto`` crops windows to their mattes; ``needs_weights``: a checkpoint must be installed;
+    ``chunk_exact``: a ``frames`` subset equals the same frames of a whole-shot run bit for bit; ``notice``: the
+    sentence shown when ``auto`` falls back to it.
+    """
+
+    name: str
+    description: str
+    needs_weights: bool
+    chunk_exact: bool
+    fixed_size_wh: tuple[int, int] | None = None
+    pad_multiple_hw: tuple[int, int] | None = None
+    crops_to_roi: bool = False
+    notice: str | None = None
+
+    def to_mapping(self) -> dict[str, object]:
+        """The traits as plain values (the server's ``hello`` lists them)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "needs_weights": self.needs_weights,
+            "chunk_exact": self.chunk_exact,
+            "fixed_size_wh": list(self.fixed_size_wh) if self.fixed_size_wh else None,
+            "pad_multiple_hw": list(self.pad_multiple_hw) if self.pad_multiple_hw else None,
+            "crops_to_roi": self.crops_to_roi,
+        }
+
+
+ENGINES: dict[str, EngineTraits] = {
+    "e2fgvi_hq": EngineTraits(
+        "e2fgvi_hq",
+        "E2FGVI-HQ: any size (padded to multiples of 60x108), windows cropped to the mattes",
+        needs_weights=True,
+        chunk_exact=True,
+        pad_multiple_hw=HQ_MULTIPLE_HW,
+        crops_to_roi=True,
+    ),
+    "e2fgvi": EngineTraits(
+        "e2fgvi",
+        "E2FGVI (original): whole frames resized to 432x240",
+        needs_weights=True,
+        chunk_exact=True,
+        fixed_size_wh=ORIGINAL_SIZE_WH,
+    ),
+    "propagate": EngineTraits(
+        "propagate",
+        "weight-free flow-guided propagation on the CPU (no checkpoint needed)",
+        needs_weights=False,
+        chunk_exact=True,
+        notice=PROPAGATE_NOTICE,
+    ),
+}
+"""The engines, by the name the user picks (``--engine``, request ``engine``); ``auto`` resolves to one of them."""
+
+AUTO = "auto"
+ENGINE_CHOICES: tuple[str, ...] = (AUTO, *ENGINES)
+"""Every accepted ``engine`` value, in the order the CLI lists them."""
+
+
+def check_engine_name(engine: str) -> str:
+    """``engine`` if it is ``auto`` or a registered engine, else a ``ConfigError`` listing the choices."""
+    if engine not in ENGINE_CHOICES:
+        raise ConfigError(f"engine must be one of {', '.join(ENGINE_CHOICES)}; got {engine!r}")
+    return engine
 
 
 def _key(*parts: str) -> str:
@@ -55,6 +140,9 @@ class ModelEngine:
         self.cache = cache
         self.model_id = f"{variant}:{weights_sha256}"
         self.counts = {"features": 0, "flows": 0, "windows": 0}
+        from e2fgvi_core.device import out_of_memory_errors
+
+        self.out_of_memory_errors = out_of_memory_errors()
 
     def plan(self, length: int, config: EngineConfig) -> ShotPlan:
         return plan_shot(length, config)
@@ -136,23 +224,29 @@ class ModelEngine:
 
 
 class PropagateEngine:
-    """The weight-free engine: sliding neighbourhoods of ``context_frames`` on each side, no references."""
+    """The weight-free engine: sliding neighbourhoods of ``context_frames`` on each side, no references.
+
+    Its temporal carry (``temporal_spatial_fill``) makes a frame depend on the frames filled before it, so it
+    restarts at every ``carry_restart_frames``-th position of the shot: the plan says so (``carry_every``) and
+    ``plan_frames`` warms a subset up from the restart before it.
+    """
 
     name = "propagate"
     variant = None
     weights_sha256 = None
+    out_of_memory_errors: tuple[type[BaseException], ...] = (MemoryError,)
 
-    def __init__(self, inpainter=None) -> None:
-        if inpainter is None:
-            from e2fgvi_core.propagate.config import PropagateConfig
-            from e2fgvi_core.propagate.inpainter import PropagateInpainter
+    def __init__(self, config: PropagateConfig | None = None) -> None:
+        from e2fgvi_core.propagate.inpainter import PropagateInpainter
 
-            inpainter = PropagateInpainter(PropagateConfig.from_mapping(None))
-        self.inpainter = inpainter
+        self.config = config if config is not None else PropagateConfig.from_mapping(None)
+        self.inpainter = PropagateInpainter(self.config)
         self.counts = {"features": 0, "flows": 0}
 
     def plan(self, length: int, config: EngineConfig) -> ShotPlan:
-        return plan_shot(length, config, context_frames=self.inpainter.context_frames)
+        plan = plan_shot(length, config, context_frames=self.config.context_frames)
+        carries = self.config.temporal_spatial_fill > 0
+        return replace(plan, carry_every=self.config.carry_restart_frames if carries else None)
 
     def run_window(
         self, window: Window, geometry: Geometry, digests: Callable[[int], str], prepare: Prepare, context: str = ""
@@ -166,7 +260,9 @@ class PropagateEngine:
             frames.append(np.clip(display, 0.0, 1.0).astype(np.float32))
             holes.append(hole)
         targets = [positions.index(p) for p in window.local]
-        filled = self.inpainter.fill(np.stack(frames), np.stack(holes), targets)
+        every = self.config.carry_restart_frames
+        restarts = [positions.index(p) for p in window.local if p % every == 0]
+        filled = self.inpainter.fill(np.stack(frames), np.stack(holes), targets, restarts=restarts)
         return {p: filled[i] for i, p in enumerate(window.local)}
 
 
@@ -180,8 +276,8 @@ class EngineChoice:
 
 def choose_engine(engine: str, weights: str | None) -> EngineChoice:
     """Resolve ``auto``: E2FGVI-HQ (or the variant of ``weights``) when a checkpoint is available, else propagate."""
-    if engine != "auto":
-        return EngineChoice(engine)
+    if engine != AUTO:
+        return EngineChoice(check_engine_name(engine))
     from e2fgvi_core.weights import installed_weights, resolve_weights
 
     if weights:
@@ -191,10 +287,10 @@ def choose_engine(engine: str, weights: str | None) -> EngineChoice:
     except CheckpointError:
         installed = []
     variants = {w.variant for w in installed}
-    for variant in ("e2fgvi_hq", "e2fgvi"):
-        if variant in variants:
-            return EngineChoice(variant)
-    return EngineChoice("propagate", PROPAGATE_NOTICE)
+    for name, traits in ENGINES.items():  # registry order: the best engine first
+        if not traits.needs_weights or name in variants:
+            return EngineChoice(name, traits.notice)
+    raise CheckpointError("no engine is available")
 
 
 _MODELS: dict[tuple[str, str, str], tuple[object, object]] = {}
@@ -212,21 +308,28 @@ def load_model(weights: str | None, variant: str, device) -> tuple[object, objec
         return _MODELS[key]
 
 
-def build_engine(engine: str, weights: str | None, device: str | None, cache: ShotCache):
-    """The engine implementation of a resolved engine name (``e2fgvi_hq``, ``e2fgvi`` or ``propagate``)."""
-    if engine == "propagate":
+def build_engine(
+    engine: str,
+    weights: str | None,
+    device: str | None,
+    cache: ShotCache,
+    propagate: PropagateConfig | None = None,
+):
+    """The engine implementation of a resolved engine name (a key of ``ENGINES``); ``propagate`` its settings."""
+    traits = ENGINES.get(engine)
+    if traits is None:
+        raise ConfigError(f"engine {engine!r} is not resolved: choose one of {', '.join(ENGINES)}")
+    if not traits.needs_weights:
         if device not in (None, "", "auto", "cpu"):  # torch is imported only then: the weight-free engine needs none
             from e2fgvi_core.device import select_device
 
             select_device(device)  # an explicit device that is not there is an error for every engine
-        return PropagateEngine()
-    from e2fgvi_core.device import select_device
+        return PropagateEngine(propagate)
+    from e2fgvi_core.device import out_of_memory_errors, select_device
 
     torch_device = select_device(device)
     try:
         model, installed = load_model(weights, engine, torch_device)
-    except RuntimeError as exc:
-        if "out of memory" in str(exc).lower():
-            raise DeviceError(f"out of memory loading the {engine} model on {torch_device}: use --device cpu") from exc
-        raise
+    except out_of_memory_errors() as exc:
+        raise DeviceError(f"out of memory loading the {engine} model on {torch_device}: use --device cpu") from exc
     return ModelEngine(model, engine, installed.sha256, torch_device, cache)

@@ -49,8 +49,7 @@ def trim_enabled() -> bool:
 
 def release_free_memory() -> bool:
     """Return the allocator's free pages to the system (glibc ``malloc_trim(0)``); True when it was called."""
-    if not trim_enabled():
+    if not trim_enabled() or not callable(_TRIM):
         return False
-    assert callable(_TRIM)
     _TRIM(0)
     return True

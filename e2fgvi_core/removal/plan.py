@@ -7,14 +7,18 @@ local (``num_ref=-1``), or the official "nearest ``num_ref``" selection. Positio
 
 Knowing in advance when each position is used last is what lets the runner stream: a frame is read when the first
 window needs it, written out after the last window that outputs it, and dropped when no window needs it any more.
+
+``plan_frames`` cuts a shot plan down to what a subset of output positions needs (a farm chunk, a host bridge's
+"the chunk around frame N"): the windows whose results reach those positions, and the positions those windows read.
+Running only these gives the same pixels as the whole shot, bit for bit (the runner's contract).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from e2fgvi_core.removal.config import EngineConfig
 from e2fgvi_core.errors import ConfigError
+from e2fgvi_core.removal.config import EngineConfig
 
 
 @dataclass(frozen=True)
@@ -34,11 +38,16 @@ class Window:
 
 @dataclass(frozen=True)
 class ShotPlan:
-    """All windows of a shot plus, per position, the last window that outputs it."""
+    """All windows of a shot plus, per position, the last window that outputs it.
+
+    ``carry_every``: the engine carries state from one output to the next (propagate's temporal fill) and restarts
+    it at every multiple of this position; None when a window's result depends only on its own inputs.
+    """
 
     length: int
     windows: tuple[Window, ...]
     last_output_window: dict[int, int] = field(default_factory=dict)
+    carry_every: int | None = None
 
     def outputs_after(self, window_index: int) -> list[int]:
         """Positions whose result is final once window ``window_index`` has been blended."""
@@ -103,3 +112,55 @@ def plan_shot(length: int, config: EngineConfig, context_frames: int | None = No
         for position in window.local:
             last_output[position] = window.index
     return ShotPlan(length, tuple(windows), last_output)
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """What producing ``outputs`` takes: the windows to run (shot order), the positions they read, the warm-up.
+
+    ``warmup``: positions computed but not written, because a carried state must be rebuilt from its restart point
+    before the first output (propagate); ``windows_skipped`` counts the shot's windows that are not run.
+    """
+
+    outputs: tuple[int, ...]
+    windows: tuple[Window, ...]
+    reads: tuple[int, ...]
+    warmup: tuple[int, ...]
+    windows_skipped: int
+    last_output_window: dict[int, int] = field(default_factory=dict)
+
+    def outputs_after(self, window_index: int) -> list[int]:
+        """Output positions whose result is final once window ``window_index`` (its shot index) is blended."""
+        return sorted(p for p, w in self.last_output_window.items() if w == window_index)
+
+    def needed_after(self, run_index: int) -> set[int]:
+        """Positions read by the window run after the ``run_index``-th one (empty past the end)."""
+        if 0 <= run_index + 1 < len(self.windows):
+            return set(self.windows[run_index + 1].inputs)
+        return set()
+
+
+def plan_frames(shot_plan: ShotPlan, output_positions) -> FramePlan:
+    """The part of ``shot_plan`` that produces ``output_positions`` (indices into the shot) exactly.
+
+    A position's result is the blend of every window whose ``local`` holds it, so those windows run, in shot order;
+    with a carried state (``shot_plan.carry_every = K``) the positions from the last restart ``K * (p // K)`` up to
+    each output ``p`` are computed too. Nothing else is read or run. Raises ``ConfigError`` for positions outside
+    the shot or an empty selection.
+    """
+    outputs = tuple(sorted({int(p) for p in output_positions}))
+    if not outputs:
+        raise ConfigError("no frames to produce: the frames range is empty")
+    outside = [p for p in outputs if not 0 <= p < shot_plan.length]
+    if outside:
+        raise ConfigError(f"output positions {outside[:5]} lie outside the shot of {shot_plan.length} frames")
+    needed = set(outputs)
+    if shot_plan.carry_every:
+        every = shot_plan.carry_every
+        for position in outputs:
+            needed.update(range(every * (position // every), position))
+    windows = tuple(w for w in shot_plan.windows if needed.intersection(w.local))
+    reads = tuple(sorted({p for w in windows for p in w.inputs}))
+    warmup = tuple(sorted(needed - set(outputs)))
+    last = {p: shot_plan.last_output_window[p] for p in outputs}
+    return FramePlan(outputs, windows, reads, warmup, len(shot_plan.windows) - len(windows), last)

@@ -17,10 +17,10 @@ import cv2
 import numpy as np
 
 from e2fgvi_core.errors import SequenceError
+from e2fgvi_core.io.colour import ColourTransform, build_colour_transform
 
 HQ_MULTIPLE_HW = (60, 108)
 ORIGINAL_SIZE_WH = (432, 240)
-RGB_NAMES = (("R", "G", "B"), ("r", "g", "b"), ("red", "green", "blue"))
 
 _CROSS_3X3 = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
@@ -29,19 +29,6 @@ def dilate_hole(matte: np.ndarray, iterations: int = 4) -> np.ndarray:
     """(h, w) bool matte -> (h, w) bool hole: ``cv2.dilate`` with a 3x3 cross, ``iterations`` times (official)."""
     binary = np.ascontiguousarray(matte, dtype=np.uint8)
     return cv2.dilate(binary, _CROSS_3X3, iterations=iterations).astype(bool)
-
-
-def rgb_channel_indices(channels: tuple[str, ...], where: str = "frame") -> tuple[int, int, int]:
-    """Indices of the R, G, B channels (by name, else the first three; one channel is used as grey)."""
-    lookup = {name: i for i, name in enumerate(channels)}
-    for names in RGB_NAMES:
-        if all(n in lookup for n in names):
-            return tuple(lookup[n] for n in names)  # type: ignore[return-value]
-    if len(channels) >= 3:
-        return (0, 1, 2)
-    if len(channels) >= 1:
-        return (0, 0, 0)
-    raise SequenceError(f"{where}: has no channels to inpaint")
 
 
 def is_quantised(pixels: np.ndarray) -> bool:
@@ -53,7 +40,7 @@ def to_display(
     pixels: np.ndarray,
     rgb: tuple[int, int, int],
     linear: bool,
-    colour=None,
+    colour: ColourTransform | None = None,
     nan_policy: str = "zero",
     where: str = "frame",
     on_warning=None,
@@ -62,7 +49,7 @@ def to_display(
 
     Returns (h, w, 3) uint8 for 8-bit plates (as they are), otherwise float32 display-referred values: integer
     plates scaled to [0, 1], float plates converted from scene-linear when ``linear`` (through ``colour``, an
-    object with ``to_display``; the sRGB curve when None). Non-finite values are replaced by 0 with a warning
+    ``io.colour`` transform; the sRGB curve when None). Non-finite values are replaced by 0 with a warning
     (``nan_policy="zero"``; reported through ``on_warning`` or ``warnings``) or refused (``"error"``); outside the
     matte they still go out untouched.
     """
@@ -87,24 +74,8 @@ def to_display(
             warnings.warn(message, RuntimeWarning, stacklevel=2)
         values = np.where(bad, np.float32(0), values)
     if linear:
-        values = colour.to_display(values) if colour is not None else srgb_encode(values)
+        values = (colour or build_colour_transform()).to_display(values)
     return values.astype(np.float32)
-
-
-def srgb_encode(linear: np.ndarray) -> np.ndarray:
-    """Scene-linear -> sRGB display values (IEC 61966-2-1 curve; negatives mirrored). Fallback when io lacks it."""
-    x = np.asarray(linear, dtype=np.float32)
-    a = np.abs(x)
-    out = np.where(a <= 0.0031308, a * 12.92, 1.055 * np.power(np.maximum(a, 1e-12), 1 / 2.4) - 0.055)
-    return (np.sign(x) * out).astype(np.float32)
-
-
-def srgb_decode(display: np.ndarray) -> np.ndarray:
-    """sRGB display values -> scene-linear (inverse of ``srgb_encode``)."""
-    x = np.asarray(display, dtype=np.float32)
-    a = np.abs(x)
-    out = np.where(a <= 0.04045, a / 12.92, np.power((a + 0.055) / 1.055, 2.4))
-    return (np.sign(x) * out).astype(np.float32)
 
 
 def symmetric_pad(array: np.ndarray, multiple_hw: tuple[int, int], axes: tuple[int, int] = (0, 1)) -> np.ndarray:

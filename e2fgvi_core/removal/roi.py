@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from e2fgvi_core.removal.prepare import HQ_MULTIPLE_HW, ORIGINAL_SIZE_WH
+from e2fgvi_core.removal.engines import ENGINES
 
 Rect = tuple[int, int, int, int]
 """``(x0, y0, x1, y1)``: a half-open pixel rectangle of the frame."""
@@ -84,14 +84,15 @@ def plan_geometry(
     roi: str,
     margin: int,
     proxy: float,
-    variant: str | None,
+    engine: str,
 ) -> Geometry:
-    """Geometry of a window from its local frames' dilated holes (``variant`` None = weight-free engine)."""
+    """Geometry of a window from its local frames' dilated holes, by the traits of ``engine`` (``ENGINES``)."""
+    traits = ENGINES[engine]
     width, height = frame_wh
-    if variant == "e2fgvi":
-        return Geometry(frame_wh, (0, 0, width, height), ORIGINAL_SIZE_WH, None)
-    pad = HQ_MULTIPLE_HW if variant is not None else None
-    box = union_bbox(holes) if roi == "auto" and variant is not None else None
+    if traits.fixed_size_wh is not None:
+        return Geometry(frame_wh, (0, 0, width, height), traits.fixed_size_wh, None)
+    pad = traits.pad_multiple_hw
+    box = union_bbox(holes) if roi == "auto" and traits.crops_to_roi else None
     if box is None:
         rect: Rect = (0, 0, width, height)
     else:

@@ -14,6 +14,7 @@ display-referred values (scene-linear float plates through ``e2fgvi_core.io.colo
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -22,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from e2fgvi_core.errors import DeviceError, JobCancelled, MatteError, SequenceError
+from e2fgvi_core.io.channels import rgb_channel_indices
+from e2fgvi_core.io.colour import build_colour_transform
 from e2fgvi_core.io.sequence import require_frame_token
 from e2fgvi_core.io.windows import on_display_window, to_own_data_window
-from e2fgvi_core.removal.api import MemorySink, Progress, RemovalRequest, RemovalSummary
 from e2fgvi_core.removal.blend import WindowBlend, composite_window_frame
 from e2fgvi_core.removal.cache import ShotCache, digest_arrays
 from e2fgvi_core.removal.engines import build_engine, choose_engine
@@ -33,20 +35,18 @@ from e2fgvi_core.removal.feather import feather_native, feather_weights
 from e2fgvi_core.removal.hole import empty_shot_warning, frame_hole, hole_warnings, matte_of_frame
 from e2fgvi_core.removal.matte_outputs import check_matte_outputs, with_matte_channel, write_matte_frame
 from e2fgvi_core.removal.memory import release_free_memory
-from e2fgvi_core.removal.plan import Window
+from e2fgvi_core.removal.plan import FramePlan, Window, plan_frames
 from e2fgvi_core.removal.prepare import (
     is_quantised,
     resize_display,
     resize_matte,
     resize_prediction,
-    rgb_channel_indices,
-    srgb_decode,
-    srgb_encode,
     to_display,
     to_official_scale,
 )
+from e2fgvi_core.removal.request import Progress, RemovalRequest, RemovalSummary
 from e2fgvi_core.removal.roi import Geometry, plan_geometry
-from e2fgvi_core.removal.sources import FileSink, SequenceSource, output_encoding_for
+from e2fgvi_core.removal.sources import FileSink, MemorySink, SequenceSource, output_encoding_for
 
 
 @dataclass
@@ -62,41 +62,6 @@ class _Loaded:
     linear: bool
 
 
-class _Colour:
-    """Scene-linear <-> display conversion: ``e2fgvi_core.io.colour`` when present, else the sRGB curve."""
-
-    def __init__(self, colorspace: str | None) -> None:
-        self.colorspace = colorspace
-        self._impl = None
-        try:
-            from e2fgvi_core.io import colour as io_colour
-        except ImportError:
-            io_colour = None
-        if io_colour is not None:
-            config_cls = getattr(io_colour, "ColourConfig", None)
-            config = None
-            if config_cls is not None:
-                from_mapping = getattr(config_cls, "from_mapping", None)
-                config = from_mapping({"colorspace": colorspace}) if from_mapping else config_cls(colorspace)
-            self._impl = (io_colour, config)
-        elif colorspace:
-            from e2fgvi_core.errors import ConfigError
-
-            raise ConfigError(f"--colorspace {colorspace!r} needs e2fgvi_core.io.colour, which is not available")
-
-    def to_display(self, rgb: np.ndarray) -> np.ndarray:
-        if self._impl is None:
-            return srgb_encode(rgb)
-        module, config = self._impl
-        return np.asarray(module.to_display(rgb, config), dtype=np.float32)
-
-    def to_linear(self, rgb: np.ndarray) -> np.ndarray:
-        if self._impl is None:
-            return srgb_decode(rgb)
-        module, config = self._impl
-        return np.asarray(module.to_linear(rgb, config), dtype=np.float32)
-
-
 class ShotRunner:
     """One run over one shot; see the module docstring for the memory and pixel guarantees."""
 
@@ -104,6 +69,7 @@ class ShotRunner:
         self,
         request: RemovalRequest,
         numbers: tuple[int, ...],
+        outputs: tuple[int, ...],
         source,
         matte_source,
         sink,
@@ -118,6 +84,7 @@ class ShotRunner:
         self.request = request
         self.config = request.config
         self.numbers = numbers
+        self.outputs = outputs
         self.source = source
         self.matte_source = matte_source
         self.sink = sink
@@ -125,7 +92,9 @@ class ShotRunner:
         self.cache = cache
         self.progress = progress
         self.cancel = cancel
-        self.colour = _Colour(request.colorspace)
+        self.colour = build_colour_transform(request.colour)
+        colour = request.colour
+        self._colour_key = f"{colour.colorspace}|{colour.display}|{colour.ocio_config}"
         self.warnings: list[str] = list(notices)
         self._loaded: dict[int, _Loaded] = {}
         self._digests: dict[int, str] = {}
@@ -170,7 +139,7 @@ class ShotRunner:
             self._quantise = quantise
         elif quantise != self._quantise:
             raise SequenceError(f"{where} is {frame.pixels.dtype} but earlier frames of the shot are not")
-        rgb = rgb_channel_indices(frame.channels, where)
+        rgb = rgb_channel_indices(frame.channels)
         linear = np.issubdtype(frame.pixels.dtype, np.floating)
         colour = self._exposed_colour(position, frame, matte) if linear else self.colour
         display = to_display(frame.pixels, rgb, linear, colour, self.config.nan_policy, where, self._warn)
@@ -183,7 +152,7 @@ class ShotRunner:
         self.peak_resident = max(self.peak_resident, len(self._loaded))
         if position not in self._digests:
             self._digests[position] = digest_arrays(
-                display, matte, extra=f"{frame.pixels.dtype}|{linear}|{self.request.colorspace}"
+                display, matte, extra=f"{frame.pixels.dtype}|{linear}|{self._colour_key}"
             )
         return loaded
 
@@ -225,26 +194,33 @@ class ShotRunner:
         return resize_display(np.ascontiguousarray(display), geometry.proc_wh), frame_hole(matte, self.matte)
 
     # -- the loop -------------------------------------------------------------------------------------------
+    def frame_plan(self) -> FramePlan:
+        """The windows that produce this run's output frames, and what they read (``plan.plan_frames``)."""
+        position = {number: i for i, number in enumerate(self.numbers)}
+        shot_plan = self.engine.plan(len(self.numbers), self.config)
+        return plan_frames(shot_plan, [position[n] for n in self.outputs])
+
     def run(self) -> RemovalSummary:
         start = time.monotonic()
         cache_before = self.cache.stats()
         uses_cache = getattr(self.engine, "cache", None) is not None  # the propagate engine has none
-        plan = self.engine.plan(len(self.numbers), self.config)
+        plan = self.frame_plan()
+        wanted = set(plan.outputs)
         blend: WindowBlend | None = None
         outputs: list[str] = []
         written: list[int] = []
         passthrough = 0
         windows_run = 0
-        total = len(self.numbers)
+        total = len(plan.outputs)
         self._report(0, total, "starting", start)
-        for window in plan.windows:
+        for run_index, window in enumerate(plan.windows):
             if self.cancel is not None and self.cancel.is_set():
                 raise JobCancelled(f"cancelled after {len(written)} of {total} frames (complete frames were kept)")
             local = [self._load(p) for p in window.local]
             if blend is None:
                 blend = WindowBlend(self.config.blend, quantise=bool(self._quantise))
             if any(item.hole.any() for item in local):
-                self._run_window(window, local, blend)
+                self._run_window(window, local, blend, wanted)
                 windows_run += 1
             for position in plan.outputs_after(window.index):
                 path, was_passthrough = self._finish(position, blend)
@@ -254,8 +230,8 @@ class ShotRunner:
                     outputs.append(path)
                 if self.on_frame_written is not None:
                     self.on_frame_written(self.numbers[position], path)
-                self._report(len(written), total, f"window {window.index + 1}/{len(plan.windows)}", start)
-            keep = plan.needed_by(window.index + 1)
+                self._report(len(written), total, f"window {run_index + 1}/{len(plan.windows)}", start)
+            keep = plan.needed_after(run_index)
             for position in list(self._loaded):
                 if position not in keep:
                     del self._loaded[position]
@@ -278,18 +254,20 @@ class ShotRunner:
             weights_sha256=self.engine.weights_sha256,
             frames_passthrough=passthrough,
             windows_run=windows_run,
+            windows_planned=len(plan.windows),
+            frames_read=self.reads,
+            frames_warmup=len(plan.warmup),
             warnings=tuple(self.warnings),
         )
 
-    def _run_window(self, window: Window, local: list[_Loaded], blend: WindowBlend) -> None:
-        assert self._size is not None
+    def _run_window(self, window: Window, local: list[_Loaded], blend: WindowBlend, wanted: set[int]) -> None:
         geometry = plan_geometry(
             self._size,
             [item.hole for item in local],
             roi=self.config.roi,
             margin=self.config.roi_margin,
             proxy=self.config.proxy,
-            variant=self.engine.variant,
+            engine=self.engine.name,
         )
         try:
             preds = self.engine.run_window(
@@ -297,20 +275,18 @@ class ShotRunner:
                 geometry,
                 self._digest,
                 lambda p: self._prepare(p, geometry),
-                context=f"{self.request.colorspace}",
+                context=self._colour_key,
             )
-        except RuntimeError as exc:
-            if "out of memory" in str(exc).lower():
-                w, h = geometry.proc_wh
-                raise DeviceError(
-                    f"out of memory on {getattr(self.engine, 'device', 'the device')} in window {window.index} "
-                    f"(frames {self.numbers[window.local[0]]}-{self.numbers[window.local[-1]]}, {w}x{h}, "
-                    f"{len(window.inputs)} frames): use --roi auto, --proxy 0.5 or a smaller --num-ref"
-                ) from exc
-            raise
+        except self.engine.out_of_memory_errors as exc:
+            w, h = geometry.proc_wh
+            raise DeviceError(
+                f"out of memory on {getattr(self.engine, 'device', 'the device')} in window {window.index} "
+                f"(frames {self.numbers[window.local[0]]}-{self.numbers[window.local[-1]]}, {w}x{h}, "
+                f"{len(window.inputs)} frames): use --roi auto, --proxy 0.5 or a smaller --num-ref"
+            ) from exc
         x0, y0, x1, y1 = geometry.rect
         for position, item in zip(window.local, local):
-            if not item.hole.any():
+            if position not in wanted or not item.hole.any():
                 continue
             pred = preds[position]
             if geometry.resized:
@@ -372,8 +348,12 @@ class ShotRunner:
         if self.engine.variant:
             data["model_variant"] = self.engine.variant
             data["weights_sha256"] = self.engine.weights_sha256
-        if self.request.colorspace:
-            data["colorspace"] = self.request.colorspace
+        colour = self.request.colour
+        for key in ("colorspace", "display", "ocio_config"):
+            if getattr(colour, key):
+                data[key] = getattr(colour, key)
+        if self.engine.name == "propagate":
+            data["propagate"] = json.dumps(self.request.propagate.to_mapping(), sort_keys=True)
         data.update(self._pixel_settings())
         return data
 
@@ -419,21 +399,21 @@ def run_request(
     on_frame_written=None,
 ) -> RemovalSummary:
     """Open the sources and sink, pick the engine, and run the shot (the body of ``api.run_removal``)."""
+    shot = request.shot_numbers()
     if source is None:
         if not request.plate:
             raise SequenceError("no plate: give --plate PATTERN (or frames by value)")
-        source = SequenceSource(request.plate, request.frames, name="plate")
+        source = SequenceSource(request.plate, shot, name="plate")
     numbers = tuple(source.frame_numbers())
-    if request.frames and not isinstance(source, SequenceSource):
-        from e2fgvi_core.io.sequence import parse_frame_range
-
-        wanted = parse_frame_range(request.frames)
-        missing = sorted(set(wanted) - set(numbers))
+    if shot is not None and not isinstance(source, SequenceSource):
+        missing = sorted(set(shot) - set(numbers))
         if missing:
-            raise SequenceError(f"frames {missing[:10]} of range {request.frames} are not in the given frames")
-        numbers = tuple(wanted)
+            named = request.shot or request.frames
+            raise SequenceError(f"frames {missing[:10]} of range {named} are not in the given frames")
+        numbers = shot
     if not numbers:
         raise SequenceError("the frame range is empty")
+    outputs = request.output_numbers(numbers)
     if matte_source is None and request.matte:
         matte_source = SequenceSource(request.matte, numbers, name="matte")
     if request.out:
@@ -445,12 +425,12 @@ def run_request(
     sink.check()
     cache = cache if cache is not None else ShotCache()
     if progress is not None:
-        progress(Progress(0, len(numbers), "loading engine", 0.0, None))
+        progress(Progress(0, len(outputs), "loading engine", 0.0, None))
     choice = choose_engine(request.engine, request.weights)
-    engine_impl = build_engine(choice.engine, request.weights, request.device, cache)
+    engine_impl = build_engine(choice.engine, request.weights, request.device, cache, request.propagate)
     notices = (choice.notice,) if choice.notice else ()
     runner = ShotRunner(
-        request, numbers, source, matte_source, sink, engine_impl, cache, progress, cancel, notices, on_warning,
-        on_frame_written,
+        request, numbers, outputs, source, matte_source, sink, engine_impl, cache, progress, cancel, notices,
+        on_warning, on_frame_written,
     )  # fmt: skip
     return runner.run()

@@ -1,4 +1,4 @@
-"""Where a run's frames come from and go to: image sequences on disk (the by-value kinds live in ``api``).
+"""Where a run's frames come from and go to: image sequences on disk, or frames by value (the server, the host).
 
 A source answers ``frame_numbers()``, ``read(frame) -> Frame`` and ``describe(frame)``; a sink answers ``check()``
 (before any work, so an unwritable folder fails in a second, not after an hour) and
@@ -8,21 +8,24 @@ A source answers ``frame_numbers()``, ``read(frame) -> Frame`` and ``describe(fr
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from e2fgvi_core.errors import ConfigError, MatteError, OutputError
+from e2fgvi_core.errors import ConfigError, SequenceError
+from e2fgvi_core.io import matte as io_matte
+from e2fgvi_core.io.frame import Frame
+from e2fgvi_core.io.reader import read_frame
+from e2fgvi_core.io.sequence import FrameSequence, resolve_frames
+from e2fgvi_core.io.writer import check_output_folder, write_frame
 
 
 class SequenceSource:
     """Frames of an image sequence (``plate.%04d.exr``, ``####``, ``@@@@`` or one file), checked for gaps up front."""
 
     def __init__(self, pattern: str, frames: str | Sequence[int] | None = None, name: str = "plate") -> None:
-        from e2fgvi_core.io.sequence import FrameSequence, resolve_frames
-
         self.name = name
         self.sequence = FrameSequence(pattern)
         self._frames = tuple(resolve_frames(self.sequence, frames))
@@ -34,45 +37,23 @@ class SequenceSource:
         return f"{self.name} frame {frame} ({self.sequence.path(frame)})"
 
     def read(self, frame: int):
-        from e2fgvi_core.io.reader import read_frame
-
         return read_frame(self.sequence.path(frame))
 
 
 def matte_from_frame(frame, channel: str | None, where: str) -> np.ndarray:
-    """(h, w) bool matte of a frame: the named channel, else alpha, else the first channel (io's rule)."""
-    try:
-        from e2fgvi_core.io.matte import matte_from_frame as io_matte
-    except ImportError:  # pragma: no cover - io.matte is part of the package; kept for partial checkouts
-        io_matte = None
-    if io_matte is not None:
-        return np.asarray(io_matte(frame, channel), dtype=bool)
-    names = list(frame.channels)
-    if channel is not None:
-        if channel not in names:
-            raise MatteError(f"{where}: no channel {channel!r}; channels are {', '.join(names)}")
-        index = names.index(channel)
-    else:
-        index = names.index("A") if "A" in names else 0
-    values = frame.pixels[..., index]
-    if np.issubdtype(values.dtype, np.floating):
-        return values > 0.5
-    return values > 0
+    """(h, w) bool matte of a frame: the named channel, else alpha, else the first channel (``io.matte``'s rule)."""
+    return np.asarray(io_matte.matte_from_frame(frame, channel), dtype=bool)
 
 
 def matte_for_plate(plate, matte, channel: str | None) -> np.ndarray:
-    """(h, w) bool matte over the plate's data window (io places mattes by their data window)."""
-    from e2fgvi_core.io.matte import matte_for_plate as io_matte_for_plate
-
-    return np.asarray(io_matte_for_plate(plate, matte, channel), dtype=bool)
+    """(h, w) bool matte over the plate's data window (``io.matte`` places mattes by their data window)."""
+    return np.asarray(io_matte.matte_for_plate(plate, matte, channel), dtype=bool)
 
 
 class FileSink:
     """Writes each finished frame atomically to ``pattern`` (temp file in the same folder + rename)."""
 
     def __init__(self, pattern: str, inputs: Sequence[str | None] = (), encoding: OutputEncoding | None = None) -> None:
-        from e2fgvi_core.io.sequence import FrameSequence
-
         self.sequence = FrameSequence(pattern)
         self.encoding = encoding
         for other in inputs:
@@ -80,24 +61,64 @@ class FileSink:
                 raise ConfigError(f"--out {pattern} is the same as an input pattern: it would overwrite the plate")
 
     def check(self) -> None:
-        """Fail before any work when the output folder cannot be created or written."""
-        folder = Path(os.path.dirname(self.sequence.pattern) or ".").absolute()
-        probe = folder
-        while not probe.exists():
-            if probe.parent == probe:
-                break
-            probe = probe.parent
-        if not probe.is_dir():
-            raise OutputError(f"output folder {folder}: {probe} exists and is not a folder")
-        if not os.access(probe, os.W_OK | os.X_OK):
-            raise OutputError(f"output folder {folder} is not writable (no write permission on {probe})")
+        """Fail before any work when the output folder cannot be created or written (``io.writer``'s check)."""
+        check_output_folder(self.sequence.pattern)
 
     def write(self, frame: int, result, provenance: Mapping[str, Any]) -> str | None:
-        from e2fgvi_core.io.writer import write_frame
-
         if self.encoding is not None:
             result = self.encoding.apply(result)
         return str(write_frame(self.sequence.path(frame), result, metadata=provenance))
+
+
+def _as_frame(value: Any, where: str) -> Frame:
+    if isinstance(value, Frame):
+        return value
+    array = np.asarray(value)
+    if array.ndim not in (2, 3):
+        raise SequenceError(f"{where}: expected an (h, w) or (h, w, c) array, got shape {array.shape}")
+    frame = Frame.from_array(array)
+    frame.path = where
+    return frame
+
+
+class MemorySource:
+    """Frames by value: ``{frame_number: Frame or (h, w[, c]) array}`` (arrays get default channel names)."""
+
+    def __init__(self, frames: Mapping[int, Any], name: str = "memory") -> None:
+        if not frames:
+            raise SequenceError(f"{name}: no frames given")
+        self.name = name
+        self._frames = {int(k): v for k, v in frames.items()}
+
+    def frame_numbers(self) -> tuple[int, ...]:
+        return tuple(sorted(self._frames))
+
+    def describe(self, frame: int) -> str:
+        return f"{self.name} frame {frame}"
+
+    def read(self, frame: int) -> Frame:
+        if frame not in self._frames:
+            raise SequenceError(f"{self.describe(frame)} is missing; have {min(self._frames)}-{max(self._frames)}")
+        return _as_frame(self._frames[frame], self.describe(frame))
+
+
+class MemorySink:
+    """Collects output frames by value in ``frames`` ({frame_number: Frame}); nothing touches the disk."""
+
+    def __init__(self) -> None:
+        self.frames: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    def check(self) -> None:
+        """Nothing to check: memory is always writable."""
+
+    def write(self, frame: int, result, provenance: Mapping[str, Any]) -> str | None:
+        with self._lock:
+            self.frames[frame] = result
+        return None
+
+    def arrays(self) -> dict[int, np.ndarray]:
+        return {k: v.pixels for k, v in sorted(self.frames.items())}
 
 
 class OutputEncoding:

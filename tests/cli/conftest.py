@@ -1,8 +1,7 @@
-"""Fixtures of the CLI tests: run `python -m e2fgvi_core.cli.main` as a real subprocess with an isolated weights store."""
+"""Fixtures of the CLI tests: `python -m e2fgvi_core.cli.main` as a real subprocess, an isolated weights store."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from e2fgvi_core.testing import PROJECT_ROOT, subprocess_env, write_png_shot
 
 
 @pytest.fixture
@@ -19,8 +18,7 @@ def run_cli(tmp_path):
     store = tmp_path / "empty-weights-store"
 
     def run(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
-        full_env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), E2FGVI_WEIGHTS_DIR=str(store))
-        full_env.update(env or {})
+        full_env = subprocess_env(E2FGVI_WEIGHTS_DIR=str(store), **(env or {}))
         return subprocess.run(
             [sys.executable, "-m", "e2fgvi_core.cli.main", *args],
             check=False,
@@ -37,13 +35,8 @@ def run_cli(tmp_path):
 @pytest.fixture
 def png_shot(tmp_path):
     """``png_shot(frames, mattes, first=1001) -> folder`` writing plate.%04d.png and matte.%04d.png."""
-    from e2fgvi_core.io import Frame, write_frame
 
     def write(frames: np.ndarray, mattes: np.ndarray, first: int = 1001) -> Path:
-        folder = tmp_path / "shot"
-        for i, (frame, matte) in enumerate(zip(frames, mattes)):
-            write_frame(folder / f"plate.{first + i:04d}.png", Frame.from_array(frame))
-            write_frame(folder / f"matte.{first + i:04d}.png", Frame.from_array(matte.astype(np.uint8)))
-        return folder
+        return write_png_shot(tmp_path / "shot", frames, mattes, first)
 
     return write

@@ -9,8 +9,9 @@ import time
 import numpy as np
 import pytest
 
-from host_plugin.client import Client, ClientError, RequestTimeoutError, ServerUnavailableError, ensure_local_server
-from server import protocol as wire
+from e2fgvi_host.client import Client, ClientError, RequestTimeoutError, ServerUnavailableError
+from e2fgvi_host.launcher import ensure_local_server
+from e2fgvi_server import protocol as wire
 
 
 def test_ensure_local_server_starts_one_waits_for_hello_and_reuses_it(address, server_env, spawned):

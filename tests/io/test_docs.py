@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "io.md"
+from e2fgvi_core.testing import PROJECT_ROOT
+
+DOC = PROJECT_ROOT / "docs" / "io.md"
 
 
 def test_docs_examples_run(tmp_path, monkeypatch):

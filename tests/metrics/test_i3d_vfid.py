@@ -18,11 +18,12 @@ import torch
 from torch import nn
 
 from e2fgvi_core import metrics
-from e2fgvi_core.metrics import i3d
 from e2fgvi_core.errors import CheckpointError
+from e2fgvi_core.metrics import i3d
+from e2fgvi_core.testing import PROJECT_ROOT
 
-SHAPES = Path(__file__).resolve().parents[1] / "data" / "i3d_rgb_state_dict_shapes.json"
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "quality.py"
+SHAPES = PROJECT_ROOT / "tests" / "data" / "i3d_rgb_state_dict_shapes.json"
+BENCHMARK = PROJECT_ROOT / "benchmarks" / "quality.py"
 SIZE = (24, 64, 96)  # t, h, w: small enough for a few seconds on 2 CPU cores
 
 

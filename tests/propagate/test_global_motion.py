@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from e2fgvi_core.errors import ConfigError
+from e2fgvi_core.metrics import psnr
 from e2fgvi_core.propagate import PropagateConfig, PropagateInpainter
 from e2fgvi_core.propagate.global_motion import PairMotion, fit_pair_motion, homography_flow
 from e2fgvi_core.propagate.pixel_propagation import trace_camera
-from e2fgvi_core.errors import ConfigError
-from e2fgvi_core.metrics import psnr
-
-from .conftest import make_panning_shot
+from e2fgvi_core.testing import make_panning_shot
 
 
 def test_pair_motion_fits_the_camera_and_flags_what_moves_otherwise():

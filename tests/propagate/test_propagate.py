@@ -8,11 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from e2fgvi_core.propagate import PropagateConfig, PropagateInpainter
 from e2fgvi_core.errors import ConfigError, MatteError, SequenceError
 from e2fgvi_core.metrics import psnr
-
-from .conftest import make_panning_shot
+from e2fgvi_core.propagate import PropagateConfig, PropagateInpainter
+from e2fgvi_core.testing import make_panning_shot
 
 
 def test_panning_shot_recovers_the_hidden_background(panning_shot):

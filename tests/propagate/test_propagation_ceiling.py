@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from e2fgvi_core.testing import PROJECT_ROOT
+
+BENCHMARKS = PROJECT_ROOT / "benchmarks"
 
 
 def _load(name: str):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 
 import cv2
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "quality.py"
+from e2fgvi_core.testing import PROJECT_ROOT
+
+BENCHMARK = PROJECT_ROOT / "benchmarks" / "quality.py"
 
 
 def _load_benchmark():

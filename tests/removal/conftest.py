@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
+
+from e2fgvi_core.testing import make_synthetic_shot
 
 
 @pytest.fixture(scope="session")
@@ -34,21 +35,3 @@ def synthetic_shot():
     """The ``make_synthetic_shot`` function (a fixture, since test modules are imported in importlib mode)."""
     return make_synthetic_shot
 
-
-def make_synthetic_shot(length: int, height: int, width: int, seed: int = 0, box: int = 16, empty=()):
-    """(frames uint8 (t, h, w, 3), mattes bool (t, h, w)): a panning texture with a moving square matte.
-
-    Positions listed in ``empty`` get an empty matte.
-    """
-    rng = np.random.default_rng(seed)
-    texture = rng.integers(0, 256, size=(height, width + 4 * length, 3), dtype=np.uint8)
-    texture = (texture.astype(np.float32) * 0.5 + np.roll(texture, 1, axis=1).astype(np.float32) * 0.5).astype(np.uint8)
-    frames = np.stack([texture[:, 2 * t : 2 * t + width] for t in range(length)])
-    mattes = np.zeros((length, height, width), dtype=bool)
-    for t in range(length):
-        if t in empty:
-            continue
-        y = (height - box) // 2
-        x = (3 * t) % max(1, width - box)
-        mattes[t, y : y + box, x : x + box] = True
-    return frames, mattes

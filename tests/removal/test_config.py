@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
+from e2fgvi_core.errors import ConfigError
 from e2fgvi_core.removal.api import RemovalRequest
 from e2fgvi_core.removal.config import CacheConfig, EngineConfig
-from e2fgvi_core.errors import ConfigError
 
 
 def test_defaults_are_the_official_protocol():

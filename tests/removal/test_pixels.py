@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from e2fgvi_core.removal.api import RemovalRequest, run_removal
-from e2fgvi_core.removal.prepare import dilate_hole
 from e2fgvi_core.errors import SequenceError
 from e2fgvi_core.io import Frame, read_frame, write_frame
+from e2fgvi_core.removal.api import RemovalRequest, run_removal
+from e2fgvi_core.removal.prepare import dilate_hole
 
 H, W, T = 48, 80, 6
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from e2fgvi_core.io.colour import decode_srgb, encode_srgb
 from e2fgvi_core.removal.prepare import (
     dilate_hole,
     prediction_to_display,
     resize_matte,
-    srgb_decode,
-    srgb_encode,
     symmetric_pad,
     to_model_input,
 )
@@ -69,4 +68,4 @@ def test_matte_resize_is_nearest_at_pixel_centres():
 
 def test_srgb_round_trip_keeps_hdr_and_negatives():
     values = np.array([-0.5, 0.0, 0.002, 0.18, 1.0, 4.0], dtype=np.float32)
-    np.testing.assert_allclose(srgb_decode(srgb_encode(values)), values, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(decode_srgb(encode_srgb(values)), values, rtol=1e-5, atol=1e-7)

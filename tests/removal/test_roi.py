@@ -23,34 +23,34 @@ def test_union_bbox():
 def test_auto_roi_is_aligned_to_60x108_and_inside_the_frame():
     hole = np.zeros((1080, 1920), bool)
     hole[1000:1070, 1850:1900] = True  # near the bottom-right corner
-    g = plan_geometry((1920, 1080), [hole], roi="auto", margin=48, proxy=1.0, variant="e2fgvi_hq")
+    g = plan_geometry((1920, 1080), [hole], roi="auto", margin=48, proxy=1.0, engine="e2fgvi_hq")
     x0, y0, x1, y1 = g.rect
     assert (x1 - x0) % 108 == 0 and (y1 - y0) % 60 == 0
     assert 0 <= x0 and x1 <= 1920 and 0 <= y0 and y1 <= 1080
     assert x0 <= 1850 - 48 and y0 <= 1000 - 48 and x1 == 1920 and y1 == 1080
     assert g.proc_wh == (x1 - x0, y1 - y0) and not g.resized
     # proxy: the crop is aligned so that its reduced size is a multiple of 60x108
-    gp = plan_geometry((1920, 1080), [hole], roi="auto", margin=48, proxy=0.5, variant="e2fgvi_hq")
+    gp = plan_geometry((1920, 1080), [hole], roi="auto", margin=48, proxy=0.5, engine="e2fgvi_hq")
     assert gp.proc_wh[0] % 108 == 0 and gp.proc_wh[1] % 60 == 0 and gp.resized
 
 
 def test_full_roi_original_model_and_small_frames():
     hole = np.zeros((100, 200), bool)
     hole[10:20, 10:20] = True
-    assert plan_geometry((200, 100), [hole], roi="full", margin=8, proxy=1.0, variant="e2fgvi_hq").is_full_frame
-    original = plan_geometry((200, 100), [hole], roi="auto", margin=8, proxy=0.5, variant="e2fgvi")
+    assert plan_geometry((200, 100), [hole], roi="full", margin=8, proxy=1.0, engine="e2fgvi_hq").is_full_frame
+    original = plan_geometry((200, 100), [hole], roi="auto", margin=8, proxy=0.5, engine="e2fgvi")
     assert original.is_full_frame and original.proc_wh == (432, 240)
     # a frame smaller than one 60x108 unit is processed whole (and padded by the backend)
-    small = plan_geometry((100, 50), [hole[:50, :100]], roi="auto", margin=8, proxy=1.0, variant="e2fgvi_hq")
+    small = plan_geometry((100, 50), [hole[:50, :100]], roi="auto", margin=8, proxy=1.0, engine="e2fgvi_hq")
     assert small.is_full_frame
 
 
 def test_weight_free_engine_takes_whole_frames_under_auto_roi_but_honours_proxy():
     hole = np.zeros((360, 640), bool)
     hole[100:140, 300:360] = True
-    whole = plan_geometry((640, 360), [hole], roi="auto", margin=8, proxy=1.0, variant=None)
+    whole = plan_geometry((640, 360), [hole], roi="auto", margin=8, proxy=1.0, engine="propagate")
     assert whole.is_full_frame and whole.proc_wh == (640, 360) and whole.pad_multiple_hw is None
-    half = plan_geometry((640, 360), [hole], roi="auto", margin=8, proxy=0.5, variant=None)
+    half = plan_geometry((640, 360), [hole], roi="auto", margin=8, proxy=0.5, engine="propagate")
     assert half.is_full_frame and half.proc_wh == (320, 180)
 
 

@@ -8,10 +8,10 @@ import threading
 import numpy as np
 import pytest
 
+from e2fgvi_core.errors import JobCancelled
 from e2fgvi_core.removal.api import MemorySink, MemorySource, RemovalRequest, run_removal
 from e2fgvi_core.removal.cache import ShotCache
 from e2fgvi_core.removal.config import CacheConfig
-from e2fgvi_core.errors import JobCancelled
 
 
 def _run(request, frames, mattes, cache=None, progress=None, cancel=None):

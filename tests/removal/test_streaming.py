@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from e2fgvi_core.io import Frame, write_frame
+from e2fgvi_core.testing import PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MARGIN_BYTES = 48 << 20
 FLAT_BYTES = 16 << 20
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from server.jobs import CANCELLED, DONE, QUEUED, RUNNING, Job, JobQueue
+from e2fgvi_server.jobs import CANCELLED, DONE, QUEUED, RUNNING, Job, JobQueue
 
 
 def _job(key: str, priority: int = 0, client: bytes = b"c1") -> Job:

@@ -8,13 +8,13 @@ import pytest
 import zmq.auth
 
 from e2fgvi_core.errors import ConfigError, OutputError
-from server.config import ServerConfig
-from server.security import (
+from e2fgvi_server.config import ServerConfig
+from e2fgvi_server.protocol import is_loopback_endpoint
+from e2fgvi_server.protocol import is_loopback_peer as is_local_peer
+from e2fgvi_server.security import (
     check_bind_policy,
     confine_output,
     generate_keys,
-    is_local_peer,
-    is_loopback_endpoint,
     load_key_pair,
     load_or_create_token,
 )
@@ -139,10 +139,14 @@ def test_config_from_env_with_command_line_on_top(tmp_path):
 
 
 def test_device_setting_is_the_default_device_of_requests_that_name_none():
-    from server.jobs import JobQueue
-    from server.worker import Worker
+    from e2fgvi_server.jobs import JobQueue
+    from e2fgvi_server.worker import Worker
 
     worker = Worker(ServerConfig(device="cpu"), JobQueue(), outbox=None)
-    assert worker.engine_mapping({"plate": "p.%04d.exr", "shot": "sh010"}) == {"plate": "p.%04d.exr", "device": "cpu"}
+    assert worker.engine_mapping({"plate": "p.%04d.exr", "shot": "1001-1300"}) == {
+        "plate": "p.%04d.exr",
+        "shot": "1001-1300",
+        "device": "cpu",
+    }
     assert worker.engine_mapping({"plate": "p.%04d.exr", "device": "cuda:1"})["device"] == "cuda:1"
     assert worker.engine_mapping({"plate": "p.%04d.exr", "device": ""})["device"] == "cpu"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from host_plugin.client import Client
+from e2fgvi_host.client import Client
 
 HQ_TIMEOUT_S = 300.0
 

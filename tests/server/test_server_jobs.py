@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from e2fgvi_core.removal.api import MemorySink, MemorySource, RemovalRequest, run_removal
 from e2fgvi_core.io.reader import read_frame
-from host_plugin.client import Client
-from server import protocol as wire
+from e2fgvi_core.removal.api import MemorySink, MemorySource, RemovalRequest, run_removal
+from e2fgvi_core.testing import wait_until
+from e2fgvi_host.client import Client
+from e2fgvi_server import protocol as wire
 
 JOB_TIMEOUT_S = 120.0
 LONG_FRAMES = 64  # ~0.6 s per 5-frame window here: long enough to cancel or kill mid-job
@@ -50,12 +51,8 @@ def _assert_no_partial_files(folder: Path) -> None:
 
 
 def _wait_for(predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+    if not wait_until(predicate, timeout_s):
+        raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 @pytest.fixture
@@ -172,7 +169,7 @@ def test_a_job_queued_behind_another_reports_its_position_and_can_be_cancelled(c
 
 CLIENT_SCRIPT = textwrap.dedent("""
     import sys, time
-    from host_plugin.client import Client
+    from e2fgvi_host.client import Client
     client = Client(sys.argv[1], heartbeat_interval_s=0.5)
     handle = client.submit({"plate": sys.argv[2], "matte": sys.argv[3], "out": sys.argv[4], "engine": "propagate"},
                            keep_running=sys.argv[5] == "keep",
@@ -283,7 +280,7 @@ def test_sigterm_cancels_or_finishes_the_running_job_and_exits_cleanly(server_fa
 
 
 def test_stale_temp_files_of_dead_writers_are_swept_and_live_ones_kept(tmp_path):
-    from server.worker import sweep_stale_temp_files
+    from e2fgvi_server.worker import sweep_stale_temp_files
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait(30)

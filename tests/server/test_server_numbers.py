@@ -43,8 +43,8 @@ def test_by_path_results_stream_and_a_cancel_lists_the_complete_frames(server_fa
 
     import pytest
 
-    from host_plugin.client import Client
-    from server import protocol as wire
+    from e2fgvi_host.client import Client
+    from e2fgvi_server import protocol as wire
 
     shot = support.make_shot(server_factory.roots / "long", frames=40, size=(240, 320), seed=5)
     out = server_factory.roots / "long" / "out.%04d.exr"
@@ -69,7 +69,7 @@ def test_job_summaries_carry_the_job_s_own_cache_counters_and_propagate_says_it_
     import torch
 
     from e2fgvi_core.models import build_generator
-    from host_plugin.client import Client
+    from e2fgvi_host.client import Client
 
     model = build_generator("e2fgvi_hq")
     fill_weights(model, 1)
@@ -98,8 +98,8 @@ def test_warnings_arrive_while_the_job_runs_and_in_the_result_and_write_matte_st
     import pytest
 
     from e2fgvi_core.io import Frame, read_frame, write_frame
-    from host_plugin.client import Client
-    from server import protocol as wire
+    from e2fgvi_host.client import Client
+    from e2fgvi_server import protocol as wire
 
     shot = support.make_shot(server_factory.roots / "empty", frames=3, size=(48, 64))
     for n in (1001, 1002, 1003):  # an empty matte on every frame

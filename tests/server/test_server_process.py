@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import zmq
 
-from host_plugin.client import Client, RequestTimeoutError, ServerUnavailableError
-from server import protocol as wire
+from e2fgvi_host.client import Client, RequestTimeoutError, ServerUnavailableError
+from e2fgvi_server import protocol as wire
 
 REPLY_TIMEOUT_MS = 5000
 
@@ -297,7 +297,7 @@ def test_shutdown_needs_the_token_and_stops_the_process_cleanly(server, support)
 
 def test_network_bind_without_curve_is_refused_at_start(support):
     result = subprocess.run(
-        [sys.executable, "-m", "server.main", "--bind", "tcp://0.0.0.0:0"],
+        [sys.executable, "-m", "e2fgvi_server.main", "--bind", "tcp://0.0.0.0:0"],
         cwd=support.PROJECT_ROOT,
         env=support.subprocess_env(),
         capture_output=True,
@@ -314,7 +314,7 @@ def test_curve_refuses_unauthenticated_and_unknown_clients_and_serves_authorised
 ):
     keys = tmp_path / "keys"
     made = subprocess.run(
-        [sys.executable, "-m", "server.main", "keys", str(keys)],
+        [sys.executable, "-m", "e2fgvi_server.main", "keys", str(keys)],
         cwd=support.PROJECT_ROOT,
         env=support.subprocess_env(),
         capture_output=True,
@@ -338,7 +338,7 @@ def test_curve_refuses_unauthenticated_and_unknown_clients_and_serves_authorised
         plain.hello(timeout_s=2.0)
     stranger_keys = tmp_path / "stranger"
     subprocess.run(
-        [sys.executable, "-m", "server.main", "keys", str(stranger_keys)],
+        [sys.executable, "-m", "e2fgvi_server.main", "keys", str(stranger_keys)],
         cwd=support.PROJECT_ROOT,
         env=support.subprocess_env(),
         capture_output=True,
