@@ -347,4 +347,3 @@ def _peer_address(parts: list[zmq.Frame]) -> str | None:
         except (zmq.ZMQError, AttributeError, KeyError):
             return None
     return None
-

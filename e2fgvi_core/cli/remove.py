@@ -75,7 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     colour.add_argument(
         "--highlight-rolloff", type=float, metavar="KNEE", help="compress highlights above KNEE in (0, 1) for the model"
     )
-    colour.add_argument("--display", help="OpenColorIO display-referred colourspace the model sees (needs --colorspace)")
+    colour.add_argument(
+        "--display", help="OpenColorIO display-referred colourspace the model sees (needs --colorspace)"
+    )
     colour.add_argument("--ocio-config", help="OpenColorIO config file or ocio:// URI (default: $OCIO, else built-in)")
     run_group = parser.add_argument_group("engine and run")
     run_group.add_argument(

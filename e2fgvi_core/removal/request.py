@@ -170,7 +170,18 @@ class RemovalRequest:
         return data
 
 
-_OWN_FIELDS = ("plate", "matte", "out", "shot", "frames", "engine", "weights", "device", "out_channels", "out_colorspace")
+_OWN_FIELDS = (
+    "plate",
+    "matte",
+    "out",
+    "shot",
+    "frames",
+    "engine",
+    "weights",
+    "device",
+    "out_channels",
+    "out_colorspace",
+)
 
 
 def _nested(value: Any, name: str) -> dict[str, Any]:
