@@ -238,8 +238,9 @@ class Broker:
         if existing is not None:  # finished by value and its pixels are gone: run it again
             self.queue.forget(existing)
         inputs = wire.unpack_value_inputs(message)
-        if request.get("out") is not None:
-            request["out"] = confine_output(request["out"], self.config.output_roots)
+        for path_key in ("out", "matte_write"):  # every path the job writes stays inside the output roots
+            if request.get(path_key) is not None:
+                request[path_key] = confine_output(request[path_key], self.config.output_roots)
         removal = self.worker.validate(request, inputs) if self.worker is not None else None
         job = Job(
             key=key, client=identity, request=request, priority=priority, keep_running=keep_running, inputs=inputs
@@ -346,4 +347,3 @@ def _peer_address(parts: list[zmq.Frame]) -> str | None:
         except (zmq.ZMQError, AttributeError, KeyError):
             return None
     return None
-

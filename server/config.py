@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from e2fgvi_core.byte_sizes import parse_byte_size
 from e2fgvi_core.errors import ConfigError
 from e2fgvi_server.protocol import DEFAULT_ADDRESS, HEARTBEAT_INTERVAL_S, HEARTBEAT_LIVENESS, MAX_HEADER_BYTES
 
@@ -114,6 +115,7 @@ class ServerConfig:
             raise ConfigError("curve_authorized_dir is set but curve_secret_key is not: CURVE needs the server's key")
 
 
+_BYTE_KEYS = frozenset({"max_message_bytes", "max_header_bytes", "cache_budget_bytes"})  # 512M, 2G, 536870912
 _BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
@@ -140,6 +142,8 @@ def _coerce(key: str, value: Any) -> Any:
             if key == "output_roots":
                 items = tuple(str(Path(v).expanduser()) for v in items)
             return items
+        if key in _BYTE_KEYS:
+            return parse_byte_size(value, key)
         if key in int_keys:
             if isinstance(value, bool):
                 raise ValueError("a boolean is not a number")

@@ -51,6 +51,7 @@ class Job:
     frames_done: int = 0
     frames_total: int = 0
     stage: str = ""
+    frames_complete: list[int] = field(default_factory=list)  # frames whose file (or result) is complete
     replies: list[list[Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     error: tuple[str, str] | None = None

@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow a non-loopback bind without CURVE (everyone on the network can use the server)",
     )
     parser.add_argument("--device", help="compute device: auto, cpu, cuda[:n], mps")
-    parser.add_argument("--cache-budget-bytes", type=int, help="byte budget of the shared feature/flow cache")
+    parser.add_argument("--cache-budget-bytes", help="byte budget of the shared feature/flow cache (e.g. 512M, 2G)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 

@@ -124,11 +124,8 @@ class Worker(threading.Thread):
         try:
             if job.cancel.is_set():
                 raise JobCancelled(f"job {job.job_id} cancelled: {job.cancel_reason or 'cancelled'}")
-            summary, streamed = self._run_engine(job)
+            summary, _ = self._run_engine(job)
             seconds = time.perf_counter() - started
-            if not streamed:
-                for frame, path in zip(summary.frames, summary.outputs):
-                    self._post(job, wire.RESULT, wire.result_frame_fields(frame, path), record=True)
             stats = summary.cache_stats.to_mapping() if summary.cache_stats is not None else None
             final = {
                 "final": True,
@@ -151,7 +148,8 @@ class Worker(threading.Thread):
                 engine=summary.engine,
                 seconds=seconds,
                 engine_seconds=summary.seconds,
-                cache_hits=stats.get("hits") if stats else None,
+                cache_hits=stats.get("hits") if stats else None,  # this job's own (None: the engine has no cache)
+                cache_misses=stats.get("misses") if stats else None,
             )
             self._post(job, wire.RESULT, final, record=True, final=True)
         except JobCancelled as exc:
@@ -165,12 +163,17 @@ class Worker(threading.Thread):
             self._fail(job, FAILED, wire.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", "job_failed")
 
     def _fail(self, job: Job, state: str, code: str, message: str, event: str) -> None:
+        complete = sorted(job.frames_complete)
+        if complete:  # a cancelled or failed job still says which frames are complete files
+            from e2fgvi_core.io.sequence import format_frame_ranges
+
+            message = f"{message} ({len(complete)} complete frame(s) kept: {format_frame_ranges(complete)})"
         job.error = (code, message)
         self.queue.finish(job, state)
         log_job_event(
             event, job, level=logging.WARNING if state == FAILED else logging.INFO, code=code, message=message
         )
-        self._post(job, wire.ERROR, wire.error_fields(code, message), record=True, final=True)
+        self._post(job, wire.ERROR, wire.error_fields(code, message, frames_complete=complete), record=True, final=True)
 
     def _run_engine(self, job: Job):
         api = self.api
@@ -189,9 +192,24 @@ class Worker(threading.Thread):
             kwargs["sink"] = StreamingSink(lambda frame, result: self._post_frame(job, frame, result))
             streamed = True
         progress = _ProgressRelay(lambda fields: self._post(job, wire.PROGRESS, fields), job)
-        summary = api.run_removal(request, progress=progress, cancel=job.cancel, cache=self.cache, **kwargs)
+        job.frames_complete = []
+        summary = api.run_removal(
+            request,
+            progress=progress,
+            cancel=job.cancel,
+            cache=self.cache,
+            on_warning=lambda message: self._post(job, wire.PROGRESS, {**progress.last, "warning": message}),
+            on_frame_written=lambda frame, path: self._frame_written(job, frame, path),
+            **kwargs,
+        )
         progress.flush()
         return summary, streamed
+
+    def _frame_written(self, job: Job, frame: int, path: str | None) -> None:
+        """A frame is complete: by-path jobs get its ``result`` now (by-value ones got it from the sink)."""
+        job.frames_complete.append(int(frame))
+        if path is not None:
+            self._post(job, wire.RESULT, wire.result_frame_fields(frame, path), record=True)
 
     def _post_frame(self, job: Job, frame: int, result: Any) -> None:
         fields, arrays, channels = wire.result_frame_message(frame, result)
@@ -252,6 +270,7 @@ class _ProgressRelay:
         self._job = job
         self._last_sent = 0.0
         self._pending: dict[str, Any] | None = None
+        self.last: dict[str, Any] = {"frames_done": 0, "frames_total": 0, "stage": "starting"}
 
     def __call__(self, report) -> None:
         job = self._job
@@ -259,6 +278,7 @@ class _ProgressRelay:
         fields = wire.ProgressFields(
             report.frames_done, report.frames_total, report.stage, report.elapsed_s, report.eta_s
         ).to_fields()
+        self.last = fields
         now = time.monotonic()
         if now - self._last_sent >= PROGRESS_MIN_INTERVAL_S or report.frames_done >= report.frames_total:
             self._last_sent = now

@@ -30,7 +30,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from e2fgvi_core import __version__
+
     parser = argparse.ArgumentParser(prog="e2fgvi", description="Remove objects from video with E2FGVI.")
+    parser.add_argument("--version", action="version", version=f"e2fgvi {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_text) in SUBCOMMANDS.items():
         sub.add_parser(name, help=help_text, description=help_text)
@@ -44,14 +47,21 @@ def _load(name: str):
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if not argv or argv[0] in ("-h", "--help"):
+    if not argv or argv[0] in ("-h", "--help", "--version"):
+        if argv and argv[0] == "--version":
+            parser.parse_args(argv)  # prints "e2fgvi <version>" and exits 0
         parser.print_help()
         return 0 if argv else 2
     if argv[0] not in SUBCOMMANDS:
         parser.error(f"unknown command {argv[0]!r}; choose from {', '.join(SUBCOMMANDS)}")
     name = argv[0]
     module = _load(name)
-    sub_parser = argparse.ArgumentParser(prog=f"e2fgvi {name}", description=SUBCOMMANDS[name][1])
+    sub_parser = argparse.ArgumentParser(
+        prog=f"e2fgvi {name}",
+        description=SUBCOMMANDS[name][1],
+        epilog=getattr(module, "EPILOG", None),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     module.add_arguments(sub_parser)
     args = sub_parser.parse_args(argv[1:])
     try:

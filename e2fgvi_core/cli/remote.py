@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from e2fgvi_core import errors
-from e2fgvi_core.cli.report import ProgressBar, print_summary, print_warnings
+from e2fgvi_core.cli.report import ProgressBar, print_json, print_summary, print_warnings
 from e2fgvi_core.removal.request import Progress, RemovalRequest
 
 PATH_KEYS = ("plate", "matte", "out", "weights")
@@ -37,7 +37,27 @@ def error_from_remote(exc: errors.E2fgviError) -> errors.E2fgviError:
     return errors.E2fgviError(f"{code}: {message}")
 
 
-def run_remote(request: RemovalRequest, address: str, quiet: bool = False) -> int:
+REACH_TIMEOUT_S = 3.0
+"""How long ``--server`` waits for the server's hello before saying it is not there (a busy server answers in ms)."""
+
+
+def check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
+    """One ``hello`` without retries: a server that is not there fails in seconds with one line, not after
+    fifteen seconds of reconnect lines; the line names the command that starts one."""
+    from e2fgvi_host.client import Client
+    from e2fgvi_server.protocol import RemoteError
+
+    try:
+        with Client(address, retries=0, heartbeat_interval_s=max(0.1, timeout_s / 3)) as client:
+            client.hello(timeout_s=timeout_s)
+    except (errors.ClientError, RemoteError) as exc:
+        raise errors.ServerUnavailableError(
+            f"no e2fgvi-server answered at {address} within {timeout_s:.0f} s ({exc}); start one with "
+            f"`e2fgvi-server --bind {address}`"
+        ) from None
+
+
+def run_remote(request: RemovalRequest, address: str, quiet: bool = False, as_json: bool = False) -> int:
     """Submit ``request`` to the server at ``address``, draw progress, print the summary; return the exit code."""
     from e2fgvi_host.client import Client
     from e2fgvi_server.protocol import RemoteError
@@ -47,9 +67,17 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False) -> in
             "--out is needed with --server: the server writes the frames (frames by value are for the client library)"
         )
     submitted = request_for_server(request)
+    check_reachable(address)
     bar = ProgressBar(enabled=not quiet)
 
+    shown: list[str] = []
+
     def on_progress(fields: dict) -> None:
+        if fields.get("warning"):  # the server sends each warning when it arises
+            bar.interrupt()
+            print_warnings([str(fields["warning"])])
+            shown.append(str(fields["warning"]))
+            return
         bar(
             Progress(
                 int(fields.get("frames_done", 0)),
@@ -75,7 +103,7 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False) -> in
     except errors.ProtocolError as exc:
         raise errors.ProtocolError(f"{address}: {exc}") from None
     summary = result.summary
-    print_warnings(summary.get("warnings") or [])
+    print_warnings([w for w in summary.get("warnings") or [] if w not in shown])
     cache = summary.get("cache")
     print_summary(
         frames=len(result.frames),
@@ -87,4 +115,6 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False) -> in
         cache=(cache["hits"], cache["misses"]) if isinstance(cache, dict) else None,
         where=f"server {address}",
     )
+    if as_json:
+        print_json({**summary, "frames": [int(f) for f in result.frames], "server": address})
     return 0

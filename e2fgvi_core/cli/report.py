@@ -6,10 +6,11 @@ not care where the frames were computed; both import this module and neither imp
 
 from __future__ import annotations
 
+import json
 import sys
 import time
-from collections.abc import Iterable
-from typing import TextIO
+from collections.abc import Iterable, Mapping
+from typing import Any, TextIO
 
 from e2fgvi_core.removal.request import Progress
 
@@ -54,6 +55,13 @@ class ProgressBar:
         self.stream.flush()
         self._drawn = True
 
+    def interrupt(self) -> None:
+        """End the bar's line so a message printed now starts on its own line; the bar redraws after it."""
+        if self.enabled and self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
+
     def close(self) -> None:
         if self.enabled and self._drawn:
             self.stream.write("\n")
@@ -79,13 +87,28 @@ def print_summary(
     passthrough: int = 0,
     cache: tuple[int, int] | None = None,
     where: str = "",
+    warnings: int = 0,
 ) -> None:
-    """The one-line summary: frames written, where, how fast, with which engine, cache hits/misses."""
+    """The one-line summary: frames written, where, how fast, with which engine, the job's cache hits/misses."""
     rate = frames / seconds if seconds > 0 else 0.0
-    cache_text = f"; cache {cache[0]} hits / {cache[1]} misses" if cache is not None else ""
     where_text = f"; {where}" if where else ""
+    warned = f"; {warnings} warning(s) above" if warnings else ""
     print(
         f"{PREFIX}: wrote {frames} frames to {out} in {seconds:.1f} s ({rate:.2f} frames/s) with {engine}{model}; "
-        f"{passthrough} passed through (empty matte){cache_text}{where_text}",
+        f"{passthrough} passed through (empty matte); {cache_text(engine, cache)}{where_text}{warned}",
         file=sys.stderr,
     )
+
+
+def cache_text(engine: str | None, cache: tuple[int, int] | None) -> str:
+    """The summary's cache words: the job's own counters, or plainly that the engine has no cache."""
+    if engine == "propagate":
+        return "no cache (the propagate engine does not cache features between runs)"
+    if cache is None:
+        return "no cache"
+    return f"cache {cache[0]} hits / {cache[1]} misses (this job)"
+
+
+def print_json(summary: Mapping[str, Any]) -> None:
+    """The ``--json`` summary on stdout (the human lines stay on stderr)."""
+    print(json.dumps(dict(summary), sort_keys=True))

@@ -45,7 +45,8 @@ _SKIPPED_ATTRIBUTES = frozenset(
 )
 
 # Format-specific write controls and encodings: meaningful only when written back to the same format.
-_FORMAT_CONTROL_ATTRIBUTES = ("compression", "oiio:BitsPerSample", "Compression", "oiio:dither", "oiio:ColorSpace")
+# oiio:ColorSpace is not one: it describes the values, so it is carried across formats.
+_FORMAT_CONTROL_ATTRIBUTES = ("compression", "oiio:BitsPerSample", "Compression", "oiio:dither")
 
 
 def dtype_for_format(typedesc: Any, where: str, error: type[E2fgviError]) -> np.dtype:

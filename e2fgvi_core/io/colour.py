@@ -66,23 +66,48 @@ class ColourConfig:
     ``"lin_rec709"``); None uses the plain sRGB curve. ``display``: the display-referred colourspace the model sees
     (None = the config's sRGB-encoded Rec.709 space). ``ocio_config``: a config file or ``ocio://`` URI (None =
     ``$OCIO``, else the built-in default config).
+    ``exposure``: what float plates are divided by before the model and the fill multiplied by after it (None: the
+    shot's exposure, measured around the matte on its first frame; ``removal/exposure.py``). ``highlight_rolloff``:
+    a knee in (0, 1) above which exposure-normalised values are compressed into [knee, 1) for the model and
+    expanded back after it (None: no roll-off, values above the exposure are clipped for the model).
     """
 
     colorspace: str | None = None
     display: str | None = None
     ocio_config: str | None = None
+    exposure: float | None = None
+    highlight_rolloff: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.exposure is not None and not (_is_number(self.exposure) and 0 < self.exposure < float("inf")):
+            raise ConfigError(f"exposure must be a positive number (or None: measured), got {self.exposure!r}")
+        if self.highlight_rolloff is not None and not (
+            _is_number(self.highlight_rolloff) and 0 < self.highlight_rolloff < 1
+        ):
+            raise ConfigError(f"highlight_rolloff must be a knee in (0, 1), got {self.highlight_rolloff!r}")
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> ColourConfig:
-        valid = ("colorspace", "display", "ocio_config")
+        names = ("colorspace", "display", "ocio_config")
+        numbers = ("exposure", "highlight_rolloff")
+        values: dict[str, Any] = {}
         for key, value in mapping.items():
-            if key not in valid:
-                raise ConfigError(f"unknown colour setting {key!r}; valid: {', '.join(valid)}")
-            if value is not None and (not isinstance(value, str) or not value.strip()):
+            if key not in names + numbers:
+                raise ConfigError(f"unknown colour setting {key!r}; valid: {', '.join(names + numbers)}")
+            if key in numbers:
+                if isinstance(value, str) and value.strip():
+                    try:
+                        value = float(value)
+                    except ValueError:
+                        raise ConfigError(f"colour setting {key!r} must be a number, got {value!r}") from None
+                values[key] = value
+            elif value is not None and (not isinstance(value, str) or not value.strip()):
                 raise ConfigError(f"colour setting {key!r} must be a non-empty string or None, got {value!r}")
+            else:
+                values[key] = value
         if mapping.get("display") and not mapping.get("colorspace"):
             raise ConfigError("colour setting 'display' needs 'colorspace' (the sRGB curve has no display choice)")
-        return cls(**{k: mapping.get(k) for k in valid})
+        return cls(**values)
 
     @property
     def uses_ocio(self) -> bool:
@@ -156,7 +181,8 @@ def build_colour_transform(config: ColourConfig | None = None) -> ColourTransfor
     config = config or ColourConfig()
     if not config.uses_ocio:
         return _SRGB
-    return _cached_ocio(config, os.environ.get("OCIO"))
+    ocio_only = ColourConfig(config.colorspace, config.display, config.ocio_config)  # exposure is not OCIO's
+    return _cached_ocio(ocio_only, os.environ.get("OCIO"))
 
 
 def to_display(rgb_linear: np.ndarray, config: ColourConfig | None = None) -> np.ndarray:
@@ -233,6 +259,10 @@ def find_non_finite(pixels: np.ndarray) -> int:
 
 
 _SRGB = SrgbTransform()
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @functools.lru_cache(maxsize=8)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from e2fgvi_core.errors import MissingFramesError, SequenceError
 
-__all__ = ["FrameSequence", "format_frame_ranges", "parse_frame_range", "resolve_frames"]
+__all__ = ["FrameSequence", "format_frame_ranges", "parse_frame_range", "require_frame_token", "resolve_frames"]
 
 _TOKEN = re.compile(r"%(0?)(\d*)d|#+|@+")
 _RANGE_PART = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*(?:x\s*(\d+)\s*)?)?$")
@@ -165,6 +165,21 @@ def resolve_frames(
     hint = "" if present else (f"; folder {folder} does not exist" if not os.path.isdir(folder) else "; none on disk")
     _raise_on_gaps(seq, wanted, present, hint)
     return wanted
+
+
+def require_frame_token(pattern: str, frame_count: int, flag: str = "--out") -> None:
+    """Refuse an output pattern without a frame token for more than one frame, before any work.
+
+    A single-file input pattern is a still held over the shot; a single-file *output* for several frames would
+    write every frame over the same file and leave only the last one, a silent loss an artist finds in dailies.
+    """
+    if frame_count > 1 and FrameSequence(pattern).is_single_file:
+        path = Path(pattern)
+        suggestion = path.with_name(f"{path.stem}.%04d{path.suffix}")
+        raise SequenceError(
+            f"{flag} {pattern} has no frame-number token but {frame_count} frames would be written to it, each "
+            f"over the last; use a pattern such as {suggestion}"
+        )
 
 
 def _raise_on_gaps(seq: FrameSequence, wanted: Sequence[int], present: set[int], hint: str) -> None:

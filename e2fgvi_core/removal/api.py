@@ -52,6 +52,8 @@ def run_removal(
     source: Any | None = None,
     matte_source: Any | None = None,
     sink: Any | None = None,
+    on_warning: Callable[[str], None] | None = None,
+    on_frame_written: Callable[[int, str | None], None] | None = None,
 ) -> RemovalSummary:
     """Run one removal and return its summary; raises an ``E2fgviError`` subclass on bad input.
 
@@ -60,7 +62,9 @@ def run_removal(
     without it a cache private to this run is used, so features and flows are still computed once per frame and
     pair. ``cancel.is_set()`` is checked between windows and raises ``JobCancelled``: frames already written are
     complete files, nothing is left half-written. ``source``/``matte_source``/``sink`` replace the
-    ``plate``/``matte``/``out`` patterns (frames by value).
+    ``plate``/``matte``/``out`` patterns (frames by value). ``on_warning(message)`` hears each warning when it
+    arises (the summary lists them all again); ``on_frame_written(frame, path)`` hears each frame once its file is
+    complete (path None for a memory sink), so a server streams results and knows what survived a cancel.
     """
     return run_request(
         request,
@@ -70,4 +74,6 @@ def run_removal(
         source=source,
         matte_source=matte_source,
         sink=sink,
+        on_warning=on_warning,
+        on_frame_written=on_frame_written,
     )

@@ -13,6 +13,7 @@ Tensors are kept on the CPU so the budget is host memory, never device memory.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections import OrderedDict
@@ -39,6 +40,18 @@ class CacheStats:
     hits_by_kind: dict[str, int]
     misses_by_kind: dict[str, int]
     bytes_by_kind: dict[str, int]
+
+    def since(self, earlier: CacheStats) -> CacheStats:
+        """The counters added since ``earlier`` (one job's own hits, misses, evictions on a cache the server shares
+        between jobs); ``bytes``/``entries`` stay what the cache holds now."""
+        return dataclasses.replace(
+            self,
+            hits=self.hits - earlier.hits,
+            misses=self.misses - earlier.misses,
+            evictions=self.evictions - earlier.evictions,
+            hits_by_kind={k: v - earlier.hits_by_kind.get(k, 0) for k, v in self.hits_by_kind.items()},
+            misses_by_kind={k: v - earlier.misses_by_kind.get(k, 0) for k, v in self.misses_by_kind.items()},
+        )
 
     def to_mapping(self) -> dict[str, Any]:
         return {

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from e2fgvi_core.byte_sizes import parse_byte_size
 from e2fgvi_core.errors import ConfigError
 
 BLEND_MODES = ("official", "mean")
@@ -123,7 +124,7 @@ class CacheConfig:
         data = {k: v for k, v in dict(data or {}).items() if v is not None}
         _check_keys(cls, data)
         if "budget_bytes" in data:
-            return cls(budget_bytes=_as_int("budget_bytes", data["budget_bytes"], 0))
+            return cls(budget_bytes=parse_byte_size(data["budget_bytes"], "budget_bytes"))
         return cls()
 
     @classmethod
@@ -132,13 +133,4 @@ class CacheConfig:
         raw = os.environ.get("E2FGVI_CACHE_BYTES")
         if not raw:
             return cls()
-        text = raw.strip().upper()
-        scale = 1
-        for suffix, factor in (("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)):
-            if text.endswith(suffix):
-                text, scale = text[:-1], factor
-                break
-        try:
-            return cls(budget_bytes=int(float(text) * scale))
-        except ValueError as exc:
-            raise ConfigError(f"E2FGVI_CACHE_BYTES must be a byte count like 512M or 2G, got {raw!r}") from exc
+        return cls(budget_bytes=parse_byte_size(raw, "E2FGVI_CACHE_BYTES"))

@@ -320,6 +320,10 @@ def build_engine(
     if traits is None:
         raise ConfigError(f"engine {engine!r} is not resolved: choose one of {', '.join(ENGINES)}")
     if not traits.needs_weights:
+        if device not in (None, "", "auto", "cpu"):  # torch is imported only then: the weight-free engine needs none
+            from e2fgvi_core.device import select_device
+
+            select_device(device)  # an explicit device that is not there is an error for every engine
         return PropagateEngine(propagate)
     from e2fgvi_core.device import out_of_memory_errors, select_device
 

@@ -27,11 +27,11 @@ from e2fgvi_core.removal.cache import CacheStats
 from e2fgvi_core.removal.config import EngineConfig
 from e2fgvi_core.removal.engines import check_engine_name
 
-COLOUR_KEYS = ("colorspace", "display", "ocio_config")
+COLOUR_KEYS = ("colorspace", "display", "ocio_config", "exposure", "highlight_rolloff")
 """Flat keys of ``ColourConfig`` (its field names)."""
 MATTE_PREFIX = "matte_"
 PROPAGATE_PREFIX = "propagate_"
-_STRING_KEYS = ("plate", "matte", "out", "shot", "frames", "weights", "device")
+_STRING_KEYS = ("plate", "matte", "out", "shot", "frames", "weights", "device", "out_channels", "out_colorspace")
 
 
 def _default_propagate() -> PropagateConfig:
@@ -48,7 +48,9 @@ class RemovalRequest:
     ``frames`` range if given, else every frame on disk or given by value); ``frames`` the frames to produce and
     write (None: the whole shot), which must lie inside the shot. ``engine`` is ``auto`` or a key of
     ``engines.ENGINES`` (``auto``: E2FGVI-HQ when a checkpoint is installed, else ``propagate``). ``weights`` is a
-    checkpoint path or an installed name; ``device`` ``auto|cpu|cuda[:n]|mps``.
+    checkpoint path or an installed name; ``device`` ``auto|cpu|cuda[:n]|mps``. ``out_channels`` ("R,G,B") keeps
+    only those channels in the output files; ``out_colorspace`` (``io.output_encoding.OUT_COLORSPACES``) overrides
+    the encoding the output format implies.
     """
 
     plate: str | None = None
@@ -59,6 +61,8 @@ class RemovalRequest:
     engine: str = "auto"
     weights: str | None = None
     device: str | None = None
+    out_channels: str | None = None
+    out_colorspace: str | None = None
     config: EngineConfig = field(default_factory=EngineConfig)
     colour: ColourConfig = field(default_factory=ColourConfig)
     matte_config: MatteConfig = field(default_factory=MatteConfig)
@@ -166,7 +170,18 @@ class RemovalRequest:
         return data
 
 
-_OWN_FIELDS = ("plate", "matte", "out", "shot", "frames", "engine", "weights", "device")
+_OWN_FIELDS = (
+    "plate",
+    "matte",
+    "out",
+    "shot",
+    "frames",
+    "engine",
+    "weights",
+    "device",
+    "out_channels",
+    "out_colorspace",
+)
 
 
 def _nested(value: Any, name: str) -> dict[str, Any]:

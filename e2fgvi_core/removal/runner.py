@@ -25,13 +25,18 @@ import numpy as np
 from e2fgvi_core.errors import DeviceError, JobCancelled, MatteError, SequenceError
 from e2fgvi_core.io.channels import rgb_channel_indices
 from e2fgvi_core.io.colour import build_colour_transform
+from e2fgvi_core.io.sequence import require_frame_token
+from e2fgvi_core.io.windows import on_display_window, to_own_data_window
 from e2fgvi_core.removal.blend import WindowBlend, composite_window_frame
 from e2fgvi_core.removal.cache import ShotCache, digest_arrays
 from e2fgvi_core.removal.engines import build_engine, choose_engine
+from e2fgvi_core.removal.exposure import ExposedColour, colour_settings, measure_exposure
+from e2fgvi_core.removal.feather import feather_native, feather_weights
+from e2fgvi_core.removal.hole import empty_shot_warning, frame_hole, hole_warnings, matte_of_frame
+from e2fgvi_core.removal.matte_outputs import check_matte_outputs, with_matte_channel, write_matte_frame
 from e2fgvi_core.removal.memory import release_free_memory
 from e2fgvi_core.removal.plan import FramePlan, Window, plan_frames
 from e2fgvi_core.removal.prepare import (
-    dilate_hole,
     is_quantised,
     resize_display,
     resize_matte,
@@ -41,14 +46,15 @@ from e2fgvi_core.removal.prepare import (
 )
 from e2fgvi_core.removal.request import Progress, RemovalRequest, RemovalSummary
 from e2fgvi_core.removal.roi import Geometry, plan_geometry
-from e2fgvi_core.removal.sources import FileSink, MemorySink, SequenceSource, matte_for_plate, matte_from_frame
+from e2fgvi_core.removal.sources import FileSink, MemorySink, SequenceSource, output_encoding_for
 
 
 @dataclass
 class _Loaded:
     """A plate frame as the runner holds it while windows need it."""
 
-    frame: Any
+    frame: Any  # on the display window (io/windows.py); ``original`` is the frame as read
+    original: Any
     display: np.ndarray
     matte: np.ndarray
     hole: np.ndarray
@@ -72,6 +78,8 @@ class ShotRunner:
         progress=None,
         cancel: threading.Event | None = None,
         notices=(),
+        on_warning=None,
+        on_frame_written=None,
     ) -> None:
         self.request = request
         self.config = request.config
@@ -94,6 +102,12 @@ class ShotRunner:
         self._quantise: bool | None = None
         self.reads = 0
         self.peak_resident = 0
+        self.matte = request.matte_config
+        self.on_warning = on_warning
+        self.on_frame_written = on_frame_written
+        self._matte_noted = False
+        self._exposed: ExposedColour | None = None
+        self._frames_with_hole = 0
 
     # -- frames ---------------------------------------------------------------------------------------------
     def _load(self, position: int) -> _Loaded:
@@ -102,18 +116,19 @@ class ShotRunner:
             return loaded
         number = self.numbers[position]
         where = self.source.describe(number)
-        frame = self.source.read(number)
+        original = self.source.read(number)
+        frame = on_display_window(original)
         self.reads += 1
-        if self.matte_source is None:
-            matte = matte_from_frame(frame, self.request.matte_channel or "A", where)
-        else:
-            matte_frame = self.matte_source.read(number)
-            matte = matte_for_plate(frame, matte_frame, self.request.matte_channel)
-            if matte.shape != frame.pixels.shape[:2]:
-                raise MatteError(
-                    f"{self.matte_source.describe(number)} is {matte.shape[1]}x{matte.shape[0]} but {where} is "
-                    f"{frame.pixels.shape[1]}x{frame.pixels.shape[0]}: plate and matte must have the same size"
-                )
+        matte_frame = None if self.matte_source is None else self.matte_source.read(number)
+        matte, note = matte_of_frame(frame, matte_frame, self.matte)
+        if note and not self._matte_noted:
+            self._matte_noted = True
+            self._warn(note)
+        if matte_frame is not None and matte.shape != frame.pixels.shape[:2]:
+            raise MatteError(
+                f"{self.matte_source.describe(number)} is {matte.shape[1]}x{matte.shape[0]} but {where} is "
+                f"{frame.pixels.shape[1]}x{frame.pixels.shape[0]}: plate and matte must have the same size"
+            )
         size = (frame.pixels.shape[1], frame.pixels.shape[0])
         if self._size is None:
             self._size = size
@@ -126,8 +141,13 @@ class ShotRunner:
             raise SequenceError(f"{where} is {frame.pixels.dtype} but earlier frames of the shot are not")
         rgb = rgb_channel_indices(frame.channels)
         linear = np.issubdtype(frame.pixels.dtype, np.floating)
-        display = to_display(frame.pixels, rgb, linear, self.colour, self.config.nan_policy, where, self._warn)
-        loaded = _Loaded(frame, display, matte, dilate_hole(matte), rgb, linear)
+        colour = self._exposed_colour(position, frame, matte) if linear else self.colour
+        display = to_display(frame.pixels, rgb, linear, colour, self.config.nan_policy, where, self._warn)
+        hole = frame_hole(matte, self.matte)
+        for message in hole_warnings(where, hole, frame.pixels[..., list(rgb)]):
+            self._warn(message)
+        self._frames_with_hole += bool(hole.any())
+        loaded = _Loaded(frame, original, display, matte, hole, rgb, linear)
         self._loaded[position] = loaded
         self.peak_resident = max(self.peak_resident, len(self._loaded))
         if position not in self._digests:
@@ -136,6 +156,22 @@ class ShotRunner:
             )
         return loaded
 
+    def _exposed_colour(self, position: int, frame, matte: np.ndarray) -> ExposedColour:
+        """The colour transform of float plates with the shot's exposure (measured once, on the shot's first
+        frame, so every chunk of the shot divides by the same number; ``removal/exposure.py``)."""
+        if self._exposed is None:
+            settings = colour_settings(self.request)
+            exposure = settings.exposure
+            if exposure is None:
+                if position != 0:
+                    frame = on_display_window(self.source.read(self.numbers[0]))
+                    matte_frame = None if self.matte_source is None else self.matte_source.read(self.numbers[0])
+                    matte, _ = matte_of_frame(frame, matte_frame, self.matte)
+                rgb = rgb_channel_indices(frame.channels)
+                exposure = measure_exposure(frame.pixels[..., list(rgb)], frame_hole(matte, self.matte))
+            self._exposed = ExposedColour(self.colour, exposure, settings.highlight_rolloff)
+        return self._exposed
+
     def _digest(self, position: int) -> str:
         if position not in self._digests:
             self._load(position)
@@ -143,6 +179,8 @@ class ShotRunner:
 
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
+        if self.on_warning is not None:
+            self.on_warning(message)
 
     def _prepare(self, position: int, geometry: Geometry) -> tuple[np.ndarray, np.ndarray]:
         """Display frame and dilated hole of ``position`` cropped/resized to the window's processing geometry."""
@@ -153,7 +191,7 @@ class ShotRunner:
             return np.ascontiguousarray(display), np.ascontiguousarray(loaded.hole[y0:y1, x0:x1])
         # As test.py at a set size: resize the frame, resize the raw matte (nearest), then dilate.
         matte = resize_matte(loaded.matte[y0:y1, x0:x1], geometry.proc_wh)
-        return resize_display(np.ascontiguousarray(display), geometry.proc_wh), dilate_hole(matte)
+        return resize_display(np.ascontiguousarray(display), geometry.proc_wh), frame_hole(matte, self.matte)
 
     # -- the loop -------------------------------------------------------------------------------------------
     def frame_plan(self) -> FramePlan:
@@ -164,6 +202,8 @@ class ShotRunner:
 
     def run(self) -> RemovalSummary:
         start = time.monotonic()
+        cache_before = self.cache.stats()
+        uses_cache = getattr(self.engine, "cache", None) is not None  # the propagate engine has none
         plan = self.frame_plan()
         wanted = set(plan.outputs)
         blend: WindowBlend | None = None
@@ -188,6 +228,8 @@ class ShotRunner:
                 written.append(self.numbers[position])
                 if path:
                     outputs.append(path)
+                if self.on_frame_written is not None:
+                    self.on_frame_written(self.numbers[position], path)
                 self._report(len(written), total, f"window {run_index + 1}/{len(plan.windows)}", start)
             keep = plan.needed_after(run_index)
             for position in list(self._loaded):
@@ -196,13 +238,17 @@ class ShotRunner:
             # Freed frames and activations go back to the system now, not when the heap happens to shrink: without
             # this, glibc's heap fragmentation made RSS creep up with shot length (removal/memory.py).
             release_free_memory()
+        empty = empty_shot_warning(self.reads, self._frames_with_hole)
+        if empty:
+            self._warn(empty)
         seconds = time.monotonic() - start
         self._report(len(written), total, "done", start)
         return RemovalSummary(
             frames=tuple(written),
             outputs=tuple(outputs),
             seconds=seconds,
-            cache_stats=self.cache.stats(),
+            # The job's own counters (the server's cache is shared); None where the engine has no cache at all.
+            cache_stats=self.cache.stats().since(cache_before) if uses_cache else None,
             engine=self.engine.name,
             variant=self.engine.variant,
             weights_sha256=self.engine.weights_sha256,
@@ -260,6 +306,7 @@ class ShotRunner:
         number = self.numbers[position]
         if not item.hole.any():
             result_frame, was_passthrough = frame, 1
+            weights = np.zeros(item.hole.shape, np.float32)
         else:
             filled = blend.result(position)
             pixels = frame.pixels.copy()
@@ -267,17 +314,23 @@ class ShotRunner:
             if not self._quantise:
                 values = np.clip(filled, 0.0, None)
                 if item.linear:
-                    values = self.colour.to_linear(values)
+                    values = self._exposed.to_linear(values)
                 if np.issubdtype(pixels.dtype, np.integer):
                     top = np.iinfo(pixels.dtype).max
                     values = np.clip(np.round(values * top), 0, top)
                 filled = values.astype(pixels.dtype)
+            weights = feather_weights(hole, self.matte.feather)
+            if self.matte.feather:
+                filled = feather_native(pixels[..., list(item.rgb)], filled, weights)
             if len(set(item.rgb)) == 1:
                 pixels[..., item.rgb[0]][hole] = filled.astype(np.float32).mean(axis=-1)[hole].astype(pixels.dtype)
             else:
                 for k, channel in enumerate(item.rgb):
                     pixels[..., channel][hole] = filled[..., k][hole]
             result_frame, was_passthrough = frame.with_pixels(pixels), 0
+        result_frame = to_own_data_window(with_matte_channel(result_frame, weights, self.matte), item.original)
+        if self.matte.write:
+            write_matte_frame(self.matte.write, number, frame, weights)
         path = self.sink.write(number, result_frame, self._provenance(number))
         return path, was_passthrough
 
@@ -301,6 +354,29 @@ class ShotRunner:
                 data[key] = getattr(colour, key)
         if self.engine.name == "propagate":
             data["propagate"] = json.dumps(self.request.propagate.to_mapping(), sort_keys=True)
+        data.update(self._pixel_settings())
+        return data
+
+    def _pixel_settings(self) -> dict[str, Any]:
+        """Every other setting that changes pixels, for the provenance metadata (issue 10)."""
+        from e2fgvi_core import __version__
+
+        matte = self.matte
+        data: dict[str, Any] = {
+            "version": __version__,
+            "plate": self.request.plate or "by value",
+            "matte": self.request.matte or f"plate channel {matte.channel or 'A'}",
+            "matte_channel": matte.channel or "",
+            "matte_threshold": "default" if matte.threshold is None else matte.threshold,
+            "matte_invert": matte.invert,
+            "dilate": matte.dilate,
+            "feather": matte.feather,
+            "nan_policy": self.config.nan_policy,
+            "roi_margin": self.config.roi_margin,
+        }
+        if self._exposed is not None:
+            data["exposure"] = float(self._exposed.exposure)
+            data["highlight_rolloff"] = self._exposed.knee or 0
         return data
 
     def _report(self, done: int, total: int, stage: str, start: float) -> None:
@@ -319,6 +395,8 @@ def run_request(
     source=None,
     matte_source=None,
     sink=None,
+    on_warning=None,
+    on_frame_written=None,
 ) -> RemovalSummary:
     """Open the sources and sink, pick the engine, and run the shot (the body of ``api.run_removal``)."""
     shot = request.shot_numbers()
@@ -338,8 +416,12 @@ def run_request(
     outputs = request.output_numbers(numbers)
     if matte_source is None and request.matte:
         matte_source = SequenceSource(request.matte, numbers, name="matte")
+    if request.out:
+        require_frame_token(request.out, len(numbers))
+    check_matte_outputs(request.matte_config, request.out, len(numbers))
     if sink is None:
-        sink = FileSink(request.out, (request.plate, request.matte)) if request.out else MemorySink()
+        encoding = output_encoding_for(request, source, numbers[0]) if request.out else None
+        sink = FileSink(request.out, (request.plate, request.matte), encoding) if request.out else MemorySink()
     sink.check()
     cache = cache if cache is not None else ShotCache()
     if progress is not None:
@@ -348,6 +430,7 @@ def run_request(
     engine_impl = build_engine(choice.engine, request.weights, request.device, cache, request.propagate)
     notices = (choice.notice,) if choice.notice else ()
     runner = ShotRunner(
-        request, numbers, outputs, source, matte_source, sink, engine_impl, cache, progress, cancel, notices
-    )
+        request, numbers, outputs, source, matte_source, sink, engine_impl, cache, progress, cancel, notices,
+        on_warning, on_frame_written,
+    )  # fmt: skip
     return runner.run()

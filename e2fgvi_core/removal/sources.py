@@ -53,8 +53,9 @@ def matte_for_plate(plate, matte, channel: str | None) -> np.ndarray:
 class FileSink:
     """Writes each finished frame atomically to ``pattern`` (temp file in the same folder + rename)."""
 
-    def __init__(self, pattern: str, inputs: Sequence[str | None] = ()) -> None:
+    def __init__(self, pattern: str, inputs: Sequence[str | None] = (), encoding: OutputEncoding | None = None) -> None:
         self.sequence = FrameSequence(pattern)
+        self.encoding = encoding
         for other in inputs:
             if other and os.path.abspath(other) == os.path.abspath(pattern):
                 raise ConfigError(f"--out {pattern} is the same as an input pattern: it would overwrite the plate")
@@ -64,6 +65,8 @@ class FileSink:
         check_output_folder(self.sequence.pattern)
 
     def write(self, frame: int, result, provenance: Mapping[str, Any]) -> str | None:
+        if self.encoding is not None:
+            result = self.encoding.apply(result)
         return str(write_frame(self.sequence.path(frame), result, metadata=provenance))
 
 
@@ -116,3 +119,59 @@ class MemorySink:
 
     def arrays(self) -> dict[int, np.ndarray]:
         return {k: v.pixels for k, v in sorted(self.frames.items())}
+
+
+class OutputEncoding:
+    """How results are stored in the output format: kept channels, then linear/display encoding (io/output_encoding)."""
+
+    def __init__(self, out: str, kind: str, colour, tag: str | None, channels: tuple[int, ...] | None) -> None:
+        self.out = out
+        self.kind = kind
+        self.colour = colour
+        self.tag = tag
+        self.channels = channels
+
+    def apply(self, result):
+        import dataclasses
+
+        from e2fgvi_core.io.output_encoding import encode_for_output
+
+        if self.channels is not None:
+            formats = result.channel_formats
+            result = dataclasses.replace(
+                result,
+                pixels=np.ascontiguousarray(result.pixels[..., list(self.channels)]),
+                channels=tuple(result.channels[i] for i in self.channels),
+                metadata=dict(result.metadata),
+                metadata_types=dict(result.metadata_types),
+                channel_formats=None if formats is None else tuple(formats[i] for i in self.channels),
+            )
+        return encode_for_output(result, self.kind, self.colour, self.out, self.tag)
+
+
+def output_encoding_for(request, source, first: int) -> OutputEncoding:
+    """Check, before any work, that ``request.out``'s format can hold the results; return how to encode them.
+
+    Reads the first plate frame's header (channels, data type): a 5-channel plate to PNG fails here, with the fix
+    named, not after the first window.
+    """
+    from e2fgvi_core.io.colour import build_colour_transform
+    from e2fgvi_core.io.output_encoding import check_output_channels, output_kind, select_channels
+    from e2fgvi_core.io.reader import read_header
+    from e2fgvi_core.removal.exposure import colour_settings
+
+    header = read_header(source.sequence.path(first)) if isinstance(source, SequenceSource) else source.read(first)
+    channels = tuple(header.channels)
+    matte_out = request.matte_config.channel_out
+    if matte_out:
+        channels = (*channels, matte_out)
+    kept = select_channels(channels, getattr(request, "out_channels", None))
+    if kept is not None:
+        channels = tuple(channels[i] for i in kept)
+    check_output_channels(request.out, channels)
+    plate_is_float = bool(np.issubdtype(header.dtype, np.floating))
+    kind = output_kind(request.out, plate_is_float, getattr(request, "out_colorspace", None))
+    colour = colour_settings(request)
+    transform = build_colour_transform(colour)
+    tag = (colour.colorspace if kind == "linear" else colour.display) if colour.colorspace else None
+    return OutputEncoding(request.out, kind, transform, tag, kept)

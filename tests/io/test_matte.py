@@ -7,6 +7,7 @@ import pytest
 
 from e2fgvi_core.errors import ConfigError, MatteError
 from e2fgvi_core.io import (
+    Frame,
     FrameSequence,
     MatteConfig,
     matte_for_plate,
@@ -15,6 +16,7 @@ from e2fgvi_core.io import (
     read_header,
     resolve_frames,
 )
+from e2fgvi_core.io.matte import matte_channel_note
 
 
 def test_uint8_matte_any_nonzero_removes(oiio_write, tmp_path):
@@ -125,3 +127,41 @@ def test_matte_config_from_mapping():
         MatteConfig.from_mapping({"chanel": "A"})
     with pytest.raises(ConfigError, match="channel"):
         MatteConfig.from_mapping({"channel": ""})
+
+
+def test_palette_matte_of_the_real_footage_removes_every_colour(footage_dir):
+    """The schoolgirls mattes are palette PNGs, one colour per person: R alone misses part of the matte."""
+    frame = read_frame(footage_dir / "schoolgirls" / "masks" / "00000.png")
+    assert frame.channels == ("R", "G", "B")
+    hole = matte_from_frame(frame)
+    assert np.array_equal(hole, (frame.pixels > 0).any(axis=-1))
+    assert (hole & (frame.pixels[..., 0] == 0)).sum() > 0.05 * hole.sum()  # pixels R alone would leave in
+    note = matte_channel_note(frame)
+    assert note is not None and "R, G, B disagree" in note and "any channel" in note and "--matte-channel" in note
+    assert matte_channel_note(frame, "R") is None  # one named channel: nothing to disagree
+
+
+def test_agreeing_grey_matte_has_no_note(oiio_write, tmp_path):
+    grey = np.zeros((4, 4, 3), np.uint8)
+    grey[1:3, 1:3] = 200
+    frame = read_frame(oiio_write(tmp_path / "grey.png", grey))
+    assert matte_channel_note(frame) is None and matte_from_frame(frame).sum() == 4
+
+
+def test_threshold_and_invert(oiio_write, tmp_path):
+    values = np.array([[0, 64, 128, 255]], dtype=np.uint8)
+    frame = read_frame(oiio_write(tmp_path / "m.png", values))
+    assert matte_from_frame(frame, threshold=0.3).tolist() == [[False, False, True, True]]
+    assert matte_from_frame(frame, invert=True).tolist() == [[True, False, False, False]]
+    floats = Frame.from_array(np.array([[0.1, 0.3, np.nan, 0.9]], np.float32))
+    assert matte_from_frame(floats, threshold=0.2).tolist() == [[False, True, False, True]]
+    assert matte_from_frame(floats, threshold=0.2, invert=True).tolist() == [[True, False, False, False]]  # NaN never
+
+
+def test_matte_config_controls_validate_and_default_to_the_official_values():
+    assert MatteConfig() == MatteConfig(channel=None, threshold=None, invert=False, dilate=4, feather=0)
+    config = MatteConfig.from_mapping({"threshold": "0.25", "invert": True, "dilate": "8", "feather": 3})
+    assert (config.threshold, config.invert, config.dilate, config.feather) == (0.25, True, 8, 3)
+    for bad in ({"threshold": 1.5}, {"dilate": -1}, {"feather": 2.5}, {"invert": "yes"}, {"dilat": 3}):
+        with pytest.raises(ConfigError):
+            MatteConfig.from_mapping(bad)

@@ -1,0 +1,75 @@
+"""The hole of each frame: the matte read by the job's matte rules, dilated, and the warnings it deserves.
+
+The runner asks this module, frame by frame, which pixels to fill, so the rules live in one place: the channel
+and threshold rules of ``io.matte`` (``MatteConfig``), the official 3x3-cross dilation ``dilate`` times, and the
+checks an artist wants to hear about *when the frame is read*, not in dailies: a matte covering (nearly) the whole
+frame (nothing is left to fill from), NaN or Inf inside the hole (the model would read them as 0), channels of a
+multi-colour matte that disagree (every colour is removed). A matte empty on every frame is a shot-level check,
+``empty_shot_warning``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from e2fgvi_core.io.frame import Frame
+from e2fgvi_core.io.matte import MatteConfig, matte_channel_note, matte_for_plate, matte_from_frame
+from e2fgvi_core.removal.prepare import dilate_hole
+
+__all__ = ["NEARLY_FULL_SHARE", "empty_shot_warning", "frame_hole", "hole_warnings", "matte_of_frame"]
+
+NEARLY_FULL_SHARE = 0.9
+"""A hole covering more than this share of the frame leaves too little plate to fill it from."""
+
+
+def matte_of_frame(plate: Frame, matte_frame: Frame | None, config: MatteConfig) -> tuple[np.ndarray, str | None]:
+    """((h, w) bool matte over the plate's data window, channel note or None).
+
+    Without ``matte_frame`` the matte is a channel of the plate (``config.channel``, alpha by default).
+    """
+    if matte_frame is None:
+        channel = config.channel or "A"
+        matte = matte_from_frame(plate, channel, threshold=config.threshold, invert=config.invert)
+        return matte, None
+    matte = matte_for_plate(plate, matte_frame, config.channel, threshold=config.threshold, invert=config.invert)
+    return matte, matte_channel_note(matte_frame, config.channel, threshold=config.threshold)
+
+
+def frame_hole(matte: np.ndarray, config: MatteConfig) -> np.ndarray:
+    """(h, w) bool hole: the matte dilated ``config.dilate`` times with the official 3x3 cross (0: the matte)."""
+    if config.dilate == 0:
+        return np.ascontiguousarray(matte, dtype=bool)
+    return dilate_hole(matte, config.dilate)
+
+
+def hole_warnings(where: str, hole: np.ndarray, rgb_values: np.ndarray) -> list[str]:
+    """Warnings about one frame's hole: nearly the whole frame, or NaN/Inf plate values inside it.
+
+    ``rgb_values``: the plate's colour channels, (h, w, 3) in their native dtype, over the same pixels as ``hole``.
+    """
+    messages = []
+    share = float(hole.mean()) if hole.size else 0.0
+    if share > NEARLY_FULL_SHARE:
+        messages.append(
+            f"{where}: the (dilated) matte covers {100 * share:.1f}% of the frame; almost nothing of the plate is "
+            f"left to fill it from, expect a poor fill (check the matte, --matte-invert or --matte-threshold)"
+        )
+    if np.issubdtype(rgb_values.dtype, np.floating) and hole.any():
+        bad = ~np.isfinite(rgb_values[hole]).all(axis=-1)
+        count = int(bad.sum())
+        if count:
+            messages.append(
+                f"{where}: {count} pixels inside the matte hold NaN or Inf; the model reads them as 0 and the fill "
+                f"replaces them"
+            )
+    return messages
+
+
+def empty_shot_warning(frames_read: int, frames_with_hole: int) -> str | None:
+    """The warning for a matte that is empty on every frame read (nothing was removed), else None."""
+    if frames_read and not frames_with_hole:
+        return (
+            f"the matte is empty on all {frames_read} frames read: nothing was removed and the frames were "
+            f"written unchanged (check --matte, --matte-channel, --matte-threshold)"
+        )
+    return None
