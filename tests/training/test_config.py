@@ -64,8 +64,9 @@ def test_bad_config_file(tmp_path):
 def test_the_config_reference_in_the_docs_is_the_defaults():
     """docs/training.md lists every key with its default: the block must parse to exactly the default config."""
     import re
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "training.md").read_text()
     (block,) = re.findall(r"```toml\n(.*?)```", doc, flags=re.DOTALL)
