@@ -13,7 +13,7 @@ import sys
 import time
 
 from e2fgvi_core.removal.api import ENGINES, Progress, RemovalRequest, run_removal
-from e2fgvi_core.removal.config import BLEND_MODES, ROI_MODES
+from e2fgvi_core.removal.config import BLEND_MODES, PRECISIONS, ROI_MODES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("zero", "error"),
         help="NaN/Inf in the plate: read as 0 with a warning (default) or refuse the frame",
     )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="model arithmetic: auto (default: fp32), fp32, bf16 (GPUs, CPUs with AVX-512 BF16/AMX), fp16 (GPUs)",
+    )
     parser.add_argument("--server", metavar="ADDRESS", help="run on an e2fgvi-server (e.g. tcp://127.0.0.1:5577)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -70,6 +75,7 @@ def build_request(args: argparse.Namespace) -> RemovalRequest:
             "num_ref": args.num_ref,
             "blend": args.blend,
             "nan_policy": args.nan_policy,
+            "precision": args.precision,
         }
     )
 
