@@ -299,5 +299,15 @@ class TemporalFocalTransformerBlock(nn.Module):
         b, t, h, w, c = x.shape
         y = self.norm1(x)
         x = x + self.attn(y, self.pool_windows(y))
-        y = self.norm2(x)
-        return x + self.mlp(y.view(b, t * h * w, c), output_size).view(b, t, h, w, c)
+        if self.attn.impl == "reference":
+            y = self.norm2(x)
+            return x + self.mlp(y.view(b, t * h * w, c), output_size).view(b, t, h, w, c)
+        # Fast path: the F3N one frame at a time (it folds each frame on its own). Its 1960-wide hidden tokens and
+        # their fold/unfold copies are the block's largest temporaries (2 GB per copy for 11 frames at 1080p), and
+        # a fixed batch keeps the result independent of the window's length (a GEMM over more rows may round
+        # differently).
+        out = torch.empty_like(x)
+        for i in range(t):
+            frame = x[:, i]
+            out[:, i] = frame + self.mlp(self.norm2(frame).reshape(b, h * w, c), output_size).view(b, h, w, c)
+        return out

@@ -155,10 +155,20 @@ class InpaintGenerator(nn.Module):
         residual included. The forward flows drive the backward branch, as in the official model."""
         return self.feat_prop_module(local_feat, flows_forward, flows_backward)
 
+    @property
+    def reference_path(self) -> bool:
+        """``attention_impl="reference"`` selects the plain formulation of every optimised stage (parity tests,
+        the benchmark's reference mode); otherwise the fast path: fused chunked attention, and soft split, F3N and
+        soft composition one frame at a time (their 6272- and 1960-wide patch tensors are the window's largest
+        temporaries; a fixed batch keeps results independent of the window length)."""
+        return self.config.attention_impl == "reference"
+
     def split_tokens(self, feat: torch.Tensor) -> torch.Tensor:
         """Soft split: (b, t, 128, h', w') -> tokens (b, t, f_h, f_w, hidden)."""
         b, t, c, h, w = feat.shape
-        return self.ss(feat.reshape(b * t, c, h, w), b, (h, w))
+        if self.reference_path:
+            return self.ss(feat.reshape(b * t, c, h, w), b, (h, w))
+        return torch.cat([self.ss(feat[:, i], b, (h, w)) for i in range(t)], dim=1)
 
     def transform_tokens(self, tokens: torch.Tensor, feat_size: tuple[int, int], blocks: int | None = None):
         """Run the first ``blocks`` (default all) temporal focal transformer blocks on (b, t, f_h, f_w, hidden)."""
@@ -168,7 +178,11 @@ class InpaintGenerator(nn.Module):
 
     def compose_tokens(self, tokens: torch.Tensor, feat_size: tuple[int, int]) -> torch.Tensor:
         """Soft composition: tokens (b, t, f_h, f_w, hidden) -> (b*t, 128, h', w')."""
-        return self.sc(tokens, tokens.shape[1], feat_size)
+        if self.reference_path:
+            return self.sc(tokens, tokens.shape[1], feat_size)
+        b, t = tokens.shape[:2]
+        frames = [self.sc(tokens[:, i : i + 1], 1, feat_size) for i in range(t)]  # each (b, 128, h', w')
+        return torch.stack(frames, dim=1).flatten(0, 1)
 
     def hallucinate(self, feat: torch.Tensor) -> torch.Tensor:
         """(b, t, 128, h', w') propagated local + reference features -> the transformer's residual, same shape
