@@ -15,6 +15,8 @@ frames (flows) and only recompute the per-window parts. Attribute names are the 
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -112,6 +114,28 @@ class InpaintGenerator(nn.Module):
                 f"frame size {h}x{w} (h x w) gives a {grid[0]}x{grid[1]} token grid that {wh}x{ww} windows do not "
                 f"tile: pad frames to multiples of 60x108"
             )
+
+    def estimate_window_bytes(self, frames: int, local: int, h: int, w: int) -> int:
+        """Peak working memory (activations, not weights) of one fast-path window of ``frames`` inputs, ``local``
+        of them local, at h x w (after padding). Why: a window that cannot fit is refused before it starts, with
+        the number, instead of failing (or swapping) halfway. Counted from the fast path's largest live tensors
+        (float32 elements): the window's features (4 copies of 128 channels per frame), then the larger of one
+        transformer block (12 token-wide tensors over all frames + one frame's F3N hidden tokens + the gathered
+        keys/values), one propagation step (its condition, offsets and the 2304-row deformable column matrix)
+        and one frame of soft split/composition patches (6272 wide); docs/performance.md compares it with
+        measured peaks."""
+        from e2fgvi_core.models.focal_transformer import GATHER_BUDGET_BYTES
+
+        cfg = self.config
+        fh, fw = h // 4, w // 4
+        pixels = fh * fw
+        tokens = math.prod(token_grid_size((fh, fw), cfg.kernel_size, cfg.stride, cfg.padding))
+        patch = FEATURE_CHANNELS * cfg.kernel_size[0] * cfg.kernel_size[1]
+        features = 4 * FEATURE_CHANNELS * frames * pixels
+        transformer = 12 * cfg.hidden * frames * tokens + 5 * cfg.ffn_hidden * tokens
+        propagation = (4000 + 2 * FEATURE_CHANNELS * local) * pixels
+        soft = 2 * patch * tokens + cfg.hidden * frames * tokens
+        return 4 * (features + max(transformer, propagation, soft)) + 2 * GATHER_BUDGET_BYTES
 
     # ------------------------------------------------------------------------------------------------------------
     # stages

@@ -78,6 +78,7 @@ class ModelEngine:
         done = self.cache.get("windows", window_key)
         if done is not None:
             return {p: done[i] for i, p in enumerate(window.local)}
+        self._check_fits(window, geometry)
         inputs: dict[int, torch.Tensor] = {}
 
         def model_input(position: int) -> torch.Tensor:
@@ -146,6 +147,39 @@ class ModelEngine:
         self.cache.put("windows", window_key, result)
         self.counts["windows"] += 1
         return {p: result[i] for i, p in enumerate(local)}
+
+
+    def _check_fits(self, window: Window, geometry: Geometry) -> None:
+        """Refuse a window whose estimated working memory exceeds what the device has free, before it starts."""
+        w, h = geometry.proc_wh
+        if geometry.pad_multiple_hw is not None:
+            mh, mw = geometry.pad_multiple_hw
+            h, w = -(-h // mh) * mh, -(-w // mw) * mw
+        need = self.model.estimate_window_bytes(len(window.inputs), len(window.local), h, w)
+        free = available_memory_bytes(self.device)
+        if free is not None and need > free:
+            raise DeviceError(
+                f"window {window.index} needs about {need / 2**30:.1f} GiB on {self.device} ({len(window.inputs)} "
+                f"frames at {w}x{h}) but {free / 2**30:.1f} GiB is free: use --roi auto (process only around the "
+                f"matte), --proxy 0.5 (half size) or a smaller --num-ref"
+            )
+
+
+def available_memory_bytes(device) -> int | None:
+    """Free memory of ``device`` now: CUDA's free bytes, Linux's MemAvailable for the CPU, None where unknown."""
+    if device.type == "cuda":
+        import torch
+
+        return int(torch.cuda.mem_get_info(device)[0])
+    if device.type == "cpu":
+        try:
+            with open("/proc/meminfo", encoding="ascii") as handle:
+                for line in handle:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            return None
+    return None
 
 
 class PropagateEngine:
