@@ -111,7 +111,7 @@ class PeakMemory:
             self.peak_rss = max(self.peak_rss, process.memory_info().rss)
             self._stop.wait(0.01)
 
-    def __enter__(self) -> PeakMemory:
+    def __enter__(self):  # -> the PeakMemory itself
         import torch
 
         if self.device.type == "cuda":
@@ -246,8 +246,8 @@ def probe_bf16(frames, mattes, weights: Path, device) -> dict[str, float]:
     """One generator forward of the first window in fp32 and under bf16 autocast: seconds and in-hole PSNR."""
     import torch
 
-    from e2fgvi_core.models._checkpoint import load_checkpoint
     from e2fgvi_core.models import build_generator
+    from e2fgvi_core.models._checkpoint import load_checkpoint
     from e2fgvi_core.removal.config import EngineConfig
     from e2fgvi_core.removal.plan import plan_shot
     from e2fgvi_core.removal.prepare import dilate_hole
@@ -317,7 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=70)
     parser.add_argument("--size", default="432x240", help="processing size WxH (frames are resized to it)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default, one per physical core)")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch intra-op threads (0: torch's default, one per physical core)"
+    )
     parser.add_argument("--modes", default="reference,fast_fp32,fast_bf16,fast_fp16")
     parser.add_argument("--probe-bf16", action="store_true", help="time one window under bf16 autocast anyway")
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
@@ -380,8 +382,11 @@ def main(argv: list[str] | None = None) -> int:
             elif reference is not None:
                 entry["vs_reference"] = in_hole_difference(result, reference, holes)
             report["modes"][mode] = entry
-            print(f"{mode:10s} {seconds:8.1f} s  {seconds / len(frames):6.3f} s/frame  peak RSS "
-                  f"{entry['peak_rss_gib']:.2f} GiB", flush=True)
+            print(
+                f"{mode:10s} {seconds:8.1f} s  {seconds / len(frames):6.3f} s/frame  peak RSS "
+                f"{entry['peak_rss_gib']:.2f} GiB",
+                flush=True,
+            )
         if args.probe_bf16:
             report["bf16_probe"] = probe_bf16(frames, mattes, weights, device)
     _print(report)
@@ -397,12 +402,16 @@ def _print(report: dict) -> None:
         f"machine: {m['cpu']}, {m['cpu_count']} CPUs ({m['cpu_capability']}, native bf16: {m['cpu_native_bf16']}), "
         f"torch {m['torch']}, {m['threads']} threads, cuda: {m['cuda']}, load before {m['load_average_before']:.1f}"
     )
-    print(f"shot: {shot['clip']}, {shot['frames']} frames {shot['size'][0]}x{shot['size'][1]}, "
-          f"{100 * shot['hole_share']:.1f} % hole (dilated)")
+    print(
+        f"shot: {shot['clip']}, {shot['frames']} frames {shot['size'][0]}x{shot['size'][1]}, "
+        f"{100 * shot['hole_share']:.1f} % hole (dilated)"
+    )
     ran = {k: v for k, v in report["modes"].items() if "seconds" in v}
     base = ran.get("reference", {}).get("s_per_frame")
-    print(f"{'mode':10s} {'s/frame':>8s} {'speed-up':>8s} {'peak RSS':>9s} {'device':>7s}  "
-          + " ".join(f"{s:>11s}" for s in STAGES))
+    print(
+        f"{'mode':10s} {'s/frame':>8s} {'speed-up':>8s} {'peak RSS':>9s} {'device':>7s}  "
+        + " ".join(f"{s:>11s}" for s in STAGES)
+    )
     for mode, v in ran.items():
         speedup = f"{base / v['s_per_frame']:7.2f}x" if base else "       -"
         dev = "-" if v["peak_device_gib"] is None else f"{v['peak_device_gib']:.2f}"
@@ -412,17 +421,21 @@ def _print(report: dict) -> None:
     for mode, v in ran.items():
         if "vs_reference" in v:
             d = v["vs_reference"]
-            print(f"{mode} vs reference: in-hole max {d['max_level_diff_in_hole']} levels on "
-                  f"{100 * d['share_in_hole_differing']:.3f} % of in-hole values (PSNR {d['psnr_in_hole_db']:.1f} dB), "
-                  f"outside the hole max {d['max_level_diff_outside']}")
+            print(
+                f"{mode} vs reference: in-hole max {d['max_level_diff_in_hole']} levels on "
+                f"{100 * d['share_in_hole_differing']:.3f} % of in-hole values (PSNR {d['psnr_in_hole_db']:.1f} dB), "
+                f"outside the hole max {d['max_level_diff_outside']}"
+            )
     for mode, v in report["modes"].items():
         if "refused" in v:
             print(f"{mode}: refused: {v['refused']}")
     if "bf16_probe" in report:
         p = report["bf16_probe"]
-        print(f"bf16 probe (one {p['window_frames']}-frame window forward, autocast): fp32 {p['fp32_s']:.2f} s, "
-              f"bf16 {p['bf16_s']:.2f} s ({p['bf16_over_fp32']:.2f}x the fp32 time), in-hole PSNR bf16 vs fp32 "
-              f"{p['bf16_psnr_in_hole_db']:.1f} dB")
+        print(
+            f"bf16 probe (one {p['window_frames']}-frame window forward, autocast): fp32 {p['fp32_s']:.2f} s, "
+            f"bf16 {p['bf16_s']:.2f} s ({p['bf16_over_fp32']:.2f}x the fp32 time), in-hole PSNR bf16 vs fp32 "
+            f"{p['bf16_psnr_in_hole_db']:.1f} dB"
+        )
 
 
 if __name__ == "__main__":

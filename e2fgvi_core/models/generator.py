@@ -204,7 +204,7 @@ class InpaintGenerator(nn.Module):
         """Soft composition: tokens (b, t, f_h, f_w, hidden) -> (b*t, 128, h', w')."""
         if self.reference_path:
             return self.sc(tokens, tokens.shape[1], feat_size)
-        b, t = tokens.shape[:2]
+        t = tokens.shape[1]
         frames = [self.sc(tokens[:, i : i + 1], 1, feat_size) for i in range(t)]  # each (b, 128, h', w')
         return torch.stack(frames, dim=1).flatten(0, 1)
 

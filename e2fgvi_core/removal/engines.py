@@ -23,12 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from e2fgvi_core.errors import CheckpointError, DeviceError
 from e2fgvi_core.removal.cache import ShotCache
 from e2fgvi_core.removal.config import EngineConfig
 from e2fgvi_core.removal.plan import ShotPlan, Window, plan_shot
 from e2fgvi_core.removal.prepare import prediction_to_display, symmetric_pad, to_model_input
 from e2fgvi_core.removal.roi import Geometry
-from e2fgvi_core.errors import CheckpointError, DeviceError
 
 Prepare = Callable[[int], tuple[np.ndarray, np.ndarray]]
 """position -> (display (h, w, 3) uint8 or float32, dilated hole (h, w) bool) at the window's processing size."""

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import e2fgvi_core.models.focal_transformer as focal_transformer
-from e2fgvi_core.models import build_generator
+from e2fgvi_core.models import build_generator, focal_transformer
 from e2fgvi_core.models.focal_transformer import TemporalFocalTransformerBlock
 
 

@@ -28,7 +28,9 @@ def case_name(impl: str) -> str:
 
 def test_forward_output_and_flows(hq_forward, hq_case, attention_impl):
     output, (flows_forward, flows_backward) = hq_forward
-    max_err, mean_err = record_error(case_name(attention_impl), "output (forward)", output, hq_case["output"], TOLERANCES["output"])
+    max_err, mean_err = record_error(
+        case_name(attention_impl), "output (forward)", output, hq_case["output"], TOLERANCES["output"]
+    )
     assert max_err <= TOLERANCES["output"] and mean_err <= 1e-5
     for name, ours in (("pred_flows_forward", flows_forward), ("pred_flows_backward", flows_backward)):
         max_err, _ = record_error(case_name(attention_impl), name, ours, hq_case[name], TOLERANCES[name])

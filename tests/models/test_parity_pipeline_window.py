@@ -30,5 +30,7 @@ def test_first_window_prediction(parity_dir, fill_weights, attention_impl):
     with torch.inference_mode():
         pred, _ = model(masked, len(neighbor_ids))
     pred = pred[: len(neighbor_ids)]
-    max_err, _ = record_error(f"3 e2fgvi_hq pipeline ({attention_impl})", "window0_pred", pred, case["window0_pred"], 1e-4)
+    max_err, _ = record_error(
+        f"3 e2fgvi_hq pipeline ({attention_impl})", "window0_pred", pred, case["window0_pred"], 1e-4
+    )
     assert max_err <= 1e-4

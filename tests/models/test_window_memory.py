@@ -37,10 +37,15 @@ def test_cpu_free_memory_is_read():
 
 def test_a_window_that_cannot_fit_is_refused_with_the_need_and_the_options(hq):
     engine = ModelEngine(hq, "e2fgvi_hq", "0" * 64, torch.device("cpu"), ShotCache())
-    huge = Geometry(frame_wh=(32400, 18000), rect=(0, 0, 32400, 18000), proc_wh=(32400, 18000), pad_multiple_hw=(60, 108))
+    huge = Geometry(
+        frame_wh=(32400, 18000), rect=(0, 0, 32400, 18000), proc_wh=(32400, 18000), pad_multiple_hw=(60, 108)
+    )
     window = Window(index=0, center=0, local=(0, 1, 2), refs=())
-    with pytest.raises(DeviceError, match=r"window 0 needs about \d+\.\d GiB on cpu \(3 frames at 32400x18000\).*"
-                       r"--roi auto.*--proxy 0.5"):
+    with pytest.raises(
+        DeviceError,
+        match=r"window 0 needs about \d+\.\d GiB on cpu \(3 frames at 32400x18000\).*"
+        r"--roi auto.*--proxy 0.5",
+    ):
         engine.run_window(window, huge, lambda p: str(p), lambda p: (_ for _ in ()).throw(AssertionError("read")))
     small = Geometry(frame_wh=(432, 240), rect=(0, 0, 432, 240), proc_wh=(432, 240), pad_multiple_hw=(60, 108))
     engine._check_fits(window, small)  # fits: no error
