@@ -382,11 +382,14 @@ def main(argv: list[str] | None = None) -> int:
             elif reference is not None:
                 entry["vs_reference"] = in_hole_difference(result, reference, holes)
             report["modes"][mode] = entry
+            stage_text = ", ".join(f"{k} {v / len(frames):.3f}" for k, v in stages.items())
             print(
                 f"{mode:10s} {seconds:8.1f} s  {seconds / len(frames):6.3f} s/frame  peak RSS "
-                f"{entry['peak_rss_gib']:.2f} GiB",
+                f"{entry['peak_rss_gib']:.2f} GiB  (s/frame by stage: {stage_text})",
                 flush=True,
             )
+            if args.json:  # written after every mode: a long run cut short keeps what it measured
+                args.json.write_text(json.dumps(report, indent=1))
         if args.probe_bf16:
             report["bf16_probe"] = probe_bf16(frames, mattes, weights, device)
     _print(report)
