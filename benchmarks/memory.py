@@ -168,14 +168,7 @@ def cases(names: list[str], weights: str, frames_large: int) -> list[tuple[str, 
                     {"kind": "forward", "attention": attention},
                 )
             )
-    if "resolution" in names:
-        for width, height in ((1280, 720), (1920, 1080)):
-            out.append(
-                (
-                    f"{width}x{height}, {frames_large} frames, matte over half the frame, roi full",
-                    {"width": width, "height": height, "frames": frames_large, "box": None, "request": {"roi": "full"}},
-                )
-            )
+    if "resolution" in names:  # the ROI case first: cheap, and the full-frame cases it is compared with follow
         out.append(
             (
                 f"1920x1080, {frames_large} frames, 60 px object, roi auto",
@@ -188,6 +181,19 @@ def cases(names: list[str], weights: str, frames_large: int) -> list[tuple[str, 
                 },
             )
         )
+        for width, height in ((1920, 1080), (1280, 720)):
+            out.append(
+                (
+                    f"{width}x{height}, {frames_large} frames, matte over half the frame, roi full",
+                    {
+                        "width": width,
+                        "height": height,
+                        "frames": frames_large,
+                        "box": None,
+                        "request": {"roi": "full"},
+                    },
+                )
+            )
     for _, spec in out:
         spec.setdefault("kind", "removal")
         spec["weights"] = weights
