@@ -24,6 +24,7 @@ weights (``../shared/parity/fill_weights.py``, seed 1). Run from the project roo
 
     .venv/bin/python benchmarks/speed.py                                   # 70 frames, reference + fast_fp32
     .venv/bin/python benchmarks/speed.py --frames 20 --probe-bf16 --json /tmp/speed.json
+    .venv/bin/python benchmarks/speed.py --modes "" --probe-bf16-kernels --threads 1   # kernels only
 """
 
 from __future__ import annotations
@@ -286,6 +287,37 @@ def probe_bf16(frames, mattes, weights: Path, device) -> dict[str, float]:
     return result
 
 
+def probe_bf16_kernels() -> list[dict[str, float]]:
+    """The three kernels the generator is made of, in fp32 and bf16, twice each: a 1024^3 matmul, a 128->128 3x3
+    convolution on a 60x108 map, and an SDPA the size of one 12-frame window's attention. Why: where bf16 is
+    emulated (no AVX-512 BF16/AMX) a whole bf16 forward takes too long to time; the kernels show why."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    x, w = torch.randn(1, 128, 60, 108), torch.randn(128, 128, 3, 3)
+    q, k = torch.randn(16, 4, 540, 128), torch.randn(16, 4, 2520, 128)
+    rows = []
+    for _ in range(2):
+        for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+            aa, bb, xx, ww, qq, kk = (t.to(dtype) for t in (a, b, x, w, q, k))
+            t0 = time.perf_counter()
+            aa @ bb
+            t1 = time.perf_counter()
+            F.conv2d(xx, ww, padding=1)
+            t2 = time.perf_counter()
+            F.scaled_dot_product_attention(qq, kk, kk)
+            t3 = time.perf_counter()
+            rows.append({"dtype": name, "matmul_s": t1 - t0, "conv_s": t2 - t1, "sdpa_s": t3 - t2})
+            print(
+                f"bf16 kernel probe {name}: matmul 1024^3 {t1 - t0:.3f} s, conv 128->128 3x3 on 60x108 "
+                f"{t2 - t1:.3f} s, SDPA (16, 4, 540 x 2520, 128) {t3 - t2:.3f} s",
+                flush=True,
+            )
+    return rows
+
+
 # ------------------------------------------------------------------------------------------------------- main
 def machine() -> dict[str, object]:
     import torch
@@ -322,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--modes", default="reference,fast_fp32,fast_bf16,fast_fp16")
     parser.add_argument("--probe-bf16", action="store_true", help="time one window under bf16 autocast anyway")
+    parser.add_argument("--probe-bf16-kernels", action="store_true", help="time matmul/conv/SDPA in fp32 vs bf16")
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
     args = parser.parse_args(argv)
     import torch
@@ -346,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         "shot": {"clip": args.clip, "frames": len(frames), "size": list(size), "hole_share": float(holes.mean())},
         "modes": {},
     }
+    if args.probe_bf16_kernels:
+        report["bf16_kernels"] = probe_bf16_kernels()
     with tempfile.TemporaryDirectory() as tmp:
         weights = deterministic_weights(Path(tmp))
         model, _ = load_model(str(weights), "e2fgvi_hq", device)  # the instance the engine will use
