@@ -148,7 +148,6 @@ class ModelEngine:
         self.counts["windows"] += 1
         return {p: result[i] for i, p in enumerate(local)}
 
-
     def _check_fits(self, window: Window, geometry: Geometry) -> None:
         """Refuse a window whose estimated working memory exceeds what the device has free, before it starts."""
         w, h = geometry.proc_wh
