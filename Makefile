@@ -32,12 +32,10 @@ bench-ceiling: $(STAMP)
 	$(PY) benchmarks/propagation_ceiling.py
 
 bench-speed: $(STAMP)
-	$(PY) benchmarks/model_speed.py --compare-attention
-	$(PY) benchmarks/engine_speed.py --frames 20
+	$(PY) benchmarks/speed.py --probe-bf16
 
 bench-memory: $(STAMP)
-	$(PY) benchmarks/engine_memory.py
-	$(PY) benchmarks/engine_memory.py --engine e2fgvi_hq --cache-bytes 64M --roi-margin 8
+	$(PY) benchmarks/memory.py
 
 bench-server: $(STAMP)
 	$(PY) benchmarks/server_overhead.py

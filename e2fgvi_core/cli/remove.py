@@ -15,7 +15,7 @@ from e2fgvi_core.cli.report import ProgressBar, print_json, print_notice, print_
 from e2fgvi_core.io.matte import DEFAULT_DILATE, DEFAULT_MATTE_CHANNEL_OUT
 from e2fgvi_core.io.output_encoding import OUT_COLORSPACES
 from e2fgvi_core.propagate.config import PropagateConfig
-from e2fgvi_core.removal.config import BLEND_MODES, ROI_MODES
+from e2fgvi_core.removal.config import BLEND_MODES, PRECISIONS, ROI_MODES
 from e2fgvi_core.removal.engines import ENGINE_CHOICES
 from e2fgvi_core.removal.request import PROPAGATE_PREFIX, RemovalRequest
 
@@ -23,7 +23,7 @@ REQUEST_FLAGS = (
     "plate", "matte", "out", "shot", "frames", "matte_channel", "matte_threshold", "matte_invert", "matte_dilate",
     "matte_feather", "matte_write", "matte_channel_out", "out_channels", "out_colorspace", "engine", "weights",
     "device", "colorspace", "display", "ocio_config", "exposure", "highlight_rolloff", "roi", "roi_margin", "proxy",
-    "neighbor_stride", "ref_step", "num_ref", "blend", "nan_policy",
+    "neighbor_stride", "ref_step", "num_ref", "blend", "nan_policy", "precision",
 )  # fmt: skip
 """Flags whose destination is a ``RemovalRequest`` flat key of the same name (plus every ``--propagate-*``)."""
 
@@ -105,6 +105,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--nan-policy",
         choices=("zero", "error"),
         help="NaN/Inf in the plate: read as 0 with a warning (default) or refuse the frame",
+    )
+    advanced.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="model arithmetic: auto (default: fp32), fp32, bf16 (GPUs, CPUs with AVX-512 BF16/AMX), fp16 (GPUs)",
     )
     group = parser.add_argument_group("propagate engine (advanced)", "per-job settings of the weight-free engine")
     for spec in dataclasses.fields(PropagateConfig):

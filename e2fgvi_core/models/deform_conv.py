@@ -91,7 +91,10 @@ def _deform_conv_torch(x, offset, mask, weight, bias, stride, padding, dilation,
         x = F.pad(x, (0, 1 if w == 1 else 0, 0, 1 if h == 1 else 0))
         h, w = x.shape[-2:]
 
-    dtype, device = offset.dtype, offset.device
+    # Sampling positions and the bilinear samples stay in float32 under reduced precision (a bfloat16 position near
+    # x = 400 is off by a pixel); only the final matmul follows autocast.
+    dtype, device = torch.promote_types(offset.dtype, torch.float32), offset.device
+    offset, mask, x = offset.to(dtype), mask.to(dtype), x.to(dtype)
     # base sampling positions of each kernel point, (k, ho, 1) and (k, 1, wo)
     ki = torch.arange(kh, device=device, dtype=dtype).repeat_interleave(kw)
     kj = torch.arange(kw, device=device, dtype=dtype).repeat(kh)

@@ -26,6 +26,9 @@ def flow_warp(x: torch.Tensor, flow: torch.Tensor, padding_mode: str = "zeros") 
     _n, _, h, w = x.shape
     if flow.shape[-2:] != (h, w):
         raise ValueError(f"flow size {tuple(flow.shape[-2:])} differs from the warped tensor's {(h, w)}")
+    # Sampling positions stay in float32 under reduced precision: a bfloat16 position near x = 400 is off by a pixel.
+    flow = flow.to(torch.promote_types(flow.dtype, torch.float32))
+    x = x.to(flow.dtype)
     grid_y = torch.arange(h, device=flow.device, dtype=flow.dtype).view(1, h, 1)
     grid_x = torch.arange(w, device=flow.device, dtype=flow.dtype).view(1, 1, w)
     pos_x = grid_x + flow[:, 0]

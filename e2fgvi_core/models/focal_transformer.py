@@ -32,6 +32,7 @@ __all__ = ["ATTENTION_IMPLS", "FusionFeedForward", "TemporalFocalTransformerBloc
 
 ATTENTION_IMPLS = ("fused", "reference")
 POOLED_PADDING_BIAS = -100.0
+GATHER_BUDGET_BYTES = 64 << 20  # gathered keys/values of the fused attention per chunk of windows
 
 
 def rolled_valid_indices(window_size: tuple[int, int], expand_size: tuple[int, int]) -> list[int]:
@@ -128,6 +129,81 @@ class WindowAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
         """``x`` (B, T, H, W, C) normalised tokens; ``pooled`` (B, T, H/wh, W/ww, C) one token per window."""
+        if self.impl == "reference":
+            return self._forward_reference(x, pooled)
+        return self._forward_fused(x, pooled)
+
+    def _pooled_kv(self, pooled: torch.Tensor, index: _WindowIndex) -> torch.Tensor:
+        """Keys/values of the pooled tokens, zero-padded around the pooled grid: (B, T, padded nWh*nWw, 2C)."""
+        c = self.dim
+        kv_pooled = F.linear(pooled, self.qkv.weight[c:], self.qkv.bias[c:])  # (B, T, nWh, nWw, 2C)
+        pad_h, pad_w = index.pooled_pad
+        kv_pooled = F.pad(kv_pooled, (0, 0, pad_w, pad_w, pad_h, pad_h))
+        return kv_pooled.flatten(2, 3)
+
+    def _key_bias(self, index: _WindowIndex, t: int, n_rolled: int, dtype: torch.dtype) -> torch.Tensor:
+        """(nW, T*(45 + 120 + 45)) additive logit bias: 0 except padded pooled positions (-100), all frames alike."""
+        n = self.window_size[0] * self.window_size[1]
+        pool_bias = torch.zeros(index.num_windows, t, n, dtype=dtype, device=index.window.device)
+        pool_bias.masked_fill_(~index.pooled_valid[:, None, :], POOLED_PADDING_BIAS)
+        zeros = pool_bias.new_zeros(index.num_windows, t * (n + n_rolled))
+        return torch.cat([zeros, pool_bias.view(index.num_windows, -1)], dim=1)
+
+    def _forward_fused(self, x: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+        """The fast path: one gather per chunk of windows straight into the (token, head) layout that
+        ``scaled_dot_product_attention`` reads as strided views (no per-head copies, no concatenation), a few
+        windows at a time so the gathered keys/values stay within ``GATHER_BUDGET_BYTES``, and the attended
+        queries scattered back by index. Each window is its own attention problem, so the chunking does not
+        change the result (tested bit for bit)."""
+        b, t, h, w, c = x.shape
+        heads, hd = self.num_heads, c // self.num_heads
+        n = self.window_size[0] * self.window_size[1]
+        index = self._index((h, w), x.device)
+        n_win, hw = index.num_windows, h * w
+        n_rolled = index.rolled.numel() // n_win
+
+        qkv = self.qkv(x).view(b, t, hw, 3 * c)
+        kv_pooled = self._pooled_kv(pooled, index)
+        # keys/values of every token and every padded pooled token, frame-major: position f * stride + p
+        kv = torch.cat([qkv[..., c:], kv_pooled], dim=2)
+        stride = kv.shape[2]
+        kv = kv.view(b, t * stride, 2 * c)
+        q_src = qkv[..., :c].reshape(b, t * hw, c)
+
+        frames = torch.arange(t, device=x.device)
+        q_index = (frames[None, :, None] * hw + index.window.view(n_win, 1, n)).view(n_win, t * n)
+        kv_index = torch.cat(  # the reference's key order: own window, rolled, pooled; each time-major
+            [
+                (frames[None, :, None] * stride + index.window.view(n_win, 1, n)).view(n_win, -1),
+                (frames[None, :, None] * stride + index.rolled.view(n_win, 1, n_rolled)).view(n_win, -1),
+                (frames[None, :, None] * stride + hw + index.pooled.view(n_win, 1, n)).view(n_win, -1),
+            ],
+            dim=1,
+        )
+        bias = self._key_bias(index, t, n_rolled, qkv.dtype)
+        n_keys = kv_index.shape[1]
+
+        out = torch.empty_like(q_src)
+        chunk = self.windows_per_chunk(b, n_keys, c)
+        for start in range(0, n_win, chunk):
+            stop = min(start + chunk, n_win)
+            m = stop - start
+            q = q_src.index_select(1, q_index[start:stop].reshape(-1)).view(b * m, t * n, heads, hd).transpose(1, 2)
+            kv_win = kv.index_select(1, kv_index[start:stop].reshape(-1)).view(b * m, n_keys, 2, heads, hd)
+            k, v = kv_win[:, :, 0].transpose(1, 2), kv_win[:, :, 1].transpose(1, 2)
+            mask = bias[start:stop].view(1, m, 1, 1, n_keys).expand(b, m, 1, 1, n_keys).reshape(b * m, 1, 1, n_keys)
+            part = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale)
+            out.index_copy_(1, q_index[start:stop].reshape(-1), part.transpose(1, 2).reshape(b, m * t * n, c))
+        return self.proj(out).view(b, t, hw, c).view(b, t, h, w, c)
+
+    def windows_per_chunk(self, b: int, n_keys: int, c: int) -> int:
+        """How many windows the fused path gathers at once: enough to keep the kernel busy, few enough that the
+        gathered keys and values (``2 * b * n_keys * c`` values per window) stay within ``GATHER_BUDGET_BYTES``."""
+        return max(1, GATHER_BUDGET_BYTES // (2 * b * n_keys * c * 4))
+
+    def _forward_reference(self, x: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+        """The plain formulation kept for the parity tests and the benchmark's reference mode: every window's
+        keys/values gathered for the whole grid at once, copied per head, concatenated, explicit softmax."""
         b, t, h, w, c = x.shape
         heads, hd = self.num_heads, c // self.num_heads
         wh, ww = self.window_size
@@ -143,30 +219,16 @@ class WindowAttention(nn.Module):
         rolled = qkv[:, :, :, 1:].index_select(2, index.rolled).view(b, t, n_win, n_rolled, 2, heads, hd)
         k_rolled, v_rolled = self._to_heads(rolled[..., 0, :, :]), self._to_heads(rolled[..., 1, :, :])
 
-        kv_pooled = F.linear(pooled, self.qkv.weight[c:], self.qkv.bias[c:])  # (B, T, nWh, nWw, 2C)
-        pad_h, pad_w = index.pooled_pad
-        kv_pooled = F.pad(kv_pooled, (0, 0, pad_w, pad_w, pad_h, pad_h))
-        kv_pooled = kv_pooled.view(b, t, -1, 2, heads, hd).index_select(2, index.pooled)
+        kv_pooled = self._pooled_kv(pooled, index).view(b, t, -1, 2, heads, hd).index_select(2, index.pooled)
         kv_pooled = kv_pooled.view(b, t, n_win, wh * ww, 2, heads, hd)
         k_pool, v_pool = self._to_heads(kv_pooled[..., 0, :, :]), self._to_heads(kv_pooled[..., 1, :, :])
 
         k = torch.cat([k_win, k_rolled, k_pool], dim=2)
         v = torch.cat([v_win, v_rolled, v_pool], dim=2)
-
-        # additive bias: 0 everywhere except padded pooled positions (-100), per window, shared by all frames
-        pool_bias = torch.zeros(n_win, t, wh * ww, dtype=q.dtype, device=q.device)
-        pool_bias.masked_fill_(~index.pooled_valid[:, None, :], POOLED_PADDING_BIAS)
-        bias = torch.cat([q.new_zeros(n_win, t * (wh * ww + n_rolled)), pool_bias.view(n_win, -1)], dim=1)
+        bias = self._key_bias(index, t, n_rolled, q.dtype)
         bias = bias.view(1, n_win, 1, 1, -1).expand(b, n_win, 1, 1, -1).reshape(b * n_win, 1, 1, -1)
-
-        if self.impl == "reference":
-            attn = (q * self.scale) @ k.transpose(-2, -1)
-            attn = torch.softmax(attn + bias, dim=-1)
-            out = attn @ v
-        else:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), scale=self.scale)
-
-        out = out.transpose(1, 2).reshape(b * n_win, t * wh * ww, c)
+        attn = torch.softmax((q * self.scale) @ k.transpose(-2, -1) + bias, dim=-1)
+        out = (attn @ v).transpose(1, 2).reshape(b * n_win, t * wh * ww, c)
         out = self.proj(out)
         out = out.view(b, h // wh, w // ww, t, wh, ww, c).permute(0, 3, 1, 4, 2, 5, 6)
         return out.reshape(b, t, h, w, c)
@@ -237,5 +299,15 @@ class TemporalFocalTransformerBlock(nn.Module):
         b, t, h, w, c = x.shape
         y = self.norm1(x)
         x = x + self.attn(y, self.pool_windows(y))
-        y = self.norm2(x)
-        return x + self.mlp(y.view(b, t * h * w, c), output_size).view(b, t, h, w, c)
+        if self.attn.impl == "reference":
+            y = self.norm2(x)
+            return x + self.mlp(y.view(b, t * h * w, c), output_size).view(b, t, h, w, c)
+        # Fast path: the F3N one frame at a time (it folds each frame on its own). Its 1960-wide hidden tokens and
+        # their fold/unfold copies are the block's largest temporaries (2 GB per copy for 11 frames at 1080p), and
+        # a fixed batch keeps the result independent of the window's length (a GEMM over more rows may round
+        # differently).
+        out = torch.empty_like(x)
+        for i in range(t):
+            frame = x[:, i]
+            out[:, i] = frame + self.mlp(self.norm2(frame).reshape(b, h * w, c), output_size).view(b, h, w, c)
+        return out

@@ -15,6 +15,8 @@ frames (flows) and only recompute the per-window parts. Attribute names are the 
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -113,6 +115,28 @@ class InpaintGenerator(nn.Module):
                 f"tile: pad frames to multiples of 60x108"
             )
 
+    def estimate_window_bytes(self, frames: int, local: int, h: int, w: int) -> int:
+        """Peak working memory (activations, not weights) of one fast-path window of ``frames`` inputs, ``local``
+        of them local, at h x w (after padding). Why: a window that cannot fit is refused before it starts, with
+        the number, instead of failing (or swapping) halfway. Counted from the fast path's largest live tensors
+        (float32 elements): the window's features (4 copies of 128 channels per frame), then the larger of one
+        transformer block (12 token-wide tensors over all frames + one frame's F3N hidden tokens + the gathered
+        keys/values), one propagation step (its condition, offsets and the 2304-row deformable column matrix)
+        and one frame of soft split/composition patches (6272 wide); docs/performance.md compares it with
+        measured peaks."""
+        from e2fgvi_core.models.focal_transformer import GATHER_BUDGET_BYTES
+
+        cfg = self.config
+        fh, fw = h // 4, w // 4
+        pixels = fh * fw
+        tokens = math.prod(token_grid_size((fh, fw), cfg.kernel_size, cfg.stride, cfg.padding))
+        patch = FEATURE_CHANNELS * cfg.kernel_size[0] * cfg.kernel_size[1]
+        features = 4 * FEATURE_CHANNELS * frames * pixels
+        transformer = 12 * cfg.hidden * frames * tokens + 5 * cfg.ffn_hidden * tokens
+        propagation = (4000 + 2 * FEATURE_CHANNELS * local) * pixels
+        soft = 2 * patch * tokens + cfg.hidden * frames * tokens
+        return 4 * (features + max(transformer, propagation, soft)) + 2 * GATHER_BUDGET_BYTES
+
     # ------------------------------------------------------------------------------------------------------------
     # stages
 
@@ -155,10 +179,20 @@ class InpaintGenerator(nn.Module):
         residual included. The forward flows drive the backward branch, as in the official model."""
         return self.feat_prop_module(local_feat, flows_forward, flows_backward)
 
+    @property
+    def reference_path(self) -> bool:
+        """``attention_impl="reference"`` selects the plain formulation of every optimised stage (parity tests,
+        the benchmark's reference mode); otherwise the fast path: fused chunked attention, and soft split, F3N and
+        soft composition one frame at a time (their 6272- and 1960-wide patch tensors are the window's largest
+        temporaries; a fixed batch keeps results independent of the window length)."""
+        return self.config.attention_impl == "reference"
+
     def split_tokens(self, feat: torch.Tensor) -> torch.Tensor:
         """Soft split: (b, t, 128, h', w') -> tokens (b, t, f_h, f_w, hidden)."""
         b, t, c, h, w = feat.shape
-        return self.ss(feat.reshape(b * t, c, h, w), b, (h, w))
+        if self.reference_path:
+            return self.ss(feat.reshape(b * t, c, h, w), b, (h, w))
+        return torch.cat([self.ss(feat[:, i], b, (h, w)) for i in range(t)], dim=1)
 
     def transform_tokens(self, tokens: torch.Tensor, feat_size: tuple[int, int], blocks: int | None = None):
         """Run the first ``blocks`` (default all) temporal focal transformer blocks on (b, t, f_h, f_w, hidden)."""
@@ -168,7 +202,11 @@ class InpaintGenerator(nn.Module):
 
     def compose_tokens(self, tokens: torch.Tensor, feat_size: tuple[int, int]) -> torch.Tensor:
         """Soft composition: tokens (b, t, f_h, f_w, hidden) -> (b*t, 128, h', w')."""
-        return self.sc(tokens, tokens.shape[1], feat_size)
+        if self.reference_path:
+            return self.sc(tokens, tokens.shape[1], feat_size)
+        t = tokens.shape[1]
+        frames = [self.sc(tokens[:, i : i + 1], 1, feat_size) for i in range(t)]  # each (b, 128, h', w')
+        return torch.stack(frames, dim=1).flatten(0, 1)
 
     def hallucinate(self, feat: torch.Tensor) -> torch.Tensor:
         """(b, t, 128, h', w') propagated local + reference features -> the transformer's residual, same shape

@@ -18,6 +18,9 @@ from e2fgvi_core.errors import ConfigError
 BLEND_MODES = ("official", "mean")
 ROI_MODES = ("auto", "full")
 NAN_POLICIES = ("zero", "error")
+# auto = the device's default (float32 everywhere until measured otherwise); e2fgvi_core/models/precision.py checks
+# what a device runs natively (kept torch-free here: the CLI parses flags without importing torch)
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 # Default cache budget: enough for the features and flows of a few hundred 432x240 frames (about 0.9 MB each),
 # small next to the model itself. Overridden by $E2FGVI_CACHE_BYTES or CacheConfig(budget_bytes=...).
@@ -70,6 +73,7 @@ class EngineConfig:
     roi_margin: int = 48
     proxy: float = 1.0
     nan_policy: str = "zero"
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         _as_int("neighbor_stride", self.neighbor_stride, 1)
@@ -79,6 +83,7 @@ class EngineConfig:
         _as_choice("blend", self.blend, BLEND_MODES)
         _as_choice("roi", self.roi, ROI_MODES)
         _as_choice("nan_policy", self.nan_policy, NAN_POLICIES)
+        _as_choice("precision", self.precision, PRECISIONS)
         if not isinstance(self.proxy, (int, float)) or isinstance(self.proxy, bool) or not 0.05 <= self.proxy <= 1.0:
             raise ConfigError(f"proxy must be a number in [0.05, 1.0], got {self.proxy!r}")
 
@@ -99,6 +104,8 @@ class EngineConfig:
             values["roi"] = _as_choice("roi", data["roi"], ROI_MODES)
         if "nan_policy" in data:
             values["nan_policy"] = _as_choice("nan_policy", data["nan_policy"], NAN_POLICIES)
+        if "precision" in data:
+            values["precision"] = _as_choice("precision", data["precision"], PRECISIONS)
         if "proxy" in data:
             try:
                 values["proxy"] = float(data["proxy"])

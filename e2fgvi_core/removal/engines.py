@@ -143,8 +143,13 @@ class ModelEngine:
         from e2fgvi_core.device import out_of_memory_errors
 
         self.out_of_memory_errors = out_of_memory_errors()
+        self.precision = "fp32"
 
     def plan(self, length: int, config: EngineConfig) -> ShotPlan:
+        from e2fgvi_core.models.precision import resolve_precision
+
+        # Checked before any frame is read: an unsupported precision is bad input, not a failure mid-shot.
+        self.precision = resolve_precision(config.precision, self.device)
         return plan_shot(length, config)
 
     def run_window(
@@ -152,13 +157,16 @@ class ModelEngine:
     ) -> dict[int, np.ndarray]:
         import torch
 
-        gkey = f"{self.model_id}|{geometry.key}|{context}"
+        from e2fgvi_core.models.precision import autocast
+
+        gkey = f"{self.model_id}|{self.precision}|{geometry.key}|{context}"
         # The whole window's result depends on its inputs' contents in order: a re-run after a matte tweak
         # elsewhere in the shot takes it from the cache without running any stage.
         window_key = _key(gkey, str(len(window.local)), *(digests(p) for p in window.inputs))
         done = self.cache.get("windows", window_key)
         if done is not None:
             return {p: done[i] for i, p in enumerate(window.local)}
+        self._check_fits(window, geometry)
         inputs: dict[int, torch.Tensor] = {}
 
         def model_input(position: int) -> torch.Tensor:
@@ -178,7 +186,8 @@ class ModelEngine:
                 # One frame per call: oneDNN picks algorithms by batch size, so a batch of other sizes can differ in
                 # the last bit, and cached and uncached runs must be identical.
                 for p in missing:
-                    found[p] = self.model.encode(model_input(p))[0]
+                    with autocast(self.precision, self.device):
+                        found[p] = self.model.encode(model_input(p))[0]
                     self.cache.put("features", keys[p], found[p])
                 self.counts["features"] += len(missing)
             return {p: value.to(self.device) for p, value in found.items()}
@@ -210,17 +219,54 @@ class ModelEngine:
                 h4, w4 = local_feat.shape[-2:]
                 flows_forward = flows_backward = local_feat.new_zeros((1, 0, 2, h4, w4))
             inputs.clear()
-            feat = self.model.propagate(local_feat, flows_forward, flows_backward)
-            if window.refs:
-                feat = torch.cat([feat, torch.stack([feats[p] for p in window.refs])[None]], dim=1)
-            feat = feat + self.model.hallucinate(feat)
-            pred = self.model.decode(feat[0, : len(local)])
-            display = prediction_to_display(pred)
+            # Flows stay float32 (they are sampling positions); the rest follows the precision.
+            with autocast(self.precision, self.device):
+                feat = self.model.propagate(local_feat, flows_forward, flows_backward)
+                if window.refs:
+                    feat = torch.cat([feat, torch.stack([feats[p] for p in window.refs])[None]], dim=1)
+                feat = feat + self.model.hallucinate(feat)
+                # One frame per decoder call: the decoder's full-resolution activations are its memory peak
+                # (2.9 GB per 128-channel map of 11 frames at 1080p), and a fixed batch size keeps results
+                # independent of the window's length.
+                pred = torch.cat([self.model.decode(feat[0, i : i + 1]) for i in range(len(local))])
+            display = prediction_to_display(pred.float())
         h, w = geometry.proc_wh[1], geometry.proc_wh[0]
         result = np.ascontiguousarray(display[:, :h, :w])
         self.cache.put("windows", window_key, result)
         self.counts["windows"] += 1
         return {p: result[i] for i, p in enumerate(local)}
+
+    def _check_fits(self, window: Window, geometry: Geometry) -> None:
+        """Refuse a window whose estimated working memory exceeds what the device has free, before it starts."""
+        w, h = geometry.proc_wh
+        if geometry.pad_multiple_hw is not None:
+            mh, mw = geometry.pad_multiple_hw
+            h, w = -(-h // mh) * mh, -(-w // mw) * mw
+        need = self.model.estimate_window_bytes(len(window.inputs), len(window.local), h, w)
+        free = available_memory_bytes(self.device)
+        if free is not None and need > free:
+            raise DeviceError(
+                f"window {window.index} needs about {need / 2**30:.1f} GiB on {self.device} ({len(window.inputs)} "
+                f"frames at {w}x{h}) but {free / 2**30:.1f} GiB is free: use --roi auto (process only around the "
+                f"matte), --proxy 0.5 (half size) or a smaller --num-ref"
+            )
+
+
+def available_memory_bytes(device) -> int | None:
+    """Free memory of ``device`` now: CUDA's free bytes, Linux's MemAvailable for the CPU, None where unknown."""
+    if device.type == "cuda":
+        import torch
+
+        return int(torch.cuda.mem_get_info(device)[0])
+    if device.type == "cpu":
+        try:
+            with open("/proc/meminfo", encoding="ascii") as handle:
+                for line in handle:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            return None
+    return None
 
 
 class PropagateEngine:

@@ -68,17 +68,54 @@ def original_case(parity_dir):
     return dict(np.load(parity_dir / "e2fgvi_forward.npz"))
 
 
-@pytest.fixture(scope="session")
-def hq_model(fill_weights, hq_case):
-    model = build_generator("e2fgvi_hq")
-    fill_weights(model, int(hq_case["weights_seed"]))
-    return model.eval()
+# Every parity test runs against both attention paths: "fused" (the fast path the engine uses) and "reference"
+# (the plain explicit-softmax formulation kept for exactly this check).
+ATTENTION_PATHS = ("fused", "reference")
 
 
 @pytest.fixture(scope="session")
-def hq_stages(hq_model, hq_case):
+def hq_models(fill_weights, hq_case):
+    """``hq_models(impl)``: the case-1 generator with attention ``impl``, built and filled once per impl."""
+    built: dict[str, object] = {}
+
+    def get(impl: str):
+        if impl not in built:
+            model = build_generator("e2fgvi_hq", attention_impl=impl)
+            fill_weights(model, int(hq_case["weights_seed"]))
+            built[impl] = model.eval()
+        return built[impl]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def hq_stages_of(hq_models, hq_case):
+    """``hq_stages_of(impl)``: the stage-by-stage run of case 1 with that attention path (computed once)."""
+    runs: dict[str, dict[str, torch.Tensor]] = {}
+
+    def get(impl: str):
+        if impl not in runs:
+            frames = torch.from_numpy(hq_case["masked_frames"])
+            runs[impl] = run_stages(hq_models(impl), frames, int(hq_case["num_local_frames"]))
+        return runs[impl]
+
+    return get
+
+
+@pytest.fixture(scope="session", params=ATTENTION_PATHS)
+def attention_impl(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def hq_model(hq_models, attention_impl):
+    return hq_models(attention_impl)
+
+
+@pytest.fixture(scope="session")
+def hq_stages(hq_stages_of, attention_impl):
     """Stage-by-stage run of case 1 (shared by the parity and stage-equivalence tests)."""
-    return run_stages(hq_model, torch.from_numpy(hq_case["masked_frames"]), int(hq_case["num_local_frames"]))
+    return hq_stages_of(attention_impl)
 
 
 @pytest.fixture(scope="session")

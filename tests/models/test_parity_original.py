@@ -30,8 +30,9 @@ SLICES = {
 
 
 @pytest.fixture(scope="module")
-def original_stages(fill_weights, original_case):
-    model = build_generator("e2fgvi")
+def original_stages(fill_weights, original_case, attention_impl):
+    """Every stage of case 2, with the fast (fused) and with the reference attention path."""
+    model = build_generator("e2fgvi", attention_impl=attention_impl)
     fill_weights(model, int(original_case["weights_seed"]))
     captured = []
     align = model.feat_prop_module.deform_align["backward_"]

@@ -11,7 +11,7 @@ from e2fgvi_core.models import build_generator
 from tests.models.conftest import record_error
 
 
-def test_first_window_prediction(parity_dir, fill_weights):
+def test_first_window_prediction(parity_dir, fill_weights, attention_impl):
     case = np.load(parity_dir / "e2fgvi_hq_pipeline.npz")
     frames, masks = case["frames_uint8"], case["masks_uint8"]
     kernel = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
@@ -25,10 +25,12 @@ def test_first_window_prediction(parity_dir, fill_weights):
     holes = torch.from_numpy(dilated).float()[:, None]
     masked = (imgs[ids] * (1 - holes[ids]))[None]
 
-    model = build_generator("e2fgvi_hq")
+    model = build_generator("e2fgvi_hq", attention_impl=attention_impl)
     fill_weights(model, int(case["weights_seed"]))
     with torch.inference_mode():
         pred, _ = model(masked, len(neighbor_ids))
     pred = pred[: len(neighbor_ids)]
-    max_err, _ = record_error("3 e2fgvi_hq pipeline", "window0_pred", pred, case["window0_pred"], 1e-4)
+    max_err, _ = record_error(
+        f"3 e2fgvi_hq pipeline ({attention_impl})", "window0_pred", pred, case["window0_pred"], 1e-4
+    )
     assert max_err <= 1e-4

@@ -1,0 +1,72 @@
+"""--precision: what a device runs natively, refusing the rest with a one-line reason, and the config field."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from e2fgvi_core.errors import ConfigError, DeviceError
+from e2fgvi_core.models.precision import PRECISIONS, cpu_native_bf16, resolve_precision, supported_precisions
+from e2fgvi_core.removal.config import PRECISIONS as CONFIG_PRECISIONS
+from e2fgvi_core.removal.config import EngineConfig
+
+
+def test_config_and_models_name_the_same_precisions():
+    assert CONFIG_PRECISIONS == PRECISIONS
+
+
+def test_auto_and_fp32_run_everywhere():
+    assert resolve_precision("auto", "cpu") == "fp32"
+    assert resolve_precision("fp32", "cpu") == "fp32"
+    assert supported_precisions("cpu")[0] == "fp32"
+
+
+def test_fp16_is_refused_on_cpu_with_the_alternatives():
+    with pytest.raises(DeviceError, match=r"--precision fp16 on cpu: float16 is for GPUs.*use --precision fp32"):
+        resolve_precision("fp16", "cpu")
+
+
+@pytest.mark.skipif(cpu_native_bf16(), reason="this CPU computes bf16 natively")
+def test_bf16_is_refused_on_a_cpu_without_native_bf16():
+    with pytest.raises(DeviceError, match="no native bfloat16"):
+        resolve_precision("bf16", "cpu")
+
+
+@pytest.mark.skipif(not cpu_native_bf16(), reason="this CPU has no native bf16")
+def test_bf16_is_accepted_on_a_cpu_with_native_bf16():
+    assert resolve_precision("bf16", "cpu") == "bf16"
+
+
+def test_unknown_precision_is_refused():
+    with pytest.raises(DeviceError, match="unknown precision 'fp8'"):
+        resolve_precision("fp8", "cpu")
+
+
+def test_engine_config_validates_precision():
+    assert EngineConfig().precision == "auto"
+    assert EngineConfig.from_mapping({"precision": "BF16"}).precision == "bf16"
+    with pytest.raises(ConfigError, match="precision must be one of auto, fp32, bf16, fp16"):
+        EngineConfig.from_mapping({"precision": "half"})
+
+
+@pytest.mark.skipif(cpu_native_bf16(), reason="this CPU computes bf16 natively")
+def test_run_refuses_emulated_bf16_before_writing_anything(fill_weights, tmp_path):
+    import numpy as np
+
+    from e2fgvi_core.models import build_generator
+    from e2fgvi_core.removal.api import MemorySink, MemorySource, RemovalRequest, run_removal
+
+    model = build_generator("e2fgvi_hq")
+    fill_weights(model, 1)
+    weights = tmp_path / "w.pth"
+    torch.save(model.state_dict(), weights)
+    frames = {i: np.full((60, 108, 3), 100, np.uint8) for i in range(3)}
+    mattes = {i: np.zeros((60, 108), np.uint8) for i in range(3)}
+    mattes[1][20:30, 40:50] = 255
+    sink = MemorySink()
+    request = RemovalRequest.from_mapping(
+        {"engine": "e2fgvi_hq", "weights": str(weights), "device": "cpu", "precision": "bf16"}
+    )
+    with pytest.raises(DeviceError, match="no native bfloat16"):
+        run_removal(request, source=MemorySource(frames), matte_source=MemorySource(mattes, "matte"), sink=sink)
+    assert sink.frames == {}
