@@ -70,7 +70,7 @@ def test_cached_and_uncached_results_are_identical(make_checkpoint, synthetic_sh
     first, cached = _run(request, frames, mattes, cache=shared)
     assert first.cache_stats.misses_by_kind == {"features": 8, "flows": 7, "windows": 2}
     again, rerun = _run(request, frames, mattes, cache=shared)
-    assert again.cache_stats.misses == first.cache_stats.misses  # nothing recomputed
+    assert again.cache_stats.misses == 0 and again.cache_stats.hits > 0  # the run's own counters: nothing recomputed
     assert np.array_equal(uncached, cached) and np.array_equal(cached, rerun)
 
 
