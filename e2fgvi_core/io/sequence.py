@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from e2fgvi_core.errors import MissingFramesError, SequenceError
+from e2fgvi_core.errors import ConfigError, MissingFramesError, SequenceError
 
-__all__ = ["FrameSequence", "format_frame_ranges", "parse_frame_range", "resolve_frames"]
+__all__ = [
+    "FrameSequence",
+    "check_outputs_spare_inputs",
+    "file_identities",
+    "format_frame_ranges",
+    "parse_frame_range",
+    "resolve_frames",
+]
 
 _TOKEN = re.compile(r"%(0?)(\d*)d|#+|@+")
 _RANGE_PART = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*(?:x\s*(\d+)\s*)?)?$")
@@ -173,3 +180,35 @@ def _raise_on_gaps(seq: FrameSequence, wanted: Sequence[int], present: set[int],
         raise MissingFramesError(
             f"{seq.pattern}: missing frames {format_frame_ranges(missing)} (of {format_frame_ranges(wanted)}){hint}"
         )
+
+
+def file_identities(paths: Iterable[str]) -> dict[tuple[int, int], str]:
+    """``{(device, inode): path}`` of every existing file in ``paths``, links followed.
+
+    Why identities and not names: ``plate.####.png``, ``plate.%04d.png``, ``plate.@@@@.png`` and a symlinked folder
+    all name the same files; only the file system can say two names are one file.
+    """
+    identities: dict[tuple[int, int], str] = {}
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError):
+            continue
+        identities.setdefault((info.st_dev, info.st_ino), path)
+    return identities
+
+
+def check_outputs_spare_inputs(outputs: Iterable[str], inputs: Mapping[tuple[int, int], str]) -> None:
+    """Refuse (``ConfigError``) when any output path is the same file as an input frame (``file_identities``).
+
+    The one check for the CLI and the server, run before any work; ``io.writer.write_frame`` repeats it for each
+    frame just before the rename, so a folder swapped for a link meanwhile cannot overwrite an input either.
+    """
+    if not inputs:
+        return
+    for identity, path in file_identities(outputs).items():
+        if identity in inputs:
+            raise ConfigError(
+                f"output {path} is the same file as input {inputs[identity]}: it would overwrite the plate; "
+                "give --out a different folder or name"
+            )

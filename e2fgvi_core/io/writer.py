@@ -45,6 +45,7 @@ def write_frame(
     *,
     compression: str | None = None,
     pixel_format: str | None = None,
+    protect: Mapping[tuple[int, int], str] | None = None,
 ) -> Path:
     """Write ``frame`` to ``path`` atomically and return the final path.
 
@@ -55,6 +56,8 @@ def write_frame(
     ``"uint16"``) stores the pixels in another format than their dtype. Missing folders are created. Formats that
     cannot hold custom attributes (TIFF, JPEG, DPX) get the provenance as JSON in ``ImageDescription`` unless the
     source already has one. Pixels are written as given: alpha is never premultiplied or divided out.
+    ``protect`` (``sequence.file_identities`` of the inputs): just before the rename the final path is checked again
+    against them, so a folder swapped for a link since the run started cannot make the write replace an input.
     """
     target = Path(os.fspath(path))
     format_name = _format_of_output(target)
@@ -79,6 +82,7 @@ def write_frame(
         _oiio.check(handle.write_image(pixels), handle, "write pixels to", str(target), OutputError)
         closing, handle = handle, None
         _oiio.check(closing.close(), closing, "finish", str(target), OutputError)
+        _refuse_protected(target, protect)
         os.replace(temp, target)
     except OSError as exc:
         _discard(handle, temp)
@@ -87,6 +91,18 @@ def write_frame(
         _discard(handle, temp)
         raise
     return target
+
+
+def _refuse_protected(target: Path, protect: Mapping[tuple[int, int], str] | None) -> None:
+    if not protect:
+        return
+    try:
+        info = os.stat(target)
+    except (OSError, ValueError):
+        return
+    source = protect.get((info.st_dev, info.st_ino))
+    if source is not None:
+        raise OutputError(f"cannot write {target}: it is the same file as input {source}; nothing was replaced")
 
 
 def check_output_folder(path: str | os.PathLike) -> Path:

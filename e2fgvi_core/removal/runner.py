@@ -41,7 +41,14 @@ from e2fgvi_core.removal.prepare import (
 )
 from e2fgvi_core.removal.request import Progress, RemovalRequest, RemovalSummary
 from e2fgvi_core.removal.roi import Geometry, plan_geometry
-from e2fgvi_core.removal.sources import FileSink, MemorySink, SequenceSource, matte_for_plate, matte_from_frame
+from e2fgvi_core.removal.sources import (
+    FileSink,
+    MemorySink,
+    SequenceSource,
+    input_paths,
+    matte_for_plate,
+    matte_from_frame,
+)
 
 
 @dataclass
@@ -339,7 +346,8 @@ def run_request(
     if matte_source is None and request.matte:
         matte_source = SequenceSource(request.matte, numbers, name="matte")
     if sink is None:
-        sink = FileSink(request.out, (request.plate, request.matte)) if request.out else MemorySink()
+        inputs = input_paths(source, matte_source)
+        sink = FileSink(request.out, inputs, outputs) if request.out else MemorySink()
     sink.check()
     cache = cache if cache is not None else ShotCache()
     if progress is not None:
