@@ -95,6 +95,12 @@ class UnknownJobError(E2fgviError):
     code = "unknown_job"
 
 
+class KeyConflictError(E2fgviError):
+    """A submit reuses the key of another job with a different request: refused, never attached to the old job."""
+
+    code = "key_conflict"
+
+
 class ModelInputError(E2fgviError, ValueError):
     """A tensor given to the generator has a shape the model variant cannot process."""
 
@@ -134,6 +140,7 @@ ERROR_CLASSES: dict[str, type[E2fgviError]] = {
         JobCancelled,
         AccessDeniedError,
         UnknownJobError,
+        KeyConflictError,
         ModelInputError,
         ClientError,
         ServerUnavailableError,

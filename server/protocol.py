@@ -380,6 +380,7 @@ def pack_submit(
     matte_frames: Mapping[int, Any] | None = None,
     priority: int = 0,
     keep_running: bool = False,
+    secret: str | None = None,
 ) -> list[Any]:
     """The parts of a ``submit``: header first, then one buffer per frame by value (views of the arrays).
 
@@ -392,6 +393,8 @@ def pack_submit(
         "priority": int(priority),
         "keep_running": bool(keep_running),
     }
+    if secret is not None:
+        fields["secret"] = secret  # proves a resubmit from a new connection is the submitter's (not part of the job)
     arrays: list[np.ndarray] = []
     channels: list[list[str] | None] = []
     for name, frames in zip(VALUE_INPUT_FIELDS, (plate_frames, matte_frames)):

@@ -1,0 +1,158 @@
+"""Issue 11: the server and client under faults and attack, against real server processes.
+
+Job keys are not a capability (items 2), a restarted server is noticed (3), an oversized by-value submit is refused
+before it leaves (4).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from e2fgvi_core.io.reader import read_frame
+from e2fgvi_host.client import Client, ClientError
+from e2fgvi_server import protocol as wire
+
+JOB_TIMEOUT_S = 120
+
+
+def _frames(pattern: str, numbers) -> dict:
+    return {n: read_frame(pattern % n) for n in numbers}
+
+
+def _slow_shot(support, server_factory, name="slow"):
+    """A shot that takes the propagate engine a few seconds on CPU (long enough to act while it runs)."""
+    return support.make_shot(server_factory.roots / name, frames=24, size=(240, 320), seed=3)
+
+
+def test_status_hides_other_clients_keys_and_paths_and_a_stolen_key_is_refused(server, server_factory, support):
+    slow = _slow_shot(support, server_factory)
+    out = str(server_factory.roots / "slow" / "out.%04d.exr")
+    request = {**slow, "engine": "propagate", "out": out}
+    with Client(server.address, heartbeat_interval_s=0.5) as owner, Client(server.address) as other:
+        handle = owner.submit(request, key="owners-key")
+        handle.wait_accepted(30)
+        mine = owner.status()
+        seen = mine["running"] or mine["queue"][0]
+        assert seen["key"] == "owners-key" and seen["shot"] == slow["plate"] and seen["mine"]
+        theirs = other.status()
+        seen = theirs["running"] or theirs["queue"][0]
+        assert seen["key"] is None and seen["shot"] is None and not seen["mine"]
+        # the key alone (any request, even the identical one) re-attaches nothing for another connection
+        for attempt in ({}, request):
+            stolen = other.submit(attempt, key="owners-key")
+            with pytest.raises(wire.RemoteError) as caught:
+                stolen.wait(30)
+            assert caught.value.code == "access_denied"
+        steal_cancel = other.submit(request, key="other-key")  # its own job, then try to cancel the owner's
+        other._send_command(("cancel", {"key": "owners-key"}))
+        result = handle.wait(JOB_TIMEOUT_S)  # the owner still gets every frame and the final message
+        assert sorted(result.frames) == list(range(1001, 1025)) and result.summary["final"]
+        steal_cancel.cancel()
+    assert "event=job_reattached" not in server.log()
+
+
+def test_a_key_reused_with_a_different_request_is_refused_not_attached(client, shot, server_factory):
+    out = str(server_factory.roots / "reuse" / "out.%04d.exr")
+    first = client.submit({**shot, "engine": "propagate", "out": out}, key="shot-a")
+    first.wait(JOB_TIMEOUT_S)
+    other_out = str(server_factory.roots / "reuse" / "other.%04d.exr")
+    again = client.submit({**shot, "engine": "propagate", "out": other_out}, key="shot-a")
+    with pytest.raises(wire.RemoteError) as caught:
+        again.wait(30)
+    assert caught.value.code == "key_conflict" and "different request" in str(caught.value)
+    assert not list((server_factory.roots / "reuse").glob("other.*"))
+
+
+def test_every_connection_attached_to_a_job_gets_its_final_message(server, server_factory, support):
+    slow = _slow_shot(support, server_factory)
+    request = {**slow, "engine": "propagate", "out": str(server_factory.roots / "slow" / "out.%04d.exr")}
+    with Client(server.address) as first, Client(server.address) as second:
+        one = first.submit(request, key="shared", secret="s3cret")
+        one.wait_accepted(30)
+        two = second.submit(request, key="shared", secret="s3cret")  # the submitter's secret: may re-attach
+        assert two.wait_accepted(30) == one.job_id and "reattached" in two.events
+        a, b = one.wait(JOB_TIMEOUT_S), two.wait(JOB_TIMEOUT_S)
+    assert sorted(a.frames) == sorted(b.frames) == list(range(1001, 1025))
+    assert a.summary["final"] and b.summary["final"]
+
+
+def test_a_server_restarted_within_the_liveness_is_noticed_and_the_job_resubmitted(server_factory, support):
+    """The new server answers pings at once, so silence never shows the restart; the instance id in its replies
+    does, and the pending job is resubmitted by key (liveness here is 30 s: the wait would otherwise time out)."""
+    address = f"tcp://127.0.0.1:{support.free_port()}"
+    first = server_factory(address=address)
+    shot = support.make_shot(server_factory.roots / "restart", frames=6, size=(32, 48), seed=4)
+    out = str(server_factory.roots / "restart" / "out.%04d.exr")
+    with Client(address, heartbeat_interval_s=0.5, heartbeat_liveness=60) as client:
+        before = client.hello()["instance"]
+        os.kill(first.process.pid, signal.SIGSTOP)  # the submit reaches a server that will never answer it
+        handle = client.submit({**shot, "engine": "propagate", "out": out})
+        time.sleep(0.3)
+        first.kill()
+        started = time.monotonic()
+        second = server_factory(address=address)
+        result = handle.wait(20)
+        assert time.monotonic() - started < 20
+        assert client.hello()["instance"] != before and client.restarts_seen == 1
+    assert sorted(result.frames) == list(range(1001, 1007))
+    assert "server_lost_resubmitted" in handle.events and "event=job_done" in second.log()
+
+
+def test_the_cli_wait_has_an_overall_bound_and_cancels_the_job(server, server_factory, support):
+    slow = _slow_shot(support, server_factory)
+    out = str(server_factory.roots / "slow" / "cli.%04d.exr")
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "e2fgvi_core.cli.main", "remove", "--plate", slow["plate"], "--matte", slow["matte"]]
+        + ["--out", out, "--engine", "propagate", "--quiet", "--server", server.address],
+        cwd=support.PROJECT_ROOT,
+        env=support.subprocess_env(E2FGVI_REMOTE_TIMEOUT_S="1"),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode != 0 and time.monotonic() - started < 60
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "did not finish within 1.0 s" in lines[0], done.stderr
+    with Client(server.address) as client:
+        assert client.status()["running"] is None or "event=job_cancel_requested" in server.log()
+    assert "event=job_cancel_requested" in server.log()
+
+
+def test_a_by_value_submit_over_the_message_limit_is_refused_before_it_leaves(server_factory):
+    server = server_factory("--max-message-bytes", "100000")
+    plate = {1001 + i: np.zeros((120, 160, 3), np.float32) for i in range(2)}  # 230 kB per frame
+    with Client(server.address, heartbeat_interval_s=0.5) as client:
+        started = time.monotonic()
+        with pytest.raises(ClientError, match="max_message_bytes"):
+            client.submit({"engine": "propagate"}, plate_frames=plate)
+        assert time.monotonic() - started < 10
+        small = {1001 + i: np.zeros((8, 8, 3), np.float32) for i in range(20)}  # 768 B each, 15 kB in all
+        assert client.submit({"engine": "propagate"}, plate_frames=small).wait_accepted(30)
+        assert client.ping() < 1.0
+
+
+def test_a_multipart_submit_over_the_message_limit_in_total_gets_an_error_reply(server_factory):
+    """Each part under ZMQ_MAXMSGSIZE (so ZeroMQ delivers it) but the message over it: an error, not a silence."""
+    import zmq
+
+    server = server_factory("--max-message-bytes", "100000")
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.linger = 0
+    sock.connect(server.address)
+    try:
+        header = wire.pack_header({"v": wire.PROTOCOL_VERSION, "type": "submit", "req": 7, "key": "big"})
+        sock.send_multipart([header, b"x" * 60000, b"y" * 60000])
+        assert sock.poll(10000), "no reply: the server dropped the message silently"
+        reply = wire.decode(sock.recv_multipart())
+        assert reply.type == "error" and reply.get("req") == 7 and "max_message_bytes" in reply.get("message")
+    finally:
+        sock.close(0)
