@@ -270,6 +270,14 @@ class Broker:
                 return
             self.queue.forget(existing)  # finished by value and its pixels are gone: run it again
         inputs = wire.unpack_value_inputs(message)
+        input_bytes = sum(array.nbytes for array in message.arrays) if inputs else 0
+        held = self.queue.held_input_bytes()
+        if input_bytes and held + input_bytes > self.config.max_value_bytes:
+            raise ConfigError(
+                f"the server already holds {held} bytes of frames by value for unfinished jobs; this submit's "
+                f"{input_bytes} would pass its budget of {self.config.max_value_bytes} (max_value_bytes): "
+                "submit again when a job has finished, or submit by path"
+            )
         if request.get("out") is not None:
             request["out"] = confine_output(request["out"], self.config.output_roots)
         removal = self.worker.validate(request, inputs) if self.worker is not None else None
@@ -278,6 +286,7 @@ class Broker:
         )
         job.removal = removal  # the validated RemovalRequest, parsed once here; the worker runs it as it is
         job.digest = digest
+        job.input_bytes = input_bytes
         job.secret_hash = _hash_secret(secret)
         try:
             job, _ = self.queue.put(job)

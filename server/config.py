@@ -21,6 +21,7 @@ from e2fgvi_server.protocol import DEFAULT_ADDRESS, HEARTBEAT_INTERVAL_S, HEARTB
 POLL_TIMEOUT_MS = 100
 MAX_MESSAGE_BYTES = 1 << 30  # per message part (ZMQ_MAXMSGSIZE): a 4K float32 RGBA frame is ~135 MB
 SHUTDOWN_GRACE_S = 30.0
+MAX_VALUE_BYTES = 4 << 30  # frames by value held for unfinished jobs, all clients together
 
 ENV_PREFIX = "E2FGVI_SERVER_"
 
@@ -37,6 +38,7 @@ class ServerConfig:
     max_message_bytes: int = MAX_MESSAGE_BYTES
     max_header_bytes: int = MAX_HEADER_BYTES
     max_queued_jobs: int = 256
+    max_value_bytes: int = MAX_VALUE_BYTES
     retain_finished_jobs: int = 64
     output_roots: tuple[str, ...] = field(default_factory=_default_roots)
     token: str | None = None
@@ -101,6 +103,7 @@ class ServerConfig:
             "max_message_bytes",
             "max_header_bytes",
             "max_queued_jobs",
+            "max_value_bytes",
             "heartbeat_liveness",
             "poll_timeout_ms",
         ):
@@ -124,6 +127,7 @@ def _coerce(key: str, value: Any) -> Any:
         "max_message_bytes",
         "max_header_bytes",
         "max_queued_jobs",
+        "max_value_bytes",
         "retain_finished_jobs",
         "heartbeat_liveness",
         "poll_timeout_ms",

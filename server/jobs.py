@@ -183,6 +183,11 @@ class JobQueue:
         with self._lock:
             return self._by_id.get(job_id) if job_id else self._by_key.get(key) if key else None
 
+    def held_input_bytes(self) -> int:
+        """Bytes of frames by value held by unfinished jobs (the server's ``max_value_bytes`` budget)."""
+        with self._lock:
+            return sum(j.input_bytes for j in self._by_key.values() if j.state not in FINAL_STATES)
+
     def active_for_client(self, client: bytes) -> list[Job]:
         """Unfinished jobs reporting to ``client`` (to cancel when its heartbeat lapses)."""
         with self._lock:

@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token", help="shutdown token (default: $E2FGVI_SERVER_TOKEN, the --token-file, or new)")
     parser.add_argument("--token-file", help="file holding the shutdown token; a new token is written there")
     parser.add_argument("--max-message-bytes", type=int, help="largest accepted message part (ZMQ_MAXMSGSIZE)")
+    parser.add_argument(
+        "--max-value-bytes", type=int, help="budget for frames by value held by unfinished jobs (default 4 GiB)"
+    )
     parser.add_argument("--max-header-bytes", type=int, help="largest accepted msgpack header (default 1 MiB)")
     parser.add_argument("--heartbeat-interval-s", type=float, help="expected client ping interval (default 1.0)")
     parser.add_argument("--heartbeat-liveness", type=int, help="missed intervals before a client is purged (3)")

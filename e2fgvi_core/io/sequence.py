@@ -99,11 +99,32 @@ class FrameSequence:
         return self.pattern
 
 
+MAX_FRAMES_ENV = "E2FGVI_MAX_FRAMES"
+DEFAULT_MAX_FRAMES = 100_000  # over an hour at 24 fps in one shot; more is a typo (or an attack), not a shot
+MAX_RANGE_TEXT = 10_000
+
+
+def max_frames() -> int:
+    """The most frames one range may name (``E2FGVI_MAX_FRAMES``): ranges are counted before any list is built."""
+    raw = os.environ.get(MAX_FRAMES_ENV, "")
+    if not raw:
+        return DEFAULT_MAX_FRAMES
+    if not raw.isdigit() or int(raw) < 1:
+        raise SequenceError(f"{MAX_FRAMES_ENV} must be a positive whole number, got {raw!r}")
+    return int(raw)
+
+
 def parse_frame_range(text: str) -> tuple[int, ...]:
-    """Frames of ``"1001-1100"``, ``"1001"``, ``"1001-1010,1020"`` or ``"1001-1100x2"``, sorted and unique."""
+    """Frames of ``"1001-1100"``, ``"1001"``, ``"1001-1010,1020"`` or ``"1001-1100x2"``, sorted and unique.
+
+    Each part is checked and counted before a single frame number is made, so ``1-200000000`` fails in
+    microseconds with the limit named (``max_frames``) instead of filling memory.
+    """
     if text is None or not str(text).strip():
         raise SequenceError("empty frame range: give e.g. 1001-1100, 1001, or 1001-1010,1020")
-    frames: set[int] = set()
+    if len(str(text)) > MAX_RANGE_TEXT:
+        raise SequenceError(f"frame range of {len(str(text))} characters: write it as ranges (e.g. 1001-1100)")
+    spans: list[range] = []
     for part in str(text).split(","):
         match = _RANGE_PART.match(part)
         if not match:
@@ -118,7 +139,17 @@ def parse_frame_range(text: str) -> tuple[int, ...]:
             raise SequenceError(f"frame range {text!r}: {part.strip()!r} is empty (end {end} before start {start})")
         if step < 1:
             raise SequenceError(f"frame range {text!r}: step in {part.strip()!r} must be at least 1")
-        frames.update(range(start, end + 1, step))
+        spans.append(range(start, end + 1, step))
+    limit = max_frames()
+    count = sum(len(span) for span in spans)
+    if count > limit:
+        raise SequenceError(
+            f"frame range {str(text)[:80]!r} names {count} frames, more than the limit of {limit} "
+            f"({MAX_FRAMES_ENV}); give the shot's real range"
+        )
+    frames: set[int] = set()
+    for span in spans:
+        frames.update(span)
     return tuple(sorted(frames))
 
 

@@ -156,3 +156,45 @@ def test_a_multipart_submit_over_the_message_limit_in_total_gets_an_error_reply(
         assert reply.type == "error" and reply.get("req") == 7 and "max_message_bytes" in reply.get("message")
     finally:
         sock.close(0)
+
+
+def test_a_huge_frame_range_is_refused_at_once_and_never_stalls_the_broker(client, shot, server_factory, support):
+    out = str(server_factory.roots / "huge" / "out.%04d.exr")
+    started = time.monotonic()
+    handle = client.submit({**shot, "frames": "1-200000000", "engine": "propagate", "out": out})
+    with pytest.raises(wire.RemoteError, match="more than the limit of 100000"):
+        handle.wait(30)
+    assert time.monotonic() - started < 5
+    assert client.ping() < 1.0
+    done = subprocess.run(
+        [sys.executable, "-m", "e2fgvi_core.cli.main", "remove", "--plate", shot["plate"], "--matte", shot["matte"]]
+        + ["--out", out, "--frames", "1-30000000", "--engine", "propagate", "--quiet"],
+        cwd=support.PROJECT_ROOT,
+        env=support.subprocess_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "E2FGVI_MAX_FRAMES" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_frames_by_value_held_for_unfinished_jobs_have_an_overall_budget(server_factory, support):
+    server = server_factory("--max-value-bytes", "19000")
+    slow = _slow_shot(support, server_factory)
+    small = {1001 + i: np.zeros((8, 8, 4), np.float32) for i in range(15)}  # RGBA (matte in A): 15360 bytes
+    mattes = {n: np.ones((8, 8, 1), np.float32) for n in small}  # 3840 bytes more: over the budget
+    with Client(server.address, heartbeat_interval_s=0.5) as client:
+        blocker = client.submit({**slow, "engine": "propagate", "out": str(server_factory.roots / "b.%04d.exr")})
+        blocker.wait_accepted(30)
+        with pytest.raises(wire.RemoteError, match="max_value_bytes"):
+            client.submit({"engine": "propagate"}, plate_frames=small, matte_frames=mattes).wait(30)
+        first = client.submit({"engine": "propagate"}, plate_frames=small)  # 15360: held while queued
+        first.wait_accepted(30)
+        with pytest.raises(wire.RemoteError, match="already holds 15360 bytes"):
+            client.submit({"engine": "propagate"}, plate_frames=small).wait(30)
+        blocker.cancel()
+        assert sorted(first.wait(JOB_TIMEOUT_S).frames) == sorted(small)
+        again = client.submit({"engine": "propagate"}, plate_frames=small)  # the budget is free again
+        assert sorted(again.wait(JOB_TIMEOUT_S).frames) == sorted(small)
