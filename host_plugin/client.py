@@ -123,6 +123,9 @@ class JobHandle:
             fields["job_id"] = self.job_id
         if self.secret:
             fields["secret"] = self.secret
+        key = self._client.access_key()
+        if key is not None:
+            fields[wire.ACCESS_KEY_FIELD] = key
         self._client._send_command(("cancel", fields))
 
     def wait(self, timeout_s: float | None = None) -> JobResult:
@@ -210,8 +213,10 @@ class Client:
         server_public_key: str | None = None,
         client_secret_key: str | None = None,
         context: zmq.Context | None = None,
+        access_key: str | None = None,
     ) -> None:
         self.address = address
+        self._access_key = access_key  # default: read from this user's access key file at each request
         self.heartbeat_interval_s = heartbeat_interval_s
         self.heartbeat_liveness = heartbeat_liveness
         self.retries = retries
@@ -292,6 +297,7 @@ class Client:
             priority=priority,
             keep_running=keep_running,
             secret=secret,
+            access_key=self.access_key(),
         )
         if len(parts) > 1:
             self._check_message_size(parts)
@@ -315,6 +321,11 @@ class Client:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def access_key(self) -> str | None:
+        """The key the server's user holds (``protocol.read_access_key``): given, or read from the per-user file
+        (read again each time, so a server started after this client is found)."""
+        return self._access_key or wire.read_access_key()
+
     def _check_message_size(self, parts: list[Any]) -> None:
         """Refuse a submit the server would drop (ZeroMQ closes the connection on an oversized message, and the
         client would wait forever): the limit comes from ``hello``, asked once per server instance."""
@@ -335,6 +346,9 @@ class Client:
 
     # --- plumbing between caller threads and the I/O thread -------------------------------------------------
     def _request(self, kind: str, fields: dict[str, Any], timeout_s: float) -> wire.Message:
+        key = self.access_key()
+        if key is not None:
+            fields = {**fields, wire.ACCESS_KEY_FIELD: key}
         pending = _Request(kind, fields)
         self._send_command(("request", pending))
         if not pending.done.wait(timeout_s):

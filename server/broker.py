@@ -31,6 +31,7 @@ from e2fgvi_server.security import confine_output, start_curve
 log = logging.getLogger("e2fgvi.server")
 
 MAX_KEY_CHARS = 200
+KEYED_TYPES = (wire.HELLO, wire.STATUS, wire.SUBMIT, wire.CANCEL)  # need the access key; ping and shutdown do not
 MAX_MESSAGES_PER_TURN = 256  # fairness: forward worker events at least this often under a flood of requests
 CLOSE_LINGER_MS = 1000
 
@@ -39,11 +40,18 @@ class Broker:
     """Owns the ROUTER socket, the client table and the routing of job events to (re-attached) clients."""
 
     def __init__(
-        self, config: ServerConfig, queue: JobQueue, token: str, context: zmq.Context | None = None, worker=None
+        self,
+        config: ServerConfig,
+        queue: JobQueue,
+        token: str,
+        context: zmq.Context | None = None,
+        worker=None,
+        access_key: str | None = None,
     ) -> None:
         self.config = config
         self.queue = queue
         self.token = token
+        self.access_key = access_key  # None: open access (or CURVE authenticates clients)
         self.context = context or zmq.Context.instance()
         self.worker = worker  # describe(kind) for hello/status, validate(request, inputs) for submits
         self.clients: dict[bytes, float] = {}
@@ -129,6 +137,8 @@ class Broker:
                 raise wire.ProtocolError(
                     f"a client may not send {message.type!r}; valid requests: {', '.join(wire.CLIENT_TYPES)}"
                 )
+            if message.type in KEYED_TYPES:
+                self._check_access_key(message)
             handler = getattr(self, f"on_{message.type}")
             handler(identity, message, parts)
         except E2fgviError as exc:
@@ -144,6 +154,17 @@ class Broker:
                 identity,
                 wire.ERROR,
                 wire.error_fields(wire.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", req=_safe_req(req), key=key),
+            )
+
+    def _check_access_key(self, message: wire.Message) -> None:
+        """Only the server's user (who can read its access key file) may use it, even on loopback."""
+        if self.access_key is None:
+            return
+        given = message.get(wire.ACCESS_KEY_FIELD)
+        if not isinstance(given, str) or not hmac.compare_digest(given.encode(), self.access_key.encode()):
+            raise AccessDeniedError(
+                "this server serves only the user who started it: the client must send the access key from "
+                f"that user's {wire.ACCESS_KEY_FILE_ENV} file (default ~/.config/e2fgvi/server-access.key)"
             )
 
     def on_hello(self, identity: bytes, message: wire.Message, parts) -> None:

@@ -43,6 +43,8 @@ class ServerConfig:
     output_roots: tuple[str, ...] = field(default_factory=_default_roots)
     token: str | None = None
     token_file: str | None = None
+    access_key_file: str | None = None  # default: protocol.default_access_key_file() (per user, mode 0600)
+    open_access: bool = False  # True: any local user may use the server (no access key); never the default
     heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S
     heartbeat_liveness: int = HEARTBEAT_LIVENESS
     poll_timeout_ms: int = POLL_TIMEOUT_MS
@@ -134,7 +136,7 @@ def _coerce(key: str, value: Any) -> Any:
         "cache_budget_bytes",
     }
     float_keys = {"heartbeat_interval_s", "shutdown_grace_s"}
-    bool_keys = {"finish_running_on_shutdown", "insecure"}
+    bool_keys = {"finish_running_on_shutdown", "insecure", "open_access"}
     try:
         if key in tuple_keys:
             if isinstance(value, str):

@@ -198,3 +198,104 @@ def test_frames_by_value_held_for_unfinished_jobs_have_an_overall_budget(server_
         assert sorted(first.wait(JOB_TIMEOUT_S).frames) == sorted(small)
         again = client.submit({"engine": "propagate"}, plate_frames=small)  # the budget is free again
         assert sorted(again.wait(JOB_TIMEOUT_S).frames) == sorted(small)
+
+
+OTHER_USER_SCRIPT = """
+import json, os, sys
+from e2fgvi_host.client import Client
+from e2fgvi_server import protocol as wire
+os.setgid(65534)
+os.setuid(65534)  # from here on another local user, as on a shared workstation
+answers = {"can_read_key": wire.read_access_key() is not None}
+with Client(sys.argv[1], heartbeat_interval_s=0.5) as client:
+    for name, call in (("hello", client.hello), ("status", client.status)):
+        try:
+            call(timeout_s=10)
+            answers[name] = "ok"
+        except wire.RemoteError as exc:
+            answers[name] = exc.code
+    handle = client.submit({"plate": sys.argv[2], "matte": sys.argv[3], "out": sys.argv[4], "engine": "propagate"})
+    try:
+        handle.wait(20)
+        answers["submit"] = "ok"
+    except wire.RemoteError as exc:
+        answers["submit"] = exc.code
+    answers["ping"] = client.ping(timeout_s=10) < 5
+print(json.dumps(answers))
+"""
+
+
+def _as_other_user(support, address: str, shot: dict, out: str) -> dict:
+    import json
+
+    done = subprocess.run(
+        [sys.executable, "-c", OTHER_USER_SCRIPT, address, shot["plate"], shot["matte"], out],
+        cwd=support.PROJECT_ROOT,
+        env=support.subprocess_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to another uid needs root (the CI runs the tests as root)")
+def test_another_local_user_cannot_use_the_server_by_default(server, shot, server_factory, support):
+    out = str(server_factory.roots / "other" / "out.%04d.exr")
+    answers = _as_other_user(support, server.address, shot, out)
+    assert answers == {
+        "can_read_key": False,
+        "hello": "access_denied",
+        "status": "access_denied",
+        "submit": "access_denied",
+        "ping": True,
+    }
+    assert not (server_factory.roots / "other").exists()
+    key_file = wire.default_access_key_file()
+    assert os.stat(key_file).st_mode & 0o777 == 0o600
+    with Client(server.address) as client:  # the server's own user reads the key and is served
+        assert client.status()["running"] is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to another uid needs root (the CI runs the tests as root)")
+def test_open_access_is_an_explicit_choice_and_says_so(server_factory, shot, support):
+    server = server_factory("--open-access")
+    out = str(server_factory.roots / "open" / "out.%04d.exr")
+    answers = _as_other_user(support, server.address, shot, out)
+    assert answers["hello"] == "ok" and answers["status"] == "ok"
+    assert "event=open_access" in server.log()
+
+
+def test_a_token_on_the_command_line_warns_and_the_environment_does_not(server_factory, support):
+    with_flag = server_factory()  # the fixture passes --token
+    assert "event=token_on_command_line" in with_flag.log()
+    quiet = support.ServerProcess(
+        f"tcp://127.0.0.1:{support.free_port()}", ["--output-root", str(server_factory.roots)], with_flag.log_path
+    )
+    quiet.log_path = with_flag.log_path.with_name("quiet.log")
+    os.environ["E2FGVI_SERVER_TOKEN"] = support.TOKEN
+    try:
+        quiet.start()
+    finally:
+        del os.environ["E2FGVI_SERVER_TOKEN"]
+        quiet.kill()
+    assert "event=server_started" in quiet.log() and "token_on_command_line" not in quiet.log()
+
+
+def test_the_access_key_file_is_created_private_once(tmp_path, monkeypatch):
+    from e2fgvi_core.errors import ConfigError
+    from e2fgvi_server.config import ServerConfig
+    from e2fgvi_server.security import load_or_create_access_key
+
+    path = tmp_path / "cfg" / "key"
+    config = ServerConfig(access_key_file=str(path))
+    key = load_or_create_access_key(config)
+    assert key and path.stat().st_mode & 0o777 == 0o600 and load_or_create_access_key(config) == key
+    monkeypatch.setenv(wire.ACCESS_KEY_FILE_ENV, str(path))
+    assert wire.read_access_key() == key
+    path.chmod(0o644)
+    with pytest.raises(ConfigError, match="readable by other users"):
+        load_or_create_access_key(config)
+    assert load_or_create_access_key(ServerConfig(access_key_file=str(path), open_access=True)) is None
