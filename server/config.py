@@ -8,6 +8,7 @@ start with one line instead of misbehaving later.
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import os
 import tempfile
 from collections.abc import Mapping
@@ -26,8 +27,15 @@ MAX_VALUE_BYTES = 4 << 30  # frames by value held for unfinished jobs, all clien
 ENV_PREFIX = "E2FGVI_SERVER_"
 
 
+def private_temp_root() -> str:
+    """This user's folder in the temp dir (``/tmp/e2fgvi-<uid>``): the world-writable temp dir itself is never a
+    root (another user could plant a link there); the server makes this folder 0700 or refuses a foreign one."""
+    uid = os.getuid() if hasattr(os, "getuid") else getpass.getuser()
+    return os.path.join(tempfile.gettempdir(), f"e2fgvi-{uid}")
+
+
 def _default_roots() -> tuple[str, ...]:
-    return (str(Path.home()), tempfile.gettempdir())
+    return (str(Path.home()), private_temp_root())
 
 
 @dataclass(frozen=True)

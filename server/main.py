@@ -28,6 +28,7 @@ from e2fgvi_server.security import (
     generate_keys,
     load_or_create_access_key,
     load_or_create_token,
+    prepare_private_temp_root,
 )
 from e2fgvi_server.worker import Worker
 
@@ -111,6 +112,7 @@ def serve(config: ServerConfig, ready: threading.Event | None = None, stop: thre
     """Bind, start the worker, run the broker until a signal or a ``shutdown`` message, then stop cleanly."""
     for warning in check_bind_policy(config):
         log.warning("event=insecure_bind detail=%r", warning)
+    prepare_private_temp_root(config)
     token = load_or_create_token(config)
     access_key = load_or_create_access_key(config)
     if access_key is None and not config.curve_enabled:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import stat
 from pathlib import Path
 
 import zmq
@@ -18,7 +19,7 @@ import zmq.auth
 
 from e2fgvi_core.errors import ConfigError, OutputError
 from e2fgvi_server import protocol as wire
-from e2fgvi_server.config import ServerConfig
+from e2fgvi_server.config import ServerConfig, private_temp_root
 
 log = logging.getLogger("e2fgvi.server")
 
@@ -198,4 +199,21 @@ def _check_private(path: Path) -> None:
         raise ConfigError(
             f"access key {path} is readable by other users (mode {oct(info.st_mode & 0o777)}): "
             f"chmod 600 {path}, or delete it to make a new one"
+        )
+
+
+def prepare_private_temp_root(config: ServerConfig) -> None:
+    """Make this user's temp root (0700) when it is one of the roots, or refuse one that is not ours and private."""
+    path = private_temp_root()
+    if path not in config.output_roots:
+        return
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise ConfigError(
+            f"output root {path} is not a private folder of this user (a link, another owner, or writable by "
+            "others): remove it, or give --output-root explicitly"
         )

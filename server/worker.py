@@ -189,6 +189,7 @@ class Worker(threading.Thread):
             kwargs["sink"] = StreamingSink(lambda frame, result: self._post_frame(job, frame, result))
             streamed = True
         progress = _ProgressRelay(lambda fields: self._post(job, wire.PROGRESS, fields), job)
+        kwargs["no_links"] = request.out is not None  # out was resolved inside a root at submit: no link may appear
         summary = api.run_removal(request, progress=progress, cancel=job.cancel, cache=self.cache, **kwargs)
         progress.flush()
         return summary, streamed

@@ -46,6 +46,7 @@ def write_frame(
     compression: str | None = None,
     pixel_format: str | None = None,
     protect: Mapping[tuple[int, int], str] | None = None,
+    no_links: bool = False,
 ) -> Path:
     """Write ``frame`` to ``path`` atomically and return the final path.
 
@@ -58,7 +59,14 @@ def write_frame(
     source already has one. Pixels are written as given: alpha is never premultiplied or divided out.
     ``protect`` (``sequence.file_identities`` of the inputs): just before the rename the final path is checked again
     against them, so a folder swapped for a link since the run started cannot make the write replace an input.
+    ``no_links`` (the server, whose output paths were resolved inside its roots at submit): the folder is opened
+    one component at a time refusing any symlink, and the frame is written and renamed relative to that open
+    folder, so a folder swapped for a link after the submit cannot send the write outside the roots.
     """
+    if no_links:
+        return _write_in_open_folder(
+            Path(os.path.abspath(os.fspath(path))), frame, metadata, compression, pixel_format, protect
+        )
     target = Path(os.fspath(path))
     format_name = _format_of_output(target)
     _ensure_folder(target)
@@ -93,11 +101,79 @@ def write_frame(
     return target
 
 
-def _refuse_protected(target: Path, protect: Mapping[tuple[int, int], str] | None) -> None:
+def _write_in_open_folder(target, frame, metadata, compression, pixel_format, protect) -> Path:
+    format_name = _format_of_output(target)
+    folder_fd = _open_folder_without_links(target)
+    try:
+        spec = _build_spec(target, frame, format_name, compression, pixel_format)
+        provenance = provenance_attributes(metadata or {})
+        for key, value in provenance.items():
+            spec.attribute(key, value)
+        if (
+            provenance
+            and format_name not in _FORMATS_WITH_CUSTOM_ATTRIBUTES
+            and not spec.get_string_attribute("ImageDescription")
+        ):
+            spec.attribute("ImageDescription", json.dumps(provenance, sort_keys=True))
+        temp_name = f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{target.suffix}"
+        proc_folder = Path(f"/proc/self/fd/{folder_fd}")
+        temp = proc_folder / temp_name if proc_folder.is_dir() else target.parent / temp_name
+        handle = None
+        try:
+            handle = _oiio.create_output(str(temp), OutputError)
+            _oiio.check(handle.open(str(temp), spec), handle, "open", str(target), OutputError)
+            _oiio.check(
+                handle.write_image(np.ascontiguousarray(frame.pixels)),
+                handle,
+                "write pixels to",
+                str(target),
+                OutputError,
+            )
+            closing, handle = handle, None
+            _oiio.check(closing.close(), closing, "finish", str(target), OutputError)
+            _refuse_protected(target, protect, folder_fd)
+            os.replace(temp_name, target.name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+        except OSError as exc:
+            _discard(handle, temp)
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        except BaseException:
+            _discard(handle, temp)
+            raise
+    finally:
+        os.close(folder_fd)
+    return target
+
+
+def _open_folder_without_links(target: Path) -> int:
+    """An fd of ``target``'s folder reached from ``/`` without following any symlink (missing folders are made)."""
+    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in target.parent.parts[1:]:
+            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+            try:
+                next_fd = os.open(part, flags, dir_fd=fd)
+            except FileNotFoundError:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o777, dir_fd=fd)
+                next_fd = os.open(part, flags, dir_fd=fd)
+            os.close(fd)
+            fd = next_fd
+    except OSError as exc:
+        os.close(fd)
+        raise OutputError(
+            f"cannot write {target}: its folder {target.parent} has changed since the job was accepted "
+            f"({part!r}: {exc.strerror or exc}; a link there is refused, as it could lead outside the output roots)"
+        ) from exc
+    return fd
+
+
+def _refuse_protected(
+    target: Path, protect: Mapping[tuple[int, int], str] | None, folder_fd: int | None = None
+) -> None:
     if not protect:
         return
     try:
-        info = os.stat(target)
+        info = os.stat(target) if folder_fd is None else os.stat(target.name, dir_fd=folder_fd)
     except (OSError, ValueError):
         return
     source = protect.get((info.st_dev, info.st_ino))

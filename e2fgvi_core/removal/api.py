@@ -52,6 +52,7 @@ def run_removal(
     source: Any | None = None,
     matte_source: Any | None = None,
     sink: Any | None = None,
+    no_links: bool = False,
 ) -> RemovalSummary:
     """Run one removal and return its summary; raises an ``E2fgviError`` subclass on bad input.
 
@@ -60,7 +61,8 @@ def run_removal(
     without it a cache private to this run is used, so features and flows are still computed once per frame and
     pair. ``cancel.is_set()`` is checked between windows and raises ``JobCancelled``: frames already written are
     complete files, nothing is left half-written. ``source``/``matte_source``/``sink`` replace the
-    ``plate``/``matte``/``out`` patterns (frames by value).
+    ``plate``/``matte``/``out`` patterns (frames by value). ``no_links`` (the server): each output frame is written
+    relative to its folder opened without following links, so a folder swapped for a link cannot escape.
     """
     return run_request(
         request,
@@ -70,4 +72,5 @@ def run_removal(
         source=source,
         matte_source=matte_source,
         sink=sink,
+        no_links=no_links,
     )

@@ -326,6 +326,7 @@ def run_request(
     source=None,
     matte_source=None,
     sink=None,
+    no_links: bool = False,
 ) -> RemovalSummary:
     """Open the sources and sink, pick the engine, and run the shot (the body of ``api.run_removal``)."""
     shot = request.shot_numbers()
@@ -347,7 +348,7 @@ def run_request(
         matte_source = SequenceSource(request.matte, numbers, name="matte")
     if sink is None:
         inputs = input_paths(source, matte_source)
-        sink = FileSink(request.out, inputs, outputs) if request.out else MemorySink()
+        sink = FileSink(request.out, inputs, outputs, no_links) if request.out else MemorySink()
     sink.check()
     cache = cache if cache is not None else ShotCache()
     if progress is not None:

@@ -65,8 +65,11 @@ class FileSink:
     device and inode, before any work and again as each frame is renamed into place).
     """
 
-    def __init__(self, pattern: str, inputs: Sequence[str] = (), frames: Sequence[int] = ()) -> None:
+    def __init__(
+        self, pattern: str, inputs: Sequence[str] = (), frames: Sequence[int] = (), no_links: bool = False
+    ) -> None:
         self.sequence = FrameSequence(pattern)
+        self.no_links = no_links  # the server: write relative to a folder reached without links (io.writer)
         self._inputs = [p for p in inputs if p]
         self._frames = tuple(frames)
         self._protect: dict[tuple[int, int], str] = {}
@@ -79,7 +82,11 @@ class FileSink:
         check_output_folder(self.sequence.pattern)
 
     def write(self, frame: int, result, provenance: Mapping[str, Any]) -> str | None:
-        return str(write_frame(self.sequence.path(frame), result, metadata=provenance, protect=self._protect))
+        return str(
+            write_frame(
+                self.sequence.path(frame), result, metadata=provenance, protect=self._protect, no_links=self.no_links
+            )
+        )
 
 
 def _as_frame(value: Any, where: str) -> Frame:

@@ -299,3 +299,51 @@ def test_the_access_key_file_is_created_private_once(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="readable by other users"):
         load_or_create_access_key(config)
     assert load_or_create_access_key(ServerConfig(access_key_file=str(path), open_access=True)) is None
+
+
+def test_a_queued_jobs_folder_swapped_for_a_link_cannot_write_outside_the_roots(
+    server, server_factory, support, tmp_path
+):
+    slow = _slow_shot(support, server_factory)
+    folder = server_factory.roots / "swap"
+    folder.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    first_frame = []
+
+    def swap(progress) -> None:  # on the first frame written
+        if progress.get("frames_done", 0) >= 1 and not first_frame:
+            first_frame.append(progress["frames_done"])
+            folder.rename(server_factory.roots / "swap-was")
+            folder.symlink_to(outside)  # the attacker's swap, after the submit was checked
+
+    with Client(server.address, heartbeat_interval_s=0.5) as client:
+        handle = client.submit({**slow, "engine": "propagate", "out": str(folder / "out.%04d.exr")}, on_progress=swap)
+        with pytest.raises(wire.RemoteError) as caught:
+            handle.wait(JOB_TIMEOUT_S)
+    assert (
+        first_frame
+        and caught.value.code == "output_error"
+        and "changed since the job was accepted" in str(caught.value)
+    )
+    assert list(outside.iterdir()) == []
+    assert server.alive()
+
+
+def test_default_roots_leave_out_the_shared_temp_dir_and_a_planted_link_is_refused(tmp_path, monkeypatch):
+    import tempfile
+
+    from e2fgvi_core.errors import ConfigError
+    from e2fgvi_server.config import ServerConfig, private_temp_root
+    from e2fgvi_server.security import prepare_private_temp_root
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    config = ServerConfig()
+    assert str(tmp_path) not in config.output_roots and private_temp_root() in config.output_roots
+    prepare_private_temp_root(config)
+    assert os.stat(private_temp_root()).st_mode & 0o777 == 0o700
+    os.rmdir(private_temp_root())
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", private_temp_root())  # planted by another user before the server starts
+    with pytest.raises(ConfigError, match="not a private folder"):
+        prepare_private_temp_root(config)
