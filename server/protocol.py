@@ -441,10 +441,14 @@ def unpack_value_inputs(message: Message) -> dict[str, list[ValueFrame]]:
         if not isinstance(entries, list) or not entries:
             raise ProtocolError(f"submit '{name}' must be a non-empty list of {{frame, buffer}} maps")
         frames = []
+        seen: set[int] = set()
         for i, entry in enumerate(entries):
             if not isinstance(entry, dict):
                 raise ProtocolError(f"submit {name}[{i}] must be a map with 'frame' and 'buffer'")
             frame = require(entry, "frame", int, f"{name}[{i}]")
+            if frame in seen:
+                raise ProtocolError(f"submit {name}[{i}] names frame {frame} a second time; give each frame once")
+            seen.add(frame)
             index = require(entry, "buffer", int, f"{name}[{i}]")
             if not 0 <= index < len(message.arrays) or index in used:
                 raise ProtocolError(

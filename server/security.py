@@ -117,6 +117,8 @@ def confine_output(pattern: str, roots: tuple[str, ...]) -> str:
     """
     if not isinstance(pattern, str) or not pattern:
         raise OutputError("output pattern must be a non-empty path")
+    if "\x00" in pattern:
+        raise OutputError("output path contains a NUL byte; give a plain path inside one of the output roots")
     if ".." in Path(pattern).parts:
         raise OutputError(f"output path {pattern} contains '..'; give a path inside one of: {', '.join(roots)}")
     path = Path(pattern).expanduser()

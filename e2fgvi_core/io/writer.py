@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import re
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,10 +30,14 @@ __all__ = [
     "PROVENANCE_PREFIX",
     "check_output_folder",
     "provenance_attributes",
+    "sweep_stale_temp_files",
     "write_frame",
 ]
 
 PROVENANCE_PREFIX = "e2fgvi:"
+# Temp names written here: ".<name>.<pid>-<hex>.tmp<suffix>" (and the write probe): a dead pid means a leftover.
+STALE_TEMP = re.compile(r"^\.(?:.+\.|e2fgvi-write-check\.)(\d+)-[0-9a-f]{8}(?:\.tmp(?:\.\w+)?)?$")
+log = logging.getLogger("e2fgvi.io")
 LOSSY_EXR_COMPRESSIONS = frozenset({"dwaa", "dwab", "b44", "b44a", "pxr24"})
 _LOSSLESS_EXR_FALLBACK = "zip"
 # Formats that store arbitrary string attributes; the others get the provenance as JSON in ImageDescription.
@@ -179,6 +185,44 @@ def _refuse_protected(
     source = protect.get((info.st_dev, info.st_ino))
     if source is not None:
         raise OutputError(f"cannot write {target}: it is the same file as input {source}; nothing was replaced")
+
+
+def sweep_stale_temp_files(out_pattern: str) -> list[str]:
+    """Remove temp files a killed writer left in the output folder (their process is gone); return their names.
+
+    Outputs are written to a temp file and renamed, so a SIGKILL can leave a temp file but never a half-written
+    output. The next run (CLI or server job) writing to the same folder clears such leftovers; files of live processes are kept.
+    """
+    folder = os.path.dirname(out_pattern)
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        match = STALE_TEMP.match(name)
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        try:
+            os.remove(os.path.join(folder, name))
+            removed.append(name)
+        except OSError:
+            continue
+    if removed:
+        log.info("event=stale_temp_removed folder=%s files=%d", folder, len(removed))
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def check_output_folder(path: str | os.PathLike) -> Path:

@@ -18,7 +18,7 @@ from e2fgvi_core.io import matte as io_matte
 from e2fgvi_core.io.frame import Frame
 from e2fgvi_core.io.reader import read_frame
 from e2fgvi_core.io.sequence import FrameSequence, check_outputs_spare_inputs, file_identities, resolve_frames
-from e2fgvi_core.io.writer import check_output_folder, write_frame
+from e2fgvi_core.io.writer import check_output_folder, sweep_stale_temp_files, write_frame
 
 
 class SequenceSource:
@@ -80,6 +80,7 @@ class FileSink:
         self._protect = file_identities(self._inputs)
         check_outputs_spare_inputs((self.sequence.path(f) for f in self._frames), self._protect)
         check_output_folder(self.sequence.pattern)
+        sweep_stale_temp_files(self.sequence.pattern)  # leftovers of a killed run (CLI or server) in this folder
 
     def write(self, frame: int, result, provenance: Mapping[str, Any]) -> str | None:
         return str(

@@ -347,3 +347,52 @@ def test_default_roots_leave_out_the_shared_temp_dir_and_a_planted_link_is_refus
     os.symlink(tmp_path / "elsewhere", private_temp_root())  # planted by another user before the server starts
     with pytest.raises(ConfigError, match="not a private folder"):
         prepare_private_temp_root(config)
+
+
+def test_an_output_path_with_a_nul_byte_is_an_output_error(client, shot, server_factory, server):
+    out = str(server_factory.roots / "nul") + "/out\x00.%04d.exr"
+    with pytest.raises(wire.RemoteError) as caught:
+        client.submit({**shot, "engine": "propagate", "out": out}).wait(30)
+    assert caught.value.code == "output_error" and "NUL" in str(caught.value)
+    assert "Traceback" not in server.log() and client.ping() < 1.0
+
+
+def test_a_frame_given_twice_by_value_is_refused(client):
+    plate = [np.zeros((8, 8, 4), np.float32), np.ones((8, 8, 4), np.float32)]
+    parts = wire.pack_submit(
+        "twice", {"engine": "propagate"}, plate_frames={1001: plate[0], 1002: plate[1]}, access_key=client.access_key()
+    )
+    header = wire.unpack_header(parts[0])
+    header["plate_frames"][1]["frame"] = 1001  # one frame twice, each with its own buffer
+    parts = [wire.pack_header(header), *parts[1:]]
+    from e2fgvi_host.client import JobHandle
+
+    handle = JobHandle(client, "twice", parts, None, None, None)
+    client._send_command(("submit", handle))
+    with pytest.raises(wire.RemoteError, match="names frame 1001 a second time"):
+        handle.wait(30)
+
+
+def test_the_cli_sweeps_temp_files_left_by_a_killed_run(shot_maker, tmp_path, support):
+    shot = shot_maker(tmp_path / "shot", frames=3)
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = out / f".clean.1001.exr.{dead.pid}-0123abcd.tmp.exr"  # what a SIGKILLed writer leaves
+    stale.write_bytes(b"half a frame")
+    live = out / f".clean.1002.exr.{os.getpid()}-0123abcd.tmp.exr"  # a writer still running: kept
+    live.write_bytes(b"in progress")
+    done = subprocess.run(
+        [sys.executable, "-m", "e2fgvi_core.cli.main", "remove", "--plate", shot["plate"], "--matte", shot["matte"]]
+        + ["--out", str(out / "clean.%04d.exr"), "--engine", "propagate", "--quiet"],
+        cwd=support.PROJECT_ROOT,
+        env=support.subprocess_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert not stale.exists() and live.exists()
+    assert sorted(p.name for p in out.glob("clean.*.exr")) == [f"clean.{n}.exr" for n in (1001, 1002, 1003)]

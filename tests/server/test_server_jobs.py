@@ -282,7 +282,7 @@ def test_sigterm_cancels_or_finishes_the_running_job_and_exits_cleanly(server_fa
 
 
 def test_stale_temp_files_of_dead_writers_are_swept_and_live_ones_kept(tmp_path):
-    from e2fgvi_server.worker import sweep_stale_temp_files
+    from e2fgvi_core.io.writer import sweep_stale_temp_files
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait(30)
