@@ -91,9 +91,7 @@ def write_frame(
     handle = None
     try:
         handle = _oiio.create_output(str(temp), OutputError)
-        _oiio.check(handle.open(str(temp), spec), handle, "open", str(target), OutputError)
-        pixels = np.ascontiguousarray(frame.pixels)
-        _oiio.check(handle.write_image(pixels), handle, "write pixels to", str(target), OutputError)
+        _write_parts(handle, temp, target, spec, frame, _other_parts(frame, format_name))
         closing, handle = handle, None
         _oiio.check(closing.close(), closing, "finish", str(target), OutputError)
         _refuse_protected(target, protect)
@@ -105,6 +103,43 @@ def write_frame(
         _discard(handle, temp)
         raise
     return target
+
+
+def _other_parts(frame: Frame, format_name: str) -> list[tuple[Any, np.ndarray]]:
+    """The parts after the first of a multi-part EXR source (depth, mattes, AOVs): copied into the output as they
+    are, so removing an object from the beauty does not silently drop the rest of the file."""
+    if format_name != "openexr" or not frame.path or _oiio.format_of(str(frame.path)) != "openexr":
+        return []
+    source = oiio.ImageInput.open(str(frame.path))
+    if source is None:
+        return []
+    parts = []
+    try:
+        index = 1
+        while source.seek_subimage(index, 0):
+            spec = oiio.ImageSpec(source.spec())
+            pixels = source.read_image(index, 0, 0, spec.nchannels, spec.format)
+            if pixels is None:
+                raise OutputError(f"cannot copy part {index} of {frame.path}: {source.geterror()}")
+            spec.channelformats = ()
+            parts.append((spec, pixels))
+            index += 1
+    finally:
+        source.close()
+    return parts
+
+
+def _write_parts(handle: Any, temp: Path, target: Path, spec: Any, frame: Frame, others: list) -> None:
+    """Write the result as the first part, then each other part of the source unchanged."""
+    specs = [spec, *(part_spec for part_spec, _ in others)]
+    opened = handle.open(str(temp), specs) if others else handle.open(str(temp), spec)
+    _oiio.check(opened, handle, "open", str(target), OutputError)
+    _oiio.check(
+        handle.write_image(np.ascontiguousarray(frame.pixels)), handle, "write pixels to", str(target), OutputError
+    )
+    for part_spec, pixels in others:
+        _oiio.check(handle.open(str(temp), part_spec, "AppendSubimage"), handle, "open", str(target), OutputError)
+        _oiio.check(handle.write_image(pixels), handle, "write a part of", str(target), OutputError)
 
 
 def _write_in_open_folder(target, frame, metadata, compression, pixel_format, protect) -> Path:
@@ -127,14 +162,7 @@ def _write_in_open_folder(target, frame, metadata, compression, pixel_format, pr
         handle = None
         try:
             handle = _oiio.create_output(str(temp), OutputError)
-            _oiio.check(handle.open(str(temp), spec), handle, "open", str(target), OutputError)
-            _oiio.check(
-                handle.write_image(np.ascontiguousarray(frame.pixels)),
-                handle,
-                "write pixels to",
-                str(target),
-                OutputError,
-            )
+            _write_parts(handle, temp, target, spec, frame, _other_parts(frame, format_name))
             closing, handle = handle, None
             _oiio.check(closing.close(), closing, "finish", str(target), OutputError)
             _refuse_protected(target, protect, folder_fd)

@@ -78,3 +78,36 @@ def test_write_time_check_refuses_a_folder_swapped_for_a_link_to_the_plate(tmp_p
         write_frame(out_dir / "plate.1001.exr", Frame.from_array(np.zeros((4, 4, 3), np.float32)), protect=protect)
     assert plate.read_bytes() == before
     assert sorted(p.name for p in plate_dir.iterdir()) == ["plate.1001.exr"]  # no temp file left
+
+
+def test_a_multi_part_exr_plate_keeps_its_other_parts_in_the_output(tmp_path, support):
+    import OpenImageIO as oiio
+
+    from e2fgvi_core.testing import make_shot
+
+    shot = make_shot(tmp_path / "shot", frames=3)
+    depth = {}
+    for number in (1001, 1002, 1003):  # add a depth part to each plate frame
+        path = shot["plate"] % number
+        beauty = oiio.ImageBuf(path)
+        spec = oiio.ImageSpec(beauty.spec())
+        spec.attribute("name", "beauty")
+        z_spec = oiio.ImageSpec(spec.width, spec.height, 1, "float")
+        z_spec.channelnames = ("Z",)
+        z_spec.attribute("name", "depth")
+        depth[number] = np.random.default_rng(number).random((spec.height, spec.width, 1), dtype=np.float32)
+        pixels = beauty.get_pixels(oiio.HALF)
+        out = oiio.ImageOutput.create(path)
+        assert out.open(path, [spec, z_spec]) and out.write_image(pixels)
+        assert out.open(path, z_spec, "AppendSubimage") and out.write_image(depth[number])
+        out.close()
+    result = tmp_path / "out" / "clean.%04d.exr"
+    done = _remove(support, shot["plate"], shot["matte"], str(result))
+    assert done.returncode == 0, done.stderr
+    for number in (1001, 1002, 1003):
+        written = oiio.ImageInput.open(str(result) % number)
+        assert written.seek_subimage(1, 0) and written.spec().channelnames == ("Z",)
+        assert written.spec().getattribute("name") == "depth"
+        assert np.array_equal(written.read_image(1, 0, 0, 1, "float"), depth[number])
+        assert not written.seek_subimage(2, 0)
+        written.close()
