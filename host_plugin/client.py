@@ -330,7 +330,10 @@ class Client:
         """Refuse a submit the server would drop (ZeroMQ closes the connection on an oversized message, and the
         client would wait forever): the limit comes from ``hello``, asked once per server instance."""
         if self._limits is None:
-            hello = self.hello(timeout_s=max(2.0, self.heartbeat_interval_s * self.heartbeat_liveness))
+            try:
+                hello = self.hello(timeout_s=max(2.0, self.heartbeat_interval_s * self.heartbeat_liveness))
+            except (RequestTimeoutError, ServerUnavailableError):
+                return  # no server yet: the submit is resent when one answers, and the server checks the total
             self._limits = (int(hello.get("max_message_bytes") or 0), int(hello.get("max_header_bytes") or 0))
         max_message, max_header = self._limits
         sizes = [memoryview(p).nbytes for p in parts]
@@ -347,6 +350,16 @@ class Client:
     # --- plumbing between caller threads and the I/O thread -------------------------------------------------
     def _request(self, kind: str, fields: dict[str, Any], timeout_s: float) -> wire.Message:
         key = self.access_key()
+        try:
+            return self._request_once(kind, fields, key, timeout_s)
+        except wire.RemoteError as exc:
+            fresh = self.access_key()
+            if exc.code != "access_denied" or fresh == key:
+                raise
+            # the request left before a server starting for the first time had written its key: once more
+            return self._request_once(kind, fields, fresh, timeout_s)
+
+    def _request_once(self, kind: str, fields: dict[str, Any], key: str | None, timeout_s: float) -> wire.Message:
         if key is not None:
             fields = {**fields, wire.ACCESS_KEY_FIELD: key}
         pending = _Request(kind, fields)

@@ -122,7 +122,7 @@ class Broker:
         try:
             size = sum(part.buffer.nbytes for part in parts[1:])
             if size > self.config.max_message_bytes:  # each part passed ZMQ_MAXMSGSIZE, the whole does not
-                header = wire.decode(parts[1:2], self.config.max_header_bytes).header if len(parts) > 1 else {}
+                header = wire.unpack_header(parts[1].buffer, self.config.max_header_bytes) if len(parts) > 1 else {}
                 req = header.get("req")
                 raise wire.ProtocolError(
                     f"the message is {size} bytes, over this server's max_message_bytes of "
