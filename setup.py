@@ -9,7 +9,7 @@ packages spelled out once a folder is renamed, so it is computed here from the t
 
 from setuptools import find_packages, setup
 
-RENAMED = {"e2fgvi_server": "server", "e2fgvi_host": "host_plugin"}
+RENAMED = {"e2fgvi_server": "server", "e2fgvi_host": "host_plugin", "e2fgvi_installers": "installers"}
 
 
 def _packages() -> list[str]:

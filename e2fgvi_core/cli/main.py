@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "weights": ("weights", "install and list model checkpoints"),
     "demo": ("demo", "synthesise a small shot, remove its occluder and report the PSNR"),
     "status": ("status", "ask a running e2fgvi-server for its queue, cache and devices"),
+    "install": ("install", "install a host plug-in (blender, ...) or the server as a user service"),
+    "uninstall": ("uninstall", "take out what `e2fgvi install HOST` put in"),
 }
 
 

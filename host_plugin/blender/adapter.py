@@ -1,0 +1,347 @@
+"""Blender's side of Remove Object: strips and image nodes in, an image-sequence strip or Image node out.
+
+Why it is cut this way: everything Blender-specific (which strip is the plate, where its files are, how a result
+becomes a strip aligned frame for frame) is here and in the operator/panel modules; the job itself is the bridge's
+(``RemoveObjectEffect.process_range`` over the strip's frames, one server job, progress, cancel). ``RemovalJob.run``
+touches no ``bpy`` at all, so the modal operator can run it on a worker thread while Blender's UI keeps drawing;
+``prepare`` and ``finish`` run on Blender's main thread.
+
+Frames travel by path: image-sequence strips already are files the server can read; movie and mask strips are
+rendered alone to a numbered PNG sequence first (in a hidden folder removed when the job ends). The result is written by the
+server into a hidden run folder and renamed to ``<output dir>/<plate>_clean_vNNN/`` only when every frame is there,
+so a cancelled or failed run leaves neither a strip nor a file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass
+
+import bpy
+
+from ..bridge import BridgeError, BridgeParams, PathClip, ProgressReport, RemoveObjectEffect, describe
+
+_NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)(?P<suffix>\.[A-Za-z0-9]+)$")
+SETTINGS_SKIP = ("shot",)  # derived from the strip's frame range, never typed by the artist
+DEFAULT_OUTPUT_DIR = "//e2fgvi/"
+
+
+class AdapterError(BridgeError):
+    """Something about the Blender scene an artist must fix (no matte strip, a movie strip...)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("config_error", message)
+
+
+@dataclass(frozen=True)
+class ImageSequence:
+    """A numbered image sequence as Blender shows it: files, the numbers in view, and where frame one sits."""
+
+    directory: str
+    prefix: str
+    width: int
+    suffix: str
+    numbers: tuple[int, ...]  # file numbers of the frames in view, in timeline order
+    timeline_start: int  # timeline frame of numbers[0]
+
+    @property
+    def pattern(self) -> str:
+        return os.path.join(self.directory, f"{self.prefix}{'#' * self.width}{self.suffix}")
+
+    def filename(self, number: int) -> str:
+        return f"{self.prefix}{number:0{self.width}d}{self.suffix}"
+
+    def number_at(self, timeline_frame: int) -> int | None:
+        index = timeline_frame - self.timeline_start
+        return self.numbers[index] if 0 <= index < len(self.numbers) else None
+
+
+def numbered_sequence(directory: str, filenames: list[str], timeline_start: int, what: str) -> ImageSequence:
+    """The numbered sequence behind ``filenames``; an ``AdapterError`` when they are not one."""
+    parts = [_NUMBERED.match(name) for name in filenames]
+    if not filenames or not all(parts):
+        raise AdapterError(f"{what} needs numbered image files (name.0001.png ...); got {filenames[:2]}")
+    shapes = {(m["prefix"], len(m["number"]), m["suffix"]) for m in parts}
+    numbers = tuple(int(m["number"]) for m in parts)
+    if len(shapes) != 1 or numbers != tuple(range(numbers[0], numbers[0] + len(numbers))):
+        raise AdapterError(f"{what} must be one sequence of consecutive numbered files ({filenames[0]} ...)")
+    prefix, width, suffix = shapes.pop()
+    return ImageSequence(bpy.path.abspath(directory), prefix, width, suffix, numbers, timeline_start)
+
+
+def strip_sequence(strip, what: str) -> ImageSequence:
+    """The frames of an image-sequence strip that are in view (its trims applied)."""
+    if strip.type != "IMAGE":
+        raise AdapterError(
+            f"{what} '{strip.name}' is a {strip.type.lower()} strip; Remove Object takes image-sequence, movie "
+            "and mask strips"
+        )
+    elements = list(strip.elements)
+    first = round(strip.frame_final_start - strip.frame_start)
+    visible = elements[first : first + int(strip.frame_final_duration)]
+    return numbered_sequence(strip.directory, [e.filename for e in visible], int(strip.frame_final_start), what)
+
+
+RENDERED_TYPES = ("MOVIE", "MASK")
+
+
+def render_strip(scene, strip, folder: str, numbered_like: ImageSequence | None, matte: bool) -> ImageSequence:
+    """A movie or mask strip rendered to a numbered PNG sequence in ``folder`` (8-bit; the matte as one channel).
+
+    Files are numbered like ``numbered_like`` at the same timeline frames (the plate's file numbers), else by
+    timeline frame. The strip is rendered alone in a temporary scene at its own resolution (movies) or the scene's
+    (masks), with the Standard view transform, so the pixels are the strip's own.
+    """
+    if strip.type not in RENDERED_TYPES:
+        raise AdapterError(
+            f"the {'matte' if matte else 'plate'} '{strip.name}' is a {strip.type.lower()} strip; "
+            "Remove Object takes image-sequence, movie and mask strips"
+        )
+    start, end = int(strip.frame_final_start), int(strip.frame_final_end)
+    shift = numbered_like.numbers[0] - numbered_like.timeline_start if numbered_like is not None else 0
+    temp = bpy.data.scenes.new(f"e2fgvi-render-{uuid.uuid4().hex[:6]}")
+    try:
+        editor = temp.sequence_editor_create()
+        if strip.type == "MOVIE":
+            copy = editor.strips.new_movie(
+                "source", bpy.path.abspath(strip.filepath), 1, int(strip.frame_start) + shift, fit_method="ORIGINAL"
+            )
+            width, height = copy.elements[0].orig_width, copy.elements[0].orig_height
+        else:
+            copy = editor.strips.new_mask("source", strip.mask, 1, int(strip.frame_start) + shift)
+            percent = scene.render.resolution_percentage / 100
+            width, height = round(scene.render.resolution_x * percent), round(scene.render.resolution_y * percent)
+        copy.frame_offset_start, copy.frame_offset_end = strip.frame_offset_start, strip.frame_offset_end
+        render = temp.render
+        render.resolution_x, render.resolution_y, render.resolution_percentage = width, height, 100
+        render.image_settings.file_format = "PNG"
+        render.image_settings.color_mode = "BW" if matte else "RGB"
+        render.image_settings.color_depth = "8"
+        render.filepath = os.path.join(folder, "#####")
+        temp.view_settings.view_transform = "Standard"
+        temp.view_settings.look = "None"
+        temp.frame_start, temp.frame_end = start + shift, end - 1 + shift
+        os.makedirs(folder, exist_ok=True)
+        bpy.ops.render.render(animation=True, scene=temp.name)
+    finally:
+        bpy.data.scenes.remove(temp)
+    names = [f"{n:05d}.png" for n in range(start + shift, end + shift)]
+    missing = [n for n in names if not os.path.isfile(os.path.join(folder, n))]
+    if missing:
+        raise AdapterError(f"rendering '{strip.name}' to images left out {missing[0]} in {folder}")
+    return numbered_sequence(folder, names, start, f"the rendered '{strip.name}'")
+
+
+def image_node_sequence(node, what: str) -> ImageSequence:
+    """The frames an Image node of the compositor plays (an image datablock with source 'SEQUENCE')."""
+    image = node.image
+    if image is None or image.source != "SEQUENCE":
+        raise AdapterError(f"{what} must be an Image node showing an image sequence")
+    directory, first_name = os.path.split(bpy.path.abspath(image.filepath))
+    match = _NUMBERED.match(first_name)
+    if match is None:
+        raise AdapterError(f"{what} needs numbered image files; got {first_name}")
+    start = int(node.frame_offset) + 1  # Blender shows file number offset + 1 at the node's first frame
+    names = [
+        f"{match['prefix']}{n:0{len(match['number'])}d}{match['suffix']}"
+        for n in range(start, start + int(node.frame_duration))
+    ]
+    return numbered_sequence(directory, names, int(node.frame_start), what)
+
+
+def check_alignment(plate: ImageSequence, matte: ImageSequence) -> None:
+    """The matte must show, at every timeline frame of the plate, the file with the plate's number."""
+    for index, number in enumerate(plate.numbers):
+        frame = plate.timeline_start + index
+        other = matte.number_at(frame)
+        if other is None:
+            raise AdapterError(f"the matte does not cover timeline frame {frame} of the plate")
+        if other != number:
+            raise AdapterError(
+                f"the matte is not aligned with the plate: at timeline frame {frame} the plate shows file number "
+                f"{number} and the matte {other}; move the matte strip so the numbers match"
+            )
+
+
+def params_from_settings(settings, shot: str) -> BridgeParams:
+    """The bridge parameters of the scene's Remove Object settings, for the given shot range."""
+    values = {p["name"]: getattr(settings, p["name"]) for p in describe()["params"] if p["name"] not in SETTINGS_SKIP}
+    return BridgeParams.from_mapping({**values, "shot": shot})
+
+
+def output_root(settings) -> str:
+    """Where results go: the settings' folder (``//`` is the .blend's folder; unsaved files use the temp dir)."""
+    folder = settings.output_dir or DEFAULT_OUTPUT_DIR
+    if folder.startswith("//") and not bpy.data.filepath:
+        folder = os.path.join(tempfile.gettempdir(), "e2fgvi", folder[2:])
+    return os.path.abspath(bpy.path.abspath(folder))
+
+
+class RemovalJob:
+    """One Remove Object run: prepared on the main thread, run anywhere, finished on the main thread."""
+
+    def __init__(
+        self,
+        plate: ImageSequence,
+        matte: ImageSequence,
+        params: BridgeParams,
+        out_root: str,
+        name: str,
+        scratch: tuple[str, ...] = (),
+    ) -> None:
+        self.scratch = list(scratch)  # folders of rendered inputs, removed when the job ends
+        self.plate = plate
+        self.matte = matte
+        self.name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "plate"
+        self.out_root = out_root
+        self.run_dir = os.path.join(out_root, f".{self.name}.run-{uuid.uuid4().hex[:8]}")
+        output = os.path.join(self.run_dir, f"{plate.prefix}{'#' * plate.width}{plate.suffix}")
+        self.effect = RemoveObjectEffect(PathClip(plate.pattern), PathClip(matte.pattern), params, output=output)
+        self.progress: ProgressReport | None = None
+        self.error: BridgeError | None = None
+        self.result_dir: str | None = None
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        """The job (no ``bpy`` here): process the plate's frames, then move the run folder into place."""
+        global _RUNNING
+        _RUNNING = self
+        try:
+            self.effect.on_progress = self._note_progress
+            self.effect.process_range(self.plate.numbers[0], self.plate.numbers[-1])
+            self.result_dir = self._publish()
+        except BridgeError as exc:
+            self.error = exc
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+        finally:
+            self.effect.close()
+            for folder in self.scratch:
+                shutil.rmtree(folder, ignore_errors=True)
+            _RUNNING = None
+            self.done.set()
+
+    def cancel(self) -> None:
+        self.effect.cancel()
+
+    def _note_progress(self, report: ProgressReport) -> None:
+        self.progress = report
+
+    def _publish(self) -> str:
+        version = 1
+        while os.path.exists(os.path.join(self.out_root, f"{self.name}_clean_v{version:03d}")):
+            version += 1
+        final = os.path.join(self.out_root, f"{self.name}_clean_v{version:03d}")
+        os.replace(self.run_dir, final)
+        return final
+
+    def status_text(self) -> str:
+        report = self.progress
+        if report is None:
+            return "Remove Object: starting..."
+        eta = f", {report.eta_s:.0f} s left" if report.eta_s is not None else ""
+        rate = f", {report.frames_per_s:.2f} frames/s" if report.frames_per_s else ""
+        return f"Remove Object: {report.frames_done}/{report.frames_total} frames{rate}{eta} (Esc cancels)"
+
+
+_RUNNING: RemovalJob | None = None
+
+
+def cancel_running() -> bool:
+    """Cancel the job that is running now, from any thread (a pipeline's watchdog); False when none runs."""
+    job = _RUNNING
+    if job is None:
+        return False
+    job.cancel()
+    return True
+
+
+# --- the Video Sequencer -------------------------------------------------------------------------------------
+def sequencer_job(scene, settings) -> tuple[RemovalJob, object]:
+    """The job for the active strip (plate) and the other selected strip (matte); raises ``AdapterError``."""
+    editor = scene.sequence_editor
+    plate_strip = editor.active_strip if editor else None
+    if plate_strip is None:
+        raise AdapterError("make the plate strip active (click it) and select its matte strip too")
+    others = [s for s in editor.strips if s.select and s != plate_strip]
+    if not others:
+        raise AdapterError(f"select a matte strip together with the plate '{plate_strip.name}' (none is selected)")
+    if len(others) > 1:
+        raise AdapterError(f"select one matte strip besides the plate '{plate_strip.name}'; {len(others)} are selected")
+    out_root, scratch = output_root(settings), []
+    inputs = os.path.join(out_root, f".{uuid.uuid4().hex[:8]}.inputs")
+    try:
+        plate = strip_sequence(plate_strip, "the plate") if plate_strip.type == "IMAGE" else None
+        matte = strip_sequence(others[0], "the matte") if others[0].type == "IMAGE" else None
+        if plate is None:  # numbered like an image-sequence matte, so both show the same numbers at each frame
+            scratch.append(inputs)
+            plate = render_strip(scene, plate_strip, os.path.join(inputs, "plate"), matte, matte=False)
+        if matte is None:
+            scratch.append(inputs)
+            matte = render_strip(scene, others[0], os.path.join(inputs, "matte"), plate, matte=True)
+        check_alignment(plate, matte)
+        params = params_from_settings(settings, f"{plate.numbers[0]}-{plate.numbers[-1]}")
+        return RemovalJob(plate, matte, params, out_root, plate_strip.name, tuple(sorted(set(scratch)))), plate_strip
+    except BaseException:
+        shutil.rmtree(inputs, ignore_errors=True)
+        raise
+
+
+def add_result_strip(scene, job: RemovalJob, plate_strip):
+    """The result as an image-sequence strip on the first free channel above the plate, frame for frame."""
+    editor = scene.sequence_editor
+    start, end = job.plate.timeline_start, job.plate.timeline_start + len(job.plate.numbers)
+    channel = plate_strip.channel + 1
+    while any(s.channel == channel and s.frame_final_start < end and s.frame_final_end > start for s in editor.strips):
+        channel += 1
+    names = [job.plate.filename(n) for n in job.plate.numbers]
+    strip = editor.strips.new_image(
+        name=f"{plate_strip.name} clean",
+        filepath=os.path.join(job.result_dir, names[0]),
+        channel=channel,
+        frame_start=start,
+    )
+    for name in names[1:]:
+        strip.elements.append(name)
+    strip.colorspace_settings.name = plate_strip.colorspace_settings.name
+    return strip
+
+
+# --- the compositor -------------------------------------------------------------------------------------------
+def compositor_job(scene, settings) -> tuple[RemovalJob, object]:
+    """The job for the active Image node (plate) and the other selected Image node (matte)."""
+    tree = getattr(scene, "compositing_node_group", None)
+    if tree is None:
+        raise AdapterError("the scene has no compositor node group: enable Use Nodes in the Compositor")
+    plate_node = tree.nodes.active
+    if plate_node is None or plate_node.type != "IMAGE":
+        raise AdapterError("make the plate's Image node active and select its matte's Image node too")
+    others = [n for n in tree.nodes if n.select and n != plate_node and n.type == "IMAGE"]
+    if len(others) != 1:
+        raise AdapterError(f"select one matte Image node besides the plate's; {len(others)} are selected")
+    plate = image_node_sequence(plate_node, "the plate")
+    matte = image_node_sequence(others[0], "the matte")
+    check_alignment(plate, matte)
+    params = params_from_settings(settings, f"{plate.numbers[0]}-{plate.numbers[-1]}")
+    return RemovalJob(plate, matte, params, output_root(settings), plate_node.label or plate_node.name), plate_node
+
+
+def add_result_node(scene, job: RemovalJob, plate_node):
+    """A new Image node playing the result sequence, placed beside the plate's node, same frame range."""
+    tree = scene.compositing_node_group
+    first = os.path.join(job.result_dir, job.plate.filename(job.plate.numbers[0]))
+    image = bpy.data.images.load(first, check_existing=False)
+    image.source = "SEQUENCE"
+    image.colorspace_settings.name = plate_node.image.colorspace_settings.name
+    node = tree.nodes.new("CompositorNodeImage")
+    node.image = image
+    node.frame_start = plate_node.frame_start
+    node.frame_duration = plate_node.frame_duration
+    node.frame_offset = plate_node.frame_offset
+    node.location = (plate_node.location.x, plate_node.location.y - 300)
+    node.label = f"{plate_node.label or plate_node.name} clean"
+    return node

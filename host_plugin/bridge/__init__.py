@@ -1,0 +1,32 @@
+"""The host bridge: the Remove Object effect every host adapter drives (OpenFX-style, in Python, torch-free).
+
+Imports nothing of ours but the client and the protocol module, so it loads in any host's Python.
+See docs/hosts.md ("What the bridge guarantees") and ``effect.py`` for the actions.
+"""
+
+from .clips import ArrayClip, PathClip
+from .effect import ProgressReport, RemoveObjectEffect, describe, format_frames, parse_shot
+from .errors import BridgeCancelled, BridgeError, ParamsError, artist_message
+from .footprint import positions_read
+from .frame_cache import FrameCache, FrameCacheStats
+from .params import BridgeParams, describe_params, request_keys
+
+__all__ = [
+    "ArrayClip",
+    "BridgeCancelled",
+    "BridgeError",
+    "BridgeParams",
+    "FrameCache",
+    "FrameCacheStats",
+    "ParamsError",
+    "PathClip",
+    "ProgressReport",
+    "RemoveObjectEffect",
+    "artist_message",
+    "describe",
+    "describe_params",
+    "format_frames",
+    "parse_shot",
+    "positions_read",
+    "request_keys",
+]

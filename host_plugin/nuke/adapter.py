@@ -1,0 +1,210 @@
+"""Every call into Nuke's Python API, in one module (the rest of the Nuke node is host-free and tested as is).
+
+Why one module: Nuke cannot run in CI, so whatever touches ``nuke`` is kept small, written against Foundry's
+documented API (``createNode``, knob classes, ``execute``, ``ProgressTask``, ``root()``, menus, ``addOn*``
+callbacks) and exercised through a stand-in of that API (``tests/standins/nuke``). ``node.py`` decides *what* to
+do; this module only translates it into Nuke calls.
+
+The Group holds: ``Input`` nodes ``Source`` (0) and ``Matte`` (1), two ``Write`` nodes that render them to EXR
+(``WriteSource``, ``WriteMatte``), a ``Read`` of the results (``Result``, ``on_error=error``: a frame that was not
+processed shows Nuke's error, never black) and the ``Output``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import nuke
+
+CLASS_KNOB = "e2fgvi_class"  # hidden knob naming our Group's role; Nuke gives every Group the class "Group"
+
+
+@dataclass(frozen=True)
+class KnobSpec:
+    """A knob to add: ``kind`` is one of tab, text, int, float, bool, choice, string, file, button."""
+
+    kind: str
+    name: str
+    label: str
+    tooltip: str = ""
+    default: Any = None
+    values: tuple[str, ...] = ()
+    command: str = ""
+    hidden: bool = False
+
+
+_KNOB_CLASSES = {
+    "int": "Int_Knob",
+    "float": "Double_Knob",
+    "bool": "Boolean_Knob",
+    "string": "String_Knob",
+    "file": "File_Knob",
+}
+
+
+def create_group(role: str, knobs: Iterable[KnobSpec]) -> Any:
+    """A new Group node with our knobs and the internal Read/Write graph; returns it."""
+    group = nuke.createNode("Group", inpanel=False)
+    marker = nuke.String_Knob(CLASS_KNOB, "class", role)
+    marker.setVisible(False)
+    group.addKnob(marker)
+    for spec in knobs:
+        group.addKnob(_make_knob(spec))
+    group.begin()
+    try:
+        source = nuke.nodes.Input(name="Source")
+        matte = nuke.nodes.Input(name="Matte")
+        for name, upstream, channels in (("WriteSource", source, "all"), ("WriteMatte", matte, "rgba")):
+            write = nuke.nodes.Write(name=name)
+            write["file_type"].setValue("exr")
+            write["channels"].setValue(channels)
+            write["create_directories"].setValue(True)
+            write["raw"].setValue(True)
+            write.setInput(0, upstream)
+        read = nuke.nodes.Read(name="Result")
+        read["on_error"].setValue("error")
+        read["raw"].setValue(True)
+        output = nuke.nodes.Output(name="Output")
+        output.setInput(0, read)
+    finally:
+        group.end()
+    return group
+
+
+def _make_knob(spec: KnobSpec) -> Any:
+    if spec.kind == "tab":
+        knob = nuke.Tab_Knob(spec.name, spec.label)
+    elif spec.kind == "text":
+        knob = nuke.Text_Knob(spec.name, spec.label, str(spec.default or ""))
+    elif spec.kind == "choice":
+        knob = nuke.Enumeration_Knob(spec.name, spec.label, list(spec.values))
+    elif spec.kind == "button":
+        knob = nuke.PyScript_Knob(spec.name, spec.label, spec.command)
+    else:
+        knob = getattr(nuke, _KNOB_CLASSES[spec.kind])(spec.name, spec.label)
+    if spec.default is not None and spec.kind not in ("tab", "text", "button"):
+        knob.setValue(spec.default)
+    if spec.tooltip:
+        knob.setTooltip(spec.tooltip)
+    if spec.hidden:
+        knob.setVisible(False)
+    return knob
+
+
+def role_of(node: Any) -> str | None:
+    """Our role name for a node made by ``create_group`` (None for any other node)."""
+    knob = node.knob(CLASS_KNOB)
+    return str(knob.value()) if knob is not None else None
+
+
+def nodes_with_role(role: str) -> list[Any]:
+    """Every top-level node of the open script made by ``create_group(role, ...)``."""
+    return [n for n in nuke.allNodes(group=nuke.root()) if role_of(n) == role]
+
+
+def knob_values(node: Any, names: Iterable[str]) -> dict[str, Any]:
+    return {name: node[name].value() for name in names}
+
+
+def set_knob(node: Any, name: str, value: Any) -> None:
+    node[name].setValue(value)
+
+
+def set_write_paths(group: Any, source: str, source_proxy: str, matte: str, matte_proxy: str, half: bool) -> None:
+    """Point the internal Writes at the input sequences (full resolution and proxy)."""
+    datatype = "16 bit half" if half else "32 bit float"
+    for name, full, proxy in (("WriteSource", source, source_proxy), ("WriteMatte", matte, matte_proxy)):
+        write = group.node(name)
+        write["file"].setValue(full)
+        write["proxy"].setValue(proxy)
+        write["datatype"].setValue(datatype)
+
+
+def render_inputs(group: Any, first: int, last: int, with_matte: bool) -> None:
+    """Render Source (and Matte) to EXR over ``first..last`` with ``nuke.execute`` (proxy mode as the script is).
+
+    Raises ``RuntimeError`` with Nuke's message when an upstream node errors (e.g. a Read with missing frames).
+    """
+    names = ("WriteSource", "WriteMatte") if with_matte else ("WriteSource",)
+    for name in names:
+        nuke.execute(group.node(name), int(first), int(last), 1)
+
+
+def input_connected(group: Any, index: int) -> bool:
+    return group.input(index) is not None
+
+
+def point_result(group: Any, full: str, proxy: str, first: int, last: int) -> None:
+    """Show the result sequences through the internal Read; frames not on disk show Nuke's Read error."""
+    read = group.node("Result")
+    read["file"].setValue(full)
+    read["proxy"].setValue(proxy)
+    read["first"].setValue(int(first))
+    read["last"].setValue(int(last))
+
+
+def script_range() -> tuple[int, int]:
+    root = nuke.root()
+    return int(root["first_frame"].value()), int(root["last_frame"].value())
+
+
+def proxy_mode() -> bool:
+    return bool(nuke.root()["proxy"].value())
+
+
+def script_path() -> str:
+    """The open script's file ('' for an unsaved script)."""
+    return str(nuke.root()["name"].value() or "")
+
+
+def node_name(node: Any) -> str:
+    return str(node.fullName())
+
+
+class Progress:
+    """``nuke.ProgressTask`` with a percent and a message; ``cancelled()`` is the user's Cancel button."""
+
+    def __init__(self, title: str) -> None:
+        self._task = nuke.ProgressTask(title)
+
+    def update(self, percent: int, text: str) -> None:
+        self._task.setProgress(max(0, min(100, int(percent))))
+        self._task.setMessage(text)
+
+    def cancelled(self) -> bool:
+        return bool(self._task.isCancelled())
+
+    def close(self) -> None:
+        del self._task  # Nuke closes the window when the task object goes away
+
+
+def this_node() -> Any:
+    return nuke.thisNode()
+
+
+def this_knob_name() -> str:
+    return str(nuke.thisKnob().name())
+
+
+def message(text: str) -> None:
+    """A one-line message for the artist (a dialog in the GUI, the terminal in batch mode)."""
+    nuke.message(text)
+
+
+def add_menu_command(menu_path: str, command: Callable[[], Any], shortcut: str) -> None:
+    """Add ``menu_path`` (e.g. ``E2FGVI/Remove Object``) to the Nodes menu with a keyboard shortcut."""
+    nuke.menu("Nodes").addCommand(menu_path, command, shortcut)
+
+
+def add_callbacks(on_script_load: Callable[[], None], on_knob_changed: Callable[[], None]) -> None:
+    """Register the script-load callback (re-find results) and a knob-changed callback on Group nodes (the
+    callback checks ``role_of(this_node())``: every Group has the Nuke class "Group")."""
+    nuke.addOnScriptLoad(on_script_load)
+    nuke.addKnobChanged(on_knob_changed, nodeClass="Group")
+
+
+def set_values(node: Any, values: Mapping[str, Any]) -> None:
+    for name, value in values.items():
+        node[name].setValue(value)

@@ -1,0 +1,258 @@
+"""The *Remove Object* node for Nuke: its knobs, its *Process* button and its callbacks, without one Nuke call.
+
+How it works: the node is a Group with ``Source`` and ``Matte`` inputs. *Process* renders the inputs to EXR over
+the node's frame range (internal Write nodes run with ``nuke.execute``, so Nuke's format and proxy mode apply),
+sends the range to ``e2fgvi-server`` by path through the host bridge (one job; results equal one whole-shot run),
+shows a ``ProgressTask`` with Cancel, and points the internal Read at the results. A frame that has no result yet
+shows the Read's error, never black. Knob values live in the script, and so do the Read's paths, so reopening the
+script shows the results again (the script-load callback re-counts them into the status line).
+
+Every Nuke call is in ``adapter.py``; every server call in the bridge. The bridge parameters' knobs are made from
+``describe()`` (names, defaults, ranges, labels, tooltips), so a new parameter appears here without an edit.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from typing import Any
+
+from ..bridge import BridgeError, BridgeParams, ParamsError, PathClip, RemoveObjectEffect, describe
+from . import adapter
+
+ROLE = "E2fgviRemoveObject"
+MENU_PATH = "E2FGVI/Remove Object"
+SHORTCUT = "shift+alt+r"
+MATTE_FROM = ("Matte input", "Source alpha", "Source channel")
+# Bridge parameters with a knob of their own in Nuke: the shot comes from the frame range knobs, and the chunk size
+# matters only for frame-by-frame rendering, which this node does not do (Process runs the whole range).
+_NOT_KNOBS = ("shot", "chunk_size", "matte_channel")
+_KIND_OF_TYPE = {"int": "int", "float": "float", "str": "string"}
+POLL_S = 0.1
+
+_effects: dict[str, RemoveObjectEffect] = {}  # one bridge effect per node: its frame cache outlives a Process
+
+
+def bridge_params() -> list[dict[str, Any]]:
+    """The bridge's parameters that become knobs, as ``describe()`` gives them."""
+    return [p for p in describe()["params"] if p["name"] not in _NOT_KNOBS]
+
+
+def knob_specs(first: int, last: int) -> list[adapter.KnobSpec]:
+    """Every knob of the node, in panel order."""
+    described = {p["name"]: p for p in describe()["params"]}
+    channel = described["matte_channel"]
+    specs = [
+        adapter.KnobSpec("tab", "e2fgvi", "Remove Object"),
+        adapter.KnobSpec(
+            "choice",
+            "matte_from",
+            "Matte from",
+            "where the matte comes from: the Matte input, Source's alpha, or a named channel of Source",
+            values=MATTE_FROM,
+        ),
+        adapter.KnobSpec("string", "matte_channel", channel["label"], channel["help"], default=""),
+        adapter.KnobSpec("int", "range_first", "First frame", "first frame of the shot to clean", default=first),
+        adapter.KnobSpec("int", "range_last", "Last frame", "last frame of the shot to clean", default=last),
+    ]
+    for param in bridge_params():
+        kind = "choice" if param.get("choices") else _KIND_OF_TYPE[param["type"]]
+        default = param["default"]
+        specs.append(
+            adapter.KnobSpec(
+                kind,
+                param["name"],
+                param["label"],
+                _tooltip(param),
+                default="" if default is None else default,
+                values=tuple(param.get("choices") or ()),
+            )
+        )
+    specs += [
+        adapter.KnobSpec(
+            "file",
+            "work_folder",
+            "Work folder",
+            "where the rendered inputs and the results go (empty: e2fgvi/<node> beside the script)",
+            default="",
+        ),
+        adapter.KnobSpec(
+            "button",
+            "process",
+            "Process",
+            "render the inputs, clean the range on the server, show the result",
+            command=f"import {__name__} as remove_object; remove_object.process(nuke.thisNode())",
+        ),
+        adapter.KnobSpec("text", "status", "", default="not processed yet"),
+    ]
+    return specs
+
+
+def _tooltip(param: dict[str, Any]) -> str:
+    limits = ""
+    if param.get("minimum") is not None or param.get("maximum") is not None:
+        limits = f" ({param.get('minimum')} to {param.get('maximum')})"
+    return f"{param['help']}{limits}"
+
+
+def create() -> Any:
+    """The Nodes menu command: a new Remove Object node over the script's frame range."""
+    first, last = adapter.script_range()
+    return adapter.create_group(ROLE, knob_specs(first, last))
+
+
+def register() -> None:
+    """What ``menu.py`` runs: the Nodes menu entry with its shortcut, and the callbacks."""
+    adapter.add_menu_command(MENU_PATH, create, SHORTCUT)
+    adapter.add_callbacks(on_script_load, on_knob_changed)
+
+
+def work_folder(node: Any) -> str:
+    chosen = str(adapter.knob_values(node, ["work_folder"])["work_folder"] or "")
+    if chosen:
+        return chosen
+    script = adapter.script_path()
+    base = os.path.dirname(os.path.abspath(script)) if script else os.path.join(tempfile.gettempdir(), "nuke")
+    return os.path.join(base, "e2fgvi", adapter.node_name(node).replace(".", "_"))
+
+
+def paths(node: Any) -> dict[str, str]:
+    """The EXR sequences of ``node``: rendered inputs and results, at full resolution and in proxy mode."""
+    folder = work_folder(node)
+    out = {}
+    for mode in ("full", "proxy"):
+        for stem in ("source", "matte", "clean"):
+            out[f"{stem}_{mode}"] = os.path.join(folder, mode, f"{stem}.%04d.exr")
+    return out
+
+
+def params_of(node: Any) -> tuple[BridgeParams, bool, int, int]:
+    """The node's bridge parameters, whether the Matte input is used, and the frame range."""
+    names = [p["name"] for p in bridge_params()] + ["matte_from", "matte_channel", "range_first", "range_last"]
+    values = adapter.knob_values(node, names)
+    first, last = int(values.pop("range_first")), int(values.pop("range_last"))
+    if last < first:
+        raise ParamsError(f"Last frame ({last}) is before First frame ({first})")
+    matte_from = values.pop("matte_from")
+    channel = str(values.pop("matte_channel") or "").strip()
+    if matte_from == "Source alpha":
+        channel = "A"
+    elif matte_from == "Source channel" and not channel:
+        raise ParamsError("Matte from is 'Source channel': name the channel in Matte channel (e.g. matte.A)")
+    values["matte_channel"] = channel
+    values["shot"] = f"{first}-{last}"
+    return BridgeParams.from_mapping(values), matte_from == "Matte input", first, last
+
+
+def process(node: Any) -> bool:
+    """The *Process* button: render inputs, run the range on the server, point the Read at the results.
+
+    Returns True when the results are in place; on failure or Cancel the artist gets one line and nothing of the
+    previous results is lost (the server writes each frame atomically).
+    """
+    try:
+        params, use_matte, first, last = params_of(node)
+        if not adapter.input_connected(node, 0):
+            raise ParamsError("connect the Source input")
+        if use_matte and not adapter.input_connected(node, 1):
+            raise ParamsError("connect the Matte input, or set Matte from to Source alpha / Source channel")
+    except (ParamsError, BridgeError) as exc:
+        return _fail(node, str(getattr(exc, "message", None) or exc))
+    mode = "proxy" if adapter.proxy_mode() else "full"
+    where = paths(node)
+    progress = adapter.Progress(f"Remove Object: {adapter.node_name(node)}")
+    try:
+        progress.update(0, f"rendering inputs {first}-{last}")
+        adapter.set_write_paths(
+            node, where["source_full"], where["source_proxy"], where["matte_full"], where["matte_proxy"], half=False
+        )
+        try:
+            adapter.render_inputs(node, first, last, with_matte=use_matte)
+        except RuntimeError as exc:
+            return _fail(node, f"rendering the inputs failed: {_one_line(exc)}")
+        if progress.cancelled():
+            return _fail(node, "cancelled")
+        effect = _effect_for(node, where, mode, use_matte, params)
+        error = _run_with_progress(effect, first, last, progress)
+        if error:
+            return _fail(node, error)
+        adapter.point_result(node, where["clean_full"], where["clean_proxy"], *adapter.script_range())
+        adapter.set_knob(node, "status", f"{last - first + 1} frames processed ({first}-{last}, {mode})")
+        return True
+    finally:
+        progress.close()
+
+
+def _effect_for(node: Any, where: dict[str, str], mode: str, use_matte: bool, params: BridgeParams):
+    key = f"{adapter.node_name(node)}|{mode}|{use_matte}|{where['clean_' + mode]}"
+    effect = _effects.get(key)
+    if effect is None:
+        matte = PathClip(where[f"matte_{mode}"]) if use_matte else None
+        effect = RemoveObjectEffect(PathClip(where[f"source_{mode}"]), matte, params, output=where[f"clean_{mode}"])
+        _effects[key] = effect
+    effect.set_params(params)
+    return effect
+
+
+def _run_with_progress(effect: RemoveObjectEffect, first: int, last: int, progress: adapter.Progress) -> str | None:
+    """Run the range on a worker thread; this thread keeps the progress window current and watches Cancel."""
+    latest: list[Any] = []
+    failure: list[str] = []
+    effect.on_progress = latest.append
+
+    def work() -> None:
+        try:
+            effect.process_range(first, last)
+        except BridgeError as exc:
+            failure.append(exc.message)
+
+    worker = threading.Thread(target=work, name="e2fgvi-nuke-process", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        if progress.cancelled():
+            effect.cancel()
+        if latest:
+            report = latest[-1]
+            eta = f", {report.eta_s:.0f} s left" if report.eta_s else ""
+            progress.update(int(100 * report.fraction), f"{report.frames_done}/{report.frames_total} frames{eta}")
+        time.sleep(POLL_S)
+    worker.join()
+    return failure[0] if failure else None
+
+
+def _fail(node: Any, text: str) -> bool:
+    adapter.set_knob(node, "status", f"failed: {text}")
+    adapter.message(f"Remove Object: {text}")
+    return False
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def count_results(node: Any) -> tuple[int, int]:
+    """How many frames of the node's range have a result on disk (full resolution), and the range length."""
+    values = adapter.knob_values(node, ["range_first", "range_last"])
+    first, last = int(values["range_first"]), int(values["range_last"])
+    pattern = paths(node)["clean_full"]
+    found = sum(1 for f in range(first, last + 1) if os.path.exists(pattern % f))
+    return found, last - first + 1
+
+
+def on_script_load() -> None:
+    """Re-find each node's results after a script is opened and say so in its status line."""
+    for node in adapter.nodes_with_role(ROLE):
+        found, total = count_results(node)
+        text = f"{found} of {total} frames processed" if found else "not processed yet"
+        adapter.set_knob(node, "status", text)
+
+
+def on_knob_changed() -> None:
+    """A setting changed on one of our nodes: the results on disk no longer match it until Process runs again."""
+    node = adapter.this_node()
+    if adapter.role_of(node) != ROLE:
+        return
+    if adapter.this_knob_name() in {p["name"] for p in bridge_params()} | {"matte_from", "matte_channel"}:
+        adapter.set_knob(node, "status", "settings changed: press Process")

@@ -1,0 +1,126 @@
+"""``e2fgvi install resolve``: the Remove Object Fuse (Fusion page, free and Studio) and the Studio script.
+
+Where Fusion looks (Blackmagic's Fusion scripting guide and the Resolve scripting README), per user:
+
+| app | Linux | macOS | Windows |
+|---|---|---|---|
+| Resolve | ``~/.local/share/DaVinciResolve/Fusion`` | ``~/Library/Application Support/Blackmagic Design/DaVinci Resolve/Fusion`` | ``%APPDATA%\\Blackmagic Design\\DaVinci Resolve\\Support\\Fusion`` |
+| Fusion Studio | ``~/.fusion/BlackmagicDesign/Fusion`` | ``~/Library/Application Support/Blackmagic Design/Fusion`` | ``%APPDATA%\\Blackmagic Design\\Fusion`` |
+
+The Fuse goes to ``Fuses/E2fgviRemoveObject.fuse`` with the full command of this installation's ``e2fgvi`` written
+into it (``--command`` overrides). For Resolve, ``Scripts/Edit/E2FGVI Remove Object.py`` is a small launcher (shown
+under Workspace > Scripts) that imports the torch-free host side from ``e2fgvi/hosts/resolve/_vendor`` in the
+user's data folder, outside Resolve's folders so no extra menu entries appear. ``--target DIR`` takes DIR as the
+Fusion user folder (``Fuses/`` and ``Scripts/`` below it; the host side goes to ``DIR/e2fgvi_remove_object``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from e2fgvi_core.errors import ConfigError
+
+from ._framework import Change, InstallContext, WriteFile
+from ._host_side import VENDOR, adapter_files
+
+NAME = "resolve"
+DESCRIPTION = "the Remove Object Fuse for DaVinci Resolve / Fusion, and the Resolve Studio script"
+APPS = ("resolve", "fusion", "both")
+FUSE_NAME = "E2fgviRemoveObject.fuse"
+SCRIPT_NAME = "E2FGVI Remove Object.py"
+COMMAND_LINE = 'local E2FGVI_COMMAND = "e2fgvi"'
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--app", choices=APPS, default="resolve", help="DaVinci Resolve (default), Fusion Studio, or both"
+    )
+    parser.add_argument("--command", help="the e2fgvi command the Fuse runs (default: this installation's)")
+
+
+def fusion_roots(ctx: InstallContext, app: str) -> list[Path]:
+    """The per-user Fusion folders of ``app`` (or ``--target``)."""
+    if app not in APPS:
+        raise ConfigError(f"--app must be one of {', '.join(APPS)}; got {app!r}")
+    if ctx.target is not None:
+        return [ctx.target]
+    roots = []
+    for name in ("resolve", "fusion") if app == "both" else (app,):
+        if ctx.platform == "linux":
+            roots.append(
+                ctx.data_dir / "DaVinciResolve" / "Fusion"
+                if name == "resolve"
+                else ctx.home / ".fusion" / "BlackmagicDesign" / "Fusion"
+            )
+        elif ctx.platform == "macos":
+            vendor = ctx.config_dir / "Blackmagic Design"
+            roots.append(vendor / "DaVinci Resolve" / "Fusion" if name == "resolve" else vendor / "Fusion")
+        else:
+            vendor = ctx.config_dir / "Blackmagic Design"
+            roots.append(vendor / "DaVinci Resolve" / "Support" / "Fusion" if name == "resolve" else vendor / "Fusion")
+    return roots
+
+
+def default_command(platform: str) -> str:
+    """This installation's ``e2fgvi``: the script beside this Python, else ``python -m e2fgvi_core.cli.main``."""
+    scripts = Path(sys.executable).parent
+    script = scripts / ("e2fgvi.exe" if platform == "windows" else "e2fgvi")
+    parts = [str(script)] if script.exists() else [sys.executable, "-m", "e2fgvi_core.cli.main"]
+    if platform == "windows":
+        return " ".join(f'"{p}"' if " " in p else p for p in parts)
+    return shlex.join(parts)
+
+
+def fuse_source(source: Path, command: str) -> bytes:
+    """The Fuse ``source`` with ``command`` written in (a Lua long string: no escaping needed)."""
+    text = source.read_text(encoding="utf-8")
+    if text.count(COMMAND_LINE) != 1:
+        raise ConfigError(f"RemoveObject.fuse must hold the line {COMMAND_LINE!r} exactly once")
+    if "]==]" in command:
+        raise ConfigError(f"--command cannot contain ']==]': {command!r}")
+    return text.replace(COMMAND_LINE, f"local E2FGVI_COMMAND = [==[{command}]==]").encode("utf-8")
+
+
+def vendor_dir(ctx: InstallContext) -> Path:
+    if ctx.target is not None:
+        return ctx.target / "e2fgvi_remove_object"
+    return ctx.data_dir / "e2fgvi" / "hosts" / "resolve"
+
+
+def launcher_source(vendor: Path, host_name: str) -> bytes:
+    """The Workspace > Scripts entry: puts the vendored host side on ``sys.path`` and runs the script."""
+    return (
+        '"""Workspace > Scripts > E2FGVI Remove Object (DaVinci Resolve Studio), written by e2fgvi install resolve."""\n'
+        "\n"
+        "import os\n"
+        "import sys\n"
+        "\n"
+        f"VENDOR = {str(vendor / VENDOR)!r}\n"
+        "if VENDOR not in sys.path:\n"
+        "    sys.path.insert(0, VENDOR)\n"
+        "\n"
+        f"from {host_name}.resolve import resolve_script  # noqa: E402\n"
+        "\n"
+        'here = globals().get("__file__")\n'
+        "resolve_script.main(os.path.dirname(os.path.abspath(here)) if here else VENDOR)\n"
+    ).encode()
+
+
+def plan(ctx: InstallContext, options: dict[str, Any]) -> list[Change]:
+    app = options.get("app") or "resolve"
+    command = options.get("command") or default_command(ctx.platform)
+    files, host_name, sources = adapter_files("resolve")
+    fuse = fuse_source(sources / "RemoveObject.fuse", command)
+    changes: list[Change] = []
+    roots = fusion_roots(ctx, app)
+    for root in roots:
+        changes.append(WriteFile(root / "Fuses" / FUSE_NAME, fuse))
+    if app in ("resolve", "both"):
+        vendor = vendor_dir(ctx)
+        changes.append(WriteFile(roots[0] / "Scripts" / "Edit" / SCRIPT_NAME, launcher_source(vendor, host_name)))
+        changes += [WriteFile(vendor / name, content) for name, content in files.items() if name.endswith(".py")]
+    return changes

@@ -1,0 +1,185 @@
+"""The Nuke *Remove Object* node driven through the ``nuke`` stand-in against a real ``e2fgvi-server`` process.
+
+What is real: the node's code and its adapter, the server, the EXR files (rendered by the stand-in's Write nodes
+through OpenImageIO, read back the same way), and the reference ``e2fgvi remove`` run. What is a stand-in: Nuke.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "standins"))
+
+import host_test_support as support
+
+from e2fgvi_host.bridge import describe
+from e2fgvi_host.nuke import node as remove_node
+
+
+def build_script(nuke, shot, server, work: Path, matte_input: bool = True):
+    """A script with Read nodes for the plate and the matte and a Remove Object node over the shot's range."""
+    nuke.root()["first_frame"].setValue(shot["first"])
+    nuke.root()["last_frame"].setValue(shot["last"])
+    plate = nuke.nodes.Read(file=shot["plate"], first=shot["first"], last=shot["last"])
+    matte = nuke.nodes.Read(file=shot["matte"], first=shot["first"], last=shot["last"])
+    created = remove_node.create()
+    created.setInput(0, plate)
+    if matte_input:
+        created.setInput(1, matte)
+    created["server"].setValue(server.address)
+    created["engine"].setValue("propagate")
+    created["work_folder"].setValue(str(work))
+    return created
+
+
+def reference(shot, out: Path, *extra: str) -> Path:
+    done = support.cli_remove(
+        "--plate", shot["plate"], "--out", str(out / "ref.%04d.exr"), "--engine", "propagate",
+        "--frames", f"{shot['first']}-{shot['last']}", *extra,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return out / "ref.%04d.exr"
+
+
+def test_menu_shortcut_and_knobs_follow_describe(nuke_session):
+    nuke = nuke_session
+    remove_node.register()
+    item = nuke.menu("Nodes").findItem("E2FGVI/Remove Object")
+    assert item is not None and item["shortcut"] == remove_node.SHORTCUT
+    nuke.root()["first_frame"].setValue(1001)
+    nuke.root()["last_frame"].setValue(1010)
+    created = item["command"]()
+    knobs = created.knobs()
+    for param in describe()["params"]:
+        if param["name"] in ("shot", "chunk_size"):
+            assert param["name"] not in knobs  # the range knobs and Process replace them: absent, not idle
+            continue
+        knob = knobs[param["name"]]
+        assert knob.label() == param["label"]
+        assert knob.tooltip().startswith(param["help"])
+        if param["name"] != "matte_channel":
+            assert knob.value() == ("" if param["default"] is None else param["default"])
+        if param.get("choices"):
+            assert knob.values() == list(param["choices"])
+    assert (knobs["range_first"].value(), knobs["range_last"].value()) == (1001, 1010)
+    assert knobs["matte_from"].values() == list(remove_node.MATTE_FROM)
+    assert "Submit to farm" not in {k.label() for k in knobs.values()}
+
+
+def test_process_writes_what_e2fgvi_remove_writes(nuke_session, server, shot, tmp_path):
+    nuke = nuke_session
+    created = build_script(nuke, shot, server, tmp_path / "work")
+    assert remove_node.process(created), nuke.standin.messages
+
+    executed = {name.split(".")[-1] for name, *_ in nuke.standin.executed}
+    assert executed == {"WriteSource", "WriteMatte"}
+    ref = reference(shot, tmp_path, "--matte", shot["matte"])
+    result = created.node("Result")
+    for frame in range(shot["first"], shot["last"] + 1):
+        expected = support.read_exr(str(ref) % frame)
+        np.testing.assert_array_equal(support.read_exr(result["file"].value() % frame), expected)
+        shown, channels = nuke.sample_image(created, frame)
+        np.testing.assert_array_equal(shown, expected)
+        assert channels == ["R", "G", "B", "A"]
+    task = nuke.standin.progress_tasks[-1]
+    assert task.values[0] == 0 and task.messages
+    assert "6 frames processed" in created["status"].value()
+
+
+def test_unprocessed_frames_show_an_error_not_black(nuke_session, server, shot, tmp_path):
+    nuke = nuke_session
+    created = build_script(nuke, shot, server, tmp_path / "work")
+    created["range_last"].setValue(shot["first"] + 2)
+    assert remove_node.process(created), nuke.standin.messages
+    nuke.sample_image(created, shot["first"] + 2)
+    with pytest.raises(nuke.RenderError, match="Read error"):
+        nuke.sample_image(created, shot["first"] + 3)
+
+
+def test_source_alpha_as_matte(nuke_session, server, tmp_path):
+    nuke = nuke_session
+    shot = support.make_float_shot(tmp_path / "alpha")
+    for frame in range(shot["first"], shot["last"] + 1):  # the matte moves into the plate's alpha
+        plate = support.read_exr(shot["plate"] % frame)
+        plate[..., 3] = support.read_exr(shot["matte"] % frame)[..., 0]
+        support.write_exr(Path(shot["plate"] % frame), plate, ("R", "G", "B", "A"))
+    created = build_script(nuke, shot, server, tmp_path / "work", matte_input=False)
+    created["matte_from"].setValue("Source alpha")
+    assert remove_node.process(created), nuke.standin.messages
+    assert {name.split(".")[-1] for name, *_ in nuke.standin.executed} == {"WriteSource"}
+    ref = reference(shot, tmp_path, "--matte-channel", "A")
+    for frame in (shot["first"], shot["last"]):
+        np.testing.assert_array_equal(
+            support.read_exr(created.node("Result")["file"].value() % frame), support.read_exr(str(ref) % frame)
+        )
+
+
+def test_reopened_script_finds_its_results(nuke_session, server, shot, tmp_path):
+    nuke = nuke_session
+    remove_node.register()
+    created = build_script(nuke, shot, server, tmp_path / "work")
+    created["roi_margin"].setValue(24)
+    assert remove_node.process(created)
+    expected = nuke.sample_image(created, shot["first"] + 1)[0]
+    script = tmp_path / "comp.nk"
+    nuke.scriptSave(str(script))
+
+    nuke.scriptClear()
+    assert nuke.toNode(created.name()) is None
+    nuke.scriptOpen(str(script))
+    reopened = nuke.toNode(created.name())
+    assert reopened["roi_margin"].value() == 24 and reopened["server"].value() == server.address
+    assert reopened["status"].value() == f"{shot['last'] - shot['first'] + 1} of 6 frames processed"
+    np.testing.assert_array_equal(nuke.sample_image(reopened, shot["first"] + 1)[0], expected)
+
+    reopened["roi_margin"].setValue(32)  # the knob-changed callback says the results are stale
+    assert reopened["status"].value() == "settings changed: press Process"
+
+
+def test_proxy_mode_renders_and_cleans_at_proxy_size(nuke_session, server, shot, tmp_path):
+    nuke = nuke_session
+    created = build_script(nuke, shot, server, tmp_path / "work")
+    nuke.root()["proxy"].setValue(True)
+    assert remove_node.process(created), nuke.standin.messages
+    where = remove_node.paths(created)
+    proxy_plate = support.read_exr(where["source_proxy"] % shot["first"])
+    assert proxy_plate.shape[:2] == (20, 28)
+    cleaned = support.read_exr(where["clean_proxy"] % shot["first"])
+    assert cleaned.shape == proxy_plate.shape
+    assert not Path(where["clean_full"] % shot["first"]).exists()
+    assert nuke.sample_image(created, shot["first"])[0].shape == proxy_plate.shape
+
+
+def test_bad_input_gives_one_line_and_keeps_results(nuke_session, server, shot, tmp_path):
+    nuke = nuke_session
+    created = build_script(nuke, shot, server, tmp_path / "work")
+    assert remove_node.process(created)
+    before = support.read_exr(created.node("Result")["file"].value() % shot["first"])
+
+    created.setInput(1, None)
+    assert not remove_node.process(created)
+    assert nuke.standin.messages[-1] == (
+        "Remove Object: connect the Matte input, or set Matte from to Source alpha / Source channel"
+    )
+    matte_read = nuke.allNodes("Read")[1]
+    created.setInput(1, matte_read)
+    matte_read["file"].setValue(str(tmp_path / "nowhere.%04d.exr"))
+    assert not remove_node.process(created)
+    assert nuke.standin.messages[-1].startswith("Remove Object: rendering the inputs failed:")
+    assert "\n" not in nuke.standin.messages[-1]
+    assert created["status"].value().startswith("failed:")
+    np.testing.assert_array_equal(support.read_exr(created.node("Result")["file"].value() % shot["first"]), before)
+
+
+def test_cancel_leaves_no_result(nuke_session, server, shot, tmp_path):
+    nuke = nuke_session
+    created = build_script(nuke, shot, server, tmp_path / "work")
+    nuke.standin.cancel_after_updates = 1
+    assert not remove_node.process(created)
+    assert created["status"].value() == "failed: cancelled"
+    assert created.node("Result")["file"].value() == ""
+    assert not Path(remove_node.paths(created)["clean_full"] % shot["first"]).exists()

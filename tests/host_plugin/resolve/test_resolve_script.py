@@ -1,0 +1,109 @@
+"""The Resolve Studio script driven through the ``DaVinciResolveScript`` stand-in against a real ``e2fgvi-server``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "standins"))
+
+import DaVinciResolveScript as dvr
+import host_test_support as support
+
+from e2fgvi_host.bridge import BridgeParams
+from e2fgvi_host.resolve import adapter, resolve_script
+
+
+@pytest.fixture
+def timeline(shot):
+    """Plate on V1 at timeline frame 100, its matte on V2 over the same frames, playhead on the plate."""
+    dvr.standin.reset()
+    frames = shot["last"] - shot["first"] + 1
+    plate = dvr.standin.add_media(shot["plate"], shot["first"], shot["last"])
+    matte = dvr.standin.add_media(shot["matte"], shot["first"], shot["last"])
+    dvr.standin.place(plate, 1, 100, frames)
+    dvr.standin.place(matte, 2, 100, frames)
+    dvr.standin.playhead = 102
+    yield dvr.standin.timeline
+    dvr.standin.reset()
+
+
+def test_cleans_the_clip_and_places_it_above_the_matte(timeline, shot, server, tmp_path):
+    plan = resolve_script.run(adapter.connect(), BridgeParams(engine="propagate", server=server.address), log=[].append)
+
+    assert (plan.first, plan.last, plan.track, plan.record_frame) == (shot["first"], shot["last"], 3, 100)
+    [placed] = timeline.GetItemListInTrack("video", 3)
+    assert (placed.GetStart(), placed.GetDuration()) == (100, shot["last"] - shot["first"] + 1)
+    assert placed.GetMediaPoolItem().GetClipProperty("File Path").endswith(f"[{shot['first']}-{shot['last']}].exr")
+
+    ref = tmp_path / "ref" / "ref.%04d.exr"
+    done = support.cli_remove(
+        "--plate", shot["plate"], "--matte", shot["matte"], "--out", str(ref), "--engine", "propagate"
+    )
+    assert done.returncode == 0, done.stderr
+    for frame in range(shot["first"], shot["last"] + 1):
+        np.testing.assert_array_equal(support.read_exr(plan.out % frame), support.read_exr(str(ref) % frame))
+
+
+def test_playhead_over_plate_and_matte_finds_both(timeline, shot):
+    plate, matte = resolve_script.find_clips(timeline)  # Resolve's current item is the matte, on top
+    assert (plate.track, matte.track) == (1, 2)
+    assert resolve_script.sequence_of(plate) == (shot["plate"], shot["first"])
+
+
+def test_trimmed_clip_cleans_only_what_the_timeline_shows(shot):
+    dvr.standin.reset()
+    plate = dvr.standin.add_media(shot["plate"], shot["first"], shot["last"])
+    matte = dvr.standin.add_media(shot["matte"], shot["first"], shot["last"])
+    dvr.standin.place(plate, 1, 50, 3, left_offset=2)
+    dvr.standin.place(matte, 2, 50, 3, left_offset=2)
+    dvr.standin.playhead = 50
+    plan = resolve_script.plan_removal(*resolve_script.find_clips(dvr.standin.timeline))
+    assert (plan.first, plan.last) == (shot["first"] + 2, shot["first"] + 4)
+
+
+@pytest.mark.parametrize(
+    ("arrange", "expected"),
+    [
+        ("no_matte", "no matte clip on V2 above"),
+        ("shifted", "must cover the same timeline frames"),
+        ("movie", "is not an image sequence"),
+        ("renumbered", "number the matte sequence like the plate"),
+    ],
+)
+def test_unusable_timelines_give_one_line(shot, tmp_path, arrange, expected, capsys):
+    dvr.standin.reset()
+    plate = dvr.standin.add_media(shot["plate"], shot["first"], shot["last"])
+    dvr.standin.place(plate, 1, 0, 6)
+    if arrange == "shifted":
+        dvr.standin.place(dvr.standin.add_media(shot["matte"], shot["first"], shot["last"]), 2, 1, 5)
+    if arrange == "movie":
+        movie = tmp_path / "clip.mov"
+        movie.write_bytes(b"")
+        [media] = dvr.standin.media_pool.ImportMedia([str(movie)])
+        dvr.standin.place(media, 2, 0, 6)
+    if arrange == "renumbered":
+        dvr.standin.place(dvr.standin.add_media(shot["matte"], shot["first"], shot["last"]), 2, 0, 6, left_offset=1)
+    assert resolve_script.main(str(tmp_path)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Remove Object: ") and expected in err and err.count("\n") == 1
+    assert dvr.standin.timeline.GetTrackCount("video") <= 2
+
+
+def test_settings_file_and_resolve_not_running(tmp_path, capsys):
+    (tmp_path / resolve_script.SETTINGS_FILE).write_text(json.dumps({"engine": "propagate", "roi_margin": 12}))
+    assert resolve_script.load_settings(str(tmp_path)) == BridgeParams(engine="propagate", roi_margin=12)
+    (tmp_path / resolve_script.SETTINGS_FILE).write_text(json.dumps({"engine": "fast"}))
+    assert resolve_script.main(str(tmp_path)) == 1
+    assert "Engine (engine) must be one of" in capsys.readouterr().err
+    (tmp_path / resolve_script.SETTINGS_FILE).unlink()
+    dvr.standin.running = False
+    try:
+        assert resolve_script.main(str(tmp_path)) == 1
+    finally:
+        dvr.standin.reset()
+    assert "Resolve does not answer scripting calls" in capsys.readouterr().err

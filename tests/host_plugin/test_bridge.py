@@ -1,0 +1,338 @@
+"""The bridge against a real ``e2fgvi-server`` process: by path and by value, chunks, cache keys, cancel, errors.
+
+Shots are tiny (12 frames of 64x48, chunks of 4) and every job uses the weight-free ``propagate`` engine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from e2fgvi_core.io.frame import Frame
+from e2fgvi_core.io.reader import read_frame
+from e2fgvi_core.io.writer import write_frame
+from e2fgvi_core.propagate.config import PropagateConfig
+from e2fgvi_core.removal.api import RemovalRequest
+from e2fgvi_core.testing import PROJECT_ROOT, ServerProcess, free_address, free_port, subprocess_env
+from e2fgvi_host.bridge import (
+    ArrayClip,
+    BridgeCancelled,
+    BridgeError,
+    BridgeParams,
+    PathClip,
+    RemoveObjectEffect,
+    describe,
+    positions_read,
+    request_keys,
+)
+
+FIRST, COUNT, SIZE = 1001, 12, (48, 64)
+SHOT = f"{FIRST}-{FIRST + COUNT - 1}"
+
+
+def _env() -> dict[str, str]:
+    return subprocess_env()
+
+
+@pytest.fixture(scope="module")
+def server_address(tmp_path_factory):
+    """One real server for the module; outputs are confined to the module's temporary folder."""
+    root = tmp_path_factory.mktemp("bridge")
+    server = ServerProcess(
+        free_address(),
+        ["--output-root", str(root), "--token", "tok", "--heartbeat-interval-s", "0.5"],
+        root / "server.log",
+    ).start()
+    yield server.address, root
+    server.kill()
+
+
+def _plate(index: int) -> np.ndarray:
+    h, w = SIZE
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    return np.stack(
+        [0.2 + 0.15 * np.sin(xx / 5 + index * 0.3), 0.3 + 0.1 * np.cos(yy / 4), 0.25 + 0.1 * np.sin((xx + yy) / 7)], -1
+    ).astype(np.float16)
+
+
+def _matte(index: int, empty: bool = False) -> np.ndarray:
+    h, w = SIZE
+    matte = np.zeros((h, w, 1), np.float32)
+    if not empty:
+        x0 = 8 + 2 * index
+        matte[h // 3 : h // 3 + 12, x0 : x0 + 12] = 1.0
+    return matte
+
+
+@pytest.fixture
+def shot(server_address, tmp_path):
+    """Plate and matte EXRs under the server's root; the matte of the last frame is empty."""
+    _, root = server_address
+    folder = Path(root) / tmp_path.name
+    folder.mkdir()
+    for i in range(COUNT):
+        write_frame(folder / f"plate.{FIRST + i:04d}.exr", Frame.from_array(_plate(i), ["R", "G", "B"]))
+        write_frame(folder / f"matte.{FIRST + i:04d}.exr", Frame.from_array(_matte(i, empty=i == COUNT - 1), ["Y"]))
+    return folder
+
+
+def _params(address: str, **changes) -> BridgeParams:
+    return BridgeParams(engine="propagate", shot=SHOT, server=address, chunk_size=4, **changes)
+
+
+def _path_effect(address: str, folder: Path, out: str = "clean", **changes) -> RemoveObjectEffect:
+    return RemoveObjectEffect(
+        PathClip(str(folder / "plate.%04d.exr")),
+        PathClip(str(folder / "matte.####.exr")),
+        _params(address, **changes),
+        output=str(folder / f"{out}.%04d.exr"),
+    )
+
+
+def _whole_run(folder: Path) -> dict[int, np.ndarray]:
+    command = [
+        sys.executable,
+        "-m",
+        "e2fgvi_core.cli.main",
+        "remove",
+        "--plate",
+        str(folder / "plate.%04d.exr"),
+        "--matte",
+        str(folder / "matte.%04d.exr"),
+        "--out",
+        str(folder / "whole.%04d.exr"),
+        "--frames",
+        SHOT,
+        "--engine",
+        "propagate",
+        "--quiet",
+    ]
+    done = subprocess.run(
+        command, cwd=PROJECT_ROOT, env=_env(), capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return {f: read_frame(folder / f"whole.{f:04d}.exr").pixels for f in range(FIRST, FIRST + COUNT)}
+
+
+def test_params_are_removal_request_keys_and_described():
+    for key in request_keys():  # an unknown key is refused by name; None means "the default"
+        RemovalRequest.from_mapping({key: None})
+    assert {"server", "chunk_size"}.isdisjoint(request_keys())
+    defaults = BridgeParams()
+    propagate = PropagateConfig()
+    assert (defaults.propagate_context_frames, defaults.propagate_carry_restart_frames) == (
+        propagate.context_frames,
+        propagate.carry_restart_frames,
+    )  # the node's defaults are `e2fgvi remove`'s
+    described = {p["name"]: p for p in describe()["params"]}
+    assert described["num_ref"]["minimum"] == -1 and described["engine"]["choices"][-1] == "propagate"
+    assert [c["name"] for c in describe()["clips"]] == ["Source", "Matte", "Output"]
+    with pytest.raises(BridgeError, match=r"Proxy scale \(proxy\) must be in"):
+        BridgeParams.from_mapping({"proxy": 3})
+    with pytest.raises(BridgeError, match="unknown Remove Object parameter 'dilate'"):
+        BridgeParams.from_mapping({"dilate": 3})
+
+
+def test_bridge_imports_neither_torch_nor_the_core():
+    ours = ("e2fgvi_core", "e2fgvi_server", "e2fgvi_host", "server", "host_plugin")
+    code = (
+        "import json, sys; import e2fgvi_host.bridge; "
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {('torch', 'cv2', 'OpenImageIO') + ours!r})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout)
+    others = [m for m in loaded if not m.startswith(("e2fgvi_host.bridge", "e2fgvi_host"))]
+    assert others == ["e2fgvi_core", "e2fgvi_core.errors", "e2fgvi_server", "e2fgvi_server.protocol"]
+    assert sorted(m for m in loaded if m.startswith("e2fgvi_host") and "bridge" not in m) == [
+        "e2fgvi_host",
+        "e2fgvi_host.client",
+        "e2fgvi_host.launcher",
+    ]
+
+
+@pytest.mark.parametrize("engine", ["e2fgvi_hq", "propagate"])
+@pytest.mark.parametrize(
+    "length,stride,ref_step,num_ref,context,restart",
+    [(12, 5, 10, -1, 20, 30), (37, 3, 4, 2, 5, 10), (7, 5, 10, 3, 2, 3), (64, 5, 10, -1, 20, 30)],
+)
+def test_footprint_equals_the_engine_plan(engine, length, stride, ref_step, num_ref, context, restart):
+    from e2fgvi_core.removal import plan
+    from e2fgvi_core.removal.config import EngineConfig
+    from e2fgvi_core.removal.engines import PropagateEngine
+
+    config = EngineConfig(neighbor_stride=stride, ref_step=ref_step, num_ref=num_ref)
+    if engine == "propagate":
+        propagate = PropagateConfig(context_frames=context, carry_restart_frames=restart)
+        shot_plan = PropagateEngine(propagate).plan(length, config)
+    else:
+        shot_plan = plan.plan_shot(length, config)
+    for position in range(length):
+        expected = set(plan.plan_frames(shot_plan, [position]).reads)
+        got = positions_read([position], length, engine, stride, ref_step, num_ref, context, restart)
+        assert got == expected, position
+
+
+def test_chunks_by_path_equal_one_whole_run(server_address, shot):
+    address, _ = server_address
+    reports = []
+    with _path_effect(address, shot) as effect:
+        effect.on_progress = reports.append
+        order = [1006, 1001, 1011, 1012, 1002, 1009, 1005, 1003, 1004, 1007, 1008, 1010]
+        results = {f: effect.render(f) for f in order}
+    assert effect.jobs_submitted == 3  # one job per chunk of 4, whatever order the host asks in
+    whole = _whole_run(shot)
+    for frame, result in results.items():
+        assert result.path == str(shot / f"clean.{frame:04d}.exr")
+        np.testing.assert_array_equal(read_frame(result.path).pixels, whole[frame], err_msg=str(frame))
+    assert reports[-1].frames_done == reports[-1].frames_total == 4
+
+
+def test_by_value_equals_by_path_and_is_served_from_the_cache(server_address, shot):
+    address, _ = server_address
+    plates = {FIRST + i: _plate(i) for i in range(COUNT)}
+    mattes = {FIRST + i: _matte(i, empty=i == COUNT - 1) for i in range(COUNT)}
+    with (
+        RemoveObjectEffect(
+            ArrayClip(plates.__getitem__, ["R", "G", "B"]), ArrayClip(mattes.__getitem__, ["Y"]), _params(address)
+        ) as by_value,
+        _path_effect(address, shot) as by_path,
+    ):
+        value_frames = by_value.process_range(FIRST, FIRST + 7)
+        path_frames = by_path.process_range(FIRST, FIRST + 7)
+        assert by_value.jobs_submitted == by_path.jobs_submitted == 1
+        for got, on_disk in zip(value_frames, path_frames):
+            assert got.path is None and on_disk.pixels is None
+            np.testing.assert_array_equal(got.pixels, read_frame(on_disk.path).pixels)
+        again = by_value.render(FIRST + 5)  # cached: no second job
+        assert by_value.jobs_submitted == 1 and again is value_frames[5]
+        assert by_value.cache.stats.hits == 1
+
+
+def test_the_frame_cache_is_bounded_and_answers_only_its_key():
+    from e2fgvi_host.bridge import FrameCache
+    from e2fgvi_host.client import ResultFrame
+
+    pixels = np.zeros((4, 4, 3), np.float32)  # 192 bytes a frame
+    cache = FrameCache(budget_bytes=2 * pixels.nbytes)
+    for frame in (1, 2, 3):
+        cache.put(frame, f"k{frame}", ResultFrame(frame, pixels=pixels))
+    assert cache.frames() == [2, 3] and cache.stats.evictions == 1 and cache.stats.bytes == 2 * pixels.nbytes
+    assert cache.get(2, "other") is None and cache.stats.stale == 1
+    assert cache.get(3, "k3").frame == 3 and cache.stats.hits == 1
+
+
+def test_is_identity_needs_no_server(server_address):
+    address, _ = server_address
+    mattes = {FIRST + i: _matte(i, empty=i == COUNT - 1) for i in range(COUNT)}
+    effect = RemoveObjectEffect(ArrayClip(lambda f: _plate(f - FIRST)), ArrayClip(mattes.__getitem__), _params(address))
+    assert effect.is_identity(FIRST + COUNT - 1) and not effect.is_identity(FIRST)
+    assert effect.jobs_submitted == 0 and effect.region_of_interest(FIRST) == {"Source": None, "Matte": None}
+    assert effect.frames_needed(FIRST) == list(range(FIRST, FIRST + COUNT))  # context 20 covers the tiny shot
+
+
+def test_a_changed_input_frame_or_parameter_invalidates_exactly_what_it_affects(server_address):
+    address, _ = server_address
+    count = 30  # long enough that a frame's footprint is not the whole shot
+    plates = {FIRST + i: _plate(i) for i in range(count)}
+    mattes = {FIRST + i: _matte(i % 12) for i in range(count)}
+    params = dataclasses.replace(_params(address), shot=f"{FIRST}-{FIRST + count - 1}", chunk_size=10)
+    with RemoveObjectEffect(ArrayClip(plates.__getitem__), ArrayClip(mattes.__getitem__), params) as effect:
+        effect.process_range(FIRST, FIRST + count - 1)
+        assert effect.frames_computed == list(range(FIRST, FIRST + count))
+        changed = FIRST + count - 1
+        mattes[changed] = _matte(3)  # repaint the matte of the last frame
+        affected = [f for f in range(FIRST, FIRST + count) if changed in effect.frames_needed(f)]
+        assert 0 < len(affected) < count
+        effect.frames_computed.clear()
+        effect.process_range(FIRST, FIRST + count - 1)
+        assert effect.frames_computed == affected
+        effect.frames_computed.clear()
+        effect.set_params(dataclasses.replace(params, chunk_size=3, server=address))  # no pixel changes
+        effect.process_range(FIRST, FIRST + 4)
+        assert effect.frames_computed == []
+        effect.set_params(dataclasses.replace(params, roi_margin=8))  # every frame changes
+        effect.render(FIRST)
+        assert effect.frames_computed == list(range(FIRST, FIRST + 10))
+
+
+def test_path_inputs_are_keyed_by_content_not_by_file_time(server_address, shot):
+    address, _ = server_address
+    with _path_effect(address, shot, out="keyed") as effect:
+        effect.render(FIRST)
+        matte = shot / f"matte.{FIRST + 2:04d}.exr"
+        content = matte.read_bytes()
+        matte.write_bytes(content)  # same bytes, new modification time
+        os.utime(matte, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+        effect.render(FIRST + 1)
+        assert effect.jobs_submitted == 1
+        write_frame(matte, Frame.from_array(_matte(5), ["Y"]))  # the artist repaints the matte of one frame
+        effect.render(FIRST + 1)
+        assert effect.jobs_submitted == 2 and effect.cache.stats.stale == 1
+
+
+def test_cancel_stops_the_job_and_caches_nothing(server_address, shot):
+    address, _ = server_address
+    effect = _path_effect(address, shot, out="cancelled")
+
+    def cancel_on_first_progress(report):
+        effect.cancel()
+
+    effect.on_progress = cancel_on_first_progress
+    with effect, pytest.raises(BridgeCancelled, match="cancelled"):
+        effect.process_range(FIRST, FIRST + COUNT - 1)
+    assert effect.cache.frames() == []
+    leftovers = [p.name for p in shot.iterdir() if p.name.startswith("cancelled") and not p.name.endswith(".exr")]
+    assert leftovers == []  # frames the server finished before the cancel are whole files; no temp files remain
+
+
+def test_a_local_server_is_started_when_none_answers(server_address, shot, monkeypatch):
+    _, root = server_address
+    command = f"{sys.executable} -m e2fgvi_server.main --output-root {root} --token tok"
+    monkeypatch.setenv("E2FGVI_SERVER_COMMAND", command)
+    monkeypatch.setenv("PYTHONPATH", _env()["PYTHONPATH"])
+    address = f"tcp://127.0.0.1:{free_port()}"
+    effect = _path_effect(address, shot, out="started")
+    try:
+        frame = effect.render(FIRST + COUNT - 1)
+        assert effect.server_process is not None and effect.server_process.poll() is None
+        assert Path(frame.path).is_file() and effect.jobs_submitted == 1
+    finally:
+        effect.close()
+        if effect.server_process is not None:
+            effect.server_process.kill()
+            effect.server_process.wait(10)
+
+
+def test_server_errors_are_one_line_an_artist_reads(server_address, shot, monkeypatch):
+    address, _ = server_address
+    (shot / "plate.1004.exr").unlink()
+    with _path_effect(address, shot) as effect, pytest.raises(BridgeError) as caught:
+        effect.render(FIRST)
+    assert caught.value.code == "missing_frames"
+    assert caught.value.message.startswith("Some input frames are missing: ")
+    assert "1004" in caught.value.message and "\n" not in caught.value.message and "Traceback" not in str(caught.value)
+
+    monkeypatch.setenv("E2FGVI_SERVER_COMMAND", f"{sys.executable} -c 'raise SystemExit(3)'")
+    dead = f"tcp://127.0.0.1:{free_port()}"
+    with _path_effect(dead, shot) as effect, pytest.raises(BridgeError) as caught:
+        effect.render(FIRST)
+    assert caught.value.code == "server_unavailable"
+    assert caught.value.message.startswith(f"No Remove Object server answers: at {dead}")
+    assert "exited with code 3" in caught.value.message

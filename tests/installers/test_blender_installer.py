@@ -1,0 +1,103 @@
+"""``e2fgvi install blender`` against temporary homes: per-OS folders, idempotent, exact uninstall, dry run."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "e2fgvi_core.cli.main", *args],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "platform,env_of,extensions",
+    [
+        ("linux", lambda h: {"XDG_CONFIG_HOME": str(h / "xdg")}, "xdg/blender/{v}/extensions/user_default"),
+        ("macos", lambda h: {}, "Library/Application Support/Blender/{v}/extensions/user_default"),
+        (
+            "windows",
+            lambda h: {"USERPROFILE": str(h), "APPDATA": str(h / "AppData" / "Roaming")},
+            "AppData/Roaming/Blender Foundation/Blender/{v}/extensions/user_default",
+        ),
+    ],
+)
+def test_install_reinstall_uninstall_and_dry_run(tmp_path, platform, env_of, extensions):
+    home = tmp_path / "home"
+    env = {"HOME": str(home), **env_of(home)}
+    # Blender has run before: its 4.1 (too old for extensions) and 4.2 folders exist, with the user's config.
+    old, current = home / extensions.format(v="4.1"), home / extensions.format(v="4.2")
+    for folder in (old, current):
+        folder.mkdir(parents=True)
+    (current.parent.parent / "config").mkdir()
+    (current.parent.parent / "config" / "userpref.blend").write_bytes(b"BLENDER-user-prefs")
+    before = snapshot(home)
+
+    dry = run_cli("install", "blender", "--dry-run", "--platform", platform, env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert snapshot(home) == before
+    assert f"would write {current / 'e2fgvi_remove_object' / 'blender_manifest.toml'}" in dry.stdout
+
+    done = run_cli("install", "blender", "--platform", platform, env=env)
+    assert done.returncode == 0, done.stderr
+    addon = current / "e2fgvi_remove_object"
+    assert (addon / "blender_manifest.toml").read_text().startswith('schema_version = "1.0.0"')
+    vendored = sorted(p.relative_to(addon / "_vendor").parts[0] for p in (addon / "_vendor").iterdir())
+    assert vendored == ["e2fgvi_core", "e2fgvi_host", "e2fgvi_server"]  # the host side only, under unique names
+    assert sorted(p.name for p in (addon / "_vendor" / "e2fgvi_server").iterdir()) == ["__init__.py", "protocol.py"]
+    assert sorted(p.name for p in (addon / "_vendor" / "e2fgvi_core").iterdir()) == ["__init__.py", "errors.py"]
+    assert not (addon / "_vendor" / "e2fgvi_host" / "nuke").exists() and not list(old.iterdir())
+    installed = snapshot(home)
+
+    again = run_cli("install", "blender", "--platform", platform, env=env)
+    assert again.returncode == 0 and "already installed, nothing to change" in again.stdout
+    assert snapshot(home) == installed
+
+    gone = run_cli("uninstall", "blender", "--platform", platform, env=env)
+    assert gone.returncode == 0, gone.stderr
+    assert snapshot(home) == before
+
+
+def test_target_and_zip(tmp_path):
+    env = {"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "home" / ".config")}
+    target, zip_path = tmp_path / "studio" / "extensions", tmp_path / "dist" / "e2fgvi_remove_object.zip"
+    done = run_cli("install", "blender", "--target", str(target), "--zip", str(zip_path), env=env)
+    assert done.returncode == 0, done.stderr
+    names = zipfile.ZipFile(io.BytesIO(zip_path.read_bytes())).namelist()
+    assert "blender_manifest.toml" in names and "__init__.py" in names
+    assert sorted(names) == sorted(
+        str(p.relative_to(target / "e2fgvi_remove_object").as_posix())
+        for p in (target / "e2fgvi_remove_object").rglob("*")
+        if p.is_file()
+    )
+    first = zip_path.read_bytes()
+    assert run_cli("install", "blender", "--target", str(target), "--zip", str(zip_path), env=env).returncode == 0
+    assert zip_path.read_bytes() == first  # deterministic: same sources, same zip
+    assert run_cli("uninstall", "blender", "--target", str(target), env=env).returncode == 0
+    assert not (tmp_path / "studio").exists() and not (tmp_path / "dist").exists()
+
+
+def test_a_bad_version_is_a_one_line_error(tmp_path):
+    done = run_cli("install", "blender", "--blender-version", "five", env={"HOME": str(tmp_path)})
+    assert done.returncode == 2
+    assert done.stderr.strip() == "e2fgvi install: error: --blender-version must look like 5.0, got 'five'"

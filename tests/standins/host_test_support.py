@@ -1,0 +1,79 @@
+"""Helpers of the Nuke and Resolve tests on top of ``e2fgvi_core.testing``: a real server writing under a folder, a
+small float RGBA shot (matte in a channel named A, as Nuke reads it), the reference ``e2fgvi remove`` run, EXR reading."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import OpenImageIO as oiio
+
+from e2fgvi_core.testing import PROJECT_ROOT, ServerProcess, free_address, subprocess_env
+
+CLI_TIMEOUT_S = 300.0
+
+
+def start_server(root: Path) -> ServerProcess:
+    """A real server on a free loopback port, writing only under ``root``; the caller kills it."""
+    args = ["--output-root", str(root), "--token", "tok", "--heartbeat-interval-s", "0.5"]
+    return ServerProcess(free_address(), args, root / "server.log").start()
+
+
+def write_exr(path: Path, pixels: np.ndarray, channels: tuple[str, ...]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    h, w, c = pixels.shape
+    spec = oiio.ImageSpec(w, h, c, oiio.FLOAT)
+    spec.channelnames = channels
+    out = oiio.ImageOutput.create(str(path))
+    assert out is not None and out.open(str(path), spec), oiio.geterror()
+    assert out.write_image(np.ascontiguousarray(pixels, np.float32)), out.geterror()
+    out.close()
+
+
+def read_exr(path: str | Path) -> np.ndarray:
+    buf = oiio.ImageBuf(str(path))
+    assert not buf.has_error, buf.geterror()
+    return buf.get_pixels(oiio.FLOAT)
+
+
+def make_float_shot(folder: Path, frames: int = 6, size: tuple[int, int] = (40, 56), first: int = 1001) -> dict:
+    """A float32 RGBA plate (a textured background, a red square moving over it) and its one-channel matte."""
+    h, w = size
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    for i in range(frames):
+        plate = np.stack(
+            [
+                0.25 + 0.2 * np.sin(xx / 4 + i * 0.4),
+                0.3 + 0.15 * np.cos(yy / 3 + i * 0.1),
+                0.2 + 0.1 * np.sin((xx + yy) / 6),
+                np.ones_like(xx),
+            ],
+            -1,
+        ).astype(np.float32)
+        matte = np.zeros((h, w, 1), np.float32)
+        x0 = 6 + 3 * i
+        matte[12:24, x0 : x0 + 10] = 1.0
+        plate[matte[..., 0] > 0, :3] = (1.0, 0.0, 0.0)
+        write_exr(folder / f"plate.{first + i:04d}.exr", plate, ("R", "G", "B", "A"))
+        write_exr(folder / f"matte.{first + i:04d}.exr", matte, ("A",))
+    return {
+        "plate": str(folder / "plate.%04d.exr"),
+        "matte": str(folder / "matte.%04d.exr"),
+        "first": first,
+        "last": first + frames - 1,
+    }
+
+
+def cli_remove(*args: str) -> subprocess.CompletedProcess:
+    """``e2fgvi remove ARGS`` in a fresh interpreter (the reference every host result is compared with)."""
+    return subprocess.run(
+        [sys.executable, "-m", "e2fgvi_core.cli.main", "remove", *args, "--quiet"],
+        check=False, cwd=PROJECT_ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
+    )  # fmt: skip
+
+
+def cli_command() -> str:
+    """How a host runs the ``e2fgvi`` command of this checkout (what the installer writes into the Fuse)."""
+    return f"{sys.executable} -m e2fgvi_core.cli.main"
