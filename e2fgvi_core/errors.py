@@ -101,6 +101,12 @@ class TrainingError(E2fgviError):
     code = "training_error"
 
 
+class KeyConflictError(E2fgviError):
+    """A submit reuses the key of another job with a different request: refused, never attached to the old job."""
+
+    code = "key_conflict"
+
+
 class ModelInputError(E2fgviError, ValueError):
     """A tensor given to the generator has a shape the model variant cannot process."""
 
@@ -140,6 +146,7 @@ ERROR_CLASSES: dict[str, type[E2fgviError]] = {
         JobCancelled,
         AccessDeniedError,
         UnknownJobError,
+        KeyConflictError,
         ModelInputError,
         ClientError,
         ServerUnavailableError,

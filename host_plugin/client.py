@@ -24,6 +24,7 @@ import itertools
 import logging
 import os
 import queue
+import secrets
 import threading
 import time
 import uuid
@@ -52,6 +53,7 @@ log = logging.getLogger("e2fgvi.client")
 RECONNECT_RETRIES = 5  # reconnects without hearing back before pending work fails
 REQUEST_TIMEOUT_S = 10.0
 IO_POLL_MS = 50
+CLOSE_LINGER_MS = 500  # time a cancel sent just before close() gets to leave
 MIN_UPLOAD_BYTES_PER_S = 50e6  # silence while a big by-value submit is still leaving is not a dead server
 
 
@@ -83,9 +85,12 @@ class JobHandle:
     Callbacks run on the client's I/O thread; keep them short (post to the host's UI thread if needed).
     """
 
-    def __init__(self, client: Client, key: str, parts: list[Any], on_progress, on_result, on_event) -> None:
+    def __init__(
+        self, client: Client, key: str, parts: list[Any], on_progress, on_result, on_event, secret: str = ""
+    ) -> None:
         self._client = client
         self.key = key
+        self.secret = secret  # with the key, what lets a new connection (or process) re-attach to this job
         self.job_id: str | None = None
         self._parts = parts
         self._on_progress = on_progress
@@ -116,6 +121,11 @@ class JobHandle:
         fields = {"key": self.key}
         if self.job_id:
             fields["job_id"] = self.job_id
+        if self.secret:
+            fields["secret"] = self.secret
+        key = self._client.access_key()
+        if key is not None:
+            fields[wire.ACCESS_KEY_FIELD] = key
         self._client._send_command(("cancel", fields))
 
     def wait(self, timeout_s: float | None = None) -> JobResult:
@@ -203,8 +213,10 @@ class Client:
         server_public_key: str | None = None,
         client_secret_key: str | None = None,
         context: zmq.Context | None = None,
+        access_key: str | None = None,
     ) -> None:
         self.address = address
+        self._access_key = access_key  # default: read from this user's access key file at each request
         self.heartbeat_interval_s = heartbeat_interval_s
         self.heartbeat_liveness = heartbeat_liveness
         self.retries = retries
@@ -224,6 +236,10 @@ class Client:
         self._jobs: dict[str, JobHandle] = {}
         self._closing = threading.Event()
         self.reconnects = 0
+        self.server_instance: str | None = None  # from every reply; a change means the server restarted
+        self.restarts_seen = 0
+        self._restarted = False
+        self._limits: tuple[int, int] | None = None  # (max_message_bytes, max_header_bytes) from hello
         self._thread = threading.Thread(target=self._io_loop, name="e2fgvi-client-io", daemon=True)
         self._thread.start()
 
@@ -260,15 +276,19 @@ class Client:
         on_progress: Callable[[dict[str, Any]], None] | None = None,
         on_result: Callable[[ResultFrame], None] | None = None,
         on_event: Callable[[str, JobHandle], None] | None = None,
+        secret: str | None = None,
     ) -> JobHandle:
         """Queue a removal; returns at once with a ``JobHandle``.
 
         ``request`` holds ``RemovalRequest`` keys (plate, matte, out, frames, engine, parameters...); ``out``
         None (or absent) returns frames by value. ``plate_frames``/``matte_frames`` pass inputs by value:
         ``{frame_number: array (h, w, c) or Frame-like object with .pixels/.channels/.data_window}``. ``key``
-        makes the submit idempotent (default: a new uuid); reuse it to re-attach to a job after a crash.
+        makes the submit idempotent (default: a new uuid); reuse it with the same request and the handle's
+        ``secret`` (default: a new random one) to re-attach to the job from another connection, e.g. after a crash.
+        A submit by value larger than the server's ``max_message_bytes`` (from ``hello``) raises ClientError here.
         """
         key = key or uuid.uuid4().hex
+        secret = secret or secrets.token_urlsafe(24)
         parts = wire.pack_submit(  # header first, buffers as views of the arrays
             key,
             request,
@@ -276,8 +296,12 @@ class Client:
             matte_frames=matte_frames,
             priority=priority,
             keep_running=keep_running,
+            secret=secret,
+            access_key=self.access_key(),
         )
-        handle = JobHandle(self, key, parts, on_progress, on_result, on_event)
+        if len(parts) > 1:
+            self._check_message_size(parts)
+        handle = JobHandle(self, key, parts, on_progress, on_result, on_event, secret)
         self._send_command(("submit", handle))
         return handle
 
@@ -297,8 +321,47 @@ class Client:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def access_key(self) -> str | None:
+        """The key the server's user holds (``protocol.read_access_key``): given, or read from the per-user file
+        (read again each time, so a server started after this client is found)."""
+        return self._access_key or wire.read_access_key()
+
+    def _check_message_size(self, parts: list[Any]) -> None:
+        """Refuse a submit the server would drop (ZeroMQ closes the connection on an oversized message, and the
+        client would wait forever): the limit comes from ``hello``, asked once per server instance."""
+        if self._limits is None:
+            try:
+                hello = self.hello(timeout_s=max(2.0, self.heartbeat_interval_s * self.heartbeat_liveness))
+            except (RequestTimeoutError, ServerUnavailableError):
+                return  # no server yet: the submit is resent when one answers, and the server checks the total
+            self._limits = (int(hello.get("max_message_bytes") or 0), int(hello.get("max_header_bytes") or 0))
+        max_message, max_header = self._limits
+        sizes = [memoryview(p).nbytes for p in parts]
+        if max_header and sizes[0] > max_header:
+            raise ClientError(
+                f"the submit header is {sizes[0]} bytes, over the server's limit of {max_header} (max_header_bytes)"
+            )
+        if max_message and (max(sizes) > max_message or sum(sizes) > max_message):
+            raise ClientError(
+                f"the submit carries {sum(sizes)} bytes of frames by value, over the server's limit of {max_message} "
+                "bytes per message (max_message_bytes): send fewer or smaller frames, or submit by path"
+            )
+
     # --- plumbing between caller threads and the I/O thread -------------------------------------------------
     def _request(self, kind: str, fields: dict[str, Any], timeout_s: float) -> wire.Message:
+        key = self.access_key()
+        try:
+            return self._request_once(kind, fields, key, timeout_s)
+        except wire.RemoteError as exc:
+            fresh = self.access_key()
+            if exc.code != "access_denied" or fresh == key:
+                raise
+            # the request left before a server starting for the first time had written its key: once more
+            return self._request_once(kind, fields, fresh, timeout_s)
+
+    def _request_once(self, kind: str, fields: dict[str, Any], key: str | None, timeout_s: float) -> wire.Message:
+        if key is not None:
+            fields = {**fields, wire.ACCESS_KEY_FIELD: key}
         pending = _Request(kind, fields)
         self._send_command(("request", pending))
         if not pending.done.wait(timeout_s):
@@ -368,6 +431,9 @@ class Client:
                         last_heard = time.monotonic()
                         failures = 0
                         self._dispatch(parts)
+                    if self._restarted:  # a new server answers at the same address: it never heard of our jobs
+                        self._restarted = False
+                        self._resend_all(sock)
                 now = time.monotonic()
                 if not self._busy() or self._uploading():
                     last_heard = now  # a big submit still leaving: the server cannot answer before it arrives
@@ -402,7 +468,10 @@ class Client:
                     self._resend_all(sock)
                     last_heard = now
         finally:
-            sock.close(0)
+            cancels = [c for c in self._drain_commands() if c[0] == "cancel"]  # a cancel right before close
+            for command in cancels:
+                self._run_command(sock, command)
+            sock.close(CLOSE_LINGER_MS if cancels else 0)
             self._wake_pull.close(0)
             self._fail_all(ClientError("the client was closed"))
 
@@ -458,6 +527,7 @@ class Client:
             if "version" in str(exc):
                 self._fail_all(exc)
             return
+        self._note_instance(message.get("instance"))
         key = message.get("key")
         handle = self._jobs.get(key) if isinstance(key, str) else None
         req = message.get("req")
@@ -476,6 +546,20 @@ class Client:
         else:
             pending.reply = message
         pending.done.set()
+
+    def _note_instance(self, instance: Any) -> None:
+        """Notice a restarted server (ZeroMQ reconnects by itself and the new one answers pings): its pending jobs
+        must be submitted again by key, or their waits would never end (zguide's Lazy Pirate resend)."""
+        if not isinstance(instance, str):
+            return
+        if self.server_instance is not None and instance != self.server_instance:
+            log.warning(
+                "server %s restarted (instance %s -> %s): resubmitting", self.address, self.server_instance, instance
+            )
+            self.restarts_seen += 1
+            self._restarted = True
+            self._limits = None
+        self.server_instance = instance
 
     def _fail_all(self, error: Exception) -> None:
         for pending in list(self._requests.values()):

@@ -8,16 +8,20 @@ an identity can be read, a log line) and the loop goes on serving everyone else.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import json
 import logging
 import os
 import time
 import traceback
+import uuid
 from typing import Any
 
+import numpy as np
 import zmq
 
-from e2fgvi_core.errors import AccessDeniedError, ConfigError, E2fgviError, UnknownJobError
+from e2fgvi_core.errors import AccessDeniedError, ConfigError, E2fgviError, KeyConflictError, UnknownJobError
 from e2fgvi_server import protocol as wire
 from e2fgvi_server.config import ServerConfig
 from e2fgvi_server.events import JobEvent, Outbox, log_job_event
@@ -27,6 +31,7 @@ from e2fgvi_server.security import confine_output, start_curve
 log = logging.getLogger("e2fgvi.server")
 
 MAX_KEY_CHARS = 200
+KEYED_TYPES = (wire.HELLO, wire.STATUS, wire.SUBMIT, wire.CANCEL)  # need the access key; ping and shutdown do not
 MAX_MESSAGES_PER_TURN = 256  # fairness: forward worker events at least this often under a flood of requests
 CLOSE_LINGER_MS = 1000
 
@@ -35,15 +40,23 @@ class Broker:
     """Owns the ROUTER socket, the client table and the routing of job events to (re-attached) clients."""
 
     def __init__(
-        self, config: ServerConfig, queue: JobQueue, token: str, context: zmq.Context | None = None, worker=None
+        self,
+        config: ServerConfig,
+        queue: JobQueue,
+        token: str,
+        context: zmq.Context | None = None,
+        worker=None,
+        access_key: str | None = None,
     ) -> None:
         self.config = config
         self.queue = queue
         self.token = token
+        self.access_key = access_key  # None: open access (or CURVE authenticates clients)
         self.context = context or zmq.Context.instance()
         self.worker = worker  # describe(kind) for hello/status, validate(request, inputs) for submits
         self.clients: dict[bytes, float] = {}
         self.started = time.time()
+        self.instance = uuid.uuid4().hex  # in every reply: a client that sees it change knows the server restarted
         self.stopping = False
         self.shutdown_requested = False
         self.socket = self.context.socket(zmq.ROUTER)
@@ -107,6 +120,15 @@ class Broker:
         self.clients[identity] = time.monotonic()
         req = key = None
         try:
+            size = sum(part.buffer.nbytes for part in parts[1:])
+            if size > self.config.max_message_bytes:  # each part passed ZMQ_MAXMSGSIZE, the whole does not
+                header = wire.unpack_header(parts[1].buffer, self.config.max_header_bytes) if len(parts) > 1 else {}
+                req = header.get("req")
+                raise wire.ProtocolError(
+                    f"the message is {size} bytes, over this server's max_message_bytes of "
+                    f"{self.config.max_message_bytes}: send fewer frames per submit, or submit by path",
+                    header,
+                )
             message = wire.decode(parts[1:], self.config.max_header_bytes)
             req = message.get("req")
             if message.type == wire.SUBMIT and isinstance(message.get("key"), str):
@@ -115,6 +137,8 @@ class Broker:
                 raise wire.ProtocolError(
                     f"a client may not send {message.type!r}; valid requests: {', '.join(wire.CLIENT_TYPES)}"
                 )
+            if message.type in KEYED_TYPES:
+                self._check_access_key(message)
             handler = getattr(self, f"on_{message.type}")
             handler(identity, message, parts)
         except E2fgviError as exc:
@@ -132,12 +156,24 @@ class Broker:
                 wire.error_fields(wire.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", req=_safe_req(req), key=key),
             )
 
+    def _check_access_key(self, message: wire.Message) -> None:
+        """Only the server's user (who can read its access key file) may use it, even on loopback."""
+        if self.access_key is None:
+            return
+        given = message.get(wire.ACCESS_KEY_FIELD)
+        if not isinstance(given, str) or not hmac.compare_digest(given.encode(), self.access_key.encode()):
+            raise AccessDeniedError(
+                "this server serves only the user who started it: the client must send the access key from "
+                f"that user's {wire.ACCESS_KEY_FILE_ENV} file (default ~/.config/e2fgvi/server-access.key)"
+            )
+
     def on_hello(self, identity: bytes, message: wire.Message, parts) -> None:
         fields = {
             "req": _safe_req(message.get("req")),
             "versions": list(wire.SUPPORTED_VERSIONS),
             "server": "e2fgvi-server",
             "pid": os.getpid(),
+            "instance": self.instance,
             "capabilities": [
                 "submit_by_path",
                 "submit_by_value",
@@ -165,8 +201,8 @@ class Broker:
         running = self.queue.running
         fields = {
             "req": _safe_req(message.get("req")),
-            "running": running.describe() if running else None,
-            "queue": [j.describe() for j in self.queue.queued()],
+            "running": running.describe(identity) if running else None,
+            "queue": [j.describe(identity) for j in self.queue.queued()],
             "clients": len(self.clients),
             "jobs_completed": self.queue.completed,
             "uptime_s": round(time.time() - self.started, 3),
@@ -189,6 +225,9 @@ class Broker:
         job_id, key = message.get("job_id"), message.get("key")
         if not isinstance(job_id, str) and not isinstance(key, str):
             raise wire.ProtocolError("cancel needs a string 'job_id' or 'key'")
+        found = self.queue.find(job_id if isinstance(job_id, str) else None, key if isinstance(key, str) else None)
+        if found is not None and not _may_use(found, identity, message.get("secret")):
+            raise AccessDeniedError("that job belongs to another client; only its submitter may cancel it")
         job = self.queue.cancel(
             "cancelled by client",
             job_id=job_id if isinstance(job_id, str) else None,
@@ -231,13 +270,35 @@ class Broker:
         keep_running = header.get("keep_running", False)
         if not isinstance(keep_running, bool):
             raise ConfigError(f"submit 'keep_running' must be true or false, got {keep_running!r}")
+        secret = header.get("secret")
+        if secret is not None and not (isinstance(secret, str) and 0 < len(secret) <= MAX_KEY_CHARS):
+            raise wire.ProtocolError(f"submit 'secret' must be a string of 1 to {MAX_KEY_CHARS} characters")
+        digest = request_digest(request, message)
         existing = self.queue.find(key=key)
-        if existing is not None and existing.replayable:
-            self._reattach(identity, existing, message)
-            return
-        if existing is not None:  # finished by value and its pixels are gone: run it again
-            self.queue.forget(existing)
+        if existing is not None:
+            if not _may_use(existing, identity, secret):
+                raise AccessDeniedError(
+                    f"key {key!r} is another client's job; a job re-attaches only to the connection or secret "
+                    "that submitted it: submit with a key of your own"
+                )
+            if not hmac.compare_digest(existing.digest, digest):
+                raise KeyConflictError(
+                    f"key {key!r} is already job {existing.job_id} with a different request; "
+                    "submit this request with a new key"
+                )
+            if existing.replayable:
+                self._reattach(identity, existing, message)
+                return
+            self.queue.forget(existing)  # finished by value and its pixels are gone: run it again
         inputs = wire.unpack_value_inputs(message)
+        input_bytes = sum(array.nbytes for array in message.arrays) if inputs else 0
+        held = self.queue.held_input_bytes()
+        if input_bytes and held + input_bytes > self.config.max_value_bytes:
+            raise ConfigError(
+                f"the server already holds {held} bytes of frames by value for unfinished jobs; this submit's "
+                f"{input_bytes} would pass its budget of {self.config.max_value_bytes} (max_value_bytes): "
+                "submit again when a job has finished, or submit by path"
+            )
         for path_key in ("out", "matte_write"):  # every path the job writes stays inside the output roots
             if request.get(path_key) is not None:
                 request[path_key] = confine_output(request[path_key], self.config.output_roots)
@@ -246,6 +307,9 @@ class Broker:
             key=key, client=identity, request=request, priority=priority, keep_running=keep_running, inputs=inputs
         )
         job.removal = removal  # the validated RemovalRequest, parsed once here; the worker runs it as it is
+        job.digest = digest
+        job.input_bytes = input_bytes
+        job.secret_hash = _hash_secret(secret)
         try:
             job, _ = self.queue.put(job)
         except OverflowError as exc:
@@ -262,7 +326,7 @@ class Broker:
         self._accepted(identity, job, message, reattached=False)
 
     def _reattach(self, identity: bytes, job: Job, message: wire.Message) -> None:
-        job.client = identity
+        job.attach(identity)
         log_job_event("job_reattached", job, client=identity.hex()[:8], state=job.state)
         self._accepted(identity, job, message, reattached=True, state=job.state)
         for recorded in list(job.replies):
@@ -279,16 +343,19 @@ class Broker:
 
     # --- outgoing -------------------------------------------------------------------------------------------
     def reply(self, identity: bytes, kind: str, fields: dict[str, Any], arrays=(), channels=None) -> None:
+        fields = {**fields, "instance": self.instance}
         self.socket.send_multipart([identity, *wire.encode(kind, fields, arrays, channels)], copy=False)
 
     def send_event(self, event: JobEvent) -> None:
+        """Send a job's event to every connection attached to it (so no re-attach starves an earlier one)."""
         job = event.job
-        fields = {"job_id": job.job_id, "key": job.key}
+        fields = {"job_id": job.job_id, "key": job.key, "instance": self.instance}
         fields.update(event.fields)
         parts = wire.encode(event.kind, fields, event.arrays, event.channels)
         if event.record:
             job.replies.append(parts)
-        self.socket.send_multipart([job.client, *parts], copy=False)
+        for watcher in list(job.watchers) or [job.client]:
+            self.socket.send_multipart([watcher, *parts], copy=False)
         if event.final:
             self._release_pixels(job, parts)
 
@@ -315,6 +382,10 @@ class Broker:
                 continue
             del self.clients[identity]
             for job in self.queue.active_for_client(identity):
+                job.watchers.remove(identity)
+                if job.watchers:
+                    log_job_event("client_lapsed_job_watched", job, client=identity.hex()[:8])
+                    continue
                 if job.keep_running:
                     log_job_event("client_lapsed_job_kept", job, client=identity.hex()[:8])
                     continue
@@ -331,6 +402,30 @@ class Broker:
         except Exception:  # noqa: BLE001
             log.error("event=worker_describe_failed\n%s", traceback.format_exc())
             return {}
+
+
+def request_digest(request: dict[str, Any], message: wire.Message) -> str:
+    """What makes two submits the same job: the request, the frames-by-value entries and every buffer's bytes."""
+    digest = hashlib.sha256()
+    described = {"request": request, **{name: message.get(name) for name in wire.VALUE_INPUT_FIELDS}}
+    digest.update(json.dumps(described, sort_keys=True, default=repr).encode())
+    for array, channels in zip(message.arrays, message.channels or [None] * len(message.arrays)):
+        digest.update(f"|{array.dtype.str}{array.shape}{channels}|".encode())
+        digest.update(np.ascontiguousarray(array))
+    return digest.hexdigest()
+
+
+def _hash_secret(secret: str | None) -> str | None:
+    return hashlib.sha256(secret.encode()).hexdigest() if secret else None
+
+
+def _may_use(job: Job, identity: bytes, secret: Any) -> bool:
+    """The connection that submitted ``job`` (or one attached since), or one holding its submitter's secret."""
+    if identity in job.watchers:
+        return True
+    if job.secret_hash is None or not isinstance(secret, str):
+        return False
+    return hmac.compare_digest(job.secret_hash, _hash_secret(secret) or "")
 
 
 def _safe_req(req: Any) -> Any:

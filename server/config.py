@@ -8,6 +8,7 @@ start with one line instead of misbehaving later.
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import os
 import tempfile
 from collections.abc import Mapping
@@ -22,12 +23,20 @@ from e2fgvi_server.protocol import DEFAULT_ADDRESS, HEARTBEAT_INTERVAL_S, HEARTB
 POLL_TIMEOUT_MS = 100
 MAX_MESSAGE_BYTES = 1 << 30  # per message part (ZMQ_MAXMSGSIZE): a 4K float32 RGBA frame is ~135 MB
 SHUTDOWN_GRACE_S = 30.0
+MAX_VALUE_BYTES = 4 << 30  # frames by value held for unfinished jobs, all clients together
 
 ENV_PREFIX = "E2FGVI_SERVER_"
 
 
+def private_temp_root() -> str:
+    """This user's folder in the temp dir (``/tmp/e2fgvi-<uid>``): the world-writable temp dir itself is never a
+    root (another user could plant a link there); the server makes this folder 0700 or refuses a foreign one."""
+    uid = os.getuid() if hasattr(os, "getuid") else getpass.getuser()
+    return os.path.join(tempfile.gettempdir(), f"e2fgvi-{uid}")
+
+
 def _default_roots() -> tuple[str, ...]:
-    return (str(Path.home()), tempfile.gettempdir())
+    return (str(Path.home()), private_temp_root())
 
 
 @dataclass(frozen=True)
@@ -38,10 +47,13 @@ class ServerConfig:
     max_message_bytes: int = MAX_MESSAGE_BYTES
     max_header_bytes: int = MAX_HEADER_BYTES
     max_queued_jobs: int = 256
+    max_value_bytes: int = MAX_VALUE_BYTES
     retain_finished_jobs: int = 64
     output_roots: tuple[str, ...] = field(default_factory=_default_roots)
     token: str | None = None
     token_file: str | None = None
+    access_key_file: str | None = None  # default: protocol.default_access_key_file() (per user, mode 0600)
+    open_access: bool = False  # True: any local user may use the server (no access key); never the default
     heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S
     heartbeat_liveness: int = HEARTBEAT_LIVENESS
     poll_timeout_ms: int = POLL_TIMEOUT_MS
@@ -102,6 +114,7 @@ class ServerConfig:
             "max_message_bytes",
             "max_header_bytes",
             "max_queued_jobs",
+            "max_value_bytes",
             "heartbeat_liveness",
             "poll_timeout_ms",
         ):
@@ -126,13 +139,14 @@ def _coerce(key: str, value: Any) -> Any:
         "max_message_bytes",
         "max_header_bytes",
         "max_queued_jobs",
+        "max_value_bytes",
         "retain_finished_jobs",
         "heartbeat_liveness",
         "poll_timeout_ms",
         "cache_budget_bytes",
     }
     float_keys = {"heartbeat_interval_s", "shutdown_grace_s"}
-    bool_keys = {"finish_running_on_shutdown", "insecure"}
+    bool_keys = {"finish_running_on_shutdown", "insecure", "open_access"}
     try:
         if key in tuple_keys:
             if isinstance(value, str):

@@ -56,18 +56,35 @@ class Job:
     summary: dict[str, Any] = field(default_factory=dict)
     error: tuple[str, str] | None = None
     replayable: bool = True  # False once returned pixels were released: a resubmit then runs the job again
+    digest: str = ""  # of the request and its buffers: a resubmit with this key must match it to re-attach
+    secret_hash: str | None = None  # sha256 of the submitter's secret: proves a resubmit from a new connection
+    watchers: list[bytes] = field(default_factory=list)  # every connection attached to the job gets its events
+    input_bytes: int = 0  # size of the frames by value it holds (the server's memory budget counts them)
 
-    def describe(self) -> dict[str, Any]:
-        """The job as it appears in a ``status`` reply (no pixels, no client identity)."""
+    def __post_init__(self) -> None:
+        if not self.watchers:
+            self.watchers = [self.client]
+
+    def attach(self, client: bytes) -> None:
+        """Report to ``client`` too (a re-attach from a new connection); the latest is ``client``."""
+        self.client = client
+        if client not in self.watchers:
+            self.watchers.append(client)
+
+    def describe(self, viewer: bytes | None = None) -> dict[str, Any]:
+        """The job as it appears in a ``status`` reply (no pixels, no client identity). Another client's job
+        shows neither its key (a key is what re-attaches) nor its paths."""
+        mine = viewer is None or viewer in self.watchers
         return {
             "job_id": self.job_id,
-            "key": self.key,
+            "key": self.key if mine else None,
+            "mine": mine,
             "state": self.state,
             "priority": self.priority,
             "frames_done": self.frames_done,
             "frames_total": self.frames_total,
             "stage": self.stage,
-            "shot": self.request.get("shot") or self.request.get("plate"),
+            "shot": (self.request.get("shot") or self.request.get("plate")) if mine else None,
             "age_s": round(time.time() - self.created_s, 3),
         }
 
@@ -97,7 +114,7 @@ class JobQueue:
         with self._lock:
             existing = self._by_key.get(job.key)
             if existing is not None:
-                existing.client = job.client
+                existing.attach(job.client)
                 return existing, True
             if len(self._heap) >= self.max_queued:
                 raise OverflowError(f"the queue is full ({self.max_queued} jobs); retry later")
@@ -167,10 +184,15 @@ class JobQueue:
         with self._lock:
             return self._by_id.get(job_id) if job_id else self._by_key.get(key) if key else None
 
+    def held_input_bytes(self) -> int:
+        """Bytes of frames by value held by unfinished jobs (the server's ``max_value_bytes`` budget)."""
+        with self._lock:
+            return sum(j.input_bytes for j in self._by_key.values() if j.state not in FINAL_STATES)
+
     def active_for_client(self, client: bytes) -> list[Job]:
         """Unfinished jobs reporting to ``client`` (to cancel when its heartbeat lapses)."""
         with self._lock:
-            return [j for j in self._by_key.values() if j.client == client and j.state not in FINAL_STATES]
+            return [j for j in self._by_key.values() if client in j.watchers and j.state not in FINAL_STATES]
 
     @property
     def running(self) -> Job | None:

@@ -23,7 +23,13 @@ from e2fgvi_server.broker import Broker
 from e2fgvi_server.config import ServerConfig
 from e2fgvi_server.events import log_job_event
 from e2fgvi_server.jobs import JobQueue
-from e2fgvi_server.security import check_bind_policy, generate_keys, load_or_create_token
+from e2fgvi_server.security import (
+    check_bind_policy,
+    generate_keys,
+    load_or_create_access_key,
+    load_or_create_token,
+    prepare_private_temp_root,
+)
 from e2fgvi_server.worker import Worker
 
 log = logging.getLogger("e2fgvi.server")
@@ -51,7 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--token", help="shutdown token (default: $E2FGVI_SERVER_TOKEN, the --token-file, or new)")
     parser.add_argument("--token-file", help="file holding the shutdown token; a new token is written there")
+    parser.add_argument(
+        "--access-key-file", help="per-user access key clients must send (default ~/.config/e2fgvi/server-access.key)"
+    )
+    parser.add_argument(
+        "--open-access",
+        action="store_true",
+        default=None,
+        help="let every local user use this server (no access key): only on a single-user machine",
+    )
     parser.add_argument("--max-message-bytes", type=int, help="largest accepted message part (ZMQ_MAXMSGSIZE)")
+    parser.add_argument(
+        "--max-value-bytes", type=int, help="budget for frames by value held by unfinished jobs (default 4 GiB)"
+    )
     parser.add_argument("--max-header-bytes", type=int, help="largest accepted msgpack header (default 1 MiB)")
     parser.add_argument("--heartbeat-interval-s", type=float, help="expected client ping interval (default 1.0)")
     parser.add_argument("--heartbeat-liveness", type=int, help="missed intervals before a client is purged (3)")
@@ -94,14 +112,18 @@ def serve(config: ServerConfig, ready: threading.Event | None = None, stop: thre
     """Bind, start the worker, run the broker until a signal or a ``shutdown`` message, then stop cleanly."""
     for warning in check_bind_policy(config):
         log.warning("event=insecure_bind detail=%r", warning)
+    prepare_private_temp_root(config)
     token = load_or_create_token(config)
+    access_key = load_or_create_access_key(config)
+    if access_key is None and not config.curve_enabled:
+        log.warning('event=open_access detail="every local user may use this server (--open-access)"')
     stop = stop or threading.Event()
     context = zmq.Context()
     queue = JobQueue(config.max_queued_jobs, config.retain_finished_jobs)
     broker = None
     worker = None
     try:
-        broker = Broker(config, queue, token, context)
+        broker = Broker(config, queue, token, context, access_key=access_key)
         worker = Worker(config, queue, broker.outbox)
         broker.worker = worker
         endpoints = broker.bind()
@@ -148,6 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    if args.token:
+        log.warning(
+            'event=token_on_command_line detail="--token is visible to every local user (ps, /proc/PID/cmdline): '
+            'use --token-file or E2FGVI_SERVER_TOKEN"'
+        )
     overrides = {k: v for k, v in vars(args).items() if k != "log_level"}
     try:
         config = ServerConfig.from_env(overrides)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -380,6 +381,8 @@ def pack_submit(
     matte_frames: Mapping[int, Any] | None = None,
     priority: int = 0,
     keep_running: bool = False,
+    secret: str | None = None,
+    access_key: str | None = None,
 ) -> list[Any]:
     """The parts of a ``submit``: header first, then one buffer per frame by value (views of the arrays).
 
@@ -392,6 +395,10 @@ def pack_submit(
         "priority": int(priority),
         "keep_running": bool(keep_running),
     }
+    if access_key is not None:
+        fields[ACCESS_KEY_FIELD] = access_key
+    if secret is not None:
+        fields["secret"] = secret  # proves a resubmit from a new connection is the submitter's (not part of the job)
     arrays: list[np.ndarray] = []
     channels: list[list[str] | None] = []
     for name, frames in zip(VALUE_INPUT_FIELDS, (plate_frames, matte_frames)):
@@ -434,10 +441,14 @@ def unpack_value_inputs(message: Message) -> dict[str, list[ValueFrame]]:
         if not isinstance(entries, list) or not entries:
             raise ProtocolError(f"submit '{name}' must be a non-empty list of {{frame, buffer}} maps")
         frames = []
+        seen: set[int] = set()
         for i, entry in enumerate(entries):
             if not isinstance(entry, dict):
                 raise ProtocolError(f"submit {name}[{i}] must be a map with 'frame' and 'buffer'")
             frame = require(entry, "frame", int, f"{name}[{i}]")
+            if frame in seen:
+                raise ProtocolError(f"submit {name}[{i}] names frame {frame} a second time; give each frame once")
+            seen.add(frame)
             index = require(entry, "buffer", int, f"{name}[{i}]")
             if not 0 <= index < len(message.arrays) or index in used:
                 raise ProtocolError(
@@ -571,3 +582,28 @@ class ProgressFields:
             float(fields.get("elapsed_s") or 0.0),
             None if eta is None else float(eta),
         )
+
+
+# --- who may use a server: the per-user access key ------------------------------------------------------------
+ACCESS_KEY_FILE_ENV = "E2FGVI_SERVER_ACCESS_KEY_FILE"
+ACCESS_KEY_FIELD = "access_key"
+
+
+def default_access_key_file() -> str:
+    """Where the server's user keeps the access key (mode 0600): ``$E2FGVI_SERVER_ACCESS_KEY_FILE``, else
+    ``$XDG_CONFIG_HOME/e2fgvi/server-access.key`` (``~/.config`` by default). Another local user cannot read it."""
+    explicit = os.environ.get(ACCESS_KEY_FILE_ENV)
+    if explicit:
+        return os.path.expanduser(explicit)
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "e2fgvi", "server-access.key")
+
+
+def read_access_key(path: str | None = None) -> str | None:
+    """The access key a client sends in ``hello``/``status``/``submit``/``cancel``; None when it cannot be read
+    (not this user's server, or no server started yet)."""
+    try:
+        with open(path or default_access_key_file(), encoding="ascii") as handle:
+            return handle.read().strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import stat
 from pathlib import Path
 
 import zmq
@@ -18,7 +19,7 @@ import zmq.auth
 
 from e2fgvi_core.errors import ConfigError, OutputError
 from e2fgvi_server import protocol as wire
-from e2fgvi_server.config import ServerConfig
+from e2fgvi_server.config import ServerConfig, private_temp_root
 
 log = logging.getLogger("e2fgvi.server")
 
@@ -116,6 +117,8 @@ def confine_output(pattern: str, roots: tuple[str, ...]) -> str:
     """
     if not isinstance(pattern, str) or not pattern:
         raise OutputError("output pattern must be a non-empty path")
+    if "\x00" in pattern:
+        raise OutputError("output path contains a NUL byte; give a plain path inside one of the output roots")
     if ".." in Path(pattern).parts:
         raise OutputError(f"output path {pattern} contains '..'; give a path inside one of: {', '.join(roots)}")
     path = Path(pattern).expanduser()
@@ -156,3 +159,63 @@ def load_or_create_token(config: ServerConfig) -> str:
             handle.write(token + "\n")
         os.replace(tmp, path)
     return token
+
+
+def load_or_create_access_key(config: ServerConfig) -> str | None:
+    """The key every client must send (None with ``open_access``, or with CURVE, whose keys authenticate clients).
+
+    Why a file and not a socket permission: a loopback TCP port is open to every local user. The key is made at the
+    first start, written 0600 in the server user's config folder (``protocol.default_access_key_file``), and read
+    from there by our client; another user cannot read it, so cannot use the server. Created with a hard link, so
+    two servers starting at once agree on one key.
+    """
+    if config.open_access or config.curve_enabled:
+        return None
+    path = Path(config.access_key_file or wire.default_access_key_file())
+    existing = wire.read_access_key(str(path))
+    if existing:
+        _check_private(path)
+        return existing
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = secrets.token_urlsafe(32)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another server made it first: use that one
+    finally:
+        tmp.unlink(missing_ok=True)
+    key = wire.read_access_key(str(path))
+    if not key:
+        raise ConfigError(f"cannot read the access key {path} just written")
+    return key
+
+
+def _check_private(path: Path) -> None:
+    info = path.stat()
+    if info.st_mode & 0o077:
+        raise ConfigError(
+            f"access key {path} is readable by other users (mode {oct(info.st_mode & 0o777)}): "
+            f"chmod 600 {path}, or delete it to make a new one"
+        )
+
+
+def prepare_private_temp_root(config: ServerConfig) -> None:
+    """Make this user's temp root (0700) when it is one of the roots, or refuse one that is not ours and private."""
+    path = private_temp_root()
+    if path not in config.output_roots:
+        return
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise ConfigError(
+            f"output root {path} is not a private folder of this user (a link, another owner, or writable by "
+            "others): remove it, or give --output-root explicitly"
+        )

@@ -9,8 +9,6 @@ touches a socket: it turns progress reports and finished frames into ``JobEvent`
 from __future__ import annotations
 
 import logging
-import os
-import re
 import threading
 import time
 import traceback
@@ -28,8 +26,6 @@ from e2fgvi_server.jobs import CANCELLED, DONE, FAILED, Job, JobQueue
 log = logging.getLogger("e2fgvi.server")
 
 TAKE_TIMEOUT_S = 0.2
-# Temp names of e2fgvi_core.io.writer: ".<name>.<pid>-<hex>.tmp<suffix>" (and its write probe).
-STALE_TEMP = re.compile(r"^\.(?:.+\.|e2fgvi-write-check\.)(\d+)-[0-9a-f]{8}(?:\.tmp(?:\.\w+)?)?$")
 PROGRESS_MIN_INTERVAL_S = 0.05  # at most ~20 progress messages a second per job; the last one always goes out
 
 
@@ -186,13 +182,12 @@ class Worker(threading.Thread):
                 kwargs["matte_source"] = api.MemorySource(
                     _frames_from_wire(job.inputs["matte_frames"]), name="matte by value"
                 )
-        if request.out is not None:
-            sweep_stale_temp_files(request.out)
-        else:
+        if request.out is None:
             kwargs["sink"] = StreamingSink(lambda frame, result: self._post_frame(job, frame, result))
             streamed = True
         progress = _ProgressRelay(lambda fields: self._post(job, wire.PROGRESS, fields), job)
         job.frames_complete = []
+        kwargs["no_links"] = request.out is not None  # out was resolved inside a root at submit: no link may appear
         summary = api.run_removal(
             request,
             progress=progress,
@@ -291,44 +286,6 @@ class _ProgressRelay:
         if self._pending is not None:
             self._send(self._pending)
             self._pending = None
-
-
-def sweep_stale_temp_files(out_pattern: str) -> list[str]:
-    """Remove temp files a killed writer left in the output folder (their process is gone); return their names.
-
-    Outputs are written to a temp file and renamed, so a SIGKILL can leave a temp file but never a half-written
-    output. The next job writing to the same folder clears such leftovers; files of live processes are kept.
-    """
-    folder = os.path.dirname(out_pattern)
-    removed = []
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return removed
-    for name in names:
-        match = STALE_TEMP.match(name)
-        if match is None or _process_alive(int(match.group(1))):
-            continue
-        try:
-            os.remove(os.path.join(folder, name))
-            removed.append(name)
-        except OSError:
-            continue
-    if removed:
-        log.info("event=stale_temp_removed folder=%s files=%d", folder, len(removed))
-    return removed
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _frames_from_wire(entries: list[wire.ValueFrame]) -> dict[int, Any]:

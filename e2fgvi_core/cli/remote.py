@@ -15,6 +15,22 @@ from e2fgvi_core.cli.report import ProgressBar, print_json, print_summary, print
 from e2fgvi_core.removal.request import Progress, RemovalRequest
 
 PATH_KEYS = ("plate", "matte", "out", "weights")
+REMOTE_TIMEOUT_ENV = "E2FGVI_REMOTE_TIMEOUT_S"
+DEFAULT_REMOTE_TIMEOUT_S = 24 * 3600.0  # a shot that takes longer is not waited for by one CLI run
+
+
+def remote_timeout_s() -> float:
+    """The overall bound on one ``remove --server`` wait (``E2FGVI_REMOTE_TIMEOUT_S``), so a CLI never hangs."""
+    raw = os.environ.get(REMOTE_TIMEOUT_ENV, "")
+    if not raw:
+        return DEFAULT_REMOTE_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise errors.ConfigError(f"{REMOTE_TIMEOUT_ENV} must be a positive number of seconds, got {raw!r}")
+    return value
 
 
 def request_for_server(request: RemovalRequest) -> dict:
@@ -68,6 +84,7 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False, as_js
         )
     submitted = request_for_server(request)
     check_reachable(address)
+    timeout_s = remote_timeout_s()
     bar = ProgressBar(enabled=not quiet)
 
     shown: list[str] = []
@@ -92,8 +109,8 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False, as_js
         with Client(address) as client:
             handle = client.submit(submitted, on_progress=on_progress)
             try:
-                result = handle.wait()
-            except KeyboardInterrupt:
+                result = handle.wait(timeout_s)
+            except (KeyboardInterrupt, errors.RequestTimeoutError):
                 handle.cancel()
                 raise
             finally:

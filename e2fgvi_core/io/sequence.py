@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from e2fgvi_core.errors import MissingFramesError, SequenceError
+from e2fgvi_core.errors import ConfigError, MissingFramesError, SequenceError
 
-__all__ = ["FrameSequence", "format_frame_ranges", "parse_frame_range", "require_frame_token", "resolve_frames"]
+__all__ = [
+    "FrameSequence",
+    "check_outputs_spare_inputs",
+    "file_identities",
+    "format_frame_ranges",
+    "parse_frame_range",
+    "require_frame_token",
+    "resolve_frames",
+]
 
 _TOKEN = re.compile(r"%(0?)(\d*)d|#+|@+")
 _RANGE_PART = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*(?:x\s*(\d+)\s*)?)?$")
@@ -92,11 +100,32 @@ class FrameSequence:
         return self.pattern
 
 
+MAX_FRAMES_ENV = "E2FGVI_MAX_FRAMES"
+DEFAULT_MAX_FRAMES = 100_000  # over an hour at 24 fps in one shot; more is a typo (or an attack), not a shot
+MAX_RANGE_TEXT = 10_000
+
+
+def max_frames() -> int:
+    """The most frames one range may name (``E2FGVI_MAX_FRAMES``): ranges are counted before any list is built."""
+    raw = os.environ.get(MAX_FRAMES_ENV, "")
+    if not raw:
+        return DEFAULT_MAX_FRAMES
+    if not raw.isdigit() or int(raw) < 1:
+        raise SequenceError(f"{MAX_FRAMES_ENV} must be a positive whole number, got {raw!r}")
+    return int(raw)
+
+
 def parse_frame_range(text: str) -> tuple[int, ...]:
-    """Frames of ``"1001-1100"``, ``"1001"``, ``"1001-1010,1020"`` or ``"1001-1100x2"``, sorted and unique."""
+    """Frames of ``"1001-1100"``, ``"1001"``, ``"1001-1010,1020"`` or ``"1001-1100x2"``, sorted and unique.
+
+    Each part is checked and counted before a single frame number is made, so ``1-200000000`` fails in
+    microseconds with the limit named (``max_frames``) instead of filling memory.
+    """
     if text is None or not str(text).strip():
         raise SequenceError("empty frame range: give e.g. 1001-1100, 1001, or 1001-1010,1020")
-    frames: set[int] = set()
+    if len(str(text)) > MAX_RANGE_TEXT:
+        raise SequenceError(f"frame range of {len(str(text))} characters: write it as ranges (e.g. 1001-1100)")
+    spans: list[range] = []
     for part in str(text).split(","):
         match = _RANGE_PART.match(part)
         if not match:
@@ -111,7 +140,17 @@ def parse_frame_range(text: str) -> tuple[int, ...]:
             raise SequenceError(f"frame range {text!r}: {part.strip()!r} is empty (end {end} before start {start})")
         if step < 1:
             raise SequenceError(f"frame range {text!r}: step in {part.strip()!r} must be at least 1")
-        frames.update(range(start, end + 1, step))
+        spans.append(range(start, end + 1, step))
+    limit = max_frames()
+    count = sum(len(span) for span in spans)
+    if count > limit:
+        raise SequenceError(
+            f"frame range {str(text)[:80]!r} names {count} frames, more than the limit of {limit} "
+            f"({MAX_FRAMES_ENV}); give the shot's real range"
+        )
+    frames: set[int] = set()
+    for span in spans:
+        frames.update(span)
     return tuple(sorted(frames))
 
 
@@ -188,3 +227,35 @@ def _raise_on_gaps(seq: FrameSequence, wanted: Sequence[int], present: set[int],
         raise MissingFramesError(
             f"{seq.pattern}: missing frames {format_frame_ranges(missing)} (of {format_frame_ranges(wanted)}){hint}"
         )
+
+
+def file_identities(paths: Iterable[str]) -> dict[tuple[int, int], str]:
+    """``{(device, inode): path}`` of every existing file in ``paths``, links followed.
+
+    Why identities and not names: ``plate.####.png``, ``plate.%04d.png``, ``plate.@@@@.png`` and a symlinked folder
+    all name the same files; only the file system can say two names are one file.
+    """
+    identities: dict[tuple[int, int], str] = {}
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError):
+            continue
+        identities.setdefault((info.st_dev, info.st_ino), path)
+    return identities
+
+
+def check_outputs_spare_inputs(outputs: Iterable[str], inputs: Mapping[tuple[int, int], str]) -> None:
+    """Refuse (``ConfigError``) when any output path is the same file as an input frame (``file_identities``).
+
+    The one check for the CLI and the server, run before any work; ``io.writer.write_frame`` repeats it for each
+    frame just before the rename, so a folder swapped for a link meanwhile cannot overwrite an input either.
+    """
+    if not inputs:
+        return
+    for identity, path in file_identities(outputs).items():
+        if identity in inputs:
+            raise ConfigError(
+                f"output {path} is the same file as input {inputs[identity]}: it would overwrite the plate; "
+                "give --out a different folder or name"
+            )

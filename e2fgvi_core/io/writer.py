@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import re
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,10 +30,14 @@ __all__ = [
     "PROVENANCE_PREFIX",
     "check_output_folder",
     "provenance_attributes",
+    "sweep_stale_temp_files",
     "write_frame",
 ]
 
 PROVENANCE_PREFIX = "e2fgvi:"
+# Temp names written here: ".<name>.<pid>-<hex>.tmp<suffix>" (and the write probe): a dead pid means a leftover.
+STALE_TEMP = re.compile(r"^\.(?:.+\.|e2fgvi-write-check\.)(\d+)-[0-9a-f]{8}(?:\.tmp(?:\.\w+)?)?$")
+log = logging.getLogger("e2fgvi.io")
 LOSSY_EXR_COMPRESSIONS = frozenset({"dwaa", "dwab", "b44", "b44a", "pxr24"})
 _LOSSLESS_EXR_FALLBACK = "zip"
 # Formats that store arbitrary string attributes; the others get the provenance as JSON in ImageDescription.
@@ -45,6 +51,8 @@ def write_frame(
     *,
     compression: str | None = None,
     pixel_format: str | None = None,
+    protect: Mapping[tuple[int, int], str] | None = None,
+    no_links: bool = False,
 ) -> Path:
     """Write ``frame`` to ``path`` atomically and return the final path.
 
@@ -55,7 +63,16 @@ def write_frame(
     ``"uint16"``) stores the pixels in another format than their dtype. Missing folders are created. Formats that
     cannot hold custom attributes (TIFF, JPEG, DPX) get the provenance as JSON in ``ImageDescription`` unless the
     source already has one. Pixels are written as given: alpha is never premultiplied or divided out.
+    ``protect`` (``sequence.file_identities`` of the inputs): just before the rename the final path is checked again
+    against them, so a folder swapped for a link since the run started cannot make the write replace an input.
+    ``no_links`` (the server, whose output paths were resolved inside its roots at submit): the folder is opened
+    one component at a time refusing any symlink, and the frame is written and renamed relative to that open
+    folder, so a folder swapped for a link after the submit cannot send the write outside the roots.
     """
+    if no_links:
+        return _write_in_open_folder(
+            Path(os.path.abspath(os.fspath(path))), frame, metadata, compression, pixel_format, protect
+        )
     target = Path(os.fspath(path))
     format_name = _format_of_output(target)
     _ensure_folder(target)
@@ -74,11 +91,10 @@ def write_frame(
     handle = None
     try:
         handle = _oiio.create_output(str(temp), OutputError)
-        _oiio.check(handle.open(str(temp), spec), handle, "open", str(target), OutputError)
-        pixels = np.ascontiguousarray(frame.pixels)
-        _oiio.check(handle.write_image(pixels), handle, "write pixels to", str(target), OutputError)
+        _write_parts(handle, temp, target, spec, frame, _other_parts(frame, format_name))
         closing, handle = handle, None
         _oiio.check(closing.close(), closing, "finish", str(target), OutputError)
+        _refuse_protected(target, protect)
         os.replace(temp, target)
     except OSError as exc:
         _discard(handle, temp)
@@ -87,6 +103,154 @@ def write_frame(
         _discard(handle, temp)
         raise
     return target
+
+
+def _other_parts(frame: Frame, format_name: str) -> list[tuple[Any, np.ndarray]]:
+    """The parts after the first of a multi-part EXR source (depth, mattes, AOVs): copied into the output as they
+    are, so removing an object from the beauty does not silently drop the rest of the file."""
+    if format_name != "openexr" or not frame.path or _oiio.format_of(str(frame.path)) != "openexr":
+        return []
+    source = oiio.ImageInput.open(str(frame.path))
+    if source is None:
+        return []
+    parts = []
+    try:
+        index = 1
+        while source.seek_subimage(index, 0):
+            spec = oiio.ImageSpec(source.spec())
+            pixels = source.read_image(index, 0, 0, spec.nchannels, spec.format)
+            if pixels is None:
+                raise OutputError(f"cannot copy part {index} of {frame.path}: {source.geterror()}")
+            spec.channelformats = ()
+            parts.append((spec, pixels))
+            index += 1
+    finally:
+        source.close()
+    return parts
+
+
+def _write_parts(handle: Any, temp: Path, target: Path, spec: Any, frame: Frame, others: list) -> None:
+    """Write the result as the first part, then each other part of the source unchanged."""
+    specs = [spec, *(part_spec for part_spec, _ in others)]
+    opened = handle.open(str(temp), specs) if others else handle.open(str(temp), spec)
+    _oiio.check(opened, handle, "open", str(target), OutputError)
+    _oiio.check(
+        handle.write_image(np.ascontiguousarray(frame.pixels)), handle, "write pixels to", str(target), OutputError
+    )
+    for part_spec, pixels in others:
+        _oiio.check(handle.open(str(temp), part_spec, "AppendSubimage"), handle, "open", str(target), OutputError)
+        _oiio.check(handle.write_image(pixels), handle, "write a part of", str(target), OutputError)
+
+
+def _write_in_open_folder(target, frame, metadata, compression, pixel_format, protect) -> Path:
+    format_name = _format_of_output(target)
+    folder_fd = _open_folder_without_links(target)
+    try:
+        spec = _build_spec(target, frame, format_name, compression, pixel_format)
+        provenance = provenance_attributes(metadata or {})
+        for key, value in provenance.items():
+            spec.attribute(key, value)
+        if (
+            provenance
+            and format_name not in _FORMATS_WITH_CUSTOM_ATTRIBUTES
+            and not spec.get_string_attribute("ImageDescription")
+        ):
+            spec.attribute("ImageDescription", json.dumps(provenance, sort_keys=True))
+        temp_name = f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{target.suffix}"
+        proc_folder = Path(f"/proc/self/fd/{folder_fd}")
+        temp = proc_folder / temp_name if proc_folder.is_dir() else target.parent / temp_name
+        handle = None
+        try:
+            handle = _oiio.create_output(str(temp), OutputError)
+            _write_parts(handle, temp, target, spec, frame, _other_parts(frame, format_name))
+            closing, handle = handle, None
+            _oiio.check(closing.close(), closing, "finish", str(target), OutputError)
+            _refuse_protected(target, protect, folder_fd)
+            os.replace(temp_name, target.name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+        except OSError as exc:
+            _discard(handle, temp)
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        except BaseException:
+            _discard(handle, temp)
+            raise
+    finally:
+        os.close(folder_fd)
+    return target
+
+
+def _open_folder_without_links(target: Path) -> int:
+    """An fd of ``target``'s folder reached from ``/`` without following any symlink (missing folders are made)."""
+    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in target.parent.parts[1:]:
+            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+            try:
+                next_fd = os.open(part, flags, dir_fd=fd)
+            except FileNotFoundError:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o777, dir_fd=fd)
+                next_fd = os.open(part, flags, dir_fd=fd)
+            os.close(fd)
+            fd = next_fd
+    except OSError as exc:
+        os.close(fd)
+        raise OutputError(
+            f"cannot write {target}: its folder {target.parent} has changed since the job was accepted "
+            f"({part!r}: {exc.strerror or exc}; a link there is refused, as it could lead outside the output roots)"
+        ) from exc
+    return fd
+
+
+def _refuse_protected(
+    target: Path, protect: Mapping[tuple[int, int], str] | None, folder_fd: int | None = None
+) -> None:
+    if not protect:
+        return
+    try:
+        info = os.stat(target) if folder_fd is None else os.stat(target.name, dir_fd=folder_fd)
+    except (OSError, ValueError):
+        return
+    source = protect.get((info.st_dev, info.st_ino))
+    if source is not None:
+        raise OutputError(f"cannot write {target}: it is the same file as input {source}; nothing was replaced")
+
+
+def sweep_stale_temp_files(out_pattern: str) -> list[str]:
+    """Remove temp files a killed writer left in the output folder (their process is gone); return their names.
+
+    Outputs are written to a temp file and renamed, so a SIGKILL can leave a temp file but never a half-written
+    output. The next run (CLI or server job) writing to the same folder clears such leftovers; files of live processes are kept.
+    """
+    folder = os.path.dirname(out_pattern)
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        match = STALE_TEMP.match(name)
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        try:
+            os.remove(os.path.join(folder, name))
+            removed.append(name)
+        except OSError:
+            continue
+    if removed:
+        log.info("event=stale_temp_removed folder=%s files=%d", folder, len(removed))
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def check_output_folder(path: str | os.PathLike) -> Path:

@@ -54,6 +54,7 @@ def run_removal(
     sink: Any | None = None,
     on_warning: Callable[[str], None] | None = None,
     on_frame_written: Callable[[int, str | None], None] | None = None,
+    no_links: bool = False,
 ) -> RemovalSummary:
     """Run one removal and return its summary; raises an ``E2fgviError`` subclass on bad input.
 
@@ -65,6 +66,8 @@ def run_removal(
     ``plate``/``matte``/``out`` patterns (frames by value). ``on_warning(message)`` hears each warning when it
     arises (the summary lists them all again); ``on_frame_written(frame, path)`` hears each frame once its file is
     complete (path None for a memory sink), so a server streams results and knows what survived a cancel.
+    ``no_links`` (the server): each output frame is written relative to its folder opened without following links,
+    so a folder swapped for a link cannot escape.
     """
     return run_request(
         request,
@@ -76,4 +79,5 @@ def run_removal(
         sink=sink,
         on_warning=on_warning,
         on_frame_written=on_frame_written,
+        no_links=no_links,
     )

@@ -46,7 +46,7 @@ from e2fgvi_core.removal.prepare import (
 )
 from e2fgvi_core.removal.request import Progress, RemovalRequest, RemovalSummary
 from e2fgvi_core.removal.roi import Geometry, plan_geometry
-from e2fgvi_core.removal.sources import FileSink, MemorySink, SequenceSource, output_encoding_for
+from e2fgvi_core.removal.sources import FileSink, MemorySink, SequenceSource, input_paths, output_encoding_for
 
 
 @dataclass
@@ -397,6 +397,7 @@ def run_request(
     sink=None,
     on_warning=None,
     on_frame_written=None,
+    no_links: bool = False,
 ) -> RemovalSummary:
     """Open the sources and sink, pick the engine, and run the shot (the body of ``api.run_removal``)."""
     shot = request.shot_numbers()
@@ -421,7 +422,8 @@ def run_request(
     check_matte_outputs(request.matte_config, request.out, len(numbers))
     if sink is None:
         encoding = output_encoding_for(request, source, numbers[0]) if request.out else None
-        sink = FileSink(request.out, (request.plate, request.matte), encoding) if request.out else MemorySink()
+        inputs = input_paths(source, matte_source)
+        sink = FileSink(request.out, inputs, outputs, no_links, encoding) if request.out else MemorySink()
     sink.check()
     cache = cache if cache is not None else ShotCache()
     if progress is not None:

@@ -7,19 +7,18 @@ A source answers ``frame_numbers()``, ``read(frame) -> Frame`` and ``describe(fr
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from e2fgvi_core.errors import ConfigError, SequenceError
+from e2fgvi_core.errors import SequenceError
 from e2fgvi_core.io import matte as io_matte
 from e2fgvi_core.io.frame import Frame
 from e2fgvi_core.io.reader import read_frame
-from e2fgvi_core.io.sequence import FrameSequence, resolve_frames
-from e2fgvi_core.io.writer import check_output_folder, write_frame
+from e2fgvi_core.io.sequence import FrameSequence, check_outputs_spare_inputs, file_identities, resolve_frames
+from e2fgvi_core.io.writer import check_output_folder, sweep_stale_temp_files, write_frame
 
 
 class SequenceSource:
@@ -50,24 +49,53 @@ def matte_for_plate(plate, matte, channel: str | None) -> np.ndarray:
     return np.asarray(io_matte.matte_for_plate(plate, matte, channel), dtype=bool)
 
 
-class FileSink:
-    """Writes each finished frame atomically to ``pattern`` (temp file in the same folder + rename)."""
+def input_paths(*sources: Any) -> list[str]:
+    """The file of every frame of the sources read from disk (``SequenceSource``); frames by value have none."""
+    paths: list[str] = []
+    for source in sources:
+        if isinstance(source, SequenceSource):
+            paths.extend(source.sequence.path(frame) for frame in source.frame_numbers())
+    return paths
 
-    def __init__(self, pattern: str, inputs: Sequence[str | None] = (), encoding: OutputEncoding | None = None) -> None:
+
+class FileSink:
+    """Writes each finished frame atomically to ``pattern`` (temp file in the same folder + rename).
+
+    ``inputs`` are the files of the plate and matte frames: no output frame may be one of them (compared as files,
+    device and inode, before any work and again as each frame is renamed into place).
+    """
+
+    def __init__(
+        self,
+        pattern: str,
+        inputs: Sequence[str] = (),
+        frames: Sequence[int] = (),
+        no_links: bool = False,
+        encoding: OutputEncoding | None = None,
+    ) -> None:
         self.sequence = FrameSequence(pattern)
         self.encoding = encoding
-        for other in inputs:
-            if other and os.path.abspath(other) == os.path.abspath(pattern):
-                raise ConfigError(f"--out {pattern} is the same as an input pattern: it would overwrite the plate")
+        self.no_links = no_links  # the server: write relative to a folder reached without links (io.writer)
+        self._inputs = [p for p in inputs if p]
+        self._frames = tuple(frames)
+        self._protect: dict[tuple[int, int], str] = {}
 
     def check(self) -> None:
-        """Fail before any work when the output folder cannot be created or written (``io.writer``'s check)."""
+        """Fail before any work when the output folder cannot be created or written (``io.writer``'s check), or
+        when an output frame is an input file."""
+        self._protect = file_identities(self._inputs)
+        check_outputs_spare_inputs((self.sequence.path(f) for f in self._frames), self._protect)
         check_output_folder(self.sequence.pattern)
+        sweep_stale_temp_files(self.sequence.pattern)  # leftovers of a killed run (CLI or server) in this folder
 
     def write(self, frame: int, result, provenance: Mapping[str, Any]) -> str | None:
         if self.encoding is not None:
             result = self.encoding.apply(result)
-        return str(write_frame(self.sequence.path(frame), result, metadata=provenance))
+        return str(
+            write_frame(
+                self.sequence.path(frame), result, metadata=provenance, protect=self._protect, no_links=self.no_links
+            )
+        )
 
 
 def _as_frame(value: Any, where: str) -> Frame:

@@ -172,7 +172,7 @@ CLIENT_SCRIPT = textwrap.dedent("""
     from e2fgvi_host.client import Client
     client = Client(sys.argv[1], heartbeat_interval_s=0.5)
     handle = client.submit({"plate": sys.argv[2], "matte": sys.argv[3], "out": sys.argv[4], "engine": "propagate"},
-                           keep_running=sys.argv[5] == "keep",
+                           keep_running=sys.argv[5] == "keep", key="killed-client-job", secret="its-secret",
                            on_progress=lambda p: print("progress", p["frames_done"], flush=True))
     time.sleep(600)
 """)
@@ -206,11 +206,13 @@ def test_client_killed_mid_job_cancels_the_job_unless_it_asked_to_keep_running(
         process.kill()
         process.wait(10)
     with Client(server.address) as client:
-        if keep:  # still running after the lapse; a new client can find it by key and cancel it
+        if keep:  # still running after the lapse; its submitter re-attaches by key + secret + request and cancels
             _wait_for(lambda: "event=client_lapsed_job_kept" in server.log(), 30, "the lapse to be noticed")
             running = client.status()["running"]
             assert running is not None and running["state"] == "running"
-            handle = client.submit({}, key=running["key"])  # re-attaches by key: nothing new is queued
+            assert running["key"] is None and running["shot"] is None and not running["mine"]  # not this connection's
+            request = {"plate": long_shot["plate"], "matte": long_shot["matte"], "out": str(out), "engine": "propagate"}
+            handle = client.submit(request, key="killed-client-job", secret="its-secret")  # nothing new is queued
             assert handle.wait_accepted(10) == running["job_id"] and "reattached" in handle.events
             handle.cancel()
             with pytest.raises(wire.RemoteError, match="cancelled"):
@@ -280,7 +282,7 @@ def test_sigterm_cancels_or_finishes_the_running_job_and_exits_cleanly(server_fa
 
 
 def test_stale_temp_files_of_dead_writers_are_swept_and_live_ones_kept(tmp_path):
-    from e2fgvi_server.worker import sweep_stale_temp_files
+    from e2fgvi_core.io.writer import sweep_stale_temp_files
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait(30)
