@@ -76,16 +76,7 @@ def write_frame(
     target = Path(os.fspath(path))
     format_name = _format_of_output(target)
     _ensure_folder(target)
-    spec = _build_spec(target, frame, format_name, compression, pixel_format)
-    provenance = provenance_attributes(metadata or {})
-    for key, value in provenance.items():
-        spec.attribute(key, value)
-    if (
-        provenance
-        and format_name not in _FORMATS_WITH_CUSTOM_ATTRIBUTES
-        and not spec.get_string_attribute("ImageDescription")
-    ):
-        spec.attribute("ImageDescription", json.dumps(provenance, sort_keys=True))
+    spec = _spec_with_provenance(target, frame, format_name, compression, pixel_format, metadata)
 
     temp = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{target.suffix}")
     handle = None
@@ -142,20 +133,26 @@ def _write_parts(handle: Any, temp: Path, target: Path, spec: Any, frame: Frame,
         _oiio.check(handle.write_image(pixels), handle, "write a part of", str(target), OutputError)
 
 
+def _spec_with_provenance(target, frame, format_name, compression, pixel_format, metadata):
+    """The output spec with our provenance keys (in ImageDescription for formats without custom attributes)."""
+    spec = _build_spec(target, frame, format_name, compression, pixel_format)
+    provenance = provenance_attributes(metadata or {})
+    for key, value in provenance.items():
+        spec.attribute(key, value)
+    if (
+        provenance
+        and format_name not in _FORMATS_WITH_CUSTOM_ATTRIBUTES
+        and not spec.get_string_attribute("ImageDescription")
+    ):
+        spec.attribute("ImageDescription", json.dumps(provenance, sort_keys=True))
+    return spec
+
+
 def _write_in_open_folder(target, frame, metadata, compression, pixel_format, protect) -> Path:
     format_name = _format_of_output(target)
     folder_fd = _open_folder_without_links(target)
     try:
-        spec = _build_spec(target, frame, format_name, compression, pixel_format)
-        provenance = provenance_attributes(metadata or {})
-        for key, value in provenance.items():
-            spec.attribute(key, value)
-        if (
-            provenance
-            and format_name not in _FORMATS_WITH_CUSTOM_ATTRIBUTES
-            and not spec.get_string_attribute("ImageDescription")
-        ):
-            spec.attribute("ImageDescription", json.dumps(provenance, sort_keys=True))
+        spec = _spec_with_provenance(target, frame, format_name, compression, pixel_format, metadata)
         temp_name = f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{target.suffix}"
         proc_folder = Path(f"/proc/self/fd/{folder_fd}")
         temp = proc_folder / temp_name if proc_folder.is_dir() else target.parent / temp_name
