@@ -5,7 +5,8 @@ the node's frame range (internal Write nodes run with ``nuke.execute``, so Nuke'
 sends the range to ``e2fgvi-server`` by path through the host bridge (one job; results equal one whole-shot run),
 shows a ``ProgressTask`` with Cancel, and points the internal Read at the results. A frame that has no result yet
 shows the Read's error, never black. Knob values live in the script, and so do the Read's paths, so reopening the
-script shows the results again (the script-load callback re-counts them into the status line).
+script shows the results again (the script-load callback re-counts them into the status line). *Submit to farm*
+renders the inputs the same way and writes a farm job bundle by running ``e2fgvi farm bundle`` (``launcher.run_cli``).
 
 Every Nuke call is in ``adapter.py``; every server call in the bridge. The bridge parameters' knobs are made from
 ``describe()`` (names, defaults, ranges, labels, tooltips), so a new parameter appears here without an edit.
@@ -158,6 +159,31 @@ def params_of(node: Any) -> tuple[BridgeParams, bool, int, int]:
     return BridgeParams.from_mapping(values), matte_from == "Matte input", first, last
 
 
+def _connected_params(node: Any) -> tuple[BridgeParams, bool, int, int]:
+    """``params_of`` plus the inputs the settings need: what both buttons check before rendering anything."""
+    params, use_matte, first, last = params_of(node)
+    if not adapter.input_connected(node, 0):
+        raise ParamsError("connect the Source input")
+    if use_matte and not adapter.input_connected(node, 1):
+        raise ParamsError("connect the Matte input, or set Matte from to Source alpha / Source channel")
+    return params, use_matte, first, last
+
+
+def _render(
+    node: Any, where: dict[str, str], first: int, last: int, use_matte: bool, progress: adapter.Progress
+) -> str | None:
+    """Render Source (and Matte) to EXR over the range with the internal Writes; the error line, or None."""
+    progress.update(0, f"rendering inputs {first}-{last}")
+    adapter.set_write_paths(
+        node, where["source_full"], where["source_proxy"], where["matte_full"], where["matte_proxy"], half=False
+    )
+    try:
+        adapter.render_inputs(node, first, last, with_matte=use_matte)
+    except RuntimeError as exc:
+        return f"rendering the inputs failed: {_one_line(exc)}"
+    return None
+
+
 def process(node: Any) -> bool:
     """The *Process* button: render inputs, run the range on the server, point the Read at the results.
 
@@ -165,25 +191,16 @@ def process(node: Any) -> bool:
     previous results is lost (the server writes each frame atomically).
     """
     try:
-        params, use_matte, first, last = params_of(node)
-        if not adapter.input_connected(node, 0):
-            raise ParamsError("connect the Source input")
-        if use_matte and not adapter.input_connected(node, 1):
-            raise ParamsError("connect the Matte input, or set Matte from to Source alpha / Source channel")
+        params, use_matte, first, last = _connected_params(node)
     except (ParamsError, BridgeError) as exc:
         return _fail(node, str(getattr(exc, "message", None) or exc))
     mode = "proxy" if adapter.proxy_mode() else "full"
     where = paths(node)
     progress = adapter.Progress(f"Remove Object: {adapter.node_name(node)}")
     try:
-        progress.update(0, f"rendering inputs {first}-{last}")
-        adapter.set_write_paths(
-            node, where["source_full"], where["source_proxy"], where["matte_full"], where["matte_proxy"], half=False
-        )
-        try:
-            adapter.render_inputs(node, first, last, with_matte=use_matte)
-        except RuntimeError as exc:
-            return _fail(node, f"rendering the inputs failed: {_one_line(exc)}")
+        error = _render(node, where, first, last, use_matte, progress)
+        if error:
+            return _fail(node, error)
         if progress.cancelled():
             return _fail(node, "cancelled")
         effect = _effect_for(node, where, mode, use_matte, params)
@@ -206,14 +223,10 @@ def submit_to_farm(node: Any) -> str | None:
     when it refuses one).
     """
     try:
-        params, use_matte, first, last = params_of(node)
+        params, use_matte, first, last = _connected_params(node)
         chunk = adapter.knob_values(node, ["farm_chunk"])["farm_chunk"]
         if isinstance(chunk, bool) or not isinstance(chunk, (int, float)) or int(chunk) != chunk or chunk < 1:
             raise ParamsError(f"Farm chunk (farm_chunk) must be a whole number of frames, 1 or more; got {chunk!r}")
-        if not adapter.input_connected(node, 0):
-            raise ParamsError("connect the Source input")
-        if use_matte and not adapter.input_connected(node, 1):
-            raise ParamsError("connect the Matte input, or set Matte from to Source alpha / Source channel")
     except (ParamsError, BridgeError) as exc:
         _fail(node, str(getattr(exc, "message", None) or exc))
         return None
@@ -221,14 +234,9 @@ def submit_to_farm(node: Any) -> str | None:
     where = paths(node)
     progress = adapter.Progress(f"Remove Object: {adapter.node_name(node)} (farm)")
     try:
-        progress.update(0, f"rendering inputs {first}-{last}")
-        adapter.set_write_paths(
-            node, where["source_full"], where["source_proxy"], where["matte_full"], where["matte_proxy"], half=False
-        )
-        try:
-            adapter.render_inputs(node, first, last, with_matte=use_matte)
-        except RuntimeError as exc:
-            _fail(node, f"rendering the inputs failed: {_one_line(exc)}")
+        error = _render(node, where, first, last, use_matte, progress)
+        if error:
+            _fail(node, error)
             return None
         progress.update(50, "writing the farm job bundle")
         folder = _next_bundle_folder(os.path.join(work_folder(node), "farm"))
