@@ -33,6 +33,35 @@ def server_command() -> list[str]:
     return [sys.executable, "-m", "e2fgvi_server.main"]
 
 
+def cli_command() -> list[str]:
+    """How to run ``e2fgvi`` from a host: ``$E2FGVI_CLI_COMMAND``, else ``e2fgvi`` on PATH, else this Python.
+
+    Why a command and not an import: host Pythons cannot load torch, so a host runs the CLI as a subprocess.
+    """
+    configured = os.environ.get("E2FGVI_CLI_COMMAND")
+    if configured:
+        return shlex.split(configured)
+    found = shutil.which("e2fgvi")
+    if found:
+        return [found]
+    return [sys.executable, "-m", "e2fgvi_core.cli.main"]
+
+
+def run_cli(arguments: list[str], timeout_s: float = 600.0) -> subprocess.CompletedProcess:
+    """Run ``e2fgvi ARGUMENTS`` to the end and return it (stdout and stderr as text); never raises for its exit code.
+
+    A command that cannot start or runs past ``timeout_s`` comes back as exit code 2 with one line on stderr, the
+    CLI's own convention for an error, so a caller handles every failure the same way.
+    """
+    command = cli_command() + list(arguments)
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+    except OSError as exc:
+        return subprocess.CompletedProcess(command, 2, "", f"cannot run {command[0]}: {exc.strerror or exc}")
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(command, 2, "", f"{command[0]} did not finish in {timeout_s:.0f} s")
+
+
 def ensure_local_server(
     address: str = wire.DEFAULT_ADDRESS,
     *,

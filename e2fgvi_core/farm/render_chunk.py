@@ -74,35 +74,13 @@ def weights_sha256(request: RemovalRequest) -> str | None:
 
 
 def expected_provenance(request: RemovalRequest, frame: int, sha256: str | None) -> dict[str, str]:
-    """The ``e2fgvi:*`` attributes the runner writes on ``frame`` of this job, as the writer stores them.
-
-    Mirrors ``ShotRunner._provenance`` (engine, frame, shot protocol, model and weights, colour settings, propagate
-    settings); ``tests/farm`` checks it against frames the runner wrote, so the two cannot drift apart silently.
-    """
-    import json
-
+    """The ``e2fgvi:*`` attributes the runner writes on ``frame`` of this job (``removal.runner.job_provenance``, the
+    one place that knows them), as the writer stores them; the measured HDR keys are compared by ``is_complete``."""
     from e2fgvi_core.io.writer import provenance_attributes
+    from e2fgvi_core.removal.runner import job_provenance
 
-    config = request.config
-    data: dict[str, object] = {
-        "engine": request.engine,
-        "frame": frame,
-        "neighbor_stride": config.neighbor_stride,
-        "ref_step": config.ref_step,
-        "num_ref": config.num_ref,
-        "blend": config.blend,
-        "roi": config.roi,
-        "proxy": config.proxy,
-    }
-    if sha256 is not None:
-        data["model_variant"] = request.engine
-        data["weights_sha256"] = sha256
-    for key in ("colorspace", "display", "ocio_config"):
-        if getattr(request.colour, key):
-            data[key] = getattr(request.colour, key)
-    if request.engine == "propagate":
-        data["propagate"] = json.dumps(request.propagate.to_mapping(), sort_keys=True)
-    return provenance_attributes(data)
+    variant = request.engine if sha256 is not None else None
+    return provenance_attributes(job_provenance(request, request.engine, variant, sha256, frame))
 
 
 def is_complete(path: str, expected: dict[str, str], plate_path: str) -> bool:
@@ -119,8 +97,12 @@ def is_complete(path: str, expected: dict[str, str], plate_path: str) -> bool:
         return False
     if frame.pixels.shape[:2] != (plate.height, plate.width) or tuple(frame.channels) != tuple(plate.channels):
         return False
+    from e2fgvi_core.io.writer import provenance_attributes
+    from e2fgvi_core.removal.runner import MEASURED_PROVENANCE_KEYS
+
+    measured = set(provenance_attributes(dict.fromkeys(MEASURED_PROVENANCE_KEYS, 0)))
     found = {str(k): str(v) for k, v in frame.metadata.items() if str(k).startswith("e2fgvi:")}
-    return found == expected
+    return {k: v for k, v in found.items() if k not in measured} == expected
 
 
 def remove_stale_temp_files(pattern: str, frames: Sequence[int]) -> list[Path]:

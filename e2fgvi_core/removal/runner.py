@@ -335,45 +335,7 @@ class ShotRunner:
         return path, was_passthrough
 
     def _provenance(self, number: int) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "engine": self.engine.name,
-            "frame": number,
-            "neighbor_stride": self.config.neighbor_stride,
-            "ref_step": self.config.ref_step,
-            "num_ref": self.config.num_ref,
-            "blend": self.config.blend,
-            "roi": self.config.roi,
-            "proxy": self.config.proxy,
-        }
-        if self.engine.variant:
-            data["model_variant"] = self.engine.variant
-            data["weights_sha256"] = self.engine.weights_sha256
-        colour = self.request.colour
-        for key in ("colorspace", "display", "ocio_config"):
-            if getattr(colour, key):
-                data[key] = getattr(colour, key)
-        if self.engine.name == "propagate":
-            data["propagate"] = json.dumps(self.request.propagate.to_mapping(), sort_keys=True)
-        data.update(self._pixel_settings())
-        return data
-
-    def _pixel_settings(self) -> dict[str, Any]:
-        """Every other setting that changes pixels, for the provenance metadata (issue 10)."""
-        from e2fgvi_core import __version__
-
-        matte = self.matte
-        data: dict[str, Any] = {
-            "version": __version__,
-            "plate": self.request.plate or "by value",
-            "matte": self.request.matte or f"plate channel {matte.channel or 'A'}",
-            "matte_channel": matte.channel or "",
-            "matte_threshold": "default" if matte.threshold is None else matte.threshold,
-            "matte_invert": matte.invert,
-            "dilate": matte.dilate,
-            "feather": matte.feather,
-            "nan_policy": self.config.nan_policy,
-            "roi_margin": self.config.roi_margin,
-        }
+        data = job_provenance(self.request, self.engine.name, self.engine.variant, self.engine.weights_sha256, number)
         if self._exposed is not None:
             data["exposure"] = float(self._exposed.exposure)
             data["highlight_rolloff"] = self._exposed.knee or 0
@@ -436,3 +398,55 @@ def run_request(
         on_warning, on_frame_written,
     )  # fmt: skip
     return runner.run()
+
+
+MEASURED_PROVENANCE_KEYS = ("exposure", "highlight_rolloff")
+"""Provenance keys measured during a run (the HDR exposure), not known from the request alone."""
+
+
+def job_provenance(
+    request: RemovalRequest, engine: str, variant: str | None, weights_sha256: str | None, frame: int
+) -> dict[str, Any]:
+    """The provenance of one output frame that follows from the request alone (the farm's ``--resume`` compares it).
+
+    Every setting that changes pixels is here (issue 10), so a frame written by another job is never taken for ours;
+    the run adds the measured keys of ``MEASURED_PROVENANCE_KEYS``.
+    """
+    from e2fgvi_core import __version__
+
+    config = request.config
+    matte = request.matte_config
+    data: dict[str, Any] = {
+        "engine": engine,
+        "frame": frame,
+        "neighbor_stride": config.neighbor_stride,
+        "ref_step": config.ref_step,
+        "num_ref": config.num_ref,
+        "blend": config.blend,
+        "roi": config.roi,
+        "proxy": config.proxy,
+    }
+    if variant:
+        data["model_variant"] = variant
+        data["weights_sha256"] = weights_sha256
+    colour = request.colour
+    for key in ("colorspace", "display", "ocio_config"):
+        if getattr(colour, key):
+            data[key] = getattr(colour, key)
+    if engine == "propagate":
+        data["propagate"] = json.dumps(request.propagate.to_mapping(), sort_keys=True)
+    data.update(
+        {
+            "version": __version__,
+            "plate": request.plate or "by value",
+            "matte": request.matte or f"plate channel {matte.channel or 'A'}",
+            "matte_channel": matte.channel or "",
+            "matte_threshold": "default" if matte.threshold is None else matte.threshold,
+            "matte_invert": matte.invert,
+            "dilate": matte.dilate,
+            "feather": matte.feather,
+            "nan_policy": config.nan_policy,
+            "roi_margin": config.roi_margin,
+        }
+    )
+    return data

@@ -36,6 +36,16 @@ class BridgeParams:
     matte_channel: str | None = _param(
         None, "Matte channel", "channel of the matte clip (or of Source when there is no matte clip); empty: alpha"
     )
+    matte_dilate: int = _param(
+        4,
+        "Dilation",
+        "grow the matte N times by a 3x3 cross before filling (4: the official script)",
+        minimum=0,
+        maximum=256,
+    )
+    matte_feather: int = _param(
+        0, "Feather", "soft composite edge N pixels wide, inside the hole (0: hard edge)", minimum=0, maximum=256
+    )
     roi_margin: int = _param(48, "ROI margin", "context kept around the matte, in pixels", minimum=0, maximum=4096)
     proxy: float = _param(1.0, "Proxy scale", "process at this scale and upsample the fill", minimum=0.05, maximum=1.0)
     neighbor_stride: int = _param(5, "Neighbor stride", "local window stride of the model", minimum=1, maximum=100)

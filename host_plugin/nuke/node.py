@@ -5,7 +5,8 @@ the node's frame range (internal Write nodes run with ``nuke.execute``, so Nuke'
 sends the range to ``e2fgvi-server`` by path through the host bridge (one job; results equal one whole-shot run),
 shows a ``ProgressTask`` with Cancel, and points the internal Read at the results. A frame that has no result yet
 shows the Read's error, never black. Knob values live in the script, and so do the Read's paths, so reopening the
-script shows the results again (the script-load callback re-counts them into the status line).
+script shows the results again (the script-load callback re-counts them into the status line). *Submit to farm*
+renders the inputs the same way and writes a farm job bundle by running ``e2fgvi farm bundle`` (``launcher.run_cli``).
 
 Every Nuke call is in ``adapter.py``; every server call in the bridge. The bridge parameters' knobs are made from
 ``describe()`` (names, defaults, ranges, labels, tooltips), so a new parameter appears here without an edit.
@@ -19,6 +20,7 @@ import threading
 import time
 from typing import Any
 
+from .. import launcher
 from ..bridge import BridgeError, BridgeParams, ParamsError, PathClip, RemoveObjectEffect, describe
 from . import adapter
 
@@ -31,6 +33,9 @@ MATTE_FROM = ("Matte input", "Source alpha", "Source channel")
 _NOT_KNOBS = ("shot", "chunk_size", "matte_channel")
 _KIND_OF_TYPE = {"int": "int", "float": "float", "str": "string"}
 POLL_S = 0.1
+FARM_CHUNK = 10  # frames per farm task by default: `e2fgvi farm bundle --chunk`'s default (a test checks it)
+# `e2fgvi remove` flags whose name is not the request key's (every other key `k` is `--k` with dashes).
+_FLAG_OF_KEY = {"matte_dilate": "--dilate", "matte_feather": "--feather"}
 
 _effects: dict[str, RemoveObjectEffect] = {}  # one bridge effect per node: its frame cache outlives a Process
 
@@ -84,6 +89,14 @@ def knob_specs(first: int, last: int) -> list[adapter.KnobSpec]:
             "Process",
             "render the inputs, clean the range on the server, show the result",
             command=f"import {__name__} as remove_object; remove_object.process(nuke.thisNode())",
+        ),
+        adapter.KnobSpec("int", "farm_chunk", "Farm chunk", "frames per farm task (1 or more)", default=FARM_CHUNK),
+        adapter.KnobSpec(
+            "button",
+            "submit_farm",
+            "Submit to farm",
+            "render the inputs and write a farm job bundle (for deadline bundle submit or openjd run)",
+            command=f"import {__name__} as remove_object; remove_object.submit_to_farm(nuke.thisNode())",
         ),
         adapter.KnobSpec("text", "status", "", default="not processed yet"),
     ]
@@ -146,6 +159,31 @@ def params_of(node: Any) -> tuple[BridgeParams, bool, int, int]:
     return BridgeParams.from_mapping(values), matte_from == "Matte input", first, last
 
 
+def _connected_params(node: Any) -> tuple[BridgeParams, bool, int, int]:
+    """``params_of`` plus the inputs the settings need: what both buttons check before rendering anything."""
+    params, use_matte, first, last = params_of(node)
+    if not adapter.input_connected(node, 0):
+        raise ParamsError("connect the Source input")
+    if use_matte and not adapter.input_connected(node, 1):
+        raise ParamsError("connect the Matte input, or set Matte from to Source alpha / Source channel")
+    return params, use_matte, first, last
+
+
+def _render(
+    node: Any, where: dict[str, str], first: int, last: int, use_matte: bool, progress: adapter.Progress
+) -> str | None:
+    """Render Source (and Matte) to EXR over the range with the internal Writes; the error line, or None."""
+    progress.update(0, f"rendering inputs {first}-{last}")
+    adapter.set_write_paths(
+        node, where["source_full"], where["source_proxy"], where["matte_full"], where["matte_proxy"], half=False
+    )
+    try:
+        adapter.render_inputs(node, first, last, with_matte=use_matte)
+    except RuntimeError as exc:
+        return f"rendering the inputs failed: {_one_line(exc)}"
+    return None
+
+
 def process(node: Any) -> bool:
     """The *Process* button: render inputs, run the range on the server, point the Read at the results.
 
@@ -153,25 +191,16 @@ def process(node: Any) -> bool:
     previous results is lost (the server writes each frame atomically).
     """
     try:
-        params, use_matte, first, last = params_of(node)
-        if not adapter.input_connected(node, 0):
-            raise ParamsError("connect the Source input")
-        if use_matte and not adapter.input_connected(node, 1):
-            raise ParamsError("connect the Matte input, or set Matte from to Source alpha / Source channel")
+        params, use_matte, first, last = _connected_params(node)
     except (ParamsError, BridgeError) as exc:
         return _fail(node, str(getattr(exc, "message", None) or exc))
     mode = "proxy" if adapter.proxy_mode() else "full"
     where = paths(node)
     progress = adapter.Progress(f"Remove Object: {adapter.node_name(node)}")
     try:
-        progress.update(0, f"rendering inputs {first}-{last}")
-        adapter.set_write_paths(
-            node, where["source_full"], where["source_proxy"], where["matte_full"], where["matte_proxy"], half=False
-        )
-        try:
-            adapter.render_inputs(node, first, last, with_matte=use_matte)
-        except RuntimeError as exc:
-            return _fail(node, f"rendering the inputs failed: {_one_line(exc)}")
+        error = _render(node, where, first, last, use_matte, progress)
+        if error:
+            return _fail(node, error)
         if progress.cancelled():
             return _fail(node, "cancelled")
         effect = _effect_for(node, where, mode, use_matte, params)
@@ -183,6 +212,80 @@ def process(node: Any) -> bool:
         return True
     finally:
         progress.close()
+
+
+def submit_to_farm(node: Any) -> str | None:
+    """The *Submit to farm* button: render the inputs as *Process* does, then write a farm job bundle of the range.
+
+    The bundle is written by ``e2fgvi farm bundle`` run as a subprocess (the host's Python cannot load the engine);
+    the artist gets the bundle folder and the commands that submit or run it. Returns the folder, or None after a
+    one-line message (a bad setting is refused before anything is rendered or written; the CLI writes no bundle
+    when it refuses one).
+    """
+    try:
+        params, use_matte, first, last = _connected_params(node)
+        chunk = adapter.knob_values(node, ["farm_chunk"])["farm_chunk"]
+        if isinstance(chunk, bool) or not isinstance(chunk, (int, float)) or int(chunk) != chunk or chunk < 1:
+            raise ParamsError(f"Farm chunk (farm_chunk) must be a whole number of frames, 1 or more; got {chunk!r}")
+    except (ParamsError, BridgeError) as exc:
+        _fail(node, str(getattr(exc, "message", None) or exc))
+        return None
+    mode = "proxy" if adapter.proxy_mode() else "full"
+    where = paths(node)
+    progress = adapter.Progress(f"Remove Object: {adapter.node_name(node)} (farm)")
+    try:
+        error = _render(node, where, first, last, use_matte, progress)
+        if error:
+            _fail(node, error)
+            return None
+        progress.update(50, "writing the farm job bundle")
+        folder = _next_bundle_folder(os.path.join(work_folder(node), "farm"))
+        arguments = ["farm", "bundle", folder, "--plate", where[f"source_{mode}"]]
+        if use_matte:
+            arguments += ["--matte", where[f"matte_{mode}"]]
+        arguments += ["--out", where[f"clean_{mode}"], "--shot", f"{first}-{last}", "--chunk", str(int(chunk))]
+        arguments += farm_flags(params)
+        done = launcher.run_cli(arguments)
+        if done.returncode != 0:
+            _fail(node, _cli_error(done.stderr))
+            return None
+        run_here = [
+            line.split("run it here:", 1)[1].strip() for line in done.stderr.splitlines() if "run it here:" in line
+        ]
+        adapter.set_knob(node, "status", f"farm bundle written: {folder} ({first}-{last}, {mode})")
+        lines = [f"Remove Object: farm job bundle written to {folder}", f"submit it: deadline bundle submit {folder}"]
+        lines += [f"or run it here: {text}" for text in run_here[:1]]
+        adapter.message("\n".join(lines))
+        return folder
+    finally:
+        progress.close()
+
+
+def farm_flags(params: BridgeParams) -> list[str]:
+    """The node's settings as ``e2fgvi farm bundle`` flags (the shot and chunk travel as ``--shot``/``--chunk``)."""
+    flags = []
+    for key, value in params.request_fields().items():
+        if key != "shot":
+            flags += [_FLAG_OF_KEY.get(key, "--" + key.replace("_", "-")), str(value)]
+    return flags
+
+
+def _next_bundle_folder(parent: str) -> str:
+    """A new ``bundle_vNNN`` folder name under ``parent``: a bundle already written (maybe submitted) is never reused."""
+    number = 1
+    while os.path.exists(os.path.join(parent, f"bundle_v{number:03d}")):
+        number += 1
+    return os.path.join(parent, f"bundle_v{number:03d}")
+
+
+def _cli_error(stderr: str) -> str:
+    """The CLI's one error line without its program prefix (``e2fgvi farm: error: ...``)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    text = lines[-1] if lines else "e2fgvi farm bundle failed without a message"
+    for prefix in ("e2fgvi farm: error:", "e2fgvi: error:", "error:"):
+        if text.startswith(prefix):
+            return text[len(prefix) :].strip()
+    return text
 
 
 def _effect_for(node: Any, where: dict[str, str], mode: str, use_matte: bool, params: BridgeParams):

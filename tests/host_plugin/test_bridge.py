@@ -97,7 +97,7 @@ def _path_effect(address: str, folder: Path, out: str = "clean", **changes) -> R
     )
 
 
-def _whole_run(folder: Path) -> dict[int, np.ndarray]:
+def _whole_run(folder: Path, *flags: str, out: str = "whole") -> dict[int, np.ndarray]:
     command = [
         sys.executable,
         "-m",
@@ -108,18 +108,19 @@ def _whole_run(folder: Path) -> dict[int, np.ndarray]:
         "--matte",
         str(folder / "matte.%04d.exr"),
         "--out",
-        str(folder / "whole.%04d.exr"),
+        str(folder / f"{out}.%04d.exr"),
         "--frames",
         SHOT,
         "--engine",
         "propagate",
         "--quiet",
+        *flags,
     ]
     done = subprocess.run(
         command, cwd=PROJECT_ROOT, env=_env(), capture_output=True, text=True, timeout=300, check=False
     )
     assert done.returncode == 0, done.stderr
-    return {f: read_frame(folder / f"whole.{f:04d}.exr").pixels for f in range(FIRST, FIRST + COUNT)}
+    return {f: read_frame(folder / f"{out}.{f:04d}.exr").pixels for f in range(FIRST, FIRST + COUNT)}
 
 
 def test_params_are_removal_request_keys_and_described():
@@ -202,6 +203,28 @@ def test_chunks_by_path_equal_one_whole_run(server_address, shot):
         assert result.path == str(shot / f"clean.{frame:04d}.exr")
         np.testing.assert_array_equal(read_frame(result.path).pixels, whole[frame], err_msg=str(frame))
     assert reports[-1].frames_done == reports[-1].frames_total == 4
+
+
+def test_a_changed_dilation_or_feather_recomputes_and_equals_e2fgvi_remove(server_address, shot):
+    address, _ = server_address
+    chunk = range(FIRST, FIRST + 4)
+    with _path_effect(address, shot) as effect:
+        default = {r.frame: read_frame(r.path).pixels for r in effect.process_range(chunk[0], chunk[-1])}
+        for dilate, feather in ((1, 0), (1, 2)):
+            effect.frames_computed.clear()
+            effect.set_params(_params(address, matte_dilate=dilate, matte_feather=feather))
+            results = effect.process_range(chunk[0], chunk[-1])
+            assert effect.frames_computed == list(chunk)  # the cached frames of the old setting are not reused
+            whole = _whole_run(shot, "--dilate", str(dilate), "--feather", str(feather), out=f"d{dilate}f{feather}")
+            for result in results:
+                np.testing.assert_array_equal(
+                    read_frame(result.path).pixels, whole[result.frame], err_msg=str(result.frame)
+                )
+        effect.frames_computed.clear()
+        effect.set_params(_params(address, matte_dilate=1, matte_feather=2))
+        effect.process_range(chunk[0], chunk[-1])
+        assert effect.frames_computed == []  # same settings again: served from the cache
+    assert not np.array_equal(default[FIRST], whole[FIRST])  # the settings do change pixels
 
 
 def test_by_value_equals_by_path_and_is_served_from_the_cache(server_address, shot):

@@ -67,7 +67,7 @@ def test_menu_shortcut_and_knobs_follow_describe(nuke_session):
             assert knob.values() == list(param["choices"])
     assert (knobs["range_first"].value(), knobs["range_last"].value()) == (1001, 1010)
     assert knobs["matte_from"].values() == list(remove_node.MATTE_FROM)
-    assert "Submit to farm" not in {k.label() for k in knobs.values()}
+    assert knobs["submit_farm"].label() == "Submit to farm" and knobs["farm_chunk"].value() == remove_node.FARM_CHUNK
 
 
 def test_process_writes_what_e2fgvi_remove_writes(nuke_session, server, shot, tmp_path):
