@@ -80,7 +80,8 @@ def expected_provenance(request: RemovalRequest, frame: int, sha256: str | None)
     from e2fgvi_core.removal.runner import job_provenance
 
     variant = request.engine if sha256 is not None else None
-    return provenance_attributes(job_provenance(request, request.engine, variant, sha256, frame))
+    attributes = provenance_attributes(job_provenance(request, request.engine, variant, sha256, frame))
+    return {key: value for key, value in attributes.items() if value != ""}  # files keep no empty strings
 
 
 def is_complete(path: str, expected: dict[str, str], plate_path: str) -> bool:
