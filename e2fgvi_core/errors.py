@@ -147,6 +147,7 @@ ERROR_CLASSES: dict[str, type[E2fgviError]] = {
         AccessDeniedError,
         UnknownJobError,
         KeyConflictError,
+        TrainingError,
         ModelInputError,
         ClientError,
         ServerUnavailableError,
