@@ -106,7 +106,7 @@ class ProgressBar:
         self._drawn = False
 
     def __call__(self, report) -> None:
-        from e2fgvi_core.cli.remove import _clock
+        from e2fgvi_core.cli.report import _clock
 
         if not self.enabled:
             return
