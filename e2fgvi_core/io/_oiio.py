@@ -104,8 +104,17 @@ def read_attributes(spec: Any) -> tuple[dict[str, Any], dict[str, str]]:
         if param.name in _SKIPPED_ATTRIBUTES:
             continue
         values[param.name] = param.value
-        types[param.name] = str(param.type)
+        types[param.name] = _type_name(param.type)
     return values, types
+
+
+def _type_name(typedesc: Any) -> str:
+    """A type name that ``oiio.TypeDesc`` parses back on every OpenImageIO this package supports.
+
+    OpenImageIO 3.0 prints a rational as ``rational2i``, a name its own ``TypeDesc`` does not parse, so the writer
+    would store the frame rate as a plain pair of ints; ``rational`` parses on 2.5 to 3.2.
+    """
+    return "rational" if typedesc == oiio.TypeRational else str(typedesc)
 
 
 def write_attributes(spec: Any, values: dict[str, Any], types: dict[str, str], same_format: bool) -> None:
