@@ -44,6 +44,24 @@ def subprocess_env(pythonpath: str | None = None, **extra: str) -> dict[str, str
     return env
 
 
+def run_python(
+    arguments: list[str], timeout_s: float = 60.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """``python ARGUMENTS`` run in the checkout to the end (output as text), as a user would start our commands.
+
+    ``env`` defaults to ``subprocess_env()``; the exit code is the caller's to check.
+    """
+    return subprocess.run(
+        [sys.executable, *arguments],
+        cwd=PROJECT_ROOT,
+        env=subprocess_env() if env is None else env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout_s,
+    )
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

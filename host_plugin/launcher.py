@@ -24,13 +24,7 @@ LOCAL_SERVER_START_TIMEOUT_S = 120.0
 
 def server_command() -> list[str]:
     """How to start a server: ``$E2FGVI_SERVER_COMMAND``, else ``e2fgvi-server`` on PATH, else this Python."""
-    configured = os.environ.get("E2FGVI_SERVER_COMMAND")
-    if configured:
-        return shlex.split(configured)
-    found = shutil.which("e2fgvi-server")
-    if found:
-        return [found]
-    return [sys.executable, "-m", "e2fgvi_server.main"]
+    return _command("E2FGVI_SERVER_COMMAND", "e2fgvi-server", "e2fgvi_server.main")
 
 
 def cli_command() -> list[str]:
@@ -38,13 +32,15 @@ def cli_command() -> list[str]:
 
     Why a command and not an import: host Pythons cannot load torch, so a host runs the CLI as a subprocess.
     """
-    configured = os.environ.get("E2FGVI_CLI_COMMAND")
+    return _command("E2FGVI_CLI_COMMAND", "e2fgvi", "e2fgvi_core.cli.main")
+
+
+def _command(variable: str, program: str, module: str) -> list[str]:
+    configured = os.environ.get(variable)
     if configured:
         return shlex.split(configured)
-    found = shutil.which("e2fgvi")
-    if found:
-        return [found]
-    return [sys.executable, "-m", "e2fgvi_core.cli.main"]
+    found = shutil.which(program)
+    return [found] if found else [sys.executable, "-m", module]
 
 
 def run_cli(arguments: list[str], timeout_s: float = 600.0) -> subprocess.CompletedProcess:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from e2fgvi_core.errors import ConfigError
 from e2fgvi_core.farm.render_chunk import SERVER_ENV
+from e2fgvi_core.processes import process_alive
 
 STOP_TIMEOUT_S = 30.0
 START_TIMEOUT_S = 120.0
@@ -76,23 +77,13 @@ def start_session_server(state: Path, out: str, device: str | None = None) -> Se
     return server
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _wait_gone(pid: int, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not process_alive(pid):
             return True
         time.sleep(0.1)
-    return not _alive(pid)
+    return not process_alive(pid)
 
 
 def stop_session_server(state: Path) -> SessionServer | None:

@@ -24,6 +24,7 @@ import OpenImageIO as oiio
 from e2fgvi_core.errors import OutputError
 from e2fgvi_core.io import _oiio
 from e2fgvi_core.io.frame import Frame
+from e2fgvi_core.processes import process_alive
 
 __all__ = [
     "LOSSY_EXR_COMPRESSIONS",
@@ -69,31 +70,45 @@ def write_frame(
     one component at a time refusing any symlink, and the frame is written and renamed relative to that open
     folder, so a folder swapped for a link after the submit cannot send the write outside the roots.
     """
-    if no_links:
-        return _write_in_open_folder(
-            Path(os.path.abspath(os.fspath(path))), frame, metadata, compression, pixel_format, protect
-        )
-    target = Path(os.fspath(path))
+    target = Path(os.path.abspath(os.fspath(path))) if no_links else Path(os.fspath(path))
     format_name = _format_of_output(target)
-    _ensure_folder(target)
-    spec = _spec_with_provenance(target, frame, format_name, compression, pixel_format, metadata)
-
-    temp = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{target.suffix}")
-    handle = None
+    # With no_links every step below works relative to this fd, never through the path's folders again.
+    folder_fd = _open_folder_without_links(target) if no_links else None
     try:
-        handle = _oiio.create_output(str(temp), OutputError)
-        _write_parts(handle, temp, target, spec, frame, _other_parts(frame, format_name))
-        closing, handle = handle, None
-        _oiio.check(closing.close(), closing, "finish", str(target), OutputError)
-        _refuse_protected(target, protect)
-        os.replace(temp, target)
-    except OSError as exc:
-        _discard(handle, temp)
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    except BaseException:
-        _discard(handle, temp)
-        raise
+        if folder_fd is None:
+            _ensure_folder(target)
+        spec = _spec_with_provenance(target, frame, format_name, compression, pixel_format, metadata)
+        temp_name = f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{target.suffix}"
+        temp = _temp_path(target, temp_name, folder_fd)
+        handle = None
+        try:
+            handle = _oiio.create_output(str(temp), OutputError)
+            _write_parts(handle, temp, target, spec, frame, _other_parts(frame, format_name))
+            closing, handle = handle, None
+            _oiio.check(closing.close(), closing, "finish", str(target), OutputError)
+            _refuse_protected(target, protect, folder_fd)
+            if folder_fd is None:
+                os.replace(temp, target)
+            else:
+                os.replace(temp_name, target.name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+        except OSError as exc:
+            _discard(handle, temp)
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        except BaseException:
+            _discard(handle, temp)
+            raise
+    finally:
+        if folder_fd is not None:
+            os.close(folder_fd)
     return target
+
+
+def _temp_path(target: Path, temp_name: str, folder_fd: int | None) -> Path:
+    """Where OpenImageIO writes the temp file: beside ``target``, or inside the open folder through /proc."""
+    if folder_fd is None:
+        return target.with_name(temp_name)
+    proc_folder = Path(f"/proc/self/fd/{folder_fd}")
+    return proc_folder / temp_name if proc_folder.is_dir() else target.parent / temp_name
 
 
 def _other_parts(frame: Frame, format_name: str) -> list[tuple[Any, np.ndarray]]:
@@ -148,33 +163,6 @@ def _spec_with_provenance(target, frame, format_name, compression, pixel_format,
     return spec
 
 
-def _write_in_open_folder(target, frame, metadata, compression, pixel_format, protect) -> Path:
-    format_name = _format_of_output(target)
-    folder_fd = _open_folder_without_links(target)
-    try:
-        spec = _spec_with_provenance(target, frame, format_name, compression, pixel_format, metadata)
-        temp_name = f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{target.suffix}"
-        proc_folder = Path(f"/proc/self/fd/{folder_fd}")
-        temp = proc_folder / temp_name if proc_folder.is_dir() else target.parent / temp_name
-        handle = None
-        try:
-            handle = _oiio.create_output(str(temp), OutputError)
-            _write_parts(handle, temp, target, spec, frame, _other_parts(frame, format_name))
-            closing, handle = handle, None
-            _oiio.check(closing.close(), closing, "finish", str(target), OutputError)
-            _refuse_protected(target, protect, folder_fd)
-            os.replace(temp_name, target.name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
-        except OSError as exc:
-            _discard(handle, temp)
-            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
-        except BaseException:
-            _discard(handle, temp)
-            raise
-    finally:
-        os.close(folder_fd)
-    return target
-
-
 def _open_folder_without_links(target: Path) -> int:
     """An fd of ``target``'s folder reached from ``/`` without following any symlink (missing folders are made)."""
     fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
@@ -226,7 +214,7 @@ def sweep_stale_temp_files(out_pattern: str) -> list[str]:
         return removed
     for name in names:
         match = STALE_TEMP.match(name)
-        if match is None or _process_alive(int(match.group(1))):
+        if match is None or process_alive(int(match.group(1))):
             continue
         try:
             os.remove(os.path.join(folder, name))
@@ -236,18 +224,6 @@ def sweep_stale_temp_files(out_pattern: str) -> list[str]:
     if removed:
         log.info("event=stale_temp_removed folder=%s files=%d", folder, len(removed))
     return removed
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def check_output_folder(path: str | os.PathLike) -> Path:

@@ -230,6 +230,16 @@ def run_in_blender(kind: str, address: str, out_dir: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _cli_remove(plate: Path, out_dir: Path, frames: int) -> subprocess.CompletedProcess:
+    """``e2fgvi remove`` on the shared clip's matte, as an artist would run it outside Blender."""
+    command = [sys.executable, "-m", "e2fgvi_core.cli.main", "remove", "--plate", str(plate)]
+    command += ["--matte", str(CLIP / "masks" / "#####.png"), "--out", str(out_dir / "#####.png")]
+    command += ["--frames", f"0-{frames - 1}", "--engine", "propagate", "--quiet"]
+    return subprocess.run(
+        command, cwd=PROJECT_ROOT, env=_env(), capture_output=True, text=True, timeout=600, check=False
+    )
+
+
 def files_under(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
 
@@ -313,31 +323,7 @@ def test_remove_object_adds_an_aligned_strip_equal_to_e2fgvi_remove(server, tmp_
     assert clean["files"] == plate["files"] and Path(clean["directory"]) == out_dir / "plate_clean_v001"
     assert files_under(out_dir / "plate_clean_v001") == plate["files"]
 
-    cli = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "e2fgvi_core.cli.main",
-            "remove",
-            "--plate",
-            str(CLIP / "frames" / "#####.png"),
-            "--matte",
-            str(CLIP / "masks" / "#####.png"),
-            "--out",
-            str(tmp_path / "cli" / "#####.png"),
-            "--frames",
-            f"0-{FRAMES - 1}",
-            "--engine",
-            "propagate",
-            "--quiet",
-        ],
-        cwd=PROJECT_ROOT,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    cli = _cli_remove(CLIP / "frames" / "#####.png", tmp_path / "cli", FRAMES)
     assert cli.returncode == 0, cli.stderr
     for name in plate["files"]:
         ours = read_frame(Path(clean["directory"]) / name).pixels
@@ -368,31 +354,7 @@ def test_a_movie_plate_is_rendered_to_frames_and_the_result_aligned(server, tmp_
     assert clean["files"] == [f"{i:05d}.png" for i in range(MOVIE_FRAMES)]  # numbered like the matte's files
     assert sorted(p.name for p in out_dir.iterdir()) == ["movie_clean_v001"]  # the rendered inputs are gone
     frames = Path(f"{out_dir}-frames")
-    cli = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "e2fgvi_core.cli.main",
-            "remove",
-            "--plate",
-            str(frames / "#####.png"),
-            "--matte",
-            str(CLIP / "masks" / "#####.png"),
-            "--out",
-            str(tmp_path / "cli" / "#####.png"),
-            "--frames",
-            f"0-{MOVIE_FRAMES - 1}",
-            "--engine",
-            "propagate",
-            "--quiet",
-        ],
-        cwd=PROJECT_ROOT,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    cli = _cli_remove(frames / "#####.png", tmp_path / "cli", MOVIE_FRAMES)
     assert cli.returncode == 0, cli.stderr
     for name in clean["files"]:
         ours = read_frame(Path(clean["directory"]) / name).pixels

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import numpy as np
 
 from e2fgvi_core.io.reader import read_frame
+from e2fgvi_core.testing import run_python
 
 CLI_TIMEOUT_S = 120
 
 
 def _e2fgvi(support, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "e2fgvi_core.cli.main", *args],
-        cwd=support.PROJECT_ROOT,
-        env=support.subprocess_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=CLI_TIMEOUT_S,
+    return run_python(
+        ["-m", "e2fgvi_core.cli.main", *args],
+        timeout_s=CLI_TIMEOUT_S,
     )
 
 

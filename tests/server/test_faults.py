@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from e2fgvi_core.io.reader import read_frame
+from e2fgvi_core.testing import run_python
 from e2fgvi_host.client import Client, ClientError
 from e2fgvi_server import protocol as wire
 
@@ -109,15 +110,11 @@ def test_the_cli_wait_has_an_overall_bound_and_cancels_the_job(server, server_fa
     slow = _slow_shot(support, server_factory)
     out = str(server_factory.roots / "slow" / "cli.%04d.exr")
     started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "e2fgvi_core.cli.main", "remove", "--plate", slow["plate"], "--matte", slow["matte"]]
+    done = run_python(
+        ["-m", "e2fgvi_core.cli.main", "remove", "--plate", slow["plate"], "--matte", slow["matte"]]
         + ["--out", out, "--engine", "propagate", "--quiet", "--server", server.address],
-        cwd=support.PROJECT_ROOT,
         env=support.subprocess_env(E2FGVI_REMOTE_TIMEOUT_S="1"),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+        timeout_s=120,
     )
     assert done.returncode != 0 and time.monotonic() - started < 60
     lines = done.stderr.strip().splitlines()
@@ -166,15 +163,10 @@ def test_a_huge_frame_range_is_refused_at_once_and_never_stalls_the_broker(clien
         handle.wait(30)
     assert time.monotonic() - started < 5
     assert client.ping() < 1.0
-    done = subprocess.run(
-        [sys.executable, "-m", "e2fgvi_core.cli.main", "remove", "--plate", shot["plate"], "--matte", shot["matte"]]
+    done = run_python(
+        ["-m", "e2fgvi_core.cli.main", "remove", "--plate", shot["plate"], "--matte", shot["matte"]]
         + ["--out", out, "--frames", "1-30000000", "--engine", "propagate", "--quiet"],
-        cwd=support.PROJECT_ROOT,
-        env=support.subprocess_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
+        timeout_s=60,
     )
     assert done.returncode == 2 and "E2FGVI_MAX_FRAMES" in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
@@ -228,14 +220,9 @@ print(json.dumps(answers))
 def _as_other_user(support, address: str, shot: dict, out: str) -> dict:
     import json
 
-    done = subprocess.run(
-        [sys.executable, "-c", OTHER_USER_SCRIPT, address, shot["plate"], shot["matte"], out],
-        cwd=support.PROJECT_ROOT,
-        env=support.subprocess_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=90,
+    done = run_python(
+        ["-c", OTHER_USER_SCRIPT, address, shot["plate"], shot["matte"], out],
+        timeout_s=90,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -383,15 +370,10 @@ def test_the_cli_sweeps_temp_files_left_by_a_killed_run(shot_maker, tmp_path, su
     stale.write_bytes(b"half a frame")
     live = out / f".clean.1002.exr.{os.getpid()}-0123abcd.tmp.exr"  # a writer still running: kept
     live.write_bytes(b"in progress")
-    done = subprocess.run(
-        [sys.executable, "-m", "e2fgvi_core.cli.main", "remove", "--plate", shot["plate"], "--matte", shot["matte"]]
+    done = run_python(
+        ["-m", "e2fgvi_core.cli.main", "remove", "--plate", shot["plate"], "--matte", shot["matte"]]
         + ["--out", str(out / "clean.%04d.exr"), "--engine", "propagate", "--quiet"],
-        cwd=support.PROJECT_ROOT,
-        env=support.subprocess_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+        timeout_s=120,
     )
     assert done.returncode == 0, done.stderr
     assert not stale.exists() and live.exists()

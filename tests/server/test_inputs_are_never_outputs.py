@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from e2fgvi_core.errors import OutputError
 from e2fgvi_core.io.frame import Frame
 from e2fgvi_core.io.sequence import file_identities
 from e2fgvi_core.io.writer import write_frame
+from e2fgvi_core.testing import run_python
 
 CLI_TIMEOUT_S = 120
 
@@ -28,15 +28,10 @@ def _digests(folder: Path) -> dict[str, str]:
 
 
 def _remove(support, plate: str, matte: str, out: str, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "e2fgvi_core.cli.main", "remove", "--plate", plate, "--matte", matte, "--out", out]
+    return run_python(
+        ["-m", "e2fgvi_core.cli.main", "remove", "--plate", plate, "--matte", matte, "--out", out]
         + ["--engine", "propagate", "--quiet", *extra],
-        cwd=support.PROJECT_ROOT,
-        env=support.subprocess_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=CLI_TIMEOUT_S,
+        timeout_s=CLI_TIMEOUT_S,
     )
 
 

@@ -50,11 +50,6 @@ def _assert_no_partial_files(folder: Path) -> None:
             assert read_frame(str(path)).pixels.size > 0
 
 
-def _wait_for(predicate, timeout_s: float, what: str) -> None:
-    if not wait_until(predicate, timeout_s):
-        raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-
-
 @pytest.fixture
 def long_shot(server_factory, support):
     return support.make_shot(server_factory.roots / "long", frames=LONG_FRAMES, size=(240, 320), seed=5)
@@ -207,7 +202,9 @@ def test_client_killed_mid_job_cancels_the_job_unless_it_asked_to_keep_running(
         process.wait(10)
     with Client(server.address) as client:
         if keep:  # still running after the lapse; its submitter re-attaches by key + secret + request and cancels
-            _wait_for(lambda: "event=client_lapsed_job_kept" in server.log(), 30, "the lapse to be noticed")
+            assert wait_until(lambda: "event=client_lapsed_job_kept" in server.log(), 30), (
+                "timed out waiting for the lapse to be noticed"
+            )
             running = client.status()["running"]
             assert running is not None and running["state"] == "running"
             assert running["key"] is None and running["shot"] is None and not running["mine"]  # not this connection's
@@ -217,7 +214,7 @@ def test_client_killed_mid_job_cancels_the_job_unless_it_asked_to_keep_running(
             handle.cancel()
             with pytest.raises(wire.RemoteError, match="cancelled"):
                 handle.wait(60)
-        _wait_for(lambda: client.status()["running"] is None, 60, "the job to stop")
+        assert wait_until(lambda: client.status()["running"] is None, 60), "timed out waiting for the job to stop"
         assert client.ping() < 1.0
     if not keep:
         assert "event=client_lapsed_job_cancelled" in server.log() and "event=job_cancelled" in server.log()

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+
+from e2fgvi_core.testing import run_python, wait_until
 
 
 def _status_json(support, address: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-m", "e2fgvi_core.cli.main", "status", "--server", address, "--json"],
-        cwd=support.PROJECT_ROOT,
-        env=support.subprocess_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
+    done = run_python(
+        ["-m", "e2fgvi_core.cli.main", "status", "--server", address, "--json"],
+        timeout_s=60,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -24,17 +19,6 @@ def _status_json(support, address: str) -> dict:
 def test_cache_budget_flag_takes_the_same_sizes_as_the_environment(server_factory, support):
     server = server_factory("--cache-budget-bytes", "512M")
     assert _status_json(support, server.address)["cache"]["budget_bytes"] == 512 << 20
-
-
-def _wait_for(predicate, timeout_s: float, what: str) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 def test_by_path_results_stream_and_a_cancel_lists_the_complete_frames(server_factory, support):
@@ -51,7 +35,7 @@ def test_by_path_results_stream_and_a_cancel_lists_the_complete_frames(server_fa
     server = server_factory()
     with Client(server.address, heartbeat_interval_s=0.5) as client:
         handle = client.submit({**shot, "engine": "propagate", "out": str(out)})
-        _wait_for(lambda: len(handle.frames) >= 1, 120, "a first streamed result")
+        assert wait_until(lambda: len(handle.frames) >= 1, 120), "timed out waiting for a first streamed result"
         assert not handle.done  # the result came while the job was still running
         handle.cancel()
         with pytest.raises(wire.RemoteError) as info:

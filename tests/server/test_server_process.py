@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import zmq
 
+from e2fgvi_core.testing import run_python
 from e2fgvi_host.client import Client, RequestTimeoutError, ServerUnavailableError
 from e2fgvi_server import protocol as wire
 
@@ -303,14 +304,9 @@ def test_shutdown_needs_the_token_and_stops_the_process_cleanly(server, support)
 
 
 def test_network_bind_without_curve_is_refused_at_start(support):
-    result = subprocess.run(
-        [sys.executable, "-m", "e2fgvi_server.main", "--bind", "tcp://0.0.0.0:0"],
-        cwd=support.PROJECT_ROOT,
-        env=support.subprocess_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
+    result = run_python(
+        ["-m", "e2fgvi_server.main", "--bind", "tcp://0.0.0.0:0"],
+        timeout_s=60,
     )
     assert result.returncode == 2
     assert "--insecure" in result.stderr and "CURVE" in result.stderr
@@ -320,14 +316,9 @@ def test_curve_refuses_unauthenticated_and_unknown_clients_and_serves_authorised
     server_factory, tmp_path, support
 ):
     keys = tmp_path / "keys"
-    made = subprocess.run(
-        [sys.executable, "-m", "e2fgvi_server.main", "keys", str(keys)],
-        cwd=support.PROJECT_ROOT,
-        env=support.subprocess_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
+    made = run_python(
+        ["-m", "e2fgvi_server.main", "keys", str(keys)],
+        timeout_s=60,
     )
     assert made.returncode == 0, made.stderr
     good = {"server_public_key": str(keys / "server.key"), "client_secret_key": str(keys / "client.key_secret")}

@@ -66,6 +66,28 @@ def make_float_shot(folder: Path, frames: int = 6, size: tuple[int, int] = (40, 
     }
 
 
+def nuke_remove_script(nuke, shot: dict, work: Path, server_address: str | None = None, matte_input: bool = True):
+    """A Nuke script (the stand-in) with Reads of the plate and the matte and a Remove Object node over the shot.
+
+    The node uses the propagate engine and ``work`` as its work folder; ``server_address`` None keeps the default.
+    """
+    from e2fgvi_host.nuke import node as remove_node
+
+    nuke.root()["first_frame"].setValue(shot["first"])
+    nuke.root()["last_frame"].setValue(shot["last"])
+    plate = nuke.nodes.Read(file=shot["plate"], first=shot["first"], last=shot["last"])
+    matte = nuke.nodes.Read(file=shot["matte"], first=shot["first"], last=shot["last"])
+    created = remove_node.create()
+    created.setInput(0, plate)
+    if matte_input:
+        created.setInput(1, matte)
+    if server_address is not None:
+        created["server"].setValue(server_address)
+    created["engine"].setValue("propagate")
+    created["work_folder"].setValue(str(work))
+    return created
+
+
 def cli_remove(*args: str) -> subprocess.CompletedProcess:
     """``e2fgvi remove ARGS`` in a fresh interpreter (the reference every host result is compared with)."""
     return subprocess.run(

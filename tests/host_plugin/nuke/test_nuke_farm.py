@@ -19,19 +19,6 @@ from e2fgvi_core.testing import subprocess_env
 from e2fgvi_host.nuke import node as remove_node
 
 
-def farm_node(nuke, shot, work: Path):
-    nuke.root()["first_frame"].setValue(shot["first"])
-    nuke.root()["last_frame"].setValue(shot["last"])
-    plate = nuke.nodes.Read(file=shot["plate"], first=shot["first"], last=shot["last"])
-    matte = nuke.nodes.Read(file=shot["matte"], first=shot["first"], last=shot["last"])
-    created = remove_node.create()
-    created.setInput(0, plate)
-    created.setInput(1, matte)
-    created["engine"].setValue("propagate")
-    created["work_folder"].setValue(str(work))
-    return created
-
-
 def parameter_values(folder: Path) -> dict:
     data = yaml.safe_load((folder / "parameter_values.yaml").read_text())
     return {entry["name"]: entry["value"] for entry in data["parameterValues"]}
@@ -40,7 +27,7 @@ def parameter_values(folder: Path) -> dict:
 def test_submit_to_farm_writes_a_bundle_of_the_rendered_inputs(nuke_session, shot, tmp_path):
     nuke = nuke_session
     assert remove_node.FARM_CHUNK == DEFAULT_CHUNK_SIZE  # the knob's default is the farm's
-    created = farm_node(nuke, shot, tmp_path / "work")
+    created = support.nuke_remove_script(nuke, shot, tmp_path / "work")
     created["range_first"].setValue(shot["first"] + 1)
     created["farm_chunk"].setValue(2)
     created["matte_dilate"].setValue(2)
@@ -74,7 +61,7 @@ def test_submit_to_farm_writes_a_bundle_of_the_rendered_inputs(nuke_session, sho
 
 def test_a_bad_setting_gives_one_line_and_writes_nothing(nuke_session, shot, tmp_path):
     nuke = nuke_session
-    created = farm_node(nuke, shot, tmp_path / "work")
+    created = support.nuke_remove_script(nuke, shot, tmp_path / "work")
     created["farm_chunk"].setValue(0)
     assert remove_node.submit_to_farm(created) is None
     assert nuke.standin.messages[-1] == (

@@ -20,22 +20,6 @@ from e2fgvi_host.bridge import describe
 from e2fgvi_host.nuke import node as remove_node
 
 
-def build_script(nuke, shot, server, work: Path, matte_input: bool = True):
-    """A script with Read nodes for the plate and the matte and a Remove Object node over the shot's range."""
-    nuke.root()["first_frame"].setValue(shot["first"])
-    nuke.root()["last_frame"].setValue(shot["last"])
-    plate = nuke.nodes.Read(file=shot["plate"], first=shot["first"], last=shot["last"])
-    matte = nuke.nodes.Read(file=shot["matte"], first=shot["first"], last=shot["last"])
-    created = remove_node.create()
-    created.setInput(0, plate)
-    if matte_input:
-        created.setInput(1, matte)
-    created["server"].setValue(server.address)
-    created["engine"].setValue("propagate")
-    created["work_folder"].setValue(str(work))
-    return created
-
-
 def reference(shot, out: Path, *extra: str) -> Path:
     done = support.cli_remove(
         "--plate", shot["plate"], "--out", str(out / "ref.%04d.exr"), "--engine", "propagate",
@@ -72,7 +56,7 @@ def test_menu_shortcut_and_knobs_follow_describe(nuke_session):
 
 def test_process_writes_what_e2fgvi_remove_writes(nuke_session, server, shot, tmp_path):
     nuke = nuke_session
-    created = build_script(nuke, shot, server, tmp_path / "work")
+    created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address)
     assert remove_node.process(created), nuke.standin.messages
 
     executed = {name.split(".")[-1] for name, *_ in nuke.standin.executed}
@@ -92,7 +76,7 @@ def test_process_writes_what_e2fgvi_remove_writes(nuke_session, server, shot, tm
 
 def test_unprocessed_frames_show_an_error_not_black(nuke_session, server, shot, tmp_path):
     nuke = nuke_session
-    created = build_script(nuke, shot, server, tmp_path / "work")
+    created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address)
     created["range_last"].setValue(shot["first"] + 2)
     assert remove_node.process(created), nuke.standin.messages
     nuke.sample_image(created, shot["first"] + 2)
@@ -107,7 +91,7 @@ def test_source_alpha_as_matte(nuke_session, server, tmp_path):
         plate = support.read_exr(shot["plate"] % frame)
         plate[..., 3] = support.read_exr(shot["matte"] % frame)[..., 0]
         support.write_exr(Path(shot["plate"] % frame), plate, ("R", "G", "B", "A"))
-    created = build_script(nuke, shot, server, tmp_path / "work", matte_input=False)
+    created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address, matte_input=False)
     created["matte_from"].setValue("Source alpha")
     assert remove_node.process(created), nuke.standin.messages
     assert {name.split(".")[-1] for name, *_ in nuke.standin.executed} == {"WriteSource"}
@@ -121,7 +105,7 @@ def test_source_alpha_as_matte(nuke_session, server, tmp_path):
 def test_reopened_script_finds_its_results(nuke_session, server, shot, tmp_path):
     nuke = nuke_session
     remove_node.register()
-    created = build_script(nuke, shot, server, tmp_path / "work")
+    created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address)
     created["roi_margin"].setValue(24)
     assert remove_node.process(created)
     expected = nuke.sample_image(created, shot["first"] + 1)[0]
@@ -142,7 +126,7 @@ def test_reopened_script_finds_its_results(nuke_session, server, shot, tmp_path)
 
 def test_proxy_mode_renders_and_cleans_at_proxy_size(nuke_session, server, shot, tmp_path):
     nuke = nuke_session
-    created = build_script(nuke, shot, server, tmp_path / "work")
+    created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address)
     nuke.root()["proxy"].setValue(True)
     assert remove_node.process(created), nuke.standin.messages
     where = remove_node.paths(created)
@@ -156,7 +140,7 @@ def test_proxy_mode_renders_and_cleans_at_proxy_size(nuke_session, server, shot,
 
 def test_bad_input_gives_one_line_and_keeps_results(nuke_session, server, shot, tmp_path):
     nuke = nuke_session
-    created = build_script(nuke, shot, server, tmp_path / "work")
+    created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address)
     assert remove_node.process(created)
     before = support.read_exr(created.node("Result")["file"].value() % shot["first"])
 
@@ -177,7 +161,7 @@ def test_bad_input_gives_one_line_and_keeps_results(nuke_session, server, shot, 
 
 def test_cancel_leaves_no_result(nuke_session, server, shot, tmp_path):
     nuke = nuke_session
-    created = build_script(nuke, shot, server, tmp_path / "work")
+    created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address)
     nuke.standin.cancel_after_updates = 1
     assert not remove_node.process(created)
     assert created["status"].value() == "failed: cancelled"
