@@ -136,8 +136,9 @@ def _check_inputs(request: RemovalRequest, shot: str) -> None:
     if not request.out:
         raise ConfigError("no output: give --out PATTERN (farm tasks write files)")
     inputs = [_absolute(request.plate), _absolute(request.matte)]
-    if _absolute(request.out) in inputs:
-        raise ConfigError(f"--out {request.out} is the same as an input pattern: it would overwrite the plate")
+    for flag, pattern in (("--out", request.out), ("--write-matte", request.matte_config.write)):
+        if pattern and _absolute(pattern) in inputs:
+            raise ConfigError(f"{flag} {pattern} is the same as an input pattern: it would overwrite that input")
     frames = parse_shot(shot)
     resolve_frames(FrameSequence(request.plate), frames)
     if request.matte:

@@ -245,8 +245,12 @@ def file_identities(paths: Iterable[str]) -> dict[tuple[int, int], str]:
     return identities
 
 
-def check_outputs_spare_inputs(outputs: Iterable[str], inputs: Mapping[tuple[int, int], str]) -> None:
+def check_outputs_spare_inputs(
+    outputs: Iterable[str], inputs: Mapping[tuple[int, int], str], flag: str = "--out"
+) -> None:
     """Refuse (``ConfigError``) when any output path is the same file as an input frame (``file_identities``).
+
+    ``flag`` names the option whose pattern made ``outputs`` (``--out``, ``--write-matte``) in the message.
 
     The one check for the CLI and the server, run before any work; ``io.writer.write_frame`` repeats it for each
     frame just before the rename, so a folder swapped for a link meanwhile cannot overwrite an input either.
@@ -256,6 +260,6 @@ def check_outputs_spare_inputs(outputs: Iterable[str], inputs: Mapping[tuple[int
     for identity, path in file_identities(outputs).items():
         if identity in inputs:
             raise ConfigError(
-                f"output {path} is the same file as input {inputs[identity]}: it would overwrite the plate; "
-                "give --out a different folder or name"
+                f"output {path} is the same file as input {inputs[identity]}: it would overwrite that input; "
+                f"give {flag} a different folder or name"
             )

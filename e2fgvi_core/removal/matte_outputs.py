@@ -9,6 +9,8 @@ pixel: 1 where the fill replaced the plate, 0 where the plate is untouched, in b
 from __future__ import annotations
 
 import dataclasses
+import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,17 +18,27 @@ from e2fgvi_core.errors import ConfigError
 from e2fgvi_core.io.frame import Frame
 from e2fgvi_core.io.matte import MatteConfig
 
+if TYPE_CHECKING:
+    from e2fgvi_core.removal.sources import FileSink
+
 __all__ = ["check_matte_outputs", "with_matte_channel", "write_matte_frame"]
 
 _FLOAT_OUTPUT_EXTENSIONS = (".exr",)
 
 
-def check_matte_outputs(config: MatteConfig, out: str | None, frame_count: int) -> None:
-    """Refuse, before any work, matte outputs that cannot be written: no frame token, a channel for a non-EXR."""
-    from e2fgvi_core.io.sequence import require_frame_token
+def check_matte_outputs(config: MatteConfig, out: str | None, numbers: tuple[int, ...]) -> None:
+    """Refuse, before any work, matte outputs that cannot be written: no frame token, a channel for a non-EXR, a
+    ``--write-matte`` naming the files of ``--out`` (each result would replace its matte: one sequence lost)."""
+    from e2fgvi_core.io.sequence import FrameSequence, require_frame_token
 
     if config.write:
-        require_frame_token(config.write, frame_count, "--write-matte")
+        require_frame_token(config.write, len(numbers), "--write-matte")
+        if out:
+            mattes, results = FrameSequence(config.write), FrameSequence(out)
+            for number in numbers:
+                path = os.path.abspath(mattes.path(number))
+                if path == os.path.abspath(results.path(number)):
+                    raise ConfigError(f"--write-matte {config.write} names the same file as --out ({path}): rename one")
     if config.channel_out and out and not out.lower().endswith(_FLOAT_OUTPUT_EXTENSIONS):
         raise ConfigError(
             f"--matte-channel-out {config.channel_out}: {out} cannot hold an extra channel; write EXR "
@@ -53,18 +65,15 @@ def with_matte_channel(frame: Frame, weights: np.ndarray, config: MatteConfig) -
     )
 
 
-def write_matte_frame(pattern: str, number: int, frame: Frame, weights: np.ndarray) -> str:
-    """Write the matte used for frame ``number`` over ``frame``'s display window: float 0..1 in EXR, 0..255 in
-    8-bit formats. Atomic, like every output."""
-    from e2fgvi_core.io.sequence import FrameSequence
-    from e2fgvi_core.io.writer import write_frame
-
-    path = FrameSequence(pattern).path(number)
-    if path.lower().endswith(_FLOAT_OUTPUT_EXTENSIONS):
+def write_matte_frame(sink: FileSink, number: int, frame: Frame, weights: np.ndarray) -> str | None:
+    """Write the matte used for frame ``number`` over ``frame``'s display window through ``sink`` (the
+    ``--write-matte`` pattern): float 0..1 in EXR, 0..255 in 8-bit formats. Atomic and never over an input, like
+    every output."""
+    if sink.sequence.path(number).lower().endswith(_FLOAT_OUTPUT_EXTENSIONS):
         pixels = weights.astype(np.float32)
     else:
         pixels = np.round(weights * 255).astype(np.uint8)
     x, y = frame.display_window[:2]
     matte = Frame.from_array(pixels, ("Y",), origin=(x, y))
     matte.display_window = frame.display_window
-    return str(write_frame(path, matte, {"frame": number, "matte_of": frame.path or "plate"}))
+    return sink.write(number, matte, {"frame": number, "matte_of": frame.path or "plate"})

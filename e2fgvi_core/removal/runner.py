@@ -80,6 +80,7 @@ class ShotRunner:
         notices=(),
         on_warning=None,
         on_frame_written=None,
+        matte_sink=None,
     ) -> None:
         self.request = request
         self.config = request.config
@@ -103,6 +104,7 @@ class ShotRunner:
         self.reads = 0
         self.peak_resident = 0
         self.matte = request.matte_config
+        self.matte_sink = matte_sink  # the --write-matte FileSink, or None
         self.on_warning = on_warning
         self.on_frame_written = on_frame_written
         self._matte_noted = False
@@ -329,8 +331,8 @@ class ShotRunner:
                     pixels[..., channel][hole] = filled[..., k][hole]
             result_frame, was_passthrough = frame.with_pixels(pixels), 0
         result_frame = to_own_data_window(with_matte_channel(result_frame, weights, self.matte), item.original)
-        if self.matte.write:
-            write_matte_frame(self.matte.write, number, frame, weights)
+        if self.matte_sink is not None:
+            write_matte_frame(self.matte_sink, number, frame, weights)
         path = self.sink.write(number, result_frame, self._provenance(number))
         return path, was_passthrough
 
@@ -381,12 +383,16 @@ def run_request(
         matte_source = SequenceSource(request.matte, numbers, name="matte")
     if request.out:
         require_frame_token(request.out, len(numbers))
-    check_matte_outputs(request.matte_config, request.out, len(numbers))
+    check_matte_outputs(request.matte_config, request.out, outputs)
+    inputs = input_paths(source, matte_source)
     if sink is None:
         encoding = output_encoding_for(request, source, numbers[0]) if request.out else None
-        inputs = input_paths(source, matte_source)
         sink = FileSink(request.out, inputs, outputs, no_links, encoding) if request.out else MemorySink()
-    sink.check()
+    matte_write = request.matte_config.write
+    matte_sink = FileSink(matte_write, inputs, outputs, no_links, flag="--write-matte") if matte_write else None
+    for checked in (matte_sink, sink):  # the matte first: a refused matte leaves no empty result folder
+        if checked is not None:
+            checked.check()
     cache = cache if cache is not None else ShotCache()
     if progress is not None:
         progress(Progress(0, len(outputs), "loading engine", 0.0, None))
@@ -395,7 +401,7 @@ def run_request(
     notices = (choice.notice,) if choice.notice else ()
     runner = ShotRunner(
         request, numbers, outputs, source, matte_source, sink, engine_impl, cache, progress, cancel, notices,
-        on_warning, on_frame_written,
+        on_warning, on_frame_written, matte_sink,
     )  # fmt: skip
     return runner.run()
 

@@ -62,7 +62,8 @@ class FileSink:
     """Writes each finished frame atomically to ``pattern`` (temp file in the same folder + rename).
 
     ``inputs`` are the files of the plate and matte frames: no output frame may be one of them (compared as files,
-    device and inode, before any work and again as each frame is renamed into place).
+    device and inode, before any work and again as each frame is renamed into place). ``flag`` names the option
+    the pattern came from in messages (the result's ``--out``, or ``--write-matte``, which writes through a sink too).
     """
 
     def __init__(
@@ -72,8 +73,10 @@ class FileSink:
         frames: Sequence[int] = (),
         no_links: bool = False,
         encoding: OutputEncoding | None = None,
+        flag: str = "--out",
     ) -> None:
         self.sequence = FrameSequence(pattern)
+        self.flag = flag
         self.encoding = encoding
         self.no_links = no_links  # the server: write relative to a folder reached without links (io.writer)
         self._inputs = [p for p in inputs if p]
@@ -84,7 +87,7 @@ class FileSink:
         """Fail before any work when the output folder cannot be created or written (``io.writer``'s check), or
         when an output frame is an input file."""
         self._protect = file_identities(self._inputs)
-        check_outputs_spare_inputs((self.sequence.path(f) for f in self._frames), self._protect)
+        check_outputs_spare_inputs((self.sequence.path(f) for f in self._frames), self._protect, self.flag)
         check_output_folder(self.sequence.pattern)
         sweep_stale_temp_files(self.sequence.pattern)  # leftovers of a killed run (CLI or server) in this folder
 

@@ -100,4 +100,4 @@ def test_size_mismatch_and_unwritable_output(run_cli, png_shot, tmp_path):
 def test_output_must_not_overwrite_the_plate(run_cli, png_shot):
     folder = png_shot(*_tiny_shot())
     done = _remove(run_cli, folder, "--quiet", out=folder / "plate.%04d.png")
-    assert done.returncode == 2 and "overwrite the plate" in done.stderr
+    assert done.returncode == 2 and "overwrite that input" in done.stderr

@@ -151,6 +151,23 @@ def test_dilate_zero_and_write_matte_show_the_hole_used(run_cli, tmp_path):
     assert grown.sum() > matte.sum() and grown[matte].all()  # the official 3x3 cross x4
 
 
+@pytest.mark.parametrize("target", ["matte.%04d.png", "plate.%04d.png", "out/clean.%04d.png"])
+def test_write_matte_over_an_input_or_the_result_is_refused_and_nothing_changes(run_cli, tmp_path, target):
+    """Before: --write-matte over the input matte replaced it with exit code 0 (and over --out lost the matte)."""
+    import hashlib
+
+    folder, _ = _square_shot(tmp_path)
+
+    def digests():
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*.png"))}
+
+    before = digests()
+    done = _remove(run_cli, folder, "--write-matte", str(folder / target))
+    assert done.returncode == 2 and "--write-matte" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert digests() == before and not (folder / "out").exists()
+
+
 def test_invert_threshold_and_feather(run_cli, tmp_path):
     folder, matte = _square_shot(tmp_path)
     holdout = _remove(

@@ -91,10 +91,12 @@ def test_a_subset_of_the_shot_is_refused(farm_shot, tmp_path):
     assert not (tmp_path / "bundle").exists()
 
 
-def test_out_over_the_plate_is_refused(farm_shot, tmp_path):
-    request = {"plate": farm_shot["plate"], "out": farm_shot["plate"], "engine": "propagate"}
-    with pytest.raises(E2fgviError, match="overwrite the plate"):
-        write_bundle(tmp_path / "bundle", request)
+@pytest.mark.parametrize("key", ["out", "matte_write"])
+def test_an_output_over_the_plate_is_refused(farm_shot, tmp_path, key):
+    request = {"plate": farm_shot["plate"], "out": str(tmp_path / "out.%04d.exr"), "engine": "propagate"}
+    with pytest.raises(E2fgviError, match="overwrite that input"):
+        write_bundle(tmp_path / "bundle", {**request, key: farm_shot["plate"]})
+    assert not (tmp_path / "bundle").exists()
 
 
 @pytest.mark.farm
