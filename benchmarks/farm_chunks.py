@@ -71,7 +71,9 @@ def main() -> int:
         single_s = time.monotonic() - start
         reference = _pixels(single_out, frames)
         print(f"clip {args.clip}, {len(frames)} frames {shot}, propagate; one in-process run: {single_s:.1f} s")
-        print("| chunk | tasks | plan cost (one run = 1.00) | openjd run, session server | openjd run, standalone | exact |")
+        print(
+            "| chunk | tasks | plan cost (one run = 1.00) | openjd run, session server | openjd run, standalone | exact |"
+        )
         print("|---|---|---|---|---|---|")
         for size in (int(text) for text in args.chunks.split(",")):
             times = []

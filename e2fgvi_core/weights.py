@@ -123,7 +123,9 @@ def _read_index(folder: Path) -> list[dict]:
             raise TypeError("'weights' is not a list")
         return [dict(entry) for entry in entries]
     except (ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{index_path}: the weights index is damaged ({exc}); remove it and add the weights again")
+        raise CheckpointError(
+            f"{index_path}: the weights index is damaged ({exc}); remove it and add the weights again"
+        )
 
 
 def _write_index(folder: Path, entries: list[dict]) -> None:
@@ -219,7 +221,9 @@ def resolve_weights(spec: str | None = None, variant: str | None = None) -> Inst
                     raise CheckpointError(f"weights {spec!r} are {weights.variant}, but engine {variant} was asked for")
                 return weights
         names = ", ".join(w.name for w in installed) or "none installed"
-        raise CheckpointError(f"no checkpoint file or installed weights named {spec!r} (installed: {names}). {DOWNLOAD_HELP}")
+        raise CheckpointError(
+            f"no checkpoint file or installed weights named {spec!r} (installed: {names}). {DOWNLOAD_HELP}"
+        )
     installed = installed_weights()
     if variant:
         matching = [w for w in installed if w.variant == variant]

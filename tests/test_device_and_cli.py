@@ -46,8 +46,14 @@ def test_unknown_device_lists_choices():
 
 
 def test_cli_help_and_unknown_command():
-    run = lambda *a: subprocess.run([sys.executable, "-m", "e2fgvi_core.cli.main", *a],
-                                    check=False, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
+    run = lambda *a: subprocess.run(
+        [sys.executable, "-m", "e2fgvi_core.cli.main", *a],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=120,
+    )
     helped = run("--help")
     assert helped.returncode == 0 and "remove" in helped.stdout and "weights" in helped.stdout
     unknown = run("frobnicate")

@@ -118,7 +118,12 @@ def test_variant_mismatch_is_refused(checkpoints, store_dir):
 def _cli(*args, env):
     return subprocess.run(
         [sys.executable, "-m", "e2fgvi_core.cli.main", *args],
-        check=False, capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300,
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT_ROOT,
+        timeout=300,
     )
 
 

@@ -34,4 +34,3 @@ def make_checkpoint(fill_weights, tmp_path_factory):
 def synthetic_shot():
     """The ``make_synthetic_shot`` function (a fixture, since test modules are imported in importlib mode)."""
     return make_synthetic_shot
-
