@@ -269,7 +269,10 @@ def markdown(
         "  RGB in [0, 1], over pixels where the flow is consistent (whole frame / hole pixels of frame t); flow:",
         f"  {metrics.EWARP_FLOW_METHOD}.",
         "* **frames/s**: files in -> files out (read PNG plate and matte, fill, composite, write PNG), one process,",
-        f"  {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), shared with other work.",
+        (
+            f"  {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), 1-minute load average"
+            f" {os.getloadavg()[0]:.1f} when the table was written (the run's own work included)."
+        ),
         "* Masks: *object* = the other clip's object masks (ping-pong over its frames) swept across the frame at a",
         "  seeded constant speed (1.5-3 px/frame, bouncing within +-25% of the width); *static* = seeded blobs, the",
         "  same on every frame. The engine dilates them (3x3 cross, 4 iterations); the hole scored is that matte.",
