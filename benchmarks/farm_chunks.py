@@ -23,7 +23,8 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
-SHARED = Path(os.environ.get("E2FGVI_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
+
+from e2fgvi_core.testing import SHARED_DIR
 
 
 def _pixels(pattern: str, frames) -> dict[int, bytes]:
@@ -51,7 +52,7 @@ def main() -> int:
     parser.add_argument("--chunks", default="10,35", help="comma list of chunk sizes")
     parser.add_argument("--clip", default="tennis", choices=("tennis", "schoolgirls"))
     args = parser.parse_args()
-    clip = SHARED / "footage" / args.clip
+    clip = SHARED_DIR / "footage" / args.clip
     if not clip.is_dir():
         print(f"{clip} is absent: put the project's shared/ folder beside the checkout", file=sys.stderr)
         return 2

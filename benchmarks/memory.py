@@ -32,18 +32,16 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("E2FGVI_SHARED_DIR", ROOT.parent / "shared"))
 CASES = ("length", "window", "forward20", "resolution")
 
 _CHILD = r"""
-import importlib.util, json, resource, sys, time
+import json, resource, sys, time
 import numpy as np
 import torch
 
+from e2fgvi_core.testing import load_fill_weights, write_filled_checkpoint
+
 spec = json.loads(sys.argv[1])
-fill = importlib.util.spec_from_file_location("fill_weights", spec["fill_weights"])
-module = importlib.util.module_from_spec(fill)
-fill.loader.exec_module(module)
 
 
 def rss_bytes():
@@ -55,7 +53,7 @@ if spec["kind"] == "forward":
     from e2fgvi_core.models import build_generator
 
     model = build_generator("e2fgvi_hq", attention_impl=spec["attention"]).eval()
-    module.fill_weights(model, 1)
+    load_fill_weights()(model, 1)
     torch.manual_seed(0)
     frames = torch.rand(1, 20, 3, 240, 432) * 2 - 1
     model_rss = rss_bytes()
@@ -65,7 +63,6 @@ if spec["kind"] == "forward":
     seconds, estimate, count = time.perf_counter() - start, model.estimate_window_bytes(20, 11, 240, 432), 20
 else:
     from e2fgvi_core.io.frame import Frame
-    from e2fgvi_core.models import build_generator
     from e2fgvi_core.removal.api import RemovalRequest, run_removal
     from e2fgvi_core.removal.engines import load_model
 
@@ -105,11 +102,7 @@ else:
         def write(self, frame, result, provenance):
             DropSink.frames += 1
 
-    model = build_generator("e2fgvi_hq")
-    module.fill_weights(model, 1)
-    weights = spec["weights"]
-    torch.save(model.state_dict(), weights)
-    del model
+    weights = str(write_filled_checkpoint(spec["weights"], seed=1))
     model, _ = load_model(weights, "e2fgvi_hq", torch.device("cpu"))
     model_rss = rss_bytes()
     request = RemovalRequest.from_mapping({"engine": "e2fgvi_hq", "weights": weights, "device": "cpu", **spec["request"]})
@@ -126,7 +119,6 @@ def run_child(spec: dict, threads: int) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    spec = {"fill_weights": str(SHARED / "parity" / "fill_weights.py"), **spec}
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, json.dumps(spec)], env=env, capture_output=True, text=True, check=False
     )

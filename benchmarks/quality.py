@@ -40,11 +40,12 @@ from e2fgvi_core.propagate.config import PropagateConfig
 from e2fgvi_core.propagate.global_motion import MOVING_PX
 from e2fgvi_core.removal.api import RemovalRequest, run_removal
 from e2fgvi_core.removal.prepare import dilate_hole
+from e2fgvi_core.testing import SHARED_DIR
 
 if TYPE_CHECKING:
     from e2fgvi_core.metrics.i3d import InceptionI3d
 
-DEFAULT_FOOTAGE = Path(os.environ.get("E2FGVI_SHARED_DIR", ROOT.parent / "shared")) / "footage"
+DEFAULT_FOOTAGE = SHARED_DIR / "footage"
 CLIPS = ("tennis", "schoolgirls")
 MASK_KINDS = ("object", "static")
 SHEET_SCALE = 0.5

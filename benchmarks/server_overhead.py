@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import socket
@@ -113,21 +112,12 @@ def measure_overhead(client: Client, label: str, height: int, width: int, frames
 
 
 def load_parity_weights(folder: Path) -> str | None:
-    fill = PROJECT_ROOT.parent / "shared" / "parity" / "fill_weights.py"
-    if not fill.exists():
+    """The deterministic E2FGVI-HQ checkpoint (seed 0), or None where ../shared is absent."""
+    from e2fgvi_core.testing import SHARED_DIR, write_filled_checkpoint
+
+    if not (SHARED_DIR / "parity" / "fill_weights.py").exists():
         return None
-    import torch
-
-    from e2fgvi_core.models import build_generator
-
-    spec = importlib.util.spec_from_file_location("fill_weights", fill)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    model = build_generator("e2fgvi_hq")
-    module.fill_weights(model, 0)
-    path = folder / "e2fgvi_hq_parity_seed0.pth"
-    torch.save(model.state_dict(), path)
-    return str(path)
+    return str(write_filled_checkpoint(folder / "e2fgvi_hq_parity_seed0.pth", seed=0))
 
 
 def write_shot(folder: Path, plates: dict, mattes: dict) -> dict:

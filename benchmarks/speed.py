@@ -30,7 +30,6 @@ weights (``../shared/parity/fill_weights.py``, seed 1). Run from the project roo
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -46,7 +45,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SHARED = Path(os.environ.get("E2FGVI_SHARED_DIR", ROOT.parent / "shared"))
+from e2fgvi_core.testing import SHARED_DIR, write_filled_checkpoint
+
 MODES = ("reference", "fast_fp32", "fast_bf16", "fast_fp16")
 STAGES = ("flows", "encoder", "propagation", "soft split", "transformer", "soft composition", "decoder")
 _STAGE_OF = {
@@ -141,7 +141,7 @@ def _synchronizer(device):
 # ----------------------------------------------------------------------------------------------------- inputs
 def load_clip(clip: str, frames: int, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """(t, h, w, 3) uint8 RGB frames and (t, h, w) uint8 {0, 255} mattes of a shared clip, resized to ``size``."""
-    folder = SHARED / "footage" / clip
+    folder = SHARED_DIR / "footage" / clip
     names = sorted((folder / "frames").glob("*.png"))[:frames]
     if not names:
         raise SystemExit(f"speed benchmark: no frames in {folder / 'frames'} (see ../shared/footage/README.md)")
@@ -157,21 +157,6 @@ def load_clip(clip: str, frames: int, size: tuple[int, int]) -> tuple[np.ndarray
         rgb.append(image)
         mattes.append(matte)
     return np.stack(rgb), np.stack(mattes)
-
-
-def deterministic_weights(folder: Path) -> Path:
-    import torch
-
-    from e2fgvi_core.models import build_generator
-
-    spec = importlib.util.spec_from_file_location("fill_weights", SHARED / "parity" / "fill_weights.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    model = build_generator("e2fgvi_hq")
-    module.fill_weights(model, 1)
-    path = folder / "bench_e2fgvi_hq.pth"
-    torch.save(model.state_dict(), path)
-    return path
 
 
 # ------------------------------------------------------------------------------------------------------ modes
@@ -382,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.probe_bf16_kernels:
         report["bf16_kernels"] = probe_bf16_kernels()
     with tempfile.TemporaryDirectory() as tmp:
-        weights = deterministic_weights(Path(tmp))
+        weights = write_filled_checkpoint(Path(tmp) / "bench_e2fgvi_hq.pth", seed=1)
         model, _ = load_model(str(weights), "e2fgvi_hq", device)  # the instance the engine will use
         timer = StageTimer(model, device)
         if any(m != "reference" for m in modes):  # warm-up (kernel selection, index tables), not counted

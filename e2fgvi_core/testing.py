@@ -26,8 +26,41 @@ from typing import Any
 import numpy as np
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the checkout (tests run from one; editable install)
+# The project's shared/ folder (parity data, footage): beside the checkout unless E2FGVI_SHARED_DIR says otherwise.
+SHARED_DIR = Path(os.environ.get("E2FGVI_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
 SERVER_START_TIMEOUT_S = 30.0
 TEST_TOKEN = "test-token-123"
+
+
+# --- deterministic weights ----------------------------------------------------------------------------------
+def load_fill_weights(shared: Path = SHARED_DIR) -> Callable[..., Any]:
+    """The official deterministic weight fill, ``fill_weights(model, seed)``, from ``shared/parity/fill_weights.py``.
+
+    Why loaded from the file and not copied: the parity goldens were made with exactly that function.
+    """
+    import importlib.util
+
+    path = Path(shared) / "parity" / "fill_weights.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is absent: put the project's shared/ folder beside the checkout")
+    spec = importlib.util.spec_from_file_location("fill_weights", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.fill_weights
+
+
+def write_filled_checkpoint(path: Path, variant: str = "e2fgvi_hq", seed: int = 1, **model_options: Any) -> Path:
+    """Save a ``variant`` generator filled by ``load_fill_weights()`` with ``seed``: the weights tests and
+    benchmarks run with, since no official checkpoint can be downloaded here."""
+    import torch
+
+    from e2fgvi_core.models import build_generator
+
+    model = build_generator(variant, **model_options)
+    load_fill_weights()(model, seed)
+    path = Path(path)
+    torch.save(model.state_dict(), path)
+    return path
 
 
 # --- processes, ports, waiting ------------------------------------------------------------------------------

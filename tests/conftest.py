@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from e2fgvi_core.testing import PROJECT_ROOT
+from e2fgvi_core.testing import SHARED_DIR, load_fill_weights
 
-SHARED = Path(os.environ.get("E2FGVI_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
-PARITY = SHARED / "parity"
-FOOTAGE = SHARED / "footage"
+PARITY = SHARED_DIR / "parity"
+FOOTAGE = SHARED_DIR / "footage"
 
 
 def require_shared(path: Path) -> Path:
@@ -34,9 +32,13 @@ def footage_dir() -> Path:
 @pytest.fixture(scope="session")
 def fill_weights(parity_dir):
     """The official deterministic weight-fill function from ../shared/parity/fill_weights.py."""
-    import importlib.util
+    return load_fill_weights(parity_dir.parent)
 
-    spec = importlib.util.spec_from_file_location("fill_weights", parity_dir / "fill_weights.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.fill_weights
+
+@pytest.fixture(scope="session")
+def filled_checkpoint(parity_dir):
+    """``filled_checkpoint(path, variant="e2fgvi_hq", seed=1) -> path``: ``testing.write_filled_checkpoint``, with
+    the test skipped (not failed) where ../shared is absent."""
+    from e2fgvi_core.testing import write_filled_checkpoint
+
+    return write_filled_checkpoint

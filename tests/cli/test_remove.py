@@ -23,17 +23,11 @@ def _remove(run_cli, folder, *extra, matte="matte.%04d.png", out=None):
 
 
 @pytest.mark.slow
-def test_parity_case_3_through_the_cli(parity_dir, fill_weights, tmp_path, run_cli, png_shot):
-    import torch
-
+def test_parity_case_3_through_the_cli(parity_dir, filled_checkpoint, tmp_path, run_cli, png_shot):
     from e2fgvi_core.io import read_frame
-    from e2fgvi_core.models import build_generator
 
     data = np.load(parity_dir / "e2fgvi_hq_pipeline.npz")
-    model = build_generator("e2fgvi_hq")
-    fill_weights(model, int(data["weights_seed"]))
-    weights = tmp_path / "seed1.pth"
-    torch.save(model.state_dict(), weights)
+    weights = filled_checkpoint(tmp_path / "seed1.pth", seed=int(data["weights_seed"]))
     folder = png_shot(data["frames_uint8"], data["masks_uint8"])  # masks are {0, 1}: > 0 means remove
     done = _remove(
         run_cli,

@@ -73,15 +73,8 @@ def test_pushed_plate_gives_the_pushed_fill_with_propagate(run_cli, tmp_path):
 
 
 @pytest.mark.slow
-def test_pushed_plate_gives_the_pushed_fill_with_e2fgvi_hq(run_cli, tmp_path, fill_weights):
-    import torch
-
-    from e2fgvi_core.models import build_generator
-
-    model = build_generator("e2fgvi_hq")
-    fill_weights(model, 1)
-    weights = tmp_path / "seed1.pth"
-    torch.save(model.state_dict(), weights)
+def test_pushed_plate_gives_the_pushed_fill_with_e2fgvi_hq(run_cli, tmp_path, filled_checkpoint):
+    weights = filled_checkpoint(tmp_path / "seed1.pth", seed=1)
     _check_pushed_equals_pushed_fill(
         run_cli, tmp_path, "--engine", "e2fgvi_hq", "--weights", str(weights), "--device", "cpu"
     )

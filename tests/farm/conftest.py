@@ -26,18 +26,12 @@ def farm_shot(tmp_path_factory) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def weights_store(fill_weights, tmp_path_factory) -> Path:
+def weights_store(filled_checkpoint, tmp_path_factory) -> Path:
     """A weights store holding one deterministic E2FGVI-HQ checkpoint named ``hq-test`` (``E2FGVI_WEIGHTS_DIR``)."""
-    import torch
-
-    from e2fgvi_core.models import build_generator
     from e2fgvi_core.weights import add_weights
 
     store = tmp_path_factory.mktemp("weights-store")
-    model = build_generator("e2fgvi_hq")
-    fill_weights(model, HQ_SEED)
-    checkpoint = tmp_path_factory.mktemp("checkpoint") / "e2fgvi_hq_seed1.pth"
-    torch.save(model.state_dict(), checkpoint)
+    checkpoint = filled_checkpoint(tmp_path_factory.mktemp("checkpoint") / "e2fgvi_hq_seed1.pth", seed=HQ_SEED)
     saved = os.environ.get("E2FGVI_WEIGHTS_DIR")
     os.environ["E2FGVI_WEIGHTS_DIR"] = str(store)
     try:

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("E2FGVI_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
-CLIP = SHARED / "footage" / "tennis"
+from e2fgvi_core.testing import PROJECT_ROOT, SHARED_DIR
+
+CLIP = SHARED_DIR / "footage" / "tennis"
 FRAMES = 20
 MOVIE_FRAMES = 8
 

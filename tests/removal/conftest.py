@@ -10,21 +10,14 @@ from e2fgvi_core.testing import make_synthetic_shot
 
 
 @pytest.fixture(scope="session")
-def make_checkpoint(fill_weights, tmp_path_factory):
+def make_checkpoint(filled_checkpoint, tmp_path_factory):
     """``make_checkpoint(seed) -> path``: an e2fgvi_hq state_dict filled by the parity weight helper, saved once."""
-    import torch
-
-    from e2fgvi_core.models import build_generator
-
     made: dict[int, Path] = {}
 
     def make(seed: int) -> Path:
         if seed not in made:
-            model = build_generator("e2fgvi_hq")
-            fill_weights(model, seed)
             path = tmp_path_factory.mktemp("weights") / f"e2fgvi_hq_seed{seed}.pth"
-            torch.save(model.state_dict(), path)
-            made[seed] = path
+            made[seed] = filled_checkpoint(path, seed=seed)
         return made[seed]
 
     return make

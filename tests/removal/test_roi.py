@@ -102,14 +102,8 @@ def test_proxy_processes_at_half_size(make_checkpoint):
     assert summary.cache_stats.bytes_by_kind["flows"] == 5 * 2 * (2 * 15 * 27 * 4)
 
 
-def test_original_model_runs_whole_frames_at_432x240(fill_weights, tmp_path):
-    import torch
-
-    from e2fgvi_core.models import build_generator
-
-    model = build_generator("e2fgvi")
-    fill_weights(model, 0)
-    torch.save(model.state_dict(), tmp_path / "e2fgvi.pth")
+def test_original_model_runs_whole_frames_at_432x240(filled_checkpoint, tmp_path):
+    filled_checkpoint(tmp_path / "e2fgvi.pth", variant="e2fgvi", seed=0)
     frames, mattes = _shot(120, 216, length=2)
     request = RemovalRequest.from_mapping(
         {"engine": "e2fgvi", "weights": str(tmp_path / "e2fgvi.pth"), "device": "cpu", "roi": "auto"}

@@ -15,15 +15,8 @@ HQ_TIMEOUT_S = 300.0
 
 
 @pytest.fixture(scope="module")
-def hq_checkpoint(fill_weights, tmp_path_factory):
-    torch = pytest.importorskip("torch")
-    from e2fgvi_core.models import build_generator
-
-    model = build_generator("e2fgvi_hq")
-    fill_weights(model, 0)
-    path = tmp_path_factory.mktemp("weights") / "e2fgvi_hq_seed0.pth"
-    torch.save(model.state_dict(), path)
-    return path
+def hq_checkpoint(filled_checkpoint, tmp_path_factory):
+    return filled_checkpoint(tmp_path_factory.mktemp("weights") / "e2fgvi_hq_seed0.pth", seed=0)
 
 
 @pytest.mark.slow

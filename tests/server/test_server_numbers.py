@@ -48,17 +48,11 @@ def test_by_path_results_stream_and_a_cancel_lists_the_complete_frames(server_fa
 
 
 def test_job_summaries_carry_the_job_s_own_cache_counters_and_propagate_says_it_has_none(
-    server_factory, support, fill_weights, tmp_path
+    server_factory, support, filled_checkpoint, tmp_path
 ):
-    import torch
-
-    from e2fgvi_core.models import build_generator
     from e2fgvi_host.client import Client
 
-    model = build_generator("e2fgvi_hq")
-    fill_weights(model, 1)
-    weights = tmp_path / "hq.pth"
-    torch.save(model.state_dict(), weights)
+    weights = filled_checkpoint(tmp_path / "hq.pth", seed=1)
     shot = support.make_shot(server_factory.roots / "s", frames=6, size=(48, 64))
     server = server_factory("--device", "cpu")
     common = {**shot, "engine": "e2fgvi_hq", "weights": str(weights), "device": "cpu"}

@@ -25,8 +25,7 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 import host_test_support as support
 
-SHARED = Path(os.environ.get("E2FGVI_SHARED_DIR", support.PROJECT_ROOT.parent / "shared"))
-FOOTAGE = SHARED / "footage" / "tennis"
+FOOTAGE = support.SHARED_DIR / "footage" / "tennis"
 FRAMES = 20
 SHOWN = (5, 15)
 
