@@ -152,9 +152,9 @@ class ShotRunner:
         loaded = _Loaded(frame, original, display, matte, hole, rgb, linear)
         self._loaded[position] = loaded
         self.peak_resident = max(self.peak_resident, len(self._loaded))
-        if position not in self._digests:
+        if position not in self._digests:  # the hole, not the matte: threshold, invert and dilation change it
             self._digests[position] = digest_arrays(
-                display, matte, extra=f"{frame.pixels.dtype}|{linear}|{self._colour_key}"
+                display, hole, extra=f"{frame.pixels.dtype}|{linear}|{self._colour_key}"
             )
         return loaded
 

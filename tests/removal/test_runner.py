@@ -71,6 +71,20 @@ def test_cached_and_uncached_results_are_identical(make_checkpoint, synthetic_sh
     assert np.array_equal(uncached, cached) and np.array_equal(cached, rerun)
 
 
+def test_a_shared_cache_never_serves_a_job_computed_with_another_dilation(make_checkpoint, synthetic_shot):
+    """Before: the cache key held the matte but not the dilated hole, so a --dilate 8 job after a --dilate 4 job on
+    the same plate got the first job's features, flows and windows back (the server shares one ShotCache)."""
+    frames, mattes = synthetic_shot(8, 60, 108, seed=6)
+    settings = {"engine": "e2fgvi_hq", "weights": str(make_checkpoint(1)), "device": "cpu", "roi": "full"}
+    wide = RemovalRequest.from_mapping({**settings, "matte_dilate": 8})
+    _, alone = _run(wide, frames, mattes, cache=ShotCache(CacheConfig(budget_bytes=0)))
+    shared = ShotCache(CacheConfig(budget_bytes=256 << 20))
+    _run(RemovalRequest.from_mapping({**settings, "matte_dilate": 4}), frames, mattes, cache=shared)
+    second, after = _run(wide, frames, mattes, cache=shared)
+    assert second.cache_stats.misses_by_kind["features"] == 8  # nothing of the dilate-4 job was reused
+    assert np.array_equal(after, alone)
+
+
 def test_empty_mattes_pass_through_without_the_model(synthetic_shot):
     frames, mattes = synthetic_shot(20, 48, 64, seed=4, empty=set(range(9)))
     request = RemovalRequest.from_mapping({"engine": "propagate", "roi": "full", "neighbor_stride": 3})
