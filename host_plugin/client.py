@@ -341,7 +341,7 @@ class Client:
             raise ClientError(
                 f"the submit header is {sizes[0]} bytes, over the server's limit of {max_header} (max_header_bytes)"
             )
-        if max_message and (max(sizes) > max_message or sum(sizes) > max_message):
+        if max_message and sum(sizes) > max_message:
             raise ClientError(
                 f"the submit carries {sum(sizes)} bytes of frames by value, over the server's limit of {max_message} "
                 "bytes per message (max_message_bytes): send fewer or smaller frames, or submit by path"
@@ -354,7 +354,7 @@ class Client:
             return self._request_once(kind, fields, key, timeout_s)
         except wire.RemoteError as exc:
             fresh = self.access_key()
-            if exc.code != "access_denied" or fresh == key:
+            if exc.code != wire.ACCESS_DENIED or fresh == key:
                 raise
             # the request left before a server starting for the first time had written its key: once more
             return self._request_once(kind, fields, fresh, timeout_s)

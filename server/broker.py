@@ -311,7 +311,7 @@ class Broker:
         job.input_bytes = input_bytes
         job.secret_hash = _hash_secret(secret)
         try:
-            job, _ = self.queue.put(job)
+            job = self.queue.put(job)
         except OverflowError as exc:
             raise ConfigError(str(exc)) from None
         log_job_event(
@@ -354,7 +354,7 @@ class Broker:
         parts = wire.encode(event.kind, fields, event.arrays, event.channels)
         if event.record:
             job.replies.append(parts)
-        for watcher in list(job.watchers) or [job.client]:
+        for watcher in list(job.watchers):
             self.socket.send_multipart([watcher, *parts], copy=False)
         if event.final:
             self._release_pixels(job, parts)

@@ -128,23 +128,15 @@ class ServerConfig:
             raise ConfigError("curve_authorized_dir is set but curve_secret_key is not: CURVE needs the server's key")
 
 
-_BYTE_KEYS = frozenset({"max_message_bytes", "max_header_bytes", "cache_budget_bytes"})  # 512M, 2G, 536870912
+# Sizes: 512M, 2G or a plain 536870912, the same on the command line, in the environment and in a mapping.
+_BYTE_KEYS = frozenset({"max_message_bytes", "max_header_bytes", "max_value_bytes", "cache_budget_bytes"})
 _BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
 def _coerce(key: str, value: Any) -> Any:
     """Bring a value from the CLI, the environment or a mapping to the field's type; name the key on failure."""
     tuple_keys = {"binds", "output_roots"}
-    int_keys = {
-        "max_message_bytes",
-        "max_header_bytes",
-        "max_queued_jobs",
-        "max_value_bytes",
-        "retain_finished_jobs",
-        "heartbeat_liveness",
-        "poll_timeout_ms",
-        "cache_budget_bytes",
-    }
+    int_keys = {"max_queued_jobs", "retain_finished_jobs", "heartbeat_liveness", "poll_timeout_ms"}
     float_keys = {"heartbeat_interval_s", "shutdown_grace_s"}
     bool_keys = {"finish_running_on_shutdown", "insecure", "open_access"}
     try:

@@ -29,7 +29,7 @@ FINAL_STATES = (DONE, FAILED, CANCELLED)
 class Job:
     """One submitted removal: what to run, who asked, and what has been sent back so far.
 
-    ``client`` is the ZeroMQ identity of the connection to report to; it changes when the client re-attaches.
+    ``client`` is the ZeroMQ identity of the submitting connection; ``watchers`` every connection attached since.
     ``replies`` keeps the per-frame ``result`` messages already sent (and the final one), so a re-attached
     client can be brought up to date without running anything again.
     """
@@ -66,8 +66,7 @@ class Job:
             self.watchers = [self.client]
 
     def attach(self, client: bytes) -> None:
-        """Report to ``client`` too (a re-attach from a new connection); the latest is ``client``."""
-        self.client = client
+        """Report to ``client`` too (a re-attach from a new connection)."""
         if client not in self.watchers:
             self.watchers.append(client)
 
@@ -109,20 +108,18 @@ class JobQueue:
         self.retain = retain
         self.completed = 0
 
-    def put(self, job: Job) -> tuple[Job, bool]:
-        """Queue ``job``, or return the existing job with the same key and True (re-attach, nothing queued)."""
+    def put(self, job: Job) -> Job:
+        """Queue ``job``. A key already known is the broker's to settle (re-attach or refuse) before this call."""
         with self._lock:
-            existing = self._by_key.get(job.key)
-            if existing is not None:
-                existing.attach(job.client)
-                return existing, True
+            if job.key in self._by_key:
+                raise ValueError(f"key {job.key!r} is already job {self._by_key[job.key].job_id}")
             if len(self._heap) >= self.max_queued:
                 raise OverflowError(f"the queue is full ({self.max_queued} jobs); retry later")
             self._by_key[job.key] = job
             self._by_id[job.job_id] = job
             heapq.heappush(self._heap, (-job.priority, next(self._seq), job))
             self._lock.notify_all()
-            return job, False
+            return job
 
     def take(self, timeout_s: float) -> Job | None:
         """Block up to ``timeout_s`` for the next queued job and mark it running (one at a time)."""

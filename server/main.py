@@ -66,11 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="let every local user use this server (no access key): only on a single-user machine",
     )
-    parser.add_argument("--max-message-bytes", type=int, help="largest accepted message part (ZMQ_MAXMSGSIZE)")
-    parser.add_argument(
-        "--max-value-bytes", type=int, help="budget for frames by value held by unfinished jobs (default 4 GiB)"
-    )
-    parser.add_argument("--max-header-bytes", type=int, help="largest accepted msgpack header (default 1 MiB)")
+    parser.add_argument("--max-message-bytes", help="largest accepted message part, e.g. 1G (ZMQ_MAXMSGSIZE)")
+    parser.add_argument("--max-value-bytes", help="budget for frames by value held by unfinished jobs (default 4G)")
+    parser.add_argument("--max-header-bytes", help="largest accepted msgpack header (default 1M)")
     parser.add_argument("--heartbeat-interval-s", type=float, help="expected client ping interval (default 1.0)")
     parser.add_argument("--heartbeat-liveness", type=int, help="missed intervals before a client is purged (3)")
     parser.add_argument(

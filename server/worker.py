@@ -120,7 +120,7 @@ class Worker(threading.Thread):
         try:
             if job.cancel.is_set():
                 raise JobCancelled(f"job {job.job_id} cancelled: {job.cancel_reason or 'cancelled'}")
-            summary, _ = self._run_engine(job)
+            summary = self._run_engine(job)
             seconds = time.perf_counter() - started
             stats = summary.cache_stats.to_mapping() if summary.cache_stats is not None else None
             final = {
@@ -175,7 +175,6 @@ class Worker(threading.Thread):
         api = self.api
         request = job.removal if job.removal is not None else self.validate(job.request, job.inputs)
         kwargs: dict[str, Any] = {}
-        streamed = False
         if job.inputs:
             kwargs["source"] = api.MemorySource(_frames_from_wire(job.inputs["plate_frames"]), name="plate by value")
             if "matte_frames" in job.inputs:
@@ -184,7 +183,6 @@ class Worker(threading.Thread):
                 )
         if request.out is None:
             kwargs["sink"] = StreamingSink(lambda frame, result: self._post_frame(job, frame, result))
-            streamed = True
         progress = _ProgressRelay(lambda fields: self._post(job, wire.PROGRESS, fields), job)
         job.frames_complete = []
         kwargs["no_links"] = request.out is not None  # out was resolved inside a root at submit: no link may appear
@@ -198,7 +196,7 @@ class Worker(threading.Thread):
             **kwargs,
         )
         progress.flush()
-        return summary, streamed
+        return summary
 
     def _frame_written(self, job: Job, frame: int, path: str | None) -> None:
         """A frame is complete: by-path jobs get its ``result`` now (by-value ones got it from the sink)."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from e2fgvi_core.errors import CheckpointError, ConfigError, E2fgviError, SequenceError
 from e2fgvi_core.farm.plan import FARM_ENGINES, parse_shot
 from e2fgvi_core.io.sequence import FrameSequence, format_frame_ranges, parse_frame_range
+from e2fgvi_core.io.writer import sweep_stale_temp_files
 from e2fgvi_core.removal.api import RemovalRequest
 
 SERVER_ENV = "E2FGVI_FARM_SERVER"
@@ -106,23 +107,6 @@ def is_complete(path: str, expected: dict[str, str], plate_path: str) -> bool:
     return {k: v for k, v in found.items() if k not in measured} == expected
 
 
-def remove_stale_temp_files(pattern: str, frames: Sequence[int]) -> list[Path]:
-    """Delete temp files a killed task left beside the frames of this chunk (the writer's ``.NAME.*.tmpEXT``)."""
-    sequence = FrameSequence(pattern)
-    removed = []
-    for frame in frames:
-        target = Path(sequence.path(frame))
-        if not target.parent.is_dir():
-            continue
-        for temp in target.parent.glob(f".{target.name}.*.tmp{target.suffix}"):
-            try:
-                temp.unlink()
-                removed.append(temp)
-            except FileNotFoundError:
-                continue
-    return removed
-
-
 def _check_request(request: RemovalRequest, shot: str) -> None:
     if request.engine not in FARM_ENGINES:
         raise ConfigError(f"a farm task needs a definite engine ({', '.join(FARM_ENGINES)}), got {request.engine!r}")
@@ -165,7 +149,7 @@ def render_chunk(
     for frame in frames:
         if not os.path.isfile(plate.path(frame)):
             raise SequenceError(f"plate frame {frame} ({plate.path(frame)}) is missing")
-    removed = remove_stale_temp_files(request.out, frames)
+    removed = sweep_stale_temp_files(request.out)  # also when every frame is already complete (--resume)
     if removed:
         log(f"removed {len(removed)} temp file(s) of an interrupted run")
     skipped: tuple[int, ...] = ()

@@ -206,7 +206,7 @@ def sweep_stale_temp_files(out_pattern: str) -> list[str]:
     Outputs are written to a temp file and renamed, so a SIGKILL can leave a temp file but never a half-written
     output. The next run (CLI or server job) writing to the same folder clears such leftovers; files of live processes are kept.
     """
-    folder = os.path.dirname(out_pattern)
+    folder = os.path.dirname(out_pattern) or "."  # a bare "clean.%04d.exr" writes to the current folder
     removed = []
     try:
         names = os.listdir(folder)

@@ -422,16 +422,9 @@ def job_provenance(
 
     config = request.config
     matte = request.matte_config
-    data: dict[str, Any] = {
-        "engine": engine,
-        "frame": frame,
-        "neighbor_stride": config.neighbor_stride,
-        "ref_step": config.ref_step,
-        "num_ref": config.num_ref,
-        "blend": config.blend,
-        "roi": config.roi,
-        "proxy": config.proxy,
-    }
+    # every EngineConfig field changes pixels (protocol, ROI, proxy, NaN policy, precision): all of them, so a
+    # new field cannot be left out
+    data: dict[str, Any] = {"engine": engine, "frame": frame, **config.to_mapping()}
     if variant:
         data["model_variant"] = variant
         data["weights_sha256"] = weights_sha256
@@ -451,8 +444,9 @@ def job_provenance(
             "matte_invert": matte.invert,
             "dilate": matte.dilate,
             "feather": matte.feather,
-            "nan_policy": config.nan_policy,
-            "roi_margin": config.roi_margin,
         }
     )
+    for key in ("out_channels", "out_colorspace"):  # what the written file holds
+        if getattr(request, key):
+            data[key] = getattr(request, key)
     return data

@@ -348,11 +348,11 @@ class RemoveObjectEffect:
         def report(progress: dict[str, Any]) -> None:
             if self.on_progress is None:
                 return
-            done = int(progress.get("frames_done") or 0)
-            seconds = time.monotonic() - started
+            fields = wire.ProgressFields.from_fields(progress)
+            done, seconds = fields.frames_done, time.monotonic() - started
             rate = done / seconds if done and seconds > 0 else None
             eta = (total - done) / rate if rate else None
-            self.on_progress(ProgressReport(min(done, total), total, rate, eta, str(progress.get("stage", ""))))
+            self.on_progress(ProgressReport(min(done, total), total, rate, eta, fields.stage))
 
         return report
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2fgvi_core.errors import E2fgviError
+from e2fgvi_core.errors import E2fgviError, RequestTimeoutError, ServerUnavailableError
 
 from ..client import wire
 
@@ -43,8 +43,8 @@ _ARTIST_PREFIX = {
     wire.ACCESS_DENIED: "The server refused the request",
     wire.PROTOCOL_ERROR: "The server speaks another version of the protocol",
     wire.INTERNAL_ERROR: "The server hit an internal error (see its log)",
-    "server_unavailable": "No Remove Object server answers",
-    "timeout": "The Remove Object server did not answer in time",
+    ServerUnavailableError.code: "No Remove Object server answers",
+    RequestTimeoutError.code: "The Remove Object server did not answer in time",
 }
 
 

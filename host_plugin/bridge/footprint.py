@@ -4,7 +4,7 @@ Why a copy of the engine's window rule lives here: the bridge runs inside a host
 cannot be imported, yet it must know, before any job runs, which input frames an output frame reads (OpenFX's
 ``getFramesNeeded``, the frames to send by value, and which cached frames a changed input frame invalidates).
 This is a deliberate copy of ``e2fgvi_core.removal.plan`` (``plan_shot`` and ``plan_frames``), kept honest by
-``tests/host_plugin/test_bridge_footprint.py``, which compares it with the engine's plan for many shots and settings.
+``tests/host_plugin/test_bridge.py::test_footprint_equals_the_engine_plan``, which compares it with the engine's plan for many shots and settings.
 Positions are indices into the shot (0 .. length-1), as in the engine.
 """
 

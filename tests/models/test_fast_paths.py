@@ -21,16 +21,18 @@ def block_and_tokens():
 
 def test_window_chunking_does_not_change_the_result(block_and_tokens, monkeypatch):
     block, tokens = block_and_tokens
+    per_window = 2 * 2 * (3 * 210) * 64 * 4  # gathered keys and values of one window, float32
     with torch.inference_mode():
-        default = block(tokens, (30, 54))
+        assert block.attn.windows_per_chunk(2, 3 * 210, 64) >= 4  # the default budget: the 4 windows at once
+        all_at_once = block(tokens, (30, 54))
         monkeypatch.setattr(focal_transformer, "GATHER_BUDGET_BYTES", 1)  # one window per chunk
         assert block.attn.windows_per_chunk(2, 3 * 210, 64) == 1
         one_by_one = block(tokens, (30, 54))
-        monkeypatch.setattr(focal_transformer, "GATHER_BUDGET_BYTES", 1 << 40)  # all windows at once
-        assert block.attn.windows_per_chunk(2, 3 * 210, 64) >= 4
-        all_at_once = block(tokens, (30, 54))
-    assert torch.equal(default, one_by_one)
-    assert torch.equal(default, all_at_once)
+        monkeypatch.setattr(focal_transformer, "GATHER_BUDGET_BYTES", 3 * per_window)  # chunks of 3 and 1
+        assert block.attn.windows_per_chunk(2, 3 * 210, 64) == 3
+        uneven = block(tokens, (30, 54))
+    assert torch.equal(all_at_once, one_by_one)
+    assert torch.equal(all_at_once, uneven)
 
 
 def test_fused_attention_equals_reference_within_arithmetic_order(block_and_tokens):

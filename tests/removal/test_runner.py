@@ -123,3 +123,20 @@ def test_progress_reports_and_cancel_between_windows(tmp_path, synthetic_shot):
             matte_source=MemorySource(dict(enumerate(mattes.astype(np.uint8))), "matte"),
         )
     assert sorted(p.name for p in out_dir.iterdir()) == [f"c.{i:04d}.png" for i in range(4)]  # complete files only
+
+
+def test_provenance_names_every_engine_setting_and_the_output_encoding():
+    """Before: precision, --out-channels and --out-colorspace were missing, so a farm --resume kept a frame an
+    fp16 or differently encoded job had written."""
+    import dataclasses
+
+    from e2fgvi_core.removal.config import EngineConfig
+    from e2fgvi_core.removal.runner import job_provenance
+
+    request = RemovalRequest.from_mapping(
+        {"engine": "propagate", "precision": "fp32", "out_channels": "R,G,B", "out_colorspace": "linear"}
+    )
+    data = job_provenance(request, "propagate", None, None, 1001)
+    assert {f.name for f in dataclasses.fields(EngineConfig)} <= set(data)
+    assert (data["precision"], data["out_channels"], data["out_colorspace"]) == ("fp32", "R,G,B", "linear")
+    assert job_provenance(RemovalRequest.from_mapping({"engine": "propagate"}), "propagate", None, None, 1001) != data

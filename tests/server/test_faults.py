@@ -52,11 +52,13 @@ def test_status_hides_other_clients_keys_and_paths_and_a_stolen_key_is_refused(s
                 stolen.wait(30)
             assert caught.value.code == "access_denied"
         steal_cancel = other.submit(request, key="other-key")  # its own job, then try to cancel the owner's
-        other._send_command(("cancel", {"key": "owners-key"}))
+        # with the access key, so the refusal is the ownership check, not the access check
+        other._send_command(("cancel", {"key": "owners-key", wire.ACCESS_KEY_FIELD: other.access_key()}))
         result = handle.wait(JOB_TIMEOUT_S)  # the owner still gets every frame and the final message
         assert sorted(result.frames) == list(range(1001, 1025)) and result.summary["final"]
         steal_cancel.cancel()
     assert "event=job_reattached" not in server.log()
+    assert "only its submitter may cancel it" in server.log()
 
 
 def test_a_key_reused_with_a_different_request_is_refused_not_attached(client, shot, server_factory):

@@ -1,8 +1,10 @@
-"""JobQueue: priority FIFO, one running job, idempotent keys, cancel of queued and running jobs, retention."""
+"""JobQueue: priority FIFO, one running job, one job per key, cancel of queued and running jobs, retention."""
 
 from __future__ import annotations
 
 import threading
+
+import pytest
 
 from e2fgvi_server.jobs import CANCELLED, DONE, QUEUED, RUNNING, Job, JobQueue
 
@@ -28,22 +30,21 @@ def test_higher_priority_first_then_arrival_order_and_one_job_at_a_time():
     assert queue.completed == 4
 
 
-def test_same_key_reattaches_to_the_existing_job_and_takes_the_new_client():
+def test_a_known_key_is_refused_and_finished_jobs_stay_findable_by_key():
+    """Re-attaching is the broker's (it checks the secret and the request digest first): the queue never does it."""
     queue = JobQueue()
-    first, new = queue.put(_job("shot-1", client=b"old"))
-    again, reattached = queue.put(_job("shot-1", client=b"new"))
-    assert reattached and not new is True and again is first and again.client == b"new"
-    assert len(queue.queued()) == 1
-    running = queue.take(0.01)
-    queue.finish(running, DONE)
-    late, reattached = queue.put(_job("shot-1", client=b"third"))
-    assert reattached and late is first and late.state == DONE  # finished jobs are kept for late resubmits
+    first = queue.put(_job("shot-1", client=b"old"))
+    with pytest.raises(ValueError, match="already job"):
+        queue.put(_job("shot-1", client=b"new"))
+    assert len(queue.queued()) == 1 and first.watchers == [b"old"]
+    queue.finish(queue.take(0.01), DONE)
+    assert queue.find(key="shot-1") is first and first.state == DONE  # kept for late resubmits
 
 
 def test_cancel_queued_job_finishes_it_and_running_job_gets_its_token_set():
     queue = JobQueue()
-    running_job, _ = queue.put(_job("r"))
-    waiting, _ = queue.put(_job("w"))
+    running_job = queue.put(_job("r"))
+    waiting = queue.put(_job("w"))
     assert queue.take(0.01) is running_job
     assert queue.cancel("by test", key="w") is waiting and waiting.state == CANCELLED
     assert queue.cancel("by test", job_id=running_job.job_id) is running_job
@@ -58,7 +59,7 @@ def test_take_wakes_up_when_a_job_arrives():
     got = []
     thread = threading.Thread(target=lambda: got.append(queue.take(5.0)))
     thread.start()
-    job, _ = queue.put(_job("late"))
+    job = queue.put(_job("late"))
     thread.join(5.0)
     assert got == [job]
 
@@ -81,8 +82,8 @@ def test_finished_jobs_are_forgotten_beyond_the_retention_limit_and_full_queue_i
 
 def test_close_cancels_queued_jobs_and_active_for_client_lists_unfinished_jobs():
     queue = JobQueue()
-    a, _ = queue.put(_job("a", client=b"x"))
-    b, _ = queue.put(_job("b", client=b"x"))
+    a = queue.put(_job("a", client=b"x"))
+    b = queue.put(_job("b", client=b"x"))
     queue.put(_job("c", client=b"y"))
     assert {j.key for j in queue.active_for_client(b"x")} == {"a", "b"}
     assert queue.take(0.01) is a

@@ -150,3 +150,18 @@ def test_device_setting_is_the_default_device_of_requests_that_name_none():
     }
     assert worker.engine_mapping({"plate": "p.%04d.exr", "device": "cuda:1"})["device"] == "cuda:1"
     assert worker.engine_mapping({"plate": "p.%04d.exr", "device": ""})["device"] == "cpu"
+
+
+def test_every_byte_size_takes_512M_style_sizes_on_the_command_line_and_in_the_environment():
+    """Before: --max-value-bytes 4G and E2FGVI_SERVER_MAX_VALUE_BYTES=4G were refused (only plain ints)."""
+    from e2fgvi_server.main import build_parser
+
+    flags = build_parser().parse_args(
+        ["--max-message-bytes", "1G", "--max-value-bytes", "4G", "--max-header-bytes", "2M"]
+    )
+    overrides = {k: v for k, v in vars(flags).items() if k.endswith("_bytes") and v is not None}
+    environ = {"E2FGVI_SERVER_MAX_VALUE_BYTES": "3G", "E2FGVI_SERVER_MAX_HEADER_BYTES": "512K"}
+    from_env = ServerConfig.from_env({}, environ=environ)
+    assert (from_env.max_value_bytes, from_env.max_header_bytes) == (3 << 30, 512 << 10)
+    config = ServerConfig.from_env(overrides, environ=environ)
+    assert (config.max_message_bytes, config.max_value_bytes, config.max_header_bytes) == (1 << 30, 4 << 30, 2 << 20)

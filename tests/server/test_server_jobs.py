@@ -278,7 +278,9 @@ def test_sigterm_cancels_or_finishes_the_running_job_and_exits_cleanly(server_fa
     assert "event=server_stopped" in server.log()
 
 
-def test_stale_temp_files_of_dead_writers_are_swept_and_live_ones_kept(tmp_path):
+@pytest.mark.parametrize("bare_name", [False, True], ids=["folder", "current-folder"])
+def test_stale_temp_files_of_dead_writers_are_swept_and_live_ones_kept(tmp_path, monkeypatch, bare_name):
+    """``bare_name``: ``--out out.%04d.exr`` with no folder part (before: never swept, ``os.listdir("")`` failed)."""
     from e2fgvi_core.io.writer import sweep_stale_temp_files
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -288,7 +290,10 @@ def test_stale_temp_files_of_dead_writers_are_swept_and_live_ones_kept(tmp_path)
     keep = tmp_path / "out.1003.exr"
     for path in (stale, live, keep):
         path.write_bytes(b"x")
-    assert sweep_stale_temp_files(str(tmp_path / "out.%04d.exr")) == [stale.name]
+    if bare_name:
+        monkeypatch.chdir(tmp_path)
+    pattern = "out.%04d.exr" if bare_name else str(tmp_path / "out.%04d.exr")
+    assert sweep_stale_temp_files(pattern) == [stale.name]
     assert live.exists() and keep.exists() and not stale.exists()
 
 
