@@ -108,8 +108,13 @@ else:
     request = RemovalRequest.from_mapping({"engine": "e2fgvi_hq", "weights": weights, "device": "cpu", **spec["request"]})
     summary = run_removal(request, source=ShotSource(False), matte_source=ShotSource(True), sink=DropSink())
     seconds = summary.seconds
-    pad_h, pad_w = -(-height // 60) * 60, -(-width // 108) * 108
-    estimate = model.estimate_window_bytes(min(count, 11) + 2, min(count, 11), pad_h, pad_w)
+    from e2fgvi_core.removal.engines import ENGINES
+    from e2fgvi_core.removal.plan import plan_shot
+
+    largest = max(plan_shot(count, request.config).windows, key=lambda window: len(window.inputs))
+    multiple_h, multiple_w = ENGINES["e2fgvi_hq"].pad_multiple_hw  # what the engine pads whole frames to
+    pad_h, pad_w = -(-height // multiple_h) * multiple_h, -(-width // multiple_w) * multiple_w
+    estimate = model.estimate_window_bytes(len(largest.inputs), len(largest.local), pad_h, pad_w)
 print(json.dumps({"seconds": seconds, "frames": count, "model_rss": model_rss, "estimate": estimate,
                   "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 """

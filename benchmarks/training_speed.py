@@ -20,12 +20,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import tomllib
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from e2fgvi_core.cli.train import set_overrides
 from e2fgvi_core.device import select_device
 from e2fgvi_core.training import PRESETS, TrainConfig, Trainer
 from e2fgvi_core.training.config import merge_dotted
@@ -58,13 +58,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    overrides = {"steps": args.steps, "save_every": args.steps, "device": args.device}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        try:
-            overrides[key] = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            overrides[key] = value
+    overrides = {"steps": args.steps, "save_every": args.steps, "device": args.device, **set_overrides(args.set)}
     with tempfile.TemporaryDirectory() as tmp:
         config = TrainConfig.from_mapping(merge_dotted(PRESETS[args.preset], overrides))
         data = args.data or str(synthetic_clips(Path(tmp) / "clips", config.data.size))

@@ -70,7 +70,14 @@ def overrides_from(args: argparse.Namespace) -> dict[str, object]:
             overrides[key] = value
     if args.size:
         overrides["data.size"] = parse_size(args.size)
-    for item in args.set:
+    overrides.update(set_overrides(args.set))
+    return overrides
+
+
+def set_overrides(items: list[str]) -> dict[str, object]:
+    """The dotted config keys of ``--set KEY=VALUE`` flags (also read by ``benchmarks/training_speed.py``)."""
+    overrides: dict[str, object] = {}
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: use KEY=VALUE, e.g. optim.lr=5e-5")

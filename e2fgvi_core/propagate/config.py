@@ -58,7 +58,10 @@ class PropagateConfig:
     frame (at most this many frames computed and not written). A multiple of the window stride (5) keeps that
     warm-up to whole windows. 30 against no restart (the 70-frame clips restart at 30 and 60)
     cost at most 0.01 dB PSNR on docs/quality.md's benchmark (tennis/object 28.19 -> 28.18, schoolgirls/object
-    28.13 -> 28.12, the static cases unchanged; E_warp within 0.003).
+    28.13 -> 28.12, the static cases unchanged; E_warp within 0.003; compare
+    ``E2FGVI_PROPAGATE_CARRY_RESTART_FRAMES=1000 python benchmarks/quality.py --no-docs``, no restart in a 70-frame
+    clip, with the default run in one environment: these were measured with OpenCV 5.0, whose DIS flow gives
+    slightly other absolute numbers than the 4.11 of docs/quality.md).
     ``flow_cache_pairs``: at most this many completed flow pairs are kept between calls (overlapping windows reuse
     them; only the latest window's pairs are kept), so memory stays bounded by one window.
     """

@@ -38,7 +38,7 @@ GAN_LOSSES = ("hinge",)
 # top-level generator attributes (checkpoint key prefixes) that may get their own learning-rate multiplier
 GENERATOR_MODULES = ("encoder", "decoder", "feat_prop_module", "ss", "sc", "transformer", "update_spynet")
 # keys that may change when a run is resumed (everything else must match the recorded config)
-RESUME_OVERRIDABLE = ("steps", "save_every", "log_every", "keep_checkpoints", "device", "data.num_workers")
+RESUME_OVERRIDABLE = ("steps", "save_every", "keep_checkpoints", "device", "data.num_workers")
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,6 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True  # mixed precision (float16 autocast + gradient scaling) on CUDA; ignored elsewhere
     save_every: int = 5000
-    log_every: int = 100  # loss plot, TensorBoard and progress cadence (losses.csv gets every step)
     keep_checkpoints: int = 3  # newest checkpoints kept (step 0 is always kept: `eval --step 0` scores the start)
     max_bad_steps: int = 5  # consecutive non-finite steps before rolling back to the last checkpoint
     max_rollbacks: int = 3  # rollbacks without a good step in between before the run stops
@@ -161,7 +160,6 @@ PRESETS: dict[str, dict[str, object]] = {
         "steps": 40,
         "seed": 7,
         "save_every": 10,
-        "log_every": 10,
         "keep_checkpoints": 10,
         "max_bad_steps": 2,
         "max_rollbacks": 2,

@@ -426,7 +426,7 @@ class Trainer:
                 fake_scores = self.d_train(comp.detach())
             d_loss = discriminator_hinge_loss(real_scores.float(), fake_scores.float())
             row["discriminator"] = float(d_loss.detach())
-            if self._not_finite(d_loss):
+            if self._not_finite(row["discriminator"]):
                 return self._skip(row, "discriminator loss"), False
             self.optim_d.zero_grad(set_to_none=True)
             self.scaler_d.scale(d_loss).backward()
@@ -450,7 +450,7 @@ class Trainer:
             adversarial=float(adversarial.detach()),
             total=float(total.detach()),
         )
-        if self._not_finite(total):
+        if self._not_finite(row["total"]):
             bad = [k for k in ("hole", "valid", "flow", "adversarial") if not math.isfinite(row[k])]
             return self._skip(row, "loss " + ", ".join(bad or ["total"])), False
         self.optim_g.zero_grad(set_to_none=True)
