@@ -12,7 +12,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 from e2fgvi_host.client import Client
@@ -77,7 +76,10 @@ def ensure_local_server(
             return None
         except (RequestTimeoutError, ServerUnavailableError):
             pass
-    log_path = log_path or os.path.join(tempfile.gettempdir(), f"e2fgvi-server-{os.getpid()}.log")
+    # in this user's private temp folder: a predictable name in the shared temp dir could be a planted link
+    log_path = log_path or os.path.join(
+        wire.ensure_private_folder(wire.private_temp_root()), f"server-{os.getpid()}.log"
+    )
     command = [*server_command(), "--bind", address, *extra_args]
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(

@@ -8,9 +8,7 @@ start with one line instead of misbehaving later.
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +16,13 @@ from typing import Any
 
 from e2fgvi_core.byte_sizes import parse_byte_size
 from e2fgvi_core.errors import ConfigError
-from e2fgvi_server.protocol import DEFAULT_ADDRESS, HEARTBEAT_INTERVAL_S, HEARTBEAT_LIVENESS, MAX_HEADER_BYTES
+from e2fgvi_server.protocol import (
+    DEFAULT_ADDRESS,
+    HEARTBEAT_INTERVAL_S,
+    HEARTBEAT_LIVENESS,
+    MAX_HEADER_BYTES,
+    private_temp_root,
+)
 
 POLL_TIMEOUT_MS = 100
 MAX_MESSAGE_BYTES = 1 << 30  # per message part (ZMQ_MAXMSGSIZE): a 4K float32 RGBA frame is ~135 MB
@@ -26,13 +30,6 @@ SHUTDOWN_GRACE_S = 30.0
 MAX_VALUE_BYTES = 4 << 30  # frames by value held for unfinished jobs, all clients together
 
 ENV_PREFIX = "E2FGVI_SERVER_"
-
-
-def private_temp_root() -> str:
-    """This user's folder in the temp dir (``/tmp/e2fgvi-<uid>``): the world-writable temp dir itself is never a
-    root (another user could plant a link there); the server makes this folder 0700 or refuses a foreign one."""
-    uid = os.getuid() if hasattr(os, "getuid") else getpass.getuser()
-    return os.path.join(tempfile.gettempdir(), f"e2fgvi-{uid}")
 
 
 def _default_roots() -> tuple[str, ...]:

@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         dest="output_roots",
         metavar="DIR",
-        help="folder outputs may be written under, repeatable (default: your home and the temp dir)",
+        help="folder outputs may be written under, repeatable (default: your home and your private temp folder, /tmp/e2fgvi-UID)",
     )
     parser.add_argument("--token", help="shutdown token (default: $E2FGVI_SERVER_TOKEN, the --token-file, or new)")
     parser.add_argument("--token-file", help="file holding the shutdown token; a new token is written there")

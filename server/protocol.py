@@ -599,6 +599,34 @@ def default_access_key_file() -> str:
     return os.path.join(base, "e2fgvi", "server-access.key")
 
 
+def private_temp_root() -> str:
+    """This user's folder in the temp dir (``/tmp/e2fgvi-<uid>``): the world-writable temp dir itself is never
+    written to (another user could plant a link there); ``ensure_private_folder`` makes it 0700 or refuses it."""
+    import getpass
+    import tempfile
+
+    uid = os.getuid() if hasattr(os, "getuid") else getpass.getuser()
+    return os.path.join(tempfile.gettempdir(), f"e2fgvi-{uid}")
+
+
+def ensure_private_folder(path: str) -> str:
+    """Make ``path`` (0700) or accept it only when it is a folder of this user that nobody else may write to;
+    raise ``ConfigError`` otherwise (a link, another owner, or group/world-writable). Returns ``path``."""
+    import stat
+
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    owner_ok = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    if not stat.S_ISDIR(info.st_mode) or not owner_ok or info.st_mode & 0o022:
+        raise errors.ConfigError(
+            f"{path} is not a private folder of this user (a link, another owner, or writable by others): remove it"
+        )
+    return path
+
+
 def read_access_key(path: str | None = None) -> str | None:
     """The access key a client sends in ``hello``/``status``/``submit``/``cancel``; None when it cannot be read
     (not this user's server, or no server started yet)."""

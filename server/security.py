@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import stat
 from pathlib import Path
 
 import zmq
@@ -19,7 +18,7 @@ import zmq.auth
 
 from e2fgvi_core.errors import ConfigError, OutputError
 from e2fgvi_server import protocol as wire
-from e2fgvi_server.config import ServerConfig, private_temp_root
+from e2fgvi_server.config import ServerConfig
 
 log = logging.getLogger("e2fgvi.server")
 
@@ -206,16 +205,10 @@ def _check_private(path: Path) -> None:
 
 def prepare_private_temp_root(config: ServerConfig) -> None:
     """Make this user's temp root (0700) when it is one of the roots, or refuse one that is not ours and private."""
-    path = private_temp_root()
+    path = wire.private_temp_root()
     if path not in config.output_roots:
         return
     try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
-    info = os.lstat(path)
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
-        raise ConfigError(
-            f"output root {path} is not a private folder of this user (a link, another owner, or writable by "
-            "others): remove it, or give --output-root explicitly"
-        )
+        wire.ensure_private_folder(path)
+    except ConfigError as exc:
+        raise ConfigError(f"output root {exc}, or give --output-root explicitly") from None

@@ -26,7 +26,13 @@ from e2fgvi_core.errors import ConfigError
 from e2fgvi_core.farm.config import FarmConfig
 from e2fgvi_core.farm.plan import FarmPlan, parse_shot, plan_chunks
 from e2fgvi_core.farm.template import JOB_PARAMETERS, template_yaml
-from e2fgvi_core.io.sequence import FrameSequence, format_frame_ranges, resolve_frames
+from e2fgvi_core.io.sequence import (
+    FrameSequence,
+    check_outputs_spare_inputs,
+    file_identities,
+    format_frame_ranges,
+    resolve_frames,
+)
 from e2fgvi_core.removal.api import RemovalRequest
 
 TEMPLATE_FILE = "template.yaml"
@@ -135,14 +141,16 @@ def _check_inputs(request: RemovalRequest, shot: str) -> None:
         raise ConfigError("no plate: give --plate PATTERN")
     if not request.out:
         raise ConfigError("no output: give --out PATTERN (farm tasks write files)")
-    inputs = [_absolute(request.plate), _absolute(request.matte)]
-    for flag, pattern in (("--out", request.out), ("--write-matte", request.matte_config.write)):
-        if pattern and _absolute(pattern) in inputs:
-            raise ConfigError(f"{flag} {pattern} is the same as an input pattern: it would overwrite that input")
     frames = parse_shot(shot)
-    resolve_frames(FrameSequence(request.plate), frames)
-    if request.matte:
-        resolve_frames(FrameSequence(request.matte), frames)
+    inputs = [FrameSequence(request.plate)] + ([FrameSequence(request.matte)] if request.matte else [])
+    for sequence in inputs:
+        resolve_frames(sequence, frames)
+    # compared as files (device and inode), as every task's FileSink will: another spelling or a link is caught
+    # here, when the job is written, not on the farm
+    identities = file_identities([sequence.path(f) for sequence in inputs for f in frames])
+    for flag, pattern in (("--out", request.out), ("--write-matte", request.matte_config.write)):
+        if pattern:
+            check_outputs_spare_inputs((FrameSequence(pattern).path(f) for f in frames), identities, flag)
 
 
 def write_bundle(

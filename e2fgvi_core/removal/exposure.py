@@ -24,7 +24,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["EXPOSURE_PERCENTILE", "ExposedColour", "colour_settings", "measure_exposure", "rolloff", "unrolloff"]
+__all__ = ["EXPOSURE_PERCENTILE", "ExposedColour", "measure_exposure", "rolloff", "unrolloff"]
 
 EXPOSURE_PERCENTILE = 99.0
 RING_PX = 16
@@ -86,11 +86,3 @@ class ExposedColour:
         if self.knee is not None:
             x = unrolloff(x, self.knee)
         return (x * self.exposure).astype(np.float32)
-
-
-def colour_settings(request):
-    """The request's ``ColourConfig`` (its ``colour``; a request with only ``colorspace`` gets the defaults)."""
-    from e2fgvi_core.io.colour import ColourConfig
-
-    colour = getattr(request, "colour", None)
-    return colour if isinstance(colour, ColourConfig) else ColourConfig(colorspace=request.colorspace)

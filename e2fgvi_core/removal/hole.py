@@ -22,17 +22,20 @@ NEARLY_FULL_SHARE = 0.9
 """A hole covering more than this share of the frame leaves too little plate to fill it from."""
 
 
-def matte_of_frame(plate: Frame, matte_frame: Frame | None, config: MatteConfig) -> tuple[np.ndarray, str | None]:
+def matte_of_frame(
+    plate: Frame, matte_frame: Frame | None, config: MatteConfig, note: bool = True
+) -> tuple[np.ndarray, str | None]:
     """((h, w) bool matte over the plate's data window, channel note or None).
 
-    Without ``matte_frame`` the matte is a channel of the plate (``config.channel``, alpha by default).
+    Without ``matte_frame`` the matte is a channel of the plate (``config.channel``, alpha by default). ``note``
+    False skips the channel note (a second pass over every channel; the runner needs it once per shot).
     """
     if matte_frame is None:
         channel = config.channel or "A"
         matte = matte_from_frame(plate, channel, threshold=config.threshold, invert=config.invert)
         return matte, None
     matte = matte_for_plate(plate, matte_frame, config.channel, threshold=config.threshold, invert=config.invert)
-    return matte, matte_channel_note(matte_frame, config.channel, threshold=config.threshold)
+    return matte, matte_channel_note(matte_frame, config.channel, threshold=config.threshold) if note else None
 
 
 def frame_hole(matte: np.ndarray, config: MatteConfig) -> np.ndarray:

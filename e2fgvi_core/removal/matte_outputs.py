@@ -27,18 +27,16 @@ _FLOAT_OUTPUT_EXTENSIONS = (".exr",)
 
 
 def check_matte_outputs(config: MatteConfig, out: str | None, numbers: tuple[int, ...]) -> None:
-    """Refuse, before any work, matte outputs that cannot be written: no frame token, a channel for a non-EXR, a
+    """Refuse, before any work, matte outputs that cannot be written: a channel for a non-EXR, a
     ``--write-matte`` naming the files of ``--out`` (each result would replace its matte: one sequence lost)."""
-    from e2fgvi_core.io.sequence import FrameSequence, require_frame_token
+    from e2fgvi_core.io.sequence import FrameSequence
 
-    if config.write:
-        require_frame_token(config.write, len(numbers), "--write-matte")
-        if out:
-            mattes, results = FrameSequence(config.write), FrameSequence(out)
-            for number in numbers:
-                path = os.path.abspath(mattes.path(number))
-                if path == os.path.abspath(results.path(number)):
-                    raise ConfigError(f"--write-matte {config.write} names the same file as --out ({path}): rename one")
+    if config.write and out:  # its frame token is checked by its FileSink, like --out's
+        mattes, results = FrameSequence(config.write), FrameSequence(out)
+        for number in numbers:
+            path = os.path.abspath(mattes.path(number))
+            if path == os.path.abspath(results.path(number)):
+                raise ConfigError(f"--write-matte {config.write} names the same file as --out ({path}): rename one")
     if config.channel_out and out and not out.lower().endswith(_FLOAT_OUTPUT_EXTENSIONS):
         raise ConfigError(
             f"--matte-channel-out {config.channel_out}: {out} cannot hold an extra channel; write EXR "

@@ -25,12 +25,11 @@ import numpy as np
 from e2fgvi_core.errors import DeviceError, JobCancelled, MatteError, SequenceError
 from e2fgvi_core.io.channels import rgb_channel_indices
 from e2fgvi_core.io.colour import build_colour_transform
-from e2fgvi_core.io.sequence import require_frame_token
 from e2fgvi_core.io.windows import on_display_window, to_own_data_window
 from e2fgvi_core.removal.blend import WindowBlend, composite_window_frame
 from e2fgvi_core.removal.cache import ShotCache, digest_arrays
 from e2fgvi_core.removal.engines import build_engine, choose_engine
-from e2fgvi_core.removal.exposure import ExposedColour, colour_settings, measure_exposure
+from e2fgvi_core.removal.exposure import ExposedColour, measure_exposure
 from e2fgvi_core.removal.feather import feather_native, feather_weights
 from e2fgvi_core.removal.hole import empty_shot_warning, frame_hole, hole_warnings, matte_of_frame
 from e2fgvi_core.removal.matte_outputs import check_matte_outputs, with_matte_channel, write_matte_frame
@@ -122,8 +121,8 @@ class ShotRunner:
         frame = on_display_window(original)
         self.reads += 1
         matte_frame = None if self.matte_source is None else self.matte_source.read(number)
-        matte, note = matte_of_frame(frame, matte_frame, self.matte)
-        if note and not self._matte_noted:
+        matte, note = matte_of_frame(frame, matte_frame, self.matte, note=not self._matte_noted)
+        if note:
             self._matte_noted = True
             self._warn(note)
         if matte_frame is not None and matte.shape != frame.pixels.shape[:2]:
@@ -162,13 +161,13 @@ class ShotRunner:
         """The colour transform of float plates with the shot's exposure (measured once, on the shot's first
         frame, so every chunk of the shot divides by the same number; ``removal/exposure.py``)."""
         if self._exposed is None:
-            settings = colour_settings(self.request)
+            settings = self.request.colour
             exposure = settings.exposure
             if exposure is None:
                 if position != 0:
                     frame = on_display_window(self.source.read(self.numbers[0]))
                     matte_frame = None if self.matte_source is None else self.matte_source.read(self.numbers[0])
-                    matte, _ = matte_of_frame(frame, matte_frame, self.matte)
+                    matte, _ = matte_of_frame(frame, matte_frame, self.matte, note=False)
                 rgb = rgb_channel_indices(frame.channels)
                 exposure = measure_exposure(frame.pixels[..., list(rgb)], frame_hole(matte, self.matte))
             self._exposed = ExposedColour(self.colour, exposure, settings.highlight_rolloff)
@@ -381,8 +380,6 @@ def run_request(
     outputs = request.output_numbers(numbers)
     if matte_source is None and request.matte:
         matte_source = SequenceSource(request.matte, numbers, name="matte")
-    if request.out:
-        require_frame_token(request.out, len(numbers))
     check_matte_outputs(request.matte_config, request.out, outputs)
     inputs = input_paths(source, matte_source)
     if sink is None:

@@ -13,11 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from e2fgvi_core.errors import SequenceError
-from e2fgvi_core.io import matte as io_matte
+from e2fgvi_core.errors import ConfigError, SequenceError
 from e2fgvi_core.io.frame import Frame
 from e2fgvi_core.io.reader import read_frame
-from e2fgvi_core.io.sequence import FrameSequence, check_outputs_spare_inputs, file_identities, resolve_frames
+from e2fgvi_core.io.sequence import (
+    FrameSequence,
+    check_outputs_spare_inputs,
+    file_identities,
+    require_frame_token,
+    resolve_frames,
+)
 from e2fgvi_core.io.writer import check_output_folder, sweep_stale_temp_files, write_frame
 
 
@@ -37,16 +42,6 @@ class SequenceSource:
 
     def read(self, frame: int):
         return read_frame(self.sequence.path(frame))
-
-
-def matte_from_frame(frame, channel: str | None, where: str) -> np.ndarray:
-    """(h, w) bool matte of a frame: the named channel, else alpha, else the first channel (``io.matte``'s rule)."""
-    return np.asarray(io_matte.matte_from_frame(frame, channel), dtype=bool)
-
-
-def matte_for_plate(plate, matte, channel: str | None) -> np.ndarray:
-    """(h, w) bool matte over the plate's data window (``io.matte`` places mattes by their data window)."""
-    return np.asarray(io_matte.matte_for_plate(plate, matte, channel), dtype=bool)
 
 
 def input_paths(*sources: Any) -> list[str]:
@@ -86,6 +81,7 @@ class FileSink:
     def check(self) -> None:
         """Fail before any work when the output folder cannot be created or written (``io.writer``'s check), or
         when an output frame is an input file."""
+        require_frame_token(self.sequence.pattern, len(self._frames), self.flag)
         self._protect = file_identities(self._inputs)
         check_outputs_spare_inputs((self.sequence.path(f) for f in self._frames), self._protect, self.flag)
         check_output_folder(self.sequence.pattern)
@@ -189,20 +185,21 @@ def output_encoding_for(request, source, first: int) -> OutputEncoding:
     from e2fgvi_core.io.colour import build_colour_transform
     from e2fgvi_core.io.output_encoding import check_output_channels, output_kind, select_channels
     from e2fgvi_core.io.reader import read_header
-    from e2fgvi_core.removal.exposure import colour_settings
 
     header = read_header(source.sequence.path(first)) if isinstance(source, SequenceSource) else source.read(first)
     channels = tuple(header.channels)
     matte_out = request.matte_config.channel_out
+    if matte_out in channels:  # refused here, before any work, not when the first frame is written
+        raise ConfigError(f"--matte-channel-out {matte_out}: the plate has that channel already")
     if matte_out:
         channels = (*channels, matte_out)
-    kept = select_channels(channels, getattr(request, "out_channels", None))
+    kept = select_channels(channels, request.out_channels)
     if kept is not None:
         channels = tuple(channels[i] for i in kept)
     check_output_channels(request.out, channels)
     plate_is_float = bool(np.issubdtype(header.dtype, np.floating))
-    kind = output_kind(request.out, plate_is_float, getattr(request, "out_colorspace", None))
-    colour = colour_settings(request)
+    kind = output_kind(request.out, plate_is_float, request.out_colorspace)
+    colour = request.colour
     transform = build_colour_transform(colour)
     tag = (colour.colorspace if kind == "linear" else colour.display) if colour.colorspace else None
     return OutputEncoding(request.out, kind, transform, tag, kept)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 import threading
 import uuid
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 import bpy
 
 from ..bridge import BridgeError, BridgeParams, PathClip, ProgressReport, RemoveObjectEffect, describe
+from ..client import wire
 
 _NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)(?P<suffix>\.[A-Za-z0-9]+)$")
 SETTINGS_SKIP = ("shot",)  # derived from the strip's frame range, never typed by the artist
@@ -175,10 +175,11 @@ def params_from_settings(settings, shot: str) -> BridgeParams:
 
 
 def output_root(settings) -> str:
-    """Where results go: the settings' folder (``//`` is the .blend's folder; unsaved files use the temp dir)."""
+    """Where results go: the settings' folder (``//`` is the .blend's folder; unsaved files use this user's private
+    temp folder, which is also one of a default server's output roots)."""
     folder = settings.output_dir or DEFAULT_OUTPUT_DIR
     if folder.startswith("//") and not bpy.data.filepath:
-        folder = os.path.join(tempfile.gettempdir(), "e2fgvi", folder[2:])
+        folder = os.path.join(wire.ensure_private_folder(wire.private_temp_root()), "blender", folder[2:])
     return os.path.abspath(bpy.path.abspath(folder))
 
 

@@ -15,13 +15,13 @@ Every Nuke call is in ``adapter.py``; every server call in the bridge. The bridg
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import time
 from typing import Any
 
 from .. import launcher
 from ..bridge import BridgeError, BridgeParams, ParamsError, PathClip, RemoveObjectEffect, describe
+from ..client import wire
 from . import adapter
 
 ROLE = "E2fgviRemoveObject"
@@ -127,7 +127,12 @@ def work_folder(node: Any) -> str:
     if chosen:
         return chosen
     script = adapter.script_path()
-    base = os.path.dirname(os.path.abspath(script)) if script else os.path.join(tempfile.gettempdir(), "nuke")
+    # an unsaved script works in this user's private temp folder (a default server's output root), never the shared one
+    base = (
+        os.path.dirname(os.path.abspath(script))
+        if script
+        else os.path.join(wire.ensure_private_folder(wire.private_temp_root()), "nuke")
+    )
     return os.path.join(base, "e2fgvi", adapter.node_name(node).replace(".", "_"))
 
 

@@ -186,6 +186,13 @@ def test_invert_threshold_and_feather(run_cli, tmp_path):
     assert ((weights > 0) & (weights < 1)).any() and weights.max() == 1.0
 
 
+def test_matte_channel_out_naming_a_plate_channel_is_refused_before_any_work(run_cli, tmp_path):
+    folder, _ = _square_shot(tmp_path)
+    done = _remove(run_cli, folder, "--matte-channel-out", "G", out="x/clean.%04d.exr")
+    assert done.returncode == 2 and "the plate has that channel already" in done.stderr, done.stderr
+    assert not (folder / "x").exists()  # nothing was computed or written (before: refused at the first write)
+
+
 def test_matte_channel_out_needs_exr_and_is_refused_up_front_for_png(run_cli, tmp_path):
     folder, _ = _square_shot(tmp_path)
     done = _remove(run_cli, folder, "--matte-channel-out")

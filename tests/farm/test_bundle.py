@@ -92,10 +92,13 @@ def test_a_subset_of_the_shot_is_refused(farm_shot, tmp_path):
 
 
 @pytest.mark.parametrize("key", ["out", "matte_write"])
-def test_an_output_over_the_plate_is_refused(farm_shot, tmp_path, key):
+@pytest.mark.parametrize("spelling", ["same", "hashes"])
+def test_an_output_over_the_plate_is_refused(farm_shot, tmp_path, key, spelling):
+    """Compared as files: ``plate.####.exr`` is ``plate.%04d.exr`` (before: only the same string was refused)."""
     request = {"plate": farm_shot["plate"], "out": str(tmp_path / "out.%04d.exr"), "engine": "propagate"}
+    target = farm_shot["plate"] if spelling == "same" else farm_shot["plate"].replace("%04d", "####")
     with pytest.raises(E2fgviError, match="overwrite that input"):
-        write_bundle(tmp_path / "bundle", {**request, key: farm_shot["plate"]})
+        write_bundle(tmp_path / "bundle", {**request, key: target})
     assert not (tmp_path / "bundle").exists()
 
 

@@ -22,6 +22,9 @@ def test_ensure_local_server_starts_one_waits_for_hello_and_reuses_it(address, s
         hello = client.hello()
         assert hello["pid"] == process.pid and hello["versions"] == [wire.PROTOCOL_VERSION]
     assert ensure_local_server(address, timeout_s=60) is None  # one answers now: nothing new is started
+    # its log is in this user's 0700 temp folder, never at a predictable name in the shared temp dir
+    log = os.path.join(wire.private_temp_root(), f"server-{os.getpid()}.log")
+    assert os.path.isfile(log) and os.stat(wire.private_temp_root()).st_mode & 0o077 == 0
     with Client(address) as client:
         assert client.shutdown("tok")["ok"] is True
     assert process.wait(15) == 0
