@@ -126,8 +126,10 @@ class Worker(threading.Thread):
             final = {
                 "final": True,
                 "frames": [int(f) for f in summary.frames],
+                "outputs": [str(path) for path in summary.outputs if path],
                 "engine": summary.engine,
                 "variant": summary.variant,
+                "weights_sha256": summary.weights_sha256,
                 "engine_seconds": round(summary.seconds, 6),
                 "server_seconds": round(seconds, 6),
                 "frames_passthrough": summary.frames_passthrough,

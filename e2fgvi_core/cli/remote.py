@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from e2fgvi_core import errors
-from e2fgvi_core.cli.report import ProgressBar, print_json, print_summary, print_warnings
+from e2fgvi_core.cli.report import ProgressBar, print_json, print_summary, print_warnings, summary_json
 from e2fgvi_core.removal.request import Progress, RemovalRequest
 
 PATH_KEYS = ("plate", "matte", "out", "weights")
@@ -76,7 +76,7 @@ def check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
 def run_remote(request: RemovalRequest, address: str, quiet: bool = False, as_json: bool = False) -> int:
     """Submit ``request`` to the server at ``address``, draw progress, print the summary; return the exit code."""
     from e2fgvi_host.client import Client
-    from e2fgvi_server.protocol import RemoteError
+    from e2fgvi_server.protocol import ProgressFields, RemoteError
 
     if request.out is None:
         raise errors.ConfigError(
@@ -95,15 +95,8 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False, as_js
             print_warnings([str(fields["warning"])])
             shown.append(str(fields["warning"]))
             return
-        bar(
-            Progress(
-                int(fields.get("frames_done", 0)),
-                int(fields.get("frames_total", 0)),
-                str(fields.get("stage", "")),
-                float(fields.get("elapsed_s") or 0.0),
-                fields.get("eta_s"),
-            )
-        )
+        sent = ProgressFields.from_fields(fields)
+        bar(Progress(sent.frames_done, sent.frames_total, sent.stage, sent.elapsed_s, sent.eta_s))
 
     try:
         with Client(address) as client:
@@ -122,6 +115,7 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False, as_js
     summary = result.summary
     print_warnings([w for w in summary.get("warnings") or [] if w not in shown])
     cache = summary.get("cache")
+    hits_misses = (cache["hits"], cache["misses"]) if isinstance(cache, dict) else None
     print_summary(
         frames=len(result.frames),
         out=submitted["out"],
@@ -129,9 +123,22 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False, as_js
         engine=summary.get("engine"),
         model=f" ({summary['variant']})" if summary.get("variant") else "",
         passthrough=summary.get("frames_passthrough", 0),
-        cache=(cache["hits"], cache["misses"]) if isinstance(cache, dict) else None,
+        cache=hits_misses,
         where=f"server {address}",
     )
     if as_json:
-        print_json({**summary, "frames": [int(f) for f in result.frames], "server": address})
+        common = summary_json(
+            frames=[int(f) for f in summary.get("frames") or result.frames],
+            outputs=list(summary.get("outputs") or []),
+            out=submitted["out"],
+            seconds=float(summary.get("engine_seconds") or 0.0),
+            engine=summary.get("engine"),
+            variant=summary.get("variant"),
+            weights_sha256=summary.get("weights_sha256"),
+            frames_passthrough=summary.get("frames_passthrough", 0),
+            windows_run=summary.get("windows_run", 0),
+            warnings=list(summary.get("warnings") or []),
+            cache=hits_misses,
+        )
+        print_json({**common, "server": address, "server_seconds": summary.get("server_seconds")})
     return 0

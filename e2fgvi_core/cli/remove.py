@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from e2fgvi_core.cli.report import ProgressBar, print_json, print_notice, print_summary, print_warnings
+from e2fgvi_core.cli.report import ProgressBar, print_json, print_notice, print_summary, print_warnings, summary_json
 from e2fgvi_core.io.matte import DEFAULT_DILATE, DEFAULT_MATTE_CHANNEL_OUT
 from e2fgvi_core.io.output_encoding import OUT_COLORSPACES
 from e2fgvi_core.propagate.config import PropagateConfig
@@ -128,22 +128,21 @@ def build_request(args: argparse.Namespace) -> RemovalRequest:
 
 
 def summary_mapping(summary, out: str | None) -> dict:
-    """The ``--json`` summary: what a pipeline script needs from a run, in stable keys."""
+    """The ``--json`` summary of an in-process run (``report.summary_json``'s keys)."""
     stats = summary.cache_stats
-    return {
-        "frames": list(summary.frames),
-        "outputs": list(summary.outputs),
-        "out": out,
-        "seconds": round(summary.seconds, 6),
-        "engine": summary.engine,
-        "variant": summary.variant,
-        "weights_sha256": summary.weights_sha256,
-        "frames_passthrough": summary.frames_passthrough,
-        "windows_run": summary.windows_run,
-        "warnings": list(summary.warnings),
-        "caches": stats is not None,
-        "cache": None if stats is None else {"hits": stats.hits, "misses": stats.misses},
-    }
+    return summary_json(
+        frames=list(summary.frames),
+        outputs=list(summary.outputs),
+        out=out,
+        seconds=summary.seconds,
+        engine=summary.engine,
+        variant=summary.variant,
+        weights_sha256=summary.weights_sha256,
+        frames_passthrough=summary.frames_passthrough,
+        windows_run=summary.windows_run,
+        warnings=list(summary.warnings),
+        cache=None if stats is None else (stats.hits, stats.misses),
+    )
 
 
 def run(args: argparse.Namespace) -> int:

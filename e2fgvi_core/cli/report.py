@@ -109,6 +109,39 @@ def cache_text(engine: str | None, cache: tuple[int, int] | None) -> str:
     return f"cache {cache[0]} hits / {cache[1]} misses (this job)"
 
 
+def summary_json(
+    *,
+    frames: list[int],
+    outputs: list[str],
+    out: str | None,
+    seconds: float,
+    engine: str | None,
+    variant: str | None,
+    weights_sha256: str | None,
+    frames_passthrough: int,
+    windows_run: int,
+    warnings: list[str],
+    cache: tuple[int, int] | None,
+) -> dict[str, Any]:
+    """The ``--json`` summary of ``e2fgvi remove``, in-process or through a server: one set of stable keys a
+    pipeline script can read wherever the job ran (``outputs``: the files written; ``cache``: this job's (hits,
+    misses), None without a cache)."""
+    return {
+        "frames": [int(f) for f in frames],
+        "outputs": [str(path) for path in outputs],
+        "out": out,
+        "seconds": round(float(seconds), 6),
+        "engine": engine,
+        "variant": variant,
+        "weights_sha256": weights_sha256,
+        "frames_passthrough": int(frames_passthrough),
+        "windows_run": int(windows_run),
+        "warnings": list(warnings),
+        "caches": cache is not None,
+        "cache": None if cache is None else {"hits": int(cache[0]), "misses": int(cache[1])},
+    }
+
+
 def print_json(summary: Mapping[str, Any]) -> None:
     """The ``--json`` summary on stdout (the human lines stay on stderr)."""
     print(json.dumps(dict(summary), sort_keys=True))

@@ -198,10 +198,11 @@ class RemoveObjectEffect:
         """The finished ``frame``: from the cache, else from one job for the stale frames of its chunk."""
         self._check_in_shot(frame)
         with self._lock:
-            keys = self._frame_keys(self._chunk_of(frame))
-            cached = self.cache.get(frame, keys[frame])
+            # a hit (the host's usual call) digests only this frame's inputs; the chunk's keys only on a miss
+            cached = self.cache.get(frame, self._frame_keys([frame])[frame])
             if cached is not None:
                 return cached
+            keys = self._frame_keys(self._chunk_of(frame))
             stale = [f for f, key in keys.items() if not self.cache.holds(f, key)]
             results = self._run_job(stale, keys)
             return results[frame]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
 import numpy as np
@@ -42,11 +43,17 @@ def test_remove_through_the_server_writes_the_same_frames_as_in_process(server, 
     local = server_factory.roots / "local" / "out.%04d.exr"
     remote = server_factory.roots / "remote" / "out.%04d.exr"
     common = ["--plate", shot["plate"], "--matte", shot["matte"], "--engine", "propagate", "--quiet"]
-    here = _e2fgvi(support, "remove", *common, "--out", str(local))
+    here = _e2fgvi(support, "remove", *common, "--out", str(local), "--json")
     assert here.returncode == 0, here.stderr
-    there = _e2fgvi(support, "remove", *common, "--out", str(remote), "--server", server.address)
+    there = _e2fgvi(support, "remove", *common, "--out", str(remote), "--server", server.address, "--json")
     assert there.returncode == 0, there.stderr
     assert "wrote 8 frames" in there.stderr and "with propagate" in there.stderr
+    # one --json summary wherever the job ran (before: the server's own keys, without outputs/seconds/caches)
+    local_json, remote_json = json.loads(here.stdout), json.loads(there.stdout)
+    assert set(remote_json) - {"server", "server_seconds"} == set(local_json)
+    for key in ("frames", "engine", "caches", "cache", "frames_passthrough", "windows_run"):
+        assert remote_json[key] == local_json[key], key
+    assert [os.path.basename(p) for p in remote_json["outputs"]] == [os.path.basename(p) for p in local_json["outputs"]]
     for number in range(1001, 1009):
         assert np.array_equal(read_frame(str(local) % number).pixels, read_frame(str(remote) % number).pixels)
 
