@@ -12,7 +12,7 @@ processed shows Nuke's error, never black) and the ``Output``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +32,6 @@ class KnobSpec:
     default: Any = None
     values: tuple[str, ...] = ()
     command: str = ""
-    hidden: bool = False
 
 
 _KNOB_CLASSES = {
@@ -88,8 +87,6 @@ def _make_knob(spec: KnobSpec) -> Any:
         knob.setValue(spec.default)
     if spec.tooltip:
         knob.setTooltip(spec.tooltip)
-    if spec.hidden:
-        knob.setVisible(False)
     return knob
 
 
@@ -112,9 +109,10 @@ def set_knob(node: Any, name: str, value: Any) -> None:
     node[name].setValue(value)
 
 
-def set_write_paths(group: Any, source: str, source_proxy: str, matte: str, matte_proxy: str, half: bool) -> None:
-    """Point the internal Writes at the input sequences (full resolution and proxy)."""
-    datatype = "16 bit half" if half else "32 bit float"
+def set_write_paths(group: Any, source: str, source_proxy: str, matte: str, matte_proxy: str) -> None:
+    """Point the internal Writes at the input sequences (full resolution and proxy), 32-bit float: what the
+    engine reads is what the comp had, with nothing rounded to half."""
+    datatype = "32 bit float"
     for name, full, proxy in (("WriteSource", source, source_proxy), ("WriteMatte", matte, matte_proxy)):
         write = group.node(name)
         write["file"].setValue(full)
@@ -203,8 +201,3 @@ def add_callbacks(on_script_load: Callable[[], None], on_knob_changed: Callable[
     callback checks ``role_of(this_node())``: every Group has the Nuke class "Group")."""
     nuke.addOnScriptLoad(on_script_load)
     nuke.addKnobChanged(on_knob_changed, nodeClass="Group")
-
-
-def set_values(node: Any, values: Mapping[str, Any]) -> None:
-    for name, value in values.items():
-        node[name].setValue(value)

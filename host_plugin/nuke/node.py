@@ -180,7 +180,7 @@ def _render(
     """Render Source (and Matte) to EXR over the range with the internal Writes; the error line, or None."""
     progress.update(0, f"rendering inputs {first}-{last}")
     adapter.set_write_paths(
-        node, where["source_full"], where["source_proxy"], where["matte_full"], where["matte_proxy"], half=False
+        node, where["source_full"], where["source_proxy"], where["matte_full"], where["matte_proxy"]
     )
     try:
         adapter.render_inputs(node, first, last, with_matte=use_matte)
@@ -197,8 +197,8 @@ def process(node: Any) -> bool:
     """
     try:
         params, use_matte, first, last = _connected_params(node)
-    except (ParamsError, BridgeError) as exc:
-        return _fail(node, str(getattr(exc, "message", None) or exc))
+    except BridgeError as exc:  # ParamsError included
+        return _fail(node, exc.message)
     mode = "proxy" if adapter.proxy_mode() else "full"
     where = paths(node)
     progress = adapter.Progress(f"Remove Object: {adapter.node_name(node)}")
@@ -232,8 +232,8 @@ def submit_to_farm(node: Any) -> str | None:
         chunk = adapter.knob_values(node, ["farm_chunk"])["farm_chunk"]
         if isinstance(chunk, bool) or not isinstance(chunk, (int, float)) or int(chunk) != chunk or chunk < 1:
             raise ParamsError(f"Farm chunk (farm_chunk) must be a whole number of frames, 1 or more; got {chunk!r}")
-    except (ParamsError, BridgeError) as exc:
-        _fail(node, str(getattr(exc, "message", None) or exc))
+    except BridgeError as exc:  # ParamsError included
+        _fail(node, exc.message)
         return None
     mode = "proxy" if adapter.proxy_mode() else "full"
     where = paths(node)
