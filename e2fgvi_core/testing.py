@@ -95,6 +95,28 @@ def run_python(
     )
 
 
+# Variables naming a user's own folders: a test's ``e2fgvi install`` (or anything writing per-user files) starts
+# without them, so it can touch nothing but the temporary home it is given, whatever the machine has set.
+PER_USER_FOLDER_VARIABLES = (
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_STATE_HOME",
+    "APPDATA",
+    "LOCALAPPDATA",
+    "USERPROFILE",
+)
+
+
+def run_e2fgvi(
+    arguments: list[str], home: Path | str, env: dict[str, str] | None = None, timeout_s: float = 120.0
+) -> subprocess.CompletedProcess:
+    """``e2fgvi ARGUMENTS`` as a user whose home is ``home``: none of the real user's per-user folders inherited
+    (``PER_USER_FOLDER_VARIABLES``), ``env`` on top (e.g. a test platform's own folder variables)."""
+    base = {k: v for k, v in subprocess_env().items() if k not in PER_USER_FOLDER_VARIABLES}
+    return run_python(["-m", "e2fgvi_core.cli.main", *arguments], timeout_s, {**base, "HOME": str(home), **(env or {})})
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

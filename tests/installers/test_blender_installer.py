@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-import os
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from e2fgvi_core.testing import run_e2fgvi
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,15 +19,7 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "e2fgvi_core.cli.main", *args],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]), **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_e2fgvi(list(args), env["HOME"], env)
 
 
 @pytest.mark.parametrize(

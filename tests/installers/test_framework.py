@@ -6,13 +6,13 @@ dry run (nothing written). ``systemctl``/``launchctl``/``schtasks`` are never ru
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from e2fgvi_installers import _framework as fw
+
+from e2fgvi_core.testing import run_e2fgvi
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,18 +101,7 @@ def test_an_unwritable_target_is_a_one_line_error(tmp_path):
 
 
 def run_cli(*args: str, home: Path, platform: str) -> subprocess.CompletedProcess:
-    pythonpath = os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")])
-    env = dict(os.environ, PYTHONPATH=pythonpath, **home_env(home, platform))
-    env.pop("XDG_CONFIG_HOME", None) if platform != "linux" else None
-    return subprocess.run(
-        [sys.executable, "-m", "e2fgvi_core.cli.main", *args, "--platform", platform],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_e2fgvi([*args, "--platform", platform], home, home_env(home, platform))
 
 
 @pytest.mark.parametrize(

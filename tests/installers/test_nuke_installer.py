@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from e2fgvi_core.testing import run_e2fgvi
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STANDINS = PROJECT_ROOT / "tests" / "standins"
 USER_INIT = "import nuke\nnuke.knobDefault('Blur.size', '3')\n"
@@ -18,11 +20,7 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
 
 
 def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "HOME": str(home), "XDG_DATA_HOME": str(home / "data")}
-    return subprocess.run(
-        [sys.executable, "-m", "e2fgvi_core.cli.main", *args],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    return run_e2fgvi(list(args), home, {"XDG_DATA_HOME": str(home / "data")})
 
 
 def test_install_reinstall_uninstall_and_dry_run(tmp_path):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from e2fgvi_core.testing import run_e2fgvi
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STANDINS = PROJECT_ROOT / "tests" / "standins"
 
@@ -20,11 +22,7 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "e2fgvi_core.cli.main", *args],
-        cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **env},
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    return run_e2fgvi(list(args), env["HOME"], env)
 
 
 @pytest.mark.parametrize(
