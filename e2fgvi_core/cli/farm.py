@@ -17,7 +17,9 @@ import json
 import sys
 from pathlib import Path
 
+from e2fgvi_core.atomic_files import write_text_atomic
 from e2fgvi_core.errors import ConfigError
+from e2fgvi_core.farm.config import DEFAULT_CHUNK_SIZE
 
 ACTIONS = {
     "plan": "print the chunks of a shot: frames written and read, windows, estimated cost",
@@ -37,8 +39,6 @@ def _removal_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _chunking_arguments(parser: argparse.ArgumentParser) -> None:
-    from e2fgvi_core.farm.config import DEFAULT_CHUNK_SIZE
-
     parser.add_argument("--chunk", type=int, default=DEFAULT_CHUNK_SIZE, help="frames per task (default %(default)s)")
     parser.add_argument(
         "--fallback", action="store_true", help="plain INT task range instead of the TASK_CHUNKING extension"
@@ -50,7 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     plan = actions.add_parser("plan", help=ACTIONS["plan"], description=ACTIONS["plan"])
     plan.add_argument("--frames", "--shot", dest="shot", required=True, help="shot range, e.g. 1001-1300")
     plan.add_argument(
-        "--chunk", default="10", help="frames per task, or a comma list (10,25,50,100) to compare chunk sizes"
+        "--chunk",
+        default=str(DEFAULT_CHUNK_SIZE),
+        help="frames per task, or a comma list (10,25,50,100) to compare chunk sizes",
     )
     plan.add_argument(
         "--fallback", action="store_true", help="plain INT task range instead of the TASK_CHUNKING extension"
@@ -140,7 +142,7 @@ def _run_template(args: argparse.Namespace) -> int:
     if args.path == "-":
         sys.stdout.write(text)
     else:
-        Path(args.path).write_text(text)
+        write_text_atomic(args.path, text)
         _say(f"wrote {args.path}; check it with: openjd check {args.path}")
     return 0
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from e2fgvi_core.atomic_files import write_text_atomic
 from e2fgvi_core.errors import ConfigError
 from e2fgvi_core.farm.config import FarmConfig
 from e2fgvi_core.farm.plan import FarmPlan, parse_shot, plan_chunks
@@ -125,17 +125,6 @@ def job_parameter_values(request: RemovalRequest, shot: str, farm: FarmConfig, s
     return values
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def _check_inputs(request: RemovalRequest, shot: str) -> None:
     if not request.plate:
         raise ConfigError("no plate: give --plate PATTERN")
@@ -188,9 +177,11 @@ def write_bundle(
     import yaml
 
     files = {name: target / name for name in (TEMPLATE_FILE, PARAMETER_VALUES_FILE, ASSET_REFERENCES_FILE)}
-    _write_atomic(files[TEMPLATE_FILE], template_yaml(farm.chunking, name=f"E2FGVI remove {Path(request.out).name}"))
+    write_text_atomic(
+        files[TEMPLATE_FILE], template_yaml(farm.chunking, name=f"E2FGVI remove {Path(request.out).name}")
+    )
     values = {"parameterValues": [{"name": name, "value": value} for name, value in parameters.items()]}
-    _write_atomic(files[PARAMETER_VALUES_FILE], yaml.safe_dump(values, sort_keys=False, width=120))
+    write_text_atomic(files[PARAMETER_VALUES_FILE], yaml.safe_dump(values, sort_keys=False, width=120))
     inputs = sorted({os.path.dirname(p) for p in (_absolute(request.plate), _absolute(request.matte)) if p})
     assets = {
         "assetReferences": {
@@ -199,7 +190,7 @@ def write_bundle(
             "referencedPaths": [],
         }
     }
-    _write_atomic(files[ASSET_REFERENCES_FILE], yaml.safe_dump(assets, sort_keys=False, width=120))
+    write_text_atomic(files[ASSET_REFERENCES_FILE], yaml.safe_dump(assets, sort_keys=False, width=120))
     return FarmBundle(
         folder=target,
         template=files[TEMPLATE_FILE],

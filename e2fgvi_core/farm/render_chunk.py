@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from e2fgvi_core.errors import CheckpointError, ConfigError, E2fgviError, SequenceError
+from e2fgvi_core.errors import CheckpointError, ConfigError, E2fgviError
 from e2fgvi_core.farm.plan import FARM_ENGINES, parse_shot
-from e2fgvi_core.io.sequence import FrameSequence, format_frame_ranges, parse_frame_range
+from e2fgvi_core.io.sequence import FrameSequence, format_frame_ranges, parse_frame_range, resolve_frames
 from e2fgvi_core.io.writer import sweep_stale_temp_files
 from e2fgvi_core.removal.api import RemovalRequest
 
@@ -65,9 +65,11 @@ def chunk_frames(shot: str, frames: str | None = None, first_frame: int | None =
 
 def weights_sha256(request: RemovalRequest) -> str | None:
     """sha256 of the weights this task will load (None for the weight-free engine), without loading them."""
-    if request.engine == "propagate":
-        return None
+    from e2fgvi_core.removal.engines import ENGINES
     from e2fgvi_core.weights import file_sha256, resolve_weights
+
+    if not ENGINES[request.engine].needs_weights:
+        return None
 
     if request.weights and Path(request.weights).expanduser().is_file():
         return file_sha256(Path(request.weights).expanduser())
@@ -146,9 +148,7 @@ def render_chunk(
         )
     output = FrameSequence(request.out)
     plate = FrameSequence(request.plate)
-    for frame in frames:
-        if not os.path.isfile(plate.path(frame)):
-            raise SequenceError(f"plate frame {frame} ({plate.path(frame)}) is missing")
+    resolve_frames(plate, frames)  # every plate frame of the chunk is there (the engine's own check and message)
     removed = sweep_stale_temp_files(request.out)  # also when every frame is already complete (--resume)
     if removed:
         log(f"removed {len(removed)} temp file(s) of an interrupted run")

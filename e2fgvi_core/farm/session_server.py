@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from e2fgvi_core.atomic_files import write_text_atomic
 from e2fgvi_core.errors import ConfigError
 from e2fgvi_core.farm.render_chunk import SERVER_ENV
 from e2fgvi_core.processes import process_alive
@@ -37,9 +38,7 @@ class SessionServer:
     log: str
 
     def save(self, state: Path) -> None:
-        temp = state.with_name(f".{state.name}.tmp")
-        temp.write_text(json.dumps(self.__dict__))
-        os.replace(temp, state)
+        write_text_atomic(state, json.dumps(self.__dict__))
 
     @classmethod
     def load(cls, state: Path) -> SessionServer | None:

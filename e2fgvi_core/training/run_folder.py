@@ -15,15 +15,14 @@ they are read with ``torch.load(weights_only=True)`` (no code runs from the file
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from e2fgvi_core.atomic_files import write_atomic  # re-exported: the training modules import it from here
 from e2fgvi_core.errors import CheckpointError, TrainingError
 
 __all__ = [
@@ -71,20 +70,6 @@ def find_checkpoint(run_dir: Path, step: int | None = None) -> tuple[int, Path]:
         if candidate[0] == step:
             return candidate
     raise TrainingError(f"run folder {run_dir} has no checkpoint of step {step}: steps {[s for s, _ in found]}")
-
-
-def write_atomic(path: Path, write) -> None:
-    """Call ``write(temp_path)`` then rename the temporary file onto ``path`` (same folder)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_training_state(run_dir: Path, step: int, state: dict) -> Path:
