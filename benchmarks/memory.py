@@ -108,7 +108,7 @@ else:
     request = RemovalRequest.from_mapping({"engine": "e2fgvi_hq", "weights": weights, "device": "cpu", **spec["request"]})
     summary = run_removal(request, source=ShotSource(False), matte_source=ShotSource(True), sink=DropSink())
     seconds = summary.seconds
-    from e2fgvi_core.removal.engines import ENGINES
+    from e2fgvi_core.removal.engine_registry import ENGINES
     from e2fgvi_core.removal.plan import plan_shot
 
     largest = max(plan_shot(count, request.config).windows, key=lambda window: len(window.inputs))

@@ -65,6 +65,7 @@ class Score:
     psnr_background_exact: float
     ewarp: float
     hole_ewarp: float
+    hole_detail: float
     fps: float
     outside_identical: bool
     vfid: float = float("nan")  # set when I3D weights were given
@@ -211,6 +212,7 @@ def score(
         psnr_background_exact=psnr_background_exact,
         ewarp=metrics.warping_error(as_float, warps),
         hole_ewarp=metrics.warping_error(as_float, warps, regions=holes[:-1]),
+        hole_detail=metrics.hole_detail(composite, gt, holes),
         fps=len(gt) / seconds,
         outside_identical=outside_identical,
     )
@@ -269,6 +271,10 @@ def markdown(
         "* **E_warp** (x 10^-3, lower is steadier): mean squared difference of output t and output t+1 warped back,",
         "  RGB in [0, 1], over pixels where the flow is consistent (whole frame / hole pixels of frame t); flow:",
         f"  {metrics.EWARP_FLOW_METHOD}.",
+        "* **hole detail** (1 = as much fine detail as the truth; a smear scores near 0, noise above 1): luma minus",
+        f"  its Gaussian blur (sigma {metrics.completion.HOLE_DETAIL_SIGMA:g}), squared, averaged over the hole",
+        "  pixels of all frames, of the composite divided by that of the ground truth (PSNR rewards blur;",
+        "  detail and E_warp together do not).",
         "* **frames/s**: files in -> files out (read PNG plate and matte, fill, composite, write PNG), one process,",
         (
             f"  {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), 1-minute load average"
@@ -294,17 +300,17 @@ def markdown(
         "",
         (
             "| clip | masks | hole on objects | engine | PSNR | SSIM | hole PSNR | hole SSIM | background PSNR"
-            " | PSNR, background exact | E_warp | hole E_warp | frames/s | outside identical |"
+            " | PSNR, background exact | E_warp | hole E_warp | hole detail | frames/s | outside identical |"
             + (" VFID |" if with_vfid else "")
         ),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if with_vfid else ""),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if with_vfid else ""),
     ]
     for (clip, kind), scores in table.items():
         for s in scores:
             lines.append(
                 f"| {clip} | {kind} | {100 * shares[(clip, kind)]:.0f}% | {s.engine} | {s.psnr:.2f} | {s.ssim:.4f}"
                 f" | {s.hole_psnr:.2f} | {s.hole_ssim:.4f} | {s.background_psnr:.2f} | {s.psnr_background_exact:.2f}"
-                f" | {1e3 * s.ewarp:.3f} | {1e3 * s.hole_ewarp:.3f} | {s.fps:.1f}"
+                f" | {1e3 * s.ewarp:.3f} | {1e3 * s.hole_ewarp:.3f} | {s.hole_detail:.2f} | {s.fps:.1f}"
                 f" | {'yes' if s.outside_identical else 'NO'} |" + (f" {s.vfid:.4f} |" if with_vfid else "")
             )
     lines += ["", "## Targets", ""]
@@ -468,7 +474,7 @@ def main(argv=None) -> int:
                     print(
                         f"{clip:12s} {kind:7s} {engine:10s} PSNR {s.psnr:6.2f} SSIM {s.ssim:.4f}"
                         f" hole {s.hole_psnr:6.2f} / {s.hole_ssim:.4f} bg {s.background_psnr:6.2f}"
-                        f" E_warp {1e3 * s.ewarp:.3f} hole {1e3 * s.hole_ewarp:.3f}"
+                        f" E_warp {1e3 * s.ewarp:.3f} hole {1e3 * s.hole_ewarp:.3f} detail {s.hole_detail:.2f}"
                         f" {s.fps:5.1f} fps outside identical {s.outside_identical}"
                         + (f" VFID {s.vfid:.4f}" if i3d_network is not None else ""),
                         flush=True,

@@ -30,6 +30,7 @@ weights (``../shared/parity/fill_weights.py``, seed 1). Run from the project roo
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -64,11 +65,14 @@ _STAGE_OF = {
 
 # ------------------------------------------------------------------------------------------------ measurement
 class StageTimer:
-    """Wraps a generator's stage methods on the instance and sums their wall time by stage (outermost call only:
-    ``complete_flows`` calls ``estimate_flows``, ``hallucinate`` the three token stages)."""
+    """Wraps a generator's stage methods on the instance and sums their wall time and their FLOPs
+    (``torch.utils.flop_counter``: matmuls, convolutions, SDPA; elementwise work, gathers and ``grid_sample`` count
+    zero) by stage (outermost call only: ``complete_flows`` calls ``estimate_flows``, ``hallucinate`` the three
+    token stages). The counter is a dispatch mode: a Python call per aten op, negligible next to these stages."""
 
     def __init__(self, model, device) -> None:
         self.seconds = dict.fromkeys(STAGES, 0.0)
+        self.flops = dict.fromkeys(STAGES, 0)
         self._depth = 0
         self._sync = _synchronizer(device)
         for method, stage in _STAGE_OF.items():
@@ -82,17 +86,35 @@ class StageTimer:
             self._sync()
             start = time.perf_counter()
             try:
-                return fn(*args, **kwargs)
+                with flop_counter() as counter:
+                    return fn(*args, **kwargs)
             finally:
                 self._sync()
                 self.seconds[stage] += time.perf_counter() - start
+                self.flops[stage] += counter.get_total_flops()
                 self._depth -= 1
 
         return timed
 
-    def take(self) -> dict[str, float]:
-        taken, self.seconds = self.seconds, dict.fromkeys(STAGES, 0.0)
+    def take(self) -> tuple[dict[str, float], dict[str, int]]:
+        taken = (self.seconds, self.flops)
+        self.seconds, self.flops = dict.fromkeys(STAGES, 0.0), dict.fromkeys(STAGES, 0)
         return taken
+
+
+def flop_counter():
+    """``FlopCounterMode`` that also counts the CPU's fused SDPA kernel (not in torch's table): as many FLOPs as
+    the two batched matmuls it replaces."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+    def sdpa(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:  # shapes, not tensors
+        return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+    aten = torch.ops.aten
+    names = ("_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_fused_attention_overrideable")
+    extra = {getattr(aten, name): sdpa for name in names if hasattr(aten, name)}
+    return FlopCounterMode(display=False, custom_mapping=extra)
 
 
 class PeakMemory:
@@ -307,6 +329,63 @@ def probe_bf16_kernels() -> list[dict[str, float]]:
     return rows
 
 
+# ------------------------------------------------------------------------------------------------------- peak
+# The model's dense kernels at 432x240 (60x108 feature maps, a 20x36 token grid, 512-wide tokens): the transformer's
+# qkv projection (rows: one frame's 720 tokens x 3), the F3N's first linear, the deformable convolution's matmul
+# (128 x 2304 weights over 6480 columns) and a 128->128 3x3 convolution (encoder, decoder, propagation), the
+# convolution also in channels_last.
+PEAK_KERNELS = (
+    "linear 2160x512->1536",
+    "linear 720x512->1960",
+    "matmul 128x2304x6480",
+    "conv3x3 128 60x108",
+    "conv3x3 128 60x108 CL",
+)
+
+
+def measure_peak(dtypes=("fp32", "bf16"), budget_s: float = 1.0) -> dict[str, dict[str, float]]:
+    """GFLOP/s of each ``PEAK_KERNELS`` entry per dtype, best of a few calls within ``budget_s``: the machine's own
+    limit at the model's shapes, with the threads the run uses. ``peak`` per dtype is the best kernel."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    result: dict[str, dict[str, float]] = {}
+    for name in dtypes:
+        dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
+        x1, w1 = torch.randn(2160, 512, dtype=dtype), torch.randn(1536, 512, dtype=dtype)
+        x2, w2 = torch.randn(720, 512, dtype=dtype), torch.randn(1960, 512, dtype=dtype)
+        wm, cols = torch.randn(128, 2304, dtype=dtype), torch.randn(2304, 6480, dtype=dtype)
+        xc, wc = torch.randn(1, 128, 60, 108, dtype=dtype), torch.randn(128, 128, 3, 3, dtype=dtype)
+        xcl = xc.contiguous(memory_format=torch.channels_last)
+        conv_flops = 2 * 128 * 128 * 9 * 60 * 108
+        conv = functools.partial(F.conv2d, padding=1)
+        kernels = {
+            PEAK_KERNELS[0]: (F.linear, (x1, w1), 2 * 2160 * 512 * 1536),
+            PEAK_KERNELS[1]: (F.linear, (x2, w2), 2 * 720 * 512 * 1960),
+            PEAK_KERNELS[2]: (torch.matmul, (wm, cols), 2 * 128 * 2304 * 6480),
+            PEAK_KERNELS[3]: (conv, (xc, wc), conv_flops),
+            PEAK_KERNELS[4]: (conv, (xcl, wc), conv_flops),
+        }
+        rates = {}
+        with torch.inference_mode():
+            for kernel, (fn, inputs, flops) in kernels.items():
+                fn(*inputs)  # warm-up: oneDNN primitive creation
+                best, spent = float("inf"), 0.0
+                for _ in range(5):
+                    start = time.perf_counter()
+                    fn(*inputs)
+                    took = time.perf_counter() - start
+                    best, spent = min(best, took), spent + took
+                    if spent > budget_s:
+                        break
+                rates[kernel] = flops / best / 1e9
+        rates["peak"] = max(rates.values())
+        result[name] = rates
+        print(f"peak {name}: " + ", ".join(f"{k} {v:.1f}" for k, v in rates.items()) + " GFLOP/s", flush=True)
+    return result
+
+
 # ------------------------------------------------------------------------------------------------------- main
 def machine() -> dict[str, object]:
     import torch
@@ -344,6 +423,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default="reference,fast_fp32,fast_bf16,fast_fp16")
     parser.add_argument("--probe-bf16", action="store_true", help="time one window under bf16 autocast anyway")
     parser.add_argument("--probe-bf16-kernels", action="store_true", help="time matmul/conv/SDPA in fp32 vs bf16")
+    parser.add_argument("--no-peak", action="store_true", help="skip the peak measurement (no % of peak)")
+    parser.add_argument(
+        "--emulated-bf16",
+        action="store_true",
+        help="run fast_bf16 even on a CPU without native bf16 (oneDNN's emulation: the same arithmetic, so its "
+        "quality delta is the native one; its speed is not)",
+    )
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
     args = parser.parse_args(argv)
     import torch
@@ -354,6 +440,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    machine_info = machine()  # before --emulated-bf16 below: the CPU's own answer
+    if args.emulated_bf16:  # the engine refuses emulated bf16 (too slow to offer); this run measures it anyway
+        from e2fgvi_core.models import precision as precision_module
+
+        precision_module.cpu_native_bf16 = lambda: True
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     unknown = sorted(set(modes) - set(MODES))
     if unknown:
@@ -364,12 +455,15 @@ def main(argv: list[str] | None = None) -> int:
     holes = np.stack([dilate_hole(m > 0) for m in mattes])
     report: dict[str, object] = {
         "command": "benchmarks/speed.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": machine(),
+        "machine": machine_info,
         "shot": {"clip": args.clip, "frames": len(frames), "size": list(size), "hole_share": float(holes.mean())},
         "modes": {},
     }
     if args.probe_bf16_kernels:
         report["bf16_kernels"] = probe_bf16_kernels()
+    if not args.no_peak:
+        wanted = {"fp32"} | {m.split("_")[-1] for m in modes if m in ("fast_bf16", "fast_fp16")}
+        report["peak_gflops"] = measure_peak(tuple(d for d in ("fp32", "bf16", "fp16") if d in wanted))
     with tempfile.TemporaryDirectory() as tmp:
         weights = write_filled_checkpoint(Path(tmp) / "bench_e2fgvi_hq.pth", seed=1)
         model, _ = load_model(str(weights), "e2fgvi_hq", device)  # the instance the engine will use
@@ -377,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         if any(m != "reference" for m in modes):  # warm-up (kernel selection, index tables), not counted
             run_fast(frames[:6], mattes[:6], weights, device, "fp32")
             timer.take()
-        reference = None
+        reference = fp32_result = None
         for mode in modes:
             precision = mode.split("_")[-1]
             with PeakMemory(device) as memory:
@@ -385,10 +479,10 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     if mode == "reference":
                         result, ref_timer = run_reference(frames, mattes, weights, device)
-                        stages = ref_timer.take()
+                        stages, flops = ref_timer.take()
                     else:
                         result = run_fast(frames, mattes, weights, device, precision)
-                        stages = timer.take()
+                        stages, flops = timer.take()
                 except DeviceError as exc:
                     report["modes"][mode] = {"refused": str(exc)}
                     print(f"{mode:10s} refused: {exc}", flush=True)
@@ -398,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
                 "seconds": seconds,
                 "s_per_frame": seconds / len(frames),
                 "stages_s": stages,
+                "stages_flops": flops,
                 "peak_rss_gib": memory.peak_rss / 2**30,
                 "peak_device_gib": None if memory.peak_device is None else memory.peak_device / 2**30,
             }
@@ -405,6 +500,10 @@ def main(argv: list[str] | None = None) -> int:
                 reference = result
             elif reference is not None:
                 entry["vs_reference"] = in_hole_difference(result, reference, holes)
+            if mode == "fast_fp32":
+                fp32_result = result
+            elif mode in ("fast_bf16", "fast_fp16") and fp32_result is not None:
+                entry["vs_fast_fp32"] = in_hole_difference(result, fp32_result, holes)
             report["modes"][mode] = entry
             stage_text = ", ".join(f"{k} {v / len(frames):.3f}" for k, v in stages.items())
             print(
@@ -445,6 +544,7 @@ def _print(report: dict) -> None:
         stages = " ".join(f"{v['stages_s'][s] / report['shot']['frames']:11.3f}" for s in STAGES)
         print(f"{mode:10s} {v['s_per_frame']:8.3f} {speedup} {v['peak_rss_gib']:8.2f}G {dev:>7s}  {stages}")
     print("(stage columns: seconds per output frame)")
+    _print_roofline(report, ran)
     for mode, v in ran.items():
         if "vs_reference" in v:
             d = v["vs_reference"]
@@ -452,6 +552,14 @@ def _print(report: dict) -> None:
                 f"{mode} vs reference: in-hole max {d['max_level_diff_in_hole']} levels on "
                 f"{100 * d['share_in_hole_differing']:.3f} % of in-hole values (PSNR {d['psnr_in_hole_db']:.1f} dB), "
                 f"outside the hole max {d['max_level_diff_outside']}"
+            )
+    for mode, v in ran.items():
+        if "vs_fast_fp32" in v:
+            d = v["vs_fast_fp32"]
+            print(
+                f"{mode} vs fast_fp32: in-hole PSNR {d['psnr_in_hole_db']:.1f} dB, max {d['max_level_diff_in_hole']} "
+                f"levels, {100 * d['share_in_hole_differing']:.2f} % of in-hole values differ; outside the hole max "
+                f"{d['max_level_diff_outside']}"
             )
     for mode, v in report["modes"].items():
         if "refused" in v:
@@ -463,6 +571,29 @@ def _print(report: dict) -> None:
             f"bf16 {p['bf16_s']:.2f} s ({p['bf16_over_fp32']:.2f}x the fp32 time), in-hole PSNR bf16 vs fp32 "
             f"{p['bf16_psnr_in_hole_db']:.1f} dB"
         )
+
+
+def _print_roofline(report: dict, ran: dict) -> None:
+    """Per mode and stage: seconds, share of the mode's time, GFLOP, achieved GFLOP/s and percent of the measured
+    peak for the mode's precision (the dense kernels' best at the model's shapes)."""
+    peaks = report.get("peak_gflops", {})
+    print(
+        f"\nroofline ({report['shot']['frames']} frames; peak GFLOP/s: "
+        + ", ".join(f"{k} {v['peak']:.1f}" for k, v in peaks.items())
+        + ")"
+    )
+    print(f"{'mode':10s} {'stage':17s} {'seconds':>9s} {'share':>6s} {'GFLOP':>9s} {'GFLOP/s':>8s} {'% peak':>7s}")
+    for mode, v in ran.items():
+        precision = "fp32" if mode == "reference" else mode.split("_")[-1]
+        peak = peaks.get(precision, {}).get("peak")
+        total_s = sum(v["stages_s"].values())
+        rows = [(s, v["stages_s"][s], v.get("stages_flops", {}).get(s, 0)) for s in STAGES]
+        rows.append(("all stages", total_s, sum(f for _, _, f in rows)))
+        for stage, seconds, flops in rows:
+            rate = flops / seconds / 1e9 if seconds else 0.0
+            share = f"{100 * seconds / total_s:5.1f}%" if total_s else "-"
+            of_peak = f"{100 * rate / peak:6.1f}%" if peak else "      -"
+            print(f"{mode:10s} {stage:17s} {seconds:9.2f} {share:>6s} {flops / 1e9:9.1f} {rate:8.1f} {of_peak}")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 """Training speed of ``e2fgvi train`` (steps/s), for docs/training.md.
 
 Why: users plan fine-tuning runs in hours of GPU or CPU time; the number they need is seconds per step of their
-config on their machine. The script trains ``--steps`` steps of a preset (``tiny`` or ``official``, with optional
-``--set KEY=VALUE`` overrides, as the CLI takes them) into a temporary run folder and reports the median seconds of
-the steps after the first (which pays for allocation and warm-up), read from the run's ``losses.csv``.
+config on their machine. The script trains ``--steps`` steps of a preset (``test``, ``tiny`` or ``official``, with
+optional ``--set KEY=VALUE`` overrides, as the CLI takes them) into a temporary run folder and reports the median
+seconds of the steps after the first (which pays for allocation and warm-up), read from the run's ``losses.csv``.
 Without ``--data`` it writes synthetic panning clips of the training size (the speed does not depend on content).
 
-Usage: ``python benchmarks/training_speed.py --preset tiny --steps 10``;
+Usage: ``python benchmarks/training_speed.py --preset test --steps 10``;
 ``python benchmarks/training_speed.py --preset official --steps 3 --set data.batch_size=1 --set data.num_workers=0``.
 """
 
@@ -49,7 +49,7 @@ def synthetic_clips(root: Path, size: tuple[int, int], frames: int = 12) -> Path
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
+    parser.add_argument("--preset", default="test", choices=sorted(PRESETS))
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--data", help="folder of clips (default: synthetic clips of the training size)")
     parser.add_argument("--device", default="auto")

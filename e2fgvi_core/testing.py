@@ -153,7 +153,7 @@ class ServerProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "e2fgvi_server.main", "--bind", self.address, *self.args],
                 cwd=PROJECT_ROOT,
-                env=subprocess_env(),
+                env=subprocess_env(E2FGVI_SERVER_TOKEN=TEST_TOKEN),  # by environment: argv is readable by all
                 stdout=log,
                 stderr=log,
             )

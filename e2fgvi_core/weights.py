@@ -6,9 +6,15 @@ Users download the official checkpoints themselves (we never fetch weights) and 
 ``strict=True``, and its sha256 is recorded so that every output frame can name the exact weights that made it.
 Later runs find weights by variant or by name without re-validating them.
 
+Which installed weights engine ``auto`` may use is the user's choice, never a side effect of installing: ``auto``
+takes the store's *default* (``e2fgvi weights default NAME``) or else an *official* checkpoint (recognised by its
+sha256, ``OFFICIAL_SHA256``), and otherwise the weight-free ``propagate`` engine. A 3-step training experiment
+installed to try it out therefore never replaces the engine of every later run.
+
 Layout of the store (``$E2FGVI_WEIGHTS_DIR``, default a per-user cache folder)::
 
     index.json            {"weights": [{"name", "variant", "file", "sha256", "bytes", "source", "added"}]}
+    state.json            {"default": NAME or null}: the user's choice, kept apart from the index
     <name>.pth            the checkpoint, copied verbatim
 """
 
@@ -19,19 +25,31 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from e2fgvi_core.atomic_files import write_atomic, write_text_atomic
 from e2fgvi_core.errors import CheckpointError
 
 WEIGHTS_DIR_ENV = "E2FGVI_WEIGHTS_DIR"
 INDEX_FILE = "index.json"
+STATE_FILE = "state.json"
+
+OFFICIAL_SHA256: dict[str, str] = {}
+"""sha256 -> file name of the official MCG-NKU checkpoints (``E2FGVI-HQ-CVPR22.pth``, ``E2FGVI-CVPR22.pth``).
+
+Empty on purpose: MCG-NKU publish the files on Google Drive / Baidu / OneDrive (README of github.com/MCG-NKU/E2FGVI)
+without any checksum, and no copy of them was available where this code was written, so no digest here could be
+verified. Add ``"<sha256sum of the downloaded file>": "E2FGVI-HQ-CVPR22.pth"`` once computed from the files of
+those links. Until then ``auto`` uses installed weights only when they are the store's default: install the official
+checkpoint with ``e2fgvi weights add --default E2FGVI-HQ-CVPR22.pth``.
+"""
 
 DOWNLOAD_HELP = (
     "Download the official checkpoints (E2FGVI-HQ-CVPR22.pth recommended, E2FGVI-CVPR22.pth) from the links in "
-    "the README of github.com/MCG-NKU/E2FGVI, then install one with: e2fgvi weights add PATH/TO/E2FGVI-HQ-CVPR22.pth"
+    "the README of github.com/MCG-NKU/E2FGVI, then install one for engine auto to use with: "
+    "e2fgvi weights add --default PATH/TO/E2FGVI-HQ-CVPR22.pth"
 )
 
 
@@ -46,6 +64,11 @@ class InstalledWeights:
     bytes: int
     source: str = ""
     added: str = ""
+
+    @property
+    def official(self) -> bool:
+        """Whether these are an official MCG-NKU checkpoint, by sha256 (``OFFICIAL_SHA256``)."""
+        return self.sha256 in OFFICIAL_SHA256
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -129,15 +152,62 @@ def _read_index(folder: Path) -> list[dict]:
 
 
 def _write_index(folder: Path, entries: list[dict]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".json.tmp", dir=folder)
+    write_text_atomic(folder / INDEX_FILE, json.dumps({"weights": entries}, indent=1))
+
+
+def default_name() -> str | None:
+    """The name set with ``e2fgvi weights default NAME`` (None: no default), from the store's ``state.json``."""
+    path = weights_dir() / STATE_FILE
+    if not path.exists():
+        return None
     try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"weights": entries}, handle, indent=1)
-        os.replace(tmp, folder / INDEX_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        name = json.loads(path.read_text()).get("default")
+    except (ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: the weights store's state is damaged ({exc}); set the default again") from None
+    return name if isinstance(name, str) and name else None
+
+
+def set_default(name: str | None) -> InstalledWeights | None:
+    """Make installed weights ``name`` the ones engine ``auto`` uses (None: no default); returns them."""
+    chosen = None
+    if name is not None:
+        chosen = _find_installed(name)
+    write_text_atomic(weights_dir() / STATE_FILE, json.dumps({"default": name}, indent=1))
+    return chosen
+
+
+def _find_installed(name: str) -> InstalledWeights:
+    installed = installed_weights()
+    for weights in installed:
+        if weights.name == name:
+            return weights
+    names = f"installed: {', '.join(w.name for w in installed)}" if installed else "none installed"
+    raise CheckpointError(f"no installed weights named {name!r} ({names}); see: e2fgvi weights list")
+
+
+def remove_weights(name: str) -> InstalledWeights:
+    """Take installed weights ``name`` out of the store (index entry, then file); clears the default if it was it."""
+    folder = weights_dir()
+    removed = _find_installed(name)
+    entries = [entry for entry in _read_index(folder) if entry.get("name") != name]
+    _write_index(folder, entries)  # first the index: a crash in between leaves a stray file, never a dangling entry
+    removed.path.unlink(missing_ok=True)
+    if default_name() == name:
+        set_default(None)
+    return removed
+
+
+def auto_weights() -> InstalledWeights | None:
+    """The installed weights engine ``auto`` may use: the default, else the newest official checkpoint (E2FGVI-HQ
+    first), else None (``auto`` then runs the weight-free engine)."""
+    installed = installed_weights()
+    default = default_name()
+    for weights in installed:
+        if weights.name == default:
+            return weights
+    official = [w for w in installed if w.official]
+    official.sort(key=lambda w: w.variant == "e2fgvi_hq")  # stable: newest last within each variant, HQ last
+    return official[-1] if official else None
 
 
 def _entry_to_weights(folder: Path, entry: dict) -> InstalledWeights:
@@ -163,8 +233,9 @@ def installed_weights() -> list[InstalledWeights]:
     return result
 
 
-def add_weights(path: str | Path, name: str | None = None) -> InstalledWeights:
-    """Validate ``path`` and copy it into the store under ``name`` (default: the file's stem)."""
+def add_weights(path: str | Path, name: str | None = None, make_default: bool = False) -> InstalledWeights:
+    """Validate ``path`` and copy it into the store under ``name`` (default: the file's stem); ``make_default``:
+    also make them the weights engine ``auto`` uses."""
     source = Path(path).expanduser()
     if not source.is_file():
         raise CheckpointError(f"{source}: no such checkpoint file. {DOWNLOAD_HELP}")
@@ -173,17 +244,15 @@ def add_weights(path: str | Path, name: str | None = None) -> InstalledWeights:
         raise CheckpointError(f"invalid weights name {name!r}: use letters, digits, '-', '_' and '.'")
     variant = validate_checkpoint(source)
     folder = weights_dir()
+    digests: list[str] = []
+
+    def copy(temp: Path) -> None:
+        shutil.copyfile(source, temp)
+        digests.append(file_sha256(temp))  # of the copy: what the store holds, whatever happened to the source
+
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".pth.tmp", dir=folder)
-        os.close(fd)
-        try:
-            shutil.copyfile(source, tmp)
-            sha256 = file_sha256(Path(tmp))
-            os.replace(tmp, folder / f"{name}.pth")
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(folder / f"{name}.pth", copy)
+        sha256 = digests[0]
     except OSError as exc:
         raise CheckpointError(f"cannot install weights into {folder}: {exc.strerror or exc}") from exc
     installed = InstalledWeights(
@@ -198,15 +267,18 @@ def add_weights(path: str | Path, name: str | None = None) -> InstalledWeights:
     entries = [entry for entry in _read_index(folder) if entry.get("name") != name]
     entries.append(installed.to_json())
     _write_index(folder, entries)
+    if make_default:
+        set_default(name)
     return installed
 
 
 def resolve_weights(spec: str | None = None, variant: str | None = None) -> InstalledWeights:
     """Find the weights to use.
 
-    ``spec`` is a checkpoint path, the name of installed weights, or ``None`` for the most recently installed
-    weights of ``variant`` (any variant when ``variant`` is None, E2FGVI-HQ first). A path outside the store is
-    validated (strict load) before use, because nothing vouches for it.
+    ``spec`` is a checkpoint path, the name of installed weights, or ``None`` for installed weights of ``variant``
+    (an engine named explicitly): the default if it is of that variant, else the newest official checkpoint of it,
+    else the most recently installed of it. With ``variant`` None as well, the weights ``auto_weights`` picks. A
+    path outside the store is validated (strict load) before use, because nothing vouches for it.
     """
     if spec:
         candidate = Path(spec).expanduser()
@@ -224,15 +296,17 @@ def resolve_weights(spec: str | None = None, variant: str | None = None) -> Inst
         raise CheckpointError(
             f"no checkpoint file or installed weights named {spec!r} (installed: {names}). {DOWNLOAD_HELP}"
         )
-    installed = installed_weights()
-    if variant:
-        matching = [w for w in installed if w.variant == variant]
-    else:
-        matching = [w for w in installed if w.variant == "e2fgvi_hq"] or installed
+    if not variant:
+        chosen = auto_weights()
+        if chosen is None:
+            raise CheckpointError(f"no default or official weights installed in {weights_dir()}. {DOWNLOAD_HELP}")
+        return chosen
+    matching = [w for w in installed_weights() if w.variant == variant]
     if not matching:
-        what = f"{variant} weights" if variant else "weights"
-        raise CheckpointError(f"no {what} installed in {weights_dir()}. {DOWNLOAD_HELP}")
-    return matching[-1]
+        raise CheckpointError(f"no {variant} weights installed in {weights_dir()}. {DOWNLOAD_HELP}")
+    default = default_name()
+    preferred = [w for w in matching if w.name == default] or [w for w in matching if w.official] or matching
+    return preferred[-1]
 
 
 def load_generator(spec: str | None, variant: str | None, device=None):

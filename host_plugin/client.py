@@ -101,6 +101,7 @@ class JobHandle:
         self.frames: dict[int, ResultFrame] = {}
         self.progress: dict[str, Any] = {}
         self.summary: dict[str, Any] = {}
+        self.accepted: dict[str, Any] = {}  # the `accepted` message: job id, engine, weights, precision
         self.error: Exception | None = None
         self.events: list[str] = []
         self.reconnects = 0
@@ -162,6 +163,7 @@ class JobHandle:
     def _handle(self, message: wire.Message) -> None:
         kind = message.type
         if kind == wire.ACCEPTED:
+            self.accepted = dict(message.header)
             self.job_id = message.get("job_id")
             self._note("reattached" if message.get("reattached") else "accepted")
             self._accepted.set()
@@ -259,6 +261,11 @@ class Client:
     def status(self, timeout_s: float = REQUEST_TIMEOUT_S) -> dict[str, Any]:
         """Queue, running job, cache statistics, devices and device memory."""
         return self._request(wire.STATUS, {}, timeout_s).header
+
+    def footprint(self, request: Mapping[str, Any], timeout_s: float = REQUEST_TIMEOUT_S) -> dict[int, list[int]]:
+        """``{frame: [shot frames it reads]}`` for each frame ``request`` produces (``shot``, ``frames`` and the
+        engine settings of a submit): the engine's own plan, answered without reading or running anything."""
+        return wire.parse_footprint(self._request(wire.FOOTPRINT, wire.footprint_fields(request), timeout_s))
 
     def shutdown(self, token: str, timeout_s: float = REQUEST_TIMEOUT_S) -> dict[str, Any]:
         """Stop the server (only from this machine, only with its token)."""

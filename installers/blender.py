@@ -13,6 +13,7 @@ install-file``). The zip is byte-identical for the same sources (fixed timestamp
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import os
@@ -28,10 +29,13 @@ from e2fgvi_core.errors import ConfigError
 from ._framework import Change, InstallContext, WriteFile
 
 NAME = "blender"
-DESCRIPTION = "the Remove Object add-on for Blender 4.2+ (Video Sequencer and compositor)"
+DESCRIPTION = "the Remove Object add-on for Blender 5.0+ (Video Sequencer and compositor)"
 EXTENSION_ID = "e2fgvi_remove_object"
 DEFAULT_VERSIONS = ("5.0",)
-MIN_VERSION = (4, 2)
+# The Python each Blender version embeds (Blender release notes); a newer Blender takes the newest one known.
+BLENDER_PYTHONS = {(5, 0): "3.11", (5, 1): "3.13"}
+BUNDLED_WITH_BLENDER = ("numpy",)  # Blender ships numpy; an extension must not carry its own
+BLENDER_PLATFORMS = {"linux": "linux-x64", "windows": "windows-x64", "macos": "macos-arm64"}
 ZIP_DATE = (2024, 1, 1, 0, 0, 0)
 OURS = ("e2fgvi_core", "e2fgvi_server", "e2fgvi_host", "server", "host_plugin")  # our top-level import names
 
@@ -41,9 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--blender-version",
         action="append",
         default=[],
-        help="Blender version folder to install into, e.g. 5.0 (repeatable; default: every 4.2+ one found, else 5.0)",
+        help="Blender version folder to install into, e.g. 5.0 (repeatable; default: every 5.0+ one found, else 5.0)",
     )
     parser.add_argument("--zip", metavar="FILE", help="also write the extension zip to FILE")
+    from . import _dependencies
+
+    _dependencies.add_arguments(parser, "Blender (default: from each --blender-version; 5.0: 3.11, 5.1: 3.13)")
 
 
 HOST_SIDE_IMPORT = "from e2fgvi_host import bridge"  # what the add-on needs besides its own package
@@ -55,9 +62,24 @@ def host_side_files() -> dict[str, Path]:
     Asked of a fresh interpreter rather than listed by hand, so the vendored host side is exactly what the bridge
     imports (client, protocol, the error tree...) and stays so when those modules move.
     """
+    return _host_side()[0]
+
+
+def host_side_distributions() -> list[str]:
+    """The third-party distributions whose modules the host side loads (pyzmq, msgpack, numpy), from the same
+    fresh interpreter: what an install must carry into a host's Python."""
+    return _host_side()[1]
+
+
+@functools.lru_cache(maxsize=1)
+def _host_side() -> tuple[dict[str, Path], list[str]]:
     code = (
-        f"import json, sys; {HOST_SIDE_IMPORT}; "
-        f"print(json.dumps({{n: m.__file__ for n, m in sys.modules.items() if n.split('.')[0] in {OURS!r}}}))"
+        f"import json, sys, importlib.metadata as md; before = set(sys.modules); {HOST_SIDE_IMPORT}; "
+        f"ours = {{n: m.__file__ for n, m in sys.modules.items() if n.split('.')[0] in {OURS!r}}}; "
+        "tops = {n.split('.')[0] for n, m in sys.modules.items() if n not in before and getattr(m, '__file__', 0)}; "
+        f"tops -= set(sys.stdlib_module_names) | set({OURS!r}); "
+        "dists = md.packages_distributions(); "
+        "print(json.dumps({'ours': ours, 'dists': sorted({d for t in tops for d in dists.get(t, [])})}))"
     )
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run(
@@ -70,29 +92,78 @@ def host_side_files() -> dict[str, Path]:
     )
     if done.returncode != 0:
         raise ConfigError(f"cannot load the host side to package it: {done.stderr.strip().splitlines()[-1:]}")
+    answer = json.loads(done.stdout)
     files: dict[str, Path] = {}
-    for name, path in json.loads(done.stdout).items():
+    for name, path in answer["ours"].items():
         relative = Path(*name.split("."))
         relative = relative / "__init__.py" if Path(path).name == "__init__.py" else relative.with_suffix(".py")
         files[relative.as_posix()] = Path(path)
-    return files
+    return files, list(answer["dists"])
 
 
-def extension_files() -> dict[str, bytes]:
-    """Every file of the extension, by its path inside the extension folder (sorted, deterministic)."""
+def extension_files(platform: str, pythons: list[str], options: dict[str, Any] | None = None) -> dict[str, bytes]:
+    """Every file of the extension, by its path inside the extension folder (sorted, deterministic).
+
+    ``wheels/`` holds pyzmq and msgpack for ``platform`` and each of ``pythons`` (from the index or ``--wheels``),
+    listed in the manifest's ``wheels``; Blender installs them into its own ``site-packages`` when the extension
+    is enabled. ``_vendor/e2fgvi_commands.json`` records this installation's ``e2fgvi-server``.
+    """
+    from . import _dependencies
+    from ._host_side import commands_file
+
+    options = options or {}
     vendored = host_side_files()
     host_name = next(n.split("/")[0] for n in vendored if n.endswith("/bridge/__init__.py"))
     blender_dir = vendored[f"{host_name}/__init__.py"].parent / "blender"
+    wheels: dict[str, bytes] = {}
+    if not options.get("skip_dependencies"):
+        reqs = _dependencies.requirements(host_side_distributions(), BUNDLED_WITH_BLENDER)
+        for python in pythons:
+            wheels.update(_dependencies.wheel_files(reqs, python, platform, options.get("wheels")))
+    manifest = manifest_text((blender_dir / "blender_manifest.toml").read_text("utf-8"), platform, sorted(wheels))
     files: dict[str, bytes] = {
-        "blender_manifest.toml": (blender_dir / "blender_manifest.toml").read_bytes(),
+        "blender_manifest.toml": manifest.encode("utf-8"),
         "__init__.py": (blender_dir / "extension.py").read_bytes(),
     }
+    for name, content in wheels.items():
+        files[f"wheels/{name}"] = content
     for name, path in vendored.items():
         files[f"_vendor/{name}"] = path.read_bytes()
     for path in sorted(blender_dir.glob("*.py")):
         if path.name != "extension.py":
             files[f"_vendor/{host_name}/blender/{path.name}"] = path.read_bytes()
+    name, content = commands_file(NAME)
+    files[name] = content
     return dict(sorted(files.items()))
+
+
+def manifest_text(source: str, platform: str, wheel_names: list[str]) -> str:
+    """The manifest with ``platforms`` and ``wheels`` filled in (top-level keys: before the first table)."""
+    lines = [f'platforms = ["{BLENDER_PLATFORMS[platform]}"]']
+    if wheel_names:
+        lines.append("wheels = [")
+        lines += [f'  "./wheels/{name}",' for name in wheel_names]
+        lines.append("]")
+    head, table, tail = source.partition("\n[")
+    return head.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n" + (f"\n[{tail}" if table else "")
+
+
+def min_version() -> tuple[int, int]:
+    """``blender_version_min`` of the extension's manifest, as (major, minor): the one place it is stated."""
+    import e2fgvi_host
+
+    source = (Path(e2fgvi_host.__file__).parent / "blender" / "blender_manifest.toml").read_text("utf-8")
+    match = re.search(r'^blender_version_min = "(\d+)\.(\d+)', source, re.MULTILINE)
+    if match is None:
+        raise ConfigError("blender_manifest.toml states no blender_version_min")
+    return int(match[1]), int(match[2])
+
+
+def blender_python(version: str) -> str:
+    """The Python of Blender ``version`` (``5.0`` -> ``3.11``)."""
+    major, minor = (int(p) for p in version.split("."))
+    known = [v for v in sorted(BLENDER_PYTHONS) if v <= (major, minor)]
+    return BLENDER_PYTHONS[known[-1]] if known else BLENDER_PYTHONS[min(BLENDER_PYTHONS)]
 
 
 def build_zip(files: dict[str, bytes]) -> bytes:
@@ -116,11 +187,16 @@ def blender_config_root(ctx: InstallContext) -> Path:
 
 
 def versions(ctx: InstallContext, options: dict[str, Any]) -> list[str]:
-    """The Blender version folders to install into: the ones asked for, else every 4.2+ one present, else 5.0."""
+    """The Blender version folders to install into: the ones asked for, else every 5.0+ one present, else 5.0."""
     asked = list(options.get("blender_version") or [])
     for version in asked:
         if not re.fullmatch(r"\d+\.\d+", version):
             raise ConfigError(f"--blender-version must look like 5.0, got {version!r}")
+        if tuple(int(p) for p in version.split(".")) < min_version():
+            raise ConfigError(
+                f"--blender-version {version}: Remove Object needs Blender {'.'.join(map(str, min_version()))} "
+                "or newer (blender_version_min)"
+            )
     if asked:
         return asked
     root = blender_config_root(ctx)
@@ -128,7 +204,7 @@ def versions(ctx: InstallContext, options: dict[str, Any]) -> list[str]:
     if root.is_dir():
         for folder in root.iterdir():
             match = re.fullmatch(r"(\d+)\.(\d+)", folder.name)
-            if folder.is_dir() and match and (int(match[1]), int(match[2])) >= MIN_VERSION:
+            if folder.is_dir() and match and (int(match[1]), int(match[2])) >= min_version():
                 found.append(folder.name)
     return sorted(found) or list(DEFAULT_VERSIONS)
 
@@ -141,7 +217,9 @@ def extension_dirs(ctx: InstallContext, options: dict[str, Any]) -> list[Path]:
 
 
 def plan(ctx: InstallContext, options: dict[str, Any]) -> list[Change]:
-    files = extension_files()
+    chosen = list(options.get("blender_version") or []) if ctx.target is not None else versions(ctx, options)
+    pythons = sorted({blender_python(v) for v in chosen or DEFAULT_VERSIONS} | set(options.get("host_python") or []))
+    files = extension_files(ctx.platform, pythons, options)
     changes: list[Change] = [
         WriteFile(folder / name, content) for folder in extension_dirs(ctx, options) for name, content in files.items()
     ]

@@ -10,7 +10,9 @@ Where Fusion looks (Blackmagic's Fusion scripting guide and the Resolve scriptin
 The Fuse goes to ``Fuses/E2fgviRemoveObject.fuse`` with the full command of this installation's ``e2fgvi`` written
 into it (``--command`` overrides). For Resolve, ``Scripts/Edit/E2FGVI Remove Object.py`` is a small launcher (shown
 under Workspace > Scripts) that imports the torch-free host side from ``e2fgvi/hosts/resolve/_vendor`` in the
-user's data folder, outside Resolve's folders so no extra menu entries appear. ``--target DIR`` takes DIR as the
+user's data folder, outside Resolve's folders so no extra menu entries appear, with ``_vendor/pythonX.Y`` (pyzmq,
+msgpack, numpy for the system Python Resolve uses: ``--host-python``, else ``python3`` on PATH; from the index or
+``--wheels DIR``) and ``_vendor/e2fgvi_commands.json`` (this installation's ``e2fgvi`` and ``e2fgvi-server``). ``--target DIR`` takes DIR as the
 Fusion user folder (``Fuses/`` and ``Scripts/`` below it; the host side goes to ``DIR/e2fgvi_remove_object``).
 """
 
@@ -18,14 +20,14 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
 from e2fgvi_core.errors import ConfigError
 
+from . import _dependencies
 from ._framework import Change, InstallContext, WriteFile
-from ._host_side import VENDOR, adapter_files
+from ._host_side import VENDOR, adapter_files, commands_file, deps_folder_code
 
 NAME = "resolve"
 DESCRIPTION = "the Remove Object Fuse for DaVinci Resolve / Fusion, and the Resolve Studio script"
@@ -40,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--app", choices=APPS, default="resolve", help="DaVinci Resolve (default), Fusion Studio, or both"
     )
     parser.add_argument("--command", help="the e2fgvi command the Fuse runs (default: this installation's)")
+    _dependencies.add_arguments(parser, "the Python 3 the Resolve Studio script runs in")
 
 
 def fusion_roots(ctx: InstallContext, app: str) -> list[Path]:
@@ -66,13 +69,25 @@ def fusion_roots(ctx: InstallContext, app: str) -> list[Path]:
 
 
 def default_command(platform: str) -> str:
-    """This installation's ``e2fgvi``: the script beside this Python, else ``python -m e2fgvi_core.cli.main``."""
-    scripts = Path(sys.executable).parent
-    script = scripts / ("e2fgvi.exe" if platform == "windows" else "e2fgvi")
-    parts = [str(script)] if script.exists() else [sys.executable, "-m", "e2fgvi_core.cli.main"]
+    """This installation's ``e2fgvi``, absolute (``launcher.installation_commands``), quoted for ``platform``."""
+    from e2fgvi_host.launcher import CLI_PROGRAM, installation_commands
+
+    parts = installation_commands()[CLI_PROGRAM]
     if platform == "windows":
         return " ".join(f'"{p}"' if " " in p else p for p in parts)
     return shlex.join(parts)
+
+
+def resolve_pythons(options: dict[str, Any]) -> list[str]:
+    """``--host-python``, else the system Python 3 Resolve's scripting uses (``python3``/``python`` on PATH)."""
+    asked = _dependencies.checked_pythons(list(options.get("host_python") or []))
+    if asked or options.get("skip_dependencies"):
+        return asked
+    for program in ("python3", "python"):
+        version = _dependencies.find_python_version(program)
+        if version:
+            return [version]
+    raise ConfigError("cannot find the Python 3 Resolve uses: give --host-python X.Y (see `python3 --version`)")
 
 
 def fuse_source(source: Path, command: str) -> bytes:
@@ -102,6 +117,7 @@ def launcher_source(vendor: Path, host_name: str) -> bytes:
         f"VENDOR = {str(vendor / VENDOR)!r}\n"
         "if VENDOR not in sys.path:\n"
         "    sys.path.insert(0, VENDOR)\n"
+        f"{deps_folder_code('VENDOR', NAME)}"
         "\n"
         f"from {host_name}.resolve import resolve_script  # noqa: E402\n"
         "\n"
@@ -123,4 +139,9 @@ def plan(ctx: InstallContext, options: dict[str, Any]) -> list[Change]:
         vendor = vendor_dir(ctx)
         changes.append(WriteFile(roots[0] / "Scripts" / "Edit" / SCRIPT_NAME, launcher_source(vendor, host_name)))
         changes += [WriteFile(vendor / name, content) for name, content in files.items() if name.endswith(".py")]
+        name, content = commands_file(NAME)
+        changes.append(WriteFile(vendor / name, content))
+        pythons = resolve_pythons(options)
+        deps = _dependencies.vendored_dependencies(options, ctx.platform, pythons, VENDOR)
+        changes += [WriteFile(vendor / name, content) for name, content in deps.items()]
     return changes

@@ -15,6 +15,8 @@ import plistlib
 from pathlib import Path
 from typing import Any
 
+from e2fgvi_core.errors import ConfigError
+
 from ._framework import Change, InstallContext, WriteFile
 
 NAME = "service"
@@ -28,7 +30,13 @@ DEFAULT_BIND = "tcp://127.0.0.1:5577"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bind", default=DEFAULT_BIND, help=f"address the server listens on ({DEFAULT_BIND})")
     parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
-    parser.add_argument("--output-root", action="append", default=[], help="folder the server may write (repeatable)")
+    parser.add_argument(
+        "--output-root",
+        action="append",
+        default=[],
+        help="restrict the server's outputs to this folder (repeatable; default: a loopback server writes wherever "
+        "you may; required with a non-loopback --bind)",
+    )
     parser.add_argument("--server-arg", action="append", default=[], help="any other e2fgvi-server flag (repeatable)")
     parser.add_argument("--enable", action="store_true", help="also run the service manager's enable/start command")
 
@@ -36,8 +44,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def server_argv(options: dict[str, Any]) -> list[str]:
     """The service's command line: this installation's ``e2fgvi-server`` plus the user's options."""
     from e2fgvi_host.launcher import server_command  # one place knows how a server is started
+    from e2fgvi_server.protocol import is_loopback_endpoint
 
-    argv = [*server_command(), "--bind", options.get("bind") or DEFAULT_BIND]
+    bind = options.get("bind") or DEFAULT_BIND
+    if not is_loopback_endpoint(bind) and not options.get("output_root"):
+        raise ConfigError(
+            f"--bind {bind} lets other machines use the server: give the folders it may write with --output-root DIR"
+        )
+    argv = [*server_command(), "--bind", bind]
     if options.get("device"):
         argv += ["--device", options["device"]]
     for root in options.get("output_root") or []:

@@ -22,6 +22,7 @@ import numpy as np
 import zmq
 
 from e2fgvi_core.errors import AccessDeniedError, ConfigError, E2fgviError, KeyConflictError, UnknownJobError
+from e2fgvi_core.schema import PATH_WRITE, check_paths_absolute, field_for, path_fields
 from e2fgvi_server import protocol as wire
 from e2fgvi_server.config import ServerConfig
 from e2fgvi_server.events import JobEvent, Outbox, log_job_event
@@ -31,7 +32,8 @@ from e2fgvi_server.security import confine_output, start_curve
 log = logging.getLogger("e2fgvi.server")
 
 MAX_KEY_CHARS = 200
-KEYED_TYPES = (wire.HELLO, wire.STATUS, wire.SUBMIT, wire.CANCEL)  # need the access key; ping and shutdown do not
+# need the access key (shutdown the token too: a token read from a leak alone must not stop the server); ping does not
+KEYED_TYPES = (wire.HELLO, wire.STATUS, wire.SUBMIT, wire.CANCEL, wire.SHUTDOWN, wire.FOOTPRINT)
 MAX_MESSAGES_PER_TURN = 256  # fairness: forward worker events at least this often under a flood of requests
 CLOSE_LINGER_MS = 1000
 
@@ -194,6 +196,14 @@ class Broker:
         fields.update(self._extra("hello"))
         self.reply(identity, wire.HELLO, fields)
 
+    def on_footprint(self, identity: bytes, message: wire.Message, parts) -> None:
+        """Which shot frames the request's frames read (planning only: nothing is read or queued)."""
+        from e2fgvi_server.worker import footprint
+
+        request = dict(wire.require(message.header, "request", dict, "footprint"))
+        mapping = self.worker.engine_mapping(request) if self.worker is not None else request
+        self.reply(identity, wire.FOOTPRINT, {"req": _safe_req(message.get("req")), **footprint(mapping)})
+
     def on_ping(self, identity: bytes, message: wire.Message, parts) -> None:
         self.reply(identity, wire.PONG, {"req": _safe_req(message.get("req")), "time": time.time()})
 
@@ -216,7 +226,9 @@ class Broker:
             raise AccessDeniedError(f"shutdown is accepted only from this machine, not from {peer}")
         token = message.get("token")
         if not isinstance(token, str) or not hmac.compare_digest(token.encode(), self.token.encode()):
-            raise AccessDeniedError("shutdown needs the server's token (field 'token'); see --token / --token-file")
+            raise AccessDeniedError(
+                "shutdown needs the server's token (field 'token'); see --token-file / $E2FGVI_SERVER_TOKEN"
+            )
         log.info("event=shutdown_requested client=%s", identity.hex()[:8])
         self.reply(identity, wire.SHUTDOWN, {"req": _safe_req(message.get("req")), "ok": True})
         self.shutdown_requested = True
@@ -299,14 +311,19 @@ class Broker:
                 f"{input_bytes} would pass its budget of {self.config.max_value_bytes} (max_value_bytes): "
                 "submit again when a job has finished, or submit by path"
             )
-        for path_key in ("out", "matte_write"):  # every path the job writes stays inside the output roots
-            if request.get(path_key) is not None:
-                request[path_key] = confine_output(request[path_key], self.config.output_roots)
+        check_request_paths(request)
+        for spec in path_fields(PATH_WRITE):  # every path the job writes, as the request schema declares them
+            if request.get(spec.key) is not None:
+                request[spec.key] = confine_output(request[spec.key], self.config.write_roots)
         removal = self.worker.validate(request, inputs) if self.worker is not None else None
+        announced: dict[str, Any] = {}
+        if removal is not None:  # the engine, weights and precision it will run with, said in `accepted`
+            removal, announced = self.worker.announce(removal)
         job = Job(
             key=key, client=identity, request=request, priority=priority, keep_running=keep_running, inputs=inputs
         )
         job.removal = removal  # the validated RemovalRequest, parsed once here; the worker runs it as it is
+        job.announced = announced
         job.digest = digest
         job.input_bytes = input_bytes
         job.secret_hash = _hash_secret(secret)
@@ -338,6 +355,7 @@ class Broker:
             "job_id": job.job_id,
             "key": job.key,
             "position": self.queue.position(job),
+            **job.announced,
         }
         self.reply(identity, wire.ACCEPTED, {**fields, **extra})
 
@@ -402,6 +420,15 @@ class Broker:
         except Exception:  # noqa: BLE001
             log.error("event=worker_describe_failed\n%s", traceback.format_exc())
             return {}
+
+
+def check_request_paths(request: dict[str, Any]) -> None:
+    """Refuse, naming the key, a setting the request schema does not have (one spelling per setting: a second
+    spelling could carry a path past the checks below) and a relative path in any path setting (this process's
+    working folder is not the client's)."""
+    for key in request:
+        field_for(key)
+    check_paths_absolute(request)
 
 
 def request_digest(request: dict[str, Any], message: wire.Message) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from e2fgvi_server.protocol import (
     HEARTBEAT_INTERVAL_S,
     HEARTBEAT_LIVENESS,
     MAX_HEADER_BYTES,
-    private_temp_root,
+    is_loopback_endpoint,
 )
 
 POLL_TIMEOUT_MS = 100
@@ -30,10 +30,6 @@ SHUTDOWN_GRACE_S = 30.0
 MAX_VALUE_BYTES = 4 << 30  # frames by value held for unfinished jobs, all clients together
 
 ENV_PREFIX = "E2FGVI_SERVER_"
-
-
-def _default_roots() -> tuple[str, ...]:
-    return (str(Path.home()), private_temp_root())
 
 
 @dataclass(frozen=True)
@@ -46,7 +42,7 @@ class ServerConfig:
     max_queued_jobs: int = 256
     max_value_bytes: int = MAX_VALUE_BYTES
     retain_finished_jobs: int = 64
-    output_roots: tuple[str, ...] = field(default_factory=_default_roots)
+    output_roots: tuple[str, ...] = ()  # empty: wherever this user may write, allowed only for a private server
     token: str | None = None
     token_file: str | None = None
     access_key_file: str | None = None  # default: protocol.default_access_key_file() (per user, mode 0600)
@@ -70,6 +66,27 @@ class ServerConfig:
     @property
     def curve_enabled(self) -> bool:
         return self.curve_secret_key is not None
+
+    @property
+    def private(self) -> bool:
+        """Only this user can use the server: every bind is loopback and each request must carry the access key.
+
+        Why it matters for writes: such a server can only be asked to write where its user could write anyway, so
+        it needs no output roots; a server others can reach (network bind, CURVE clients, ``--open-access``) does.
+        """
+        exposed = any(not is_loopback_endpoint(e) for e in self.binds)
+        return not exposed and not self.open_access and not self.curve_enabled
+
+    @property
+    def write_roots(self) -> tuple[str, ...] | None:
+        """The folders outputs are confined to; None: anywhere the user may write (a private server without roots).
+
+        A server others can reach without ``--output-root`` gets ``()``: every write refused (``serve`` refuses
+        to start it first, in ``check_bind_policy``).
+        """
+        if self.output_roots:
+            return self.output_roots
+        return None if self.private else ()
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> ServerConfig:
@@ -119,8 +136,6 @@ class ServerConfig:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if self.heartbeat_interval_s <= 0:
             raise ConfigError(f"heartbeat_interval_s must be positive, got {self.heartbeat_interval_s}")
-        if not self.output_roots:
-            raise ConfigError("output_roots: at least one folder is needed (outputs are confined to these roots)")
         if self.curve_authorized_dir and not self.curve_secret_key:
             raise ConfigError("curve_authorized_dir is set but curve_secret_key is not: CURVE needs the server's key")
 

@@ -41,6 +41,7 @@ class Job:
     keep_running: bool = False
     inputs: dict[str, Any] = field(default_factory=dict)  # frames by value: {"plate": [...], "matte": [...]}
     removal: Any = None  # the RemovalRequest parsed from ``request`` at submit (None until validated)
+    announced: dict[str, Any] = field(default_factory=dict)  # engine, weights, weights_sha256, precision at submit
     job_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     state: str = QUEUED
     cancel: threading.Event = field(default_factory=threading.Event)

@@ -53,10 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         dest="output_roots",
         metavar="DIR",
-        help="folder outputs may be written under, repeatable (default: your home and your private temp folder, /tmp/e2fgvi-UID)",
+        help="restrict outputs to this folder, repeatable. Default: a loopback server, which demands your access "
+        "key, writes wherever you may; a non-loopback bind, --open-access or CURVE requires at least one",
     )
-    parser.add_argument("--token", help="shutdown token (default: $E2FGVI_SERVER_TOKEN, the --token-file, or new)")
-    parser.add_argument("--token-file", help="file holding the shutdown token; a new token is written there")
+    # no --token: a secret on the command line is readable by every local user (ps, /proc/PID/cmdline)
+    parser.add_argument("--token", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--token-file",
+        help="file holding the shutdown token; a new token is written there (or give it in $E2FGVI_SERVER_TOKEN)",
+    )
     parser.add_argument(
         "--access-key-file", help="per-user access key clients must send (default ~/.config/e2fgvi/server-access.key)"
     )
@@ -168,11 +173,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    if args.token:
-        log.warning(
-            'event=token_on_command_line detail="--token is visible to every local user (ps, /proc/PID/cmdline): '
-            'use --token-file or E2FGVI_SERVER_TOKEN"'
+    if args.token is not None:
+        print(
+            "e2fgvi-server: error: --token is refused: a secret on the command line is visible to every local user "
+            "(ps, /proc/PID/cmdline); give it in $E2FGVI_SERVER_TOKEN or a --token-file",
+            file=sys.stderr,
         )
+        return 2
     overrides = {k: v for k, v in vars(args).items() if k != "log_level"}
     try:
         config = ServerConfig.from_env(overrides)

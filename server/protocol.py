@@ -28,6 +28,7 @@ import numpy as np
 from e2fgvi_core import errors
 from e2fgvi_core.errors import (
     ClientError,
+    ConfigError,
     E2fgviError,
     ProtocolError,
     RequestTimeoutError,
@@ -60,9 +61,10 @@ STATUS = "status"
 PING = "ping"
 PONG = "pong"
 SHUTDOWN = "shutdown"
-MESSAGE_TYPES = (HELLO, SUBMIT, ACCEPTED, PROGRESS, RESULT, ERROR, CANCEL, STATUS, PING, PONG, SHUTDOWN)
-CLIENT_TYPES = (HELLO, SUBMIT, CANCEL, STATUS, PING, SHUTDOWN)
-SERVER_TYPES = (HELLO, ACCEPTED, PROGRESS, RESULT, ERROR, STATUS, PONG, SHUTDOWN)
+FOOTPRINT = "footprint"  # which shot frames producing a request's frames reads (the engine's own plan)
+MESSAGE_TYPES = (HELLO, SUBMIT, ACCEPTED, PROGRESS, RESULT, ERROR, CANCEL, STATUS, PING, PONG, SHUTDOWN, FOOTPRINT)
+CLIENT_TYPES = (HELLO, SUBMIT, CANCEL, STATUS, PING, SHUTDOWN, FOOTPRINT)
+SERVER_TYPES = (HELLO, ACCEPTED, PROGRESS, RESULT, ERROR, STATUS, PONG, SHUTDOWN, FOOTPRINT)
 
 # Error codes: the ``code`` of the e2fgvi_core.errors class that raised them (one source: the error tree).
 E2FGVI_ERROR = errors.E2fgviError.code
@@ -132,6 +134,17 @@ def pack_header(header: Mapping[str, Any]) -> bytes:
     return msgpack.packb(dict(header), use_bin_type=True, strict_types=False)
 
 
+def _map_without_duplicates(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    """A msgpack map, refusing a key given twice: msgpack keeps the last silently, so a setting could be sent
+    twice and be checked under one value and used under the other."""
+    mapping = dict(pairs)
+    if len(mapping) != len(pairs):
+        seen: set[Any] = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ConfigError(f"key {twice!r} appears twice in one map: give each setting once")
+    return mapping
+
+
 def unpack_header(data: bytes | memoryview, max_header_bytes: int = MAX_HEADER_BYTES) -> dict[str, Any]:
     """Decode and check a header: a msgpack map with an int ``v`` and a known string ``type``.
 
@@ -147,13 +160,14 @@ def unpack_header(data: bytes | memoryview, max_header_bytes: int = MAX_HEADER_B
             use_list=True,
             strict_map_key=True,
             ext_hook=_refuse_ext,
+            object_pairs_hook=_map_without_duplicates,
             max_str_len=MAX_STRING,
             max_bin_len=max_header_bytes,
             max_array_len=MAX_ARRAY,
             max_map_len=MAX_MAP,
             max_ext_len=64,
         )
-    except ProtocolError:
+    except (ProtocolError, ConfigError):
         raise
     except Exception as exc:  # noqa: BLE001 - msgpack raises ExtraData, FormatError, ValueError, UnicodeDecodeError...
         raise ProtocolError(f"header is not valid msgpack: {type(exc).__name__}: {exc}") from None
@@ -582,6 +596,44 @@ class ProgressFields:
             float(fields.get("elapsed_s") or 0.0),
             None if eta is None else float(eta),
         )
+
+
+# --- footprint: which shot frames a request reads ---------------------------------------------------------------
+def footprint_fields(request: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a ``footprint`` request: a submit's ``request`` (``shot``, ``frames``, engine settings);
+    nothing is read or run, the server answers from the engine's plan."""
+    return {"request": dict(request)}
+
+
+def footprint_reply_fields(engine: str, reads_by_frame: Mapping[int, Sequence[int]]) -> dict[str, Any]:
+    """The fields of a ``footprint`` reply: the engine the request resolves to, and for each frame to produce the
+    shot frames (absolute numbers) producing it reads, plus their union in ``reads``."""
+    union = sorted({int(n) for reads in reads_by_frame.values() for n in reads})
+    return {
+        "engine": str(engine),
+        "reads": union,
+        "frames_read": [
+            {"frame": int(frame), "reads": sorted(int(n) for n in reads)}
+            for frame, reads in sorted(reads_by_frame.items())
+        ],
+    }
+
+
+def parse_footprint(message: Message) -> dict[int, list[int]]:
+    """``{frame: [shot frames it reads]}`` of a ``footprint`` reply; raises ``ProtocolError`` on a malformed one."""
+    entries = message.get("frames_read")
+    if not isinstance(entries, list):
+        raise ProtocolError("footprint reply needs a 'frames_read' list of {frame, reads} maps")
+    out: dict[int, list[int]] = {}
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ProtocolError(f"footprint frames_read[{i}] must be a map with 'frame' and 'reads'")
+        frame = require(entry, "frame", int, f"frames_read[{i}]")
+        reads = require(entry, "reads", list, f"frames_read[{i}]")
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in reads):
+            raise ProtocolError(f"footprint frames_read[{i}].reads must list frame numbers")
+        out[frame] = list(reads)
+    return out
 
 
 # --- who may use a server: the per-user access key ------------------------------------------------------------

@@ -1,9 +1,12 @@
 """Who may talk to the server and where it may write.
 
-Why: the server writes files on behalf of whoever can reach its socket. By default it only listens on loopback;
-a network bind needs CURVE (``zmq.auth``: every client proves it holds a key the server was told to trust) unless
-the operator says ``--insecure`` explicitly; and every output path must resolve, after following symlinks, to a
-folder inside one of the configured roots.
+Why: the server writes files on behalf of whoever can reach its socket. By default it only listens on loopback
+and demands its user's access key, so it can only be asked to write where that user could write anyway: it writes
+wherever the user may (never over an input frame, atomically, without following a link swapped in meanwhile). A
+server others can reach is different: a network bind needs CURVE (``zmq.auth``: every client proves it holds a key
+the server was told to trust) unless the operator says ``--insecure``, and it needs explicit ``--output-root``
+folders; every output path must then resolve, after following symlinks, to a folder inside one of them.
+``--output-root`` on a private server restricts it the same way.
 """
 
 from __future__ import annotations
@@ -22,13 +25,17 @@ from e2fgvi_server.config import ServerConfig
 
 log = logging.getLogger("e2fgvi.server")
 
+ROOTS_SETTING = "--output-root DIR (E2FGVI_SERVER_OUTPUT_ROOTS) of e2fgvi-server"
+
 SERVER_KEY_NAME = "server"
 CLIENT_KEY_NAME = "client"
 
 
 def check_bind_policy(config: ServerConfig) -> list[str]:
-    """Refuse a network bind without CURVE unless ``insecure``; return the warnings to log."""
+    """Refuse a network bind without CURVE unless ``insecure``, and a server others can reach without output
+    roots; return the warnings to log."""
     exposed = [e for e in config.binds if not wire.is_loopback_endpoint(e)]
+    warnings: list[str] = []
     if exposed and not config.curve_enabled:
         if not config.insecure:
             raise ConfigError(
@@ -40,10 +47,27 @@ def check_bind_policy(config: ServerConfig) -> list[str]:
             f"INSECURE: {', '.join(exposed)} is reachable from the network without authentication or "
             "encryption; anyone who can connect can read frames and write files under the output roots"
         )
-        return [warning]
+        warnings.append(warning)
     if config.curve_enabled and not zmq.has("curve"):
         raise ConfigError("CURVE keys were given but this libzmq was built without CURVE support")
-    return []
+    _check_roots_policy(config, exposed)
+    return warnings
+
+
+def _check_roots_policy(config: ServerConfig, exposed: list[str]) -> None:
+    """A server others can use must be told where it may write: it would write as its user for them."""
+    if config.output_roots or config.private:
+        return
+    if exposed:
+        why = f"binding {', '.join(exposed)} lets other machines use the server"
+    elif config.open_access:
+        why = "--open-access lets every local user use the server"
+    else:
+        why = "CURVE lets other users' keys use the server"
+    raise ConfigError(
+        f"{why}, so it must be told where it may write: give {ROOTS_SETTING}, repeatable "
+        "(a private loopback server, which demands your access key, writes wherever you may)"
+    )
 
 
 def generate_keys(folder: str | os.PathLike) -> dict[str, Path]:
@@ -108,36 +132,61 @@ def start_curve(context: zmq.Context, sock: zmq.Socket, config: ServerConfig):
     return authenticator
 
 
-def confine_output(pattern: str, roots: tuple[str, ...]) -> str:
-    """Return the absolute output ``pattern`` if its folder lies inside one of ``roots``; else raise OutputError.
+def confine_output(pattern: str, roots: tuple[str, ...] | None) -> str:
+    """The absolute output ``pattern`` with its folder's links resolved, or OutputError saying what to change.
 
-    ``..`` components are refused outright (they say nothing good about a request); then the deepest existing
-    folder of the pattern is resolved with symlinks followed, so a link pointing out of a root is caught too.
+    ``roots`` None (a private server without ``--output-root``): anywhere this user may write; the folder is
+    resolved (``..`` and links) and must be writable, so a bad path is refused at submit, not mid-job. With roots:
+    ``..`` components are refused outright (they say nothing good about a request), then the deepest existing folder
+    of the pattern is resolved with symlinks followed, so a link pointing out of a root is caught too. Either way
+    an existing target must be a plain file; the writer later reaches the folder without following any link and
+    never replaces an input frame (``e2fgvi_core.io.writer``).
     """
     if not isinstance(pattern, str) or not pattern:
         raise OutputError("output pattern must be a non-empty path")
     if "\x00" in pattern:
-        raise OutputError("output path contains a NUL byte; give a plain path inside one of the output roots")
-    if ".." in Path(pattern).parts:
-        raise OutputError(f"output path {pattern} contains '..'; give a path inside one of: {', '.join(roots)}")
+        raise OutputError("output path contains a NUL byte; give a plain absolute path")
+    if roots is not None and ".." in Path(pattern).parts:
+        raise OutputError(
+            f"output path {pattern} contains '..'; give a path inside one of: {_listed_roots(roots)} "
+            f"(the server's {ROOTS_SETTING})"
+        )
     path = Path(pattern).expanduser()
     if not path.is_absolute():
-        raise OutputError(
-            f"output path {pattern} must be absolute (the server's working folder is not yours); "
-            f"allowed roots: {', '.join(roots)}"
-        )
+        raise OutputError(f"output path {pattern} must be absolute (the server's working folder is not yours)")
     folder = path.parent.resolve(strict=False)
-    for root in roots:
-        real_root = Path(root).expanduser().resolve(strict=False)
-        if folder == real_root or real_root in folder.parents:
-            target = folder / path.name
-            if target.is_symlink() or target.exists() and not target.is_file():
-                raise OutputError(f"output path {pattern} exists and is not a plain file")
-            return str(folder / path.name)
-    raise OutputError(
-        f"output path {pattern} is outside the allowed roots (after resolving links: {folder}); "
-        f"allowed roots: {', '.join(roots)}"
-    )
+    target = folder / path.name
+    if roots is None:
+        _check_writable(pattern, folder)
+    elif not any(_inside(folder, root) for root in roots):
+        raise OutputError(
+            f"output path {pattern} is outside the allowed roots (after resolving links: {folder}); "
+            f"allowed roots: {_listed_roots(roots)}; to allow it, add its folder with the server's {ROOTS_SETTING}"
+        )
+    if target.is_symlink() or target.exists() and not target.is_file():
+        raise OutputError(f"output path {pattern} exists and is not a plain file; choose another output name")
+    return str(target)
+
+
+def _inside(folder: Path, root: str) -> bool:
+    real_root = Path(root).expanduser().resolve(strict=False)
+    return folder == real_root or real_root in folder.parents
+
+
+def _listed_roots(roots: tuple[str, ...]) -> str:
+    return ", ".join(roots) if roots else "none (a server others can reach writes nowhere until given roots)"
+
+
+def _check_writable(pattern: str, folder: Path) -> None:
+    """The deepest existing folder above the output must be a folder this user may write (missing ones are made)."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(
+            f"output path {pattern}: the server's user cannot write in {existing}; choose a folder you can write "
+            "(the server writes with the permissions of the user who started it)"
+        )
 
 
 def load_or_create_token(config: ServerConfig) -> str:
@@ -211,4 +260,4 @@ def prepare_private_temp_root(config: ServerConfig) -> None:
     try:
         wire.ensure_private_folder(path)
     except ConfigError as exc:
-        raise ConfigError(f"output root {exc}, or give --output-root explicitly") from None
+        raise ConfigError(f"output root {exc}, or leave it out of {ROOTS_SETTING}") from None

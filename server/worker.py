@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from e2fgvi_core.errors import ConfigError, E2fgviError, JobCancelled
-from e2fgvi_core.removal.engines import ENGINE_CHOICES, ENGINES
+from e2fgvi_core.removal.engine_registry import ENGINE_CHOICES, ENGINES
 from e2fgvi_core.removal.request import RemovalRequest
 from e2fgvi_server import protocol as wire
 from e2fgvi_server.config import ServerConfig
@@ -63,6 +63,7 @@ class Worker(threading.Thread):
         self._cache = None
         self._api = None
         self._engine_error: str | None = None
+        self._engine_ready = threading.Event()  # set once preload has imported torch and the engine
 
     # --- engine, loaded lazily so `hello` answers before torch is imported --------------------------------
     @property
@@ -90,6 +91,7 @@ class Worker(threading.Thread):
             import importlib
 
             importlib.import_module("e2fgvi_core.removal.runner")  # pulls torch in while no job waits for it
+            self._engine_ready.set()
         except Exception as exc:  # noqa: BLE001 - reported on the first submit and in status
             self._engine_error = f"{type(exc).__name__}: {exc}"
             log.error("event=engine_import_failed\n%s", traceback.format_exc())
@@ -122,21 +124,8 @@ class Worker(threading.Thread):
                 raise JobCancelled(f"job {job.job_id} cancelled: {job.cancel_reason or 'cancelled'}")
             summary = self._run_engine(job)
             seconds = time.perf_counter() - started
-            stats = summary.cache_stats.to_mapping() if summary.cache_stats is not None else None
-            final = {
-                "final": True,
-                "frames": [int(f) for f in summary.frames],
-                "outputs": [str(path) for path in summary.outputs if path],
-                "engine": summary.engine,
-                "variant": summary.variant,
-                "weights_sha256": summary.weights_sha256,
-                "engine_seconds": round(summary.seconds, 6),
-                "server_seconds": round(seconds, 6),
-                "frames_passthrough": summary.frames_passthrough,
-                "windows_run": summary.windows_run,
-                "warnings": list(summary.warnings),
-                "cache": stats,
-            }
+            final = {"final": True, **summary.to_mapping(), "server_seconds": round(seconds, 6)}
+            stats = final["cache"]
             job.summary = final
             self.queue.finish(job, DONE)
             log_job_event(
@@ -227,7 +216,7 @@ class Worker(threading.Thread):
         info: dict[str, Any] = {
             "engines": list(ENGINE_CHOICES),
             "engine_traits": {name: traits.to_mapping() for name, traits in ENGINES.items()},
-            "engine_loaded": self._api is not None,
+            "engine_loaded": self._engine_ready.is_set(),
             "engine_error": self._engine_error,
         }
         info["devices"] = _devices()
@@ -255,6 +244,46 @@ class Worker(threading.Thread):
                 "'plate_frames' (frames by value)"
             )
         return removal
+
+    def announce(self, removal: RemovalRequest) -> tuple[RemovalRequest, dict[str, Any]]:
+        """The engine, weights and precision a validated submit will run with (``EngineChoice.to_mapping``: the
+        ``accepted`` message's ``engine``, ``weights``, ``weights_sha256``, ``precision``), and the request with
+        ``auto`` resolved so the job runs what was announced. Called on the broker's thread: the precision of a
+        model engine is resolved only once the engine is imported (torch is never imported here), None before."""
+        from dataclasses import replace
+
+        from e2fgvi_core.removal.engine_registry import choose_engine, run_precision
+
+        choice = choose_engine(removal.engine, removal.weights)
+        precision = None
+        if ENGINES[choice.engine].needs_weights and self._engine_ready.is_set():
+            precision = run_precision(choice.engine, removal.config.precision, removal.device)
+        return replace(removal, engine=choice.engine), choice.to_mapping(precision)
+
+
+def footprint(mapping: dict[str, Any]) -> dict[str, Any]:
+    """The ``footprint`` reply to a request: for each frame it produces, the shot frames that frame reads.
+
+    Answered from the engine's own plan (``removal.plan.plan_frames`` over the plan the runner uses), so a host
+    plug-in fetches exactly the frames a job will read and keys its cache on them, with no copy of the window rule.
+    """
+    from dataclasses import replace
+
+    from e2fgvi_core.farm.plan import engine_shot_plan
+    from e2fgvi_core.removal.engine_registry import choose_engine
+    from e2fgvi_core.removal.plan import plan_frames
+
+    removal = RemovalRequest.from_mapping(mapping)
+    shot = removal.shot_numbers()
+    if shot is None:
+        raise ConfigError("footprint needs 'request.shot' (the node's frame range, e.g. 1001-1100)")
+    engine = choose_engine(removal.engine, removal.weights).engine
+    plan = engine_shot_plan(replace(removal, engine=engine), len(shot))
+    position = {number: i for i, number in enumerate(shot)}
+    reads = {
+        frame: [shot[p] for p in plan_frames(plan, [position[frame]]).reads] for frame in removal.output_numbers(shot)
+    }
+    return wire.footprint_reply_fields(engine, reads)
 
 
 class _ProgressRelay:

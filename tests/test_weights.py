@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
 import subprocess
@@ -64,7 +65,11 @@ def test_add_detects_variant_records_sha256_and_lists(checkpoints, store_dir):
     assert original.variant == "e2fgvi"
     names = [(w.name, w.variant) for w in store.installed_weights()]
     assert names == [("E2FGVI-HQ-test", "e2fgvi_hq"), ("orig", "e2fgvi")]
-    assert store.resolve_weights(None, None).name == "E2FGVI-HQ-test"
+    with pytest.raises(CheckpointError, match="no default or official weights"):  # installed is not chosen
+        store.resolve_weights(None, None)
+    store.set_default("orig")
+    assert store.resolve_weights(None, None).name == "orig"
+    assert store.resolve_weights(None, "e2fgvi_hq").name == "E2FGVI-HQ-test"
     assert store.resolve_weights(None, "e2fgvi").name == "orig"
     assert store.resolve_weights("orig", None).sha256 == original.sha256
 
@@ -139,3 +144,99 @@ def test_cli_add_list_and_one_line_errors(checkpoints, store_dir):
     bad = _cli("weights", "add", str(checkpoints["corrupt"]), env=env)
     assert bad.returncode == 2
     assert len(bad.stderr.strip().splitlines()) == 1 and "corrupt.pth" in bad.stderr
+
+
+# --- which weights engine auto uses: the user's choice, never a side effect of `add` (issue 22) ---------------
+def test_added_weights_are_not_used_by_auto_until_made_the_default(checkpoints, store_dir):
+    from e2fgvi_core.removal.engine_registry import choose_engine
+
+    scratch = store.add_weights(checkpoints["e2fgvi_hq"], name="scratch")
+    choice = choose_engine("auto", None)
+    assert choice.engine == "propagate" and choice.weights is None
+    assert "'scratch'" in choice.notice and "e2fgvi weights default NAME" in choice.notice
+    assert store.set_default("scratch") == scratch
+    assert json.loads((store_dir / store.STATE_FILE).read_text()) == {"default": "scratch"}
+    choice = choose_engine("auto", None)
+    assert (choice.engine, choice.weights, choice.weights_sha256, choice.notice) == (
+        "e2fgvi_hq",
+        "scratch",
+        scratch.sha256,
+        None,
+    )
+    store.set_default(None)
+    assert choose_engine("auto", None).engine == "propagate"
+    assert [w.name for w in store.installed_weights()] == ["scratch"]  # the default lives apart from the index
+
+
+def test_official_checkpoint_is_used_by_auto_and_preferred_over_newer_weights(checkpoints, store_dir, monkeypatch):
+    from e2fgvi_core.removal.engine_registry import choose_engine
+
+    official = store.add_weights(checkpoints["e2fgvi_hq"], name="E2FGVI-HQ-CVPR22")
+    monkeypatch.setitem(store.OFFICIAL_SHA256, official.sha256, "E2FGVI-HQ-CVPR22.pth")
+    newer = checkpoints["e2fgvi_hq"].parent / "newer.pth"
+    torch.save({k: v + 1 for k, v in torch.load(checkpoints["e2fgvi_hq"], weights_only=True).items()}, newer)
+    store.add_weights(newer)
+    assert choose_engine("auto", None).weights == "E2FGVI-HQ-CVPR22"
+    assert store.resolve_weights(None, "e2fgvi_hq").name == "E2FGVI-HQ-CVPR22"  # --engine e2fgvi_hq as well
+    store.set_default("newer")  # the user's default wins over the official one
+    assert choose_engine("auto", None).weights == "newer"
+    assert choose_engine("e2fgvi_hq", None).weights == "newer"
+
+
+def test_explicit_engine_prefers_the_default_of_its_variant(checkpoints, store_dir):
+    from e2fgvi_core.removal.engine_registry import choose_engine
+
+    store.add_weights(checkpoints["e2fgvi_hq"], name="first")
+    store.add_weights(checkpoints["e2fgvi_hq"], name="second")
+    store.add_weights(checkpoints["e2fgvi"], name="orig")
+    assert store.resolve_weights(None, "e2fgvi_hq").name == "second"  # no default: the newest, as before
+    store.set_default("first")
+    assert store.resolve_weights(None, "e2fgvi_hq").name == "first"
+    assert store.resolve_weights(None, "e2fgvi").name == "orig"  # a default of another variant is not forced on it
+    assert choose_engine("e2fgvi", None).weights == "orig"
+    path = choose_engine("e2fgvi_hq", str(checkpoints["e2fgvi_hq"]))  # a path: hashed, named by its stem
+    assert (path.weights, path.weights_sha256) == ("E2FGVI-HQ-test", store.file_sha256(checkpoints["e2fgvi_hq"]))
+
+
+def test_remove_deletes_file_and_entry_and_clears_the_default(checkpoints, store_dir):
+    kept = store.add_weights(checkpoints["e2fgvi"], name="orig")
+    gone = store.add_weights(checkpoints["e2fgvi_hq"], name="scratch", make_default=True)
+    assert store.default_name() == "scratch"
+    assert store.remove_weights("scratch") == gone
+    assert not gone.path.exists() and store.installed_weights() == [kept]
+    assert store.default_name() is None
+    with pytest.raises(CheckpointError, match="no installed weights named 'scratch' \\(installed: orig\\)"):
+        store.remove_weights("scratch")
+    with pytest.raises(CheckpointError, match="no installed weights named 'nope'"):
+        store.set_default("nope")
+    assert store.default_name() is None  # a refused default leaves the state as it was
+
+
+def test_cli_remove_default_list_marks_and_refused_pickle_in_one_line(checkpoints, store_dir, tmp_path):
+    env = dict(os.environ, **{store.WEIGHTS_DIR_ENV: str(store_dir)})
+    added = _cli("weights", "add", str(checkpoints["e2fgvi_hq"]), "--name", "scratch", env=env)
+    assert added.returncode == 0, added.stderr
+    assert "engine auto does not use scratch" in added.stdout and "e2fgvi weights default scratch" in added.stdout
+    listed = _cli("weights", "list", env=env)
+    assert "engine auto: propagate" in listed.stdout
+    assert _cli("weights", "default", "scratch", env=env).returncode == 0
+    listed = _cli("weights", "list", env=env)
+    row = next(line for line in listed.stdout.splitlines() if line.startswith("scratch"))
+    assert "default,auto" in row and "engine auto: e2fgvi_hq with scratch" in listed.stdout
+    assert _cli("weights", "default", "none", env=env).returncode == 0
+    assert store.default_name() is None
+    removed = _cli("weights", "remove", "scratch", env=env)
+    assert removed.returncode == 0 and "removed scratch" in removed.stdout
+    assert store.installed_weights() == [] and not list(store_dir.glob("*.pth"))
+    missing = _cli("weights", "remove", "scratch", env=env)
+    assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
+        "e2fgvi weights: error: no installed weights named 'scratch' (none installed); see: e2fgvi weights list"
+    ]
+    _RunsCode.marker = tmp_path / "pwned"
+    plain = tmp_path / "plain.pth"  # a plain pickle (not torch.save): torch warns about its protocol, then refuses
+    with open(plain, "wb") as handle:
+        pickle.dump({"weight": _RunsCode()}, handle, protocol=4)
+    refused = _cli("weights", "add", str(plain), env=env)
+    assert refused.returncode == 2 and not _RunsCode.marker.exists()
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "plain.pth" in refused.stderr and "Warning" not in refused.stderr

@@ -18,7 +18,7 @@ import numpy as np
 
 from e2fgvi_core.io.colour import decode_srgb as srgb_decode
 from e2fgvi_core.io.colour import encode_srgb as srgb_encode
-from e2fgvi_core.removal.engines import ENGINE_CHOICES
+from e2fgvi_core.removal.engine_registry import ENGINE_CHOICES
 
 SAMPLE_FRAMES = 4
 
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     from e2fgvi_core.io import Frame, read_frame, write_frame
     from e2fgvi_core.metrics import psnr
     from e2fgvi_core.removal.api import RemovalRequest, run_removal
-    from e2fgvi_core.removal.engines import choose_engine
+    from e2fgvi_core.removal.engine_registry import choose_engine
     from e2fgvi_core.removal.prepare import dilate_hole
 
     try:

@@ -45,6 +45,24 @@ def _chunking_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _worker_arguments(parser: argparse.ArgumentParser) -> None:
+    from e2fgvi_core.farm.config import DEFAULT_GPU_MEMORY_MIB, DEFAULT_WORKER_COMMAND
+
+    parser.add_argument(
+        "--worker-command",
+        default=DEFAULT_WORKER_COMMAND,
+        metavar="PROGRAM",
+        help="the e2fgvi program workers run, on their PATH or a full path (job parameter Command; default "
+        "%(default)s)",
+    )
+    parser.add_argument(
+        "--gpu-memory-mib",
+        type=int,
+        default=DEFAULT_GPU_MEMORY_MIB,
+        help="GPU memory a model engine's job asks of a worker, in MiB (default %(default)s)",
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     plan = actions.add_parser("plan", help=ACTIONS["plan"], description=ACTIONS["plan"])
@@ -58,8 +76,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fallback", action="store_true", help="plain INT task range instead of the TASK_CHUNKING extension"
     )
     from e2fgvi_core.farm.plan import FARM_ENGINES
+    from e2fgvi_core.removal.engine_registry import AUTO, ENGINE_CHOICES
 
-    plan.add_argument("--engine", choices=FARM_ENGINES, default="e2fgvi_hq", help="engine whose plan to show")
+    plan.add_argument(
+        "--engine",
+        choices=ENGINE_CHOICES,
+        default=AUTO,
+        help="engine whose plan to show; auto (default): the one `e2fgvi remove` and `farm bundle` would pick here",
+    )
+    plan.add_argument("--weights", help="checkpoint file or installed name (as `e2fgvi remove --weights`)")
     plan.add_argument("--neighbor-stride", type=int, help="local window stride (5)")
     plan.add_argument("--ref-step", type=int, help="a reference frame every N frames (10)")
     plan.add_argument("--num-ref", type=int, help="-1: all references of the shot (default); N: the nearest N")
@@ -68,6 +93,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     template = actions.add_parser("template", help=ACTIONS["template"], description=ACTIONS["template"])
     template.add_argument("path", help="file to write (e.g. e2fgvi_job.yaml); - for stdout")
     template.add_argument("--fallback", action="store_true", help="without the TASK_CHUNKING extension")
+    _worker_arguments(template)
+    template.add_argument(
+        "--engine",
+        choices=FARM_ENGINES,
+        default="e2fgvi_hq",
+        help="the job's engine (default %(default)s): a model engine's job asks for a GPU worker",
+    )
 
     bundle = actions.add_parser("bundle", help=ACTIONS["bundle"], description=ACTIONS["bundle"])
     bundle.add_argument("folder", help="bundle folder to write")
@@ -76,6 +108,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     bundle.add_argument(
         "--no-session-server", action="store_true", help="tasks run standalone (no e2fgvi-server per session)"
     )
+    _worker_arguments(bundle)
 
     chunk = actions.add_parser("render-chunk", help=ACTIONS["render-chunk"], description=ACTIONS["render-chunk"])
     _removal_arguments(chunk)
@@ -113,20 +146,24 @@ def _request(args: argparse.Namespace, extra: dict | None = None):
 def _run_plan(args: argparse.Namespace) -> int:
     from e2fgvi_core.farm.plan import compare_table, plan_chunks
     from e2fgvi_core.removal.api import RemovalRequest
+    from e2fgvi_core.removal.engine_registry import choose_engine
 
+    try:
+        sizes = [int(text) for text in str(args.chunk).split(",")]
+    except ValueError:
+        raise ConfigError(f"--chunk must be a number of frames or a comma list of them, got {args.chunk!r}") from None
+    choice = choose_engine(args.engine, args.weights)  # as `remove` and `farm bundle` resolve it
     request = RemovalRequest.from_mapping(
         {
-            "engine": args.engine,
+            "engine": choice.engine,
             "neighbor_stride": args.neighbor_stride,
             "ref_step": args.ref_step,
             "num_ref": args.num_ref,
         }
     )
-    try:
-        sizes = [int(text) for text in str(args.chunk).split(",")]
-    except ValueError:
-        raise ConfigError(f"--chunk must be a number of frames or a comma list of them, got {args.chunk!r}") from None
     plans = [plan_chunks(request, args.shot, size, chunking=not args.fallback) for size in sizes]
+    if choice.notice:
+        _say(choice.notice)
     if args.json:
         data = [plan.to_json() for plan in plans]
         print(json.dumps(data[0] if len(data) == 1 else data, indent=2))
@@ -136,9 +173,13 @@ def _run_plan(args: argparse.Namespace) -> int:
 
 
 def _run_template(args: argparse.Namespace) -> int:
+    from e2fgvi_core.farm.config import FarmConfig
     from e2fgvi_core.farm.template import template_yaml
 
-    text = template_yaml(chunking=not args.fallback)
+    farm = FarmConfig.from_mapping({"command": args.worker_command, "gpu_memory_mib": args.gpu_memory_mib})
+    text = template_yaml(
+        not args.fallback, engine=args.engine, gpu_memory_mib=farm.gpu_memory_mib, command=farm.command
+    )
     if args.path == "-":
         sys.stdout.write(text)
     else:
@@ -150,7 +191,13 @@ def _run_template(args: argparse.Namespace) -> int:
 def _run_bundle(args: argparse.Namespace) -> int:
     from e2fgvi_core.farm.bundle import write_bundle
 
-    farm = {"chunk_size": args.chunk, "chunking": not args.fallback, "session_server": not args.no_session_server}
+    farm = {
+        "chunk_size": args.chunk,
+        "chunking": not args.fallback,
+        "session_server": not args.no_session_server,
+        "command": args.worker_command,
+        "gpu_memory_mib": args.gpu_memory_mib,
+    }
     bundle = write_bundle(args.folder, _request(args), farm, shot=args.shot)
     if bundle.notice:
         _say(bundle.notice)

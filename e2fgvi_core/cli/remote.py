@@ -12,9 +12,9 @@ import os
 
 from e2fgvi_core import errors
 from e2fgvi_core.cli.report import ProgressBar, print_json, print_summary, print_warnings, summary_json
-from e2fgvi_core.removal.request import Progress, RemovalRequest
+from e2fgvi_core.removal.request import Progress, RemovalRequest, RemovalSummary
+from e2fgvi_core.schema import absolutise_paths
 
-PATH_KEYS = ("plate", "matte", "out", "weights")
 REMOTE_TIMEOUT_ENV = "E2FGVI_REMOTE_TIMEOUT_S"
 DEFAULT_REMOTE_TIMEOUT_S = 24 * 3600.0  # a shot that takes longer is not waited for by one CLI run
 
@@ -34,13 +34,9 @@ def remote_timeout_s() -> float:
 
 
 def request_for_server(request: RemovalRequest) -> dict:
-    """The request as a ``submit`` mapping, with paths made absolute (the server's working folder is not ours)."""
-    mapping = {k: v for k, v in request.to_mapping().items() if v is not None}
-    for key in PATH_KEYS:
-        value = mapping.get(key)
-        if isinstance(value, str) and (key != "weights" or os.path.exists(value)):
-            mapping[key] = os.path.abspath(os.path.expanduser(value))
-    return mapping
+    """The request as a ``submit`` mapping, every path setting of the schema made absolute (the server's working
+    folder is not ours), unset settings left out (the server's defaults are the same schema's)."""
+    return absolutise_paths({k: v for k, v in request.to_mapping().items() if v is not None})
 
 
 def error_from_remote(exc: errors.E2fgviError) -> errors.E2fgviError:
@@ -66,7 +62,11 @@ def check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
     try:
         with Client(address, retries=0, heartbeat_interval_s=max(0.1, timeout_s / 3)) as client:
             client.hello(timeout_s=timeout_s)
-    except (errors.ClientError, RemoteError) as exc:
+    except RemoteError as exc:  # a server answered (e.g. access_denied for another user): say what, not "none"
+        raise errors.class_for_code(exc.code)(
+            f"the e2fgvi-server at {address} refused this client: {exc.code}: {exc.message}"
+        ) from None
+    except errors.ClientError as exc:
         raise errors.ServerUnavailableError(
             f"no e2fgvi-server answered at {address} within {timeout_s:.0f} s ({exc}); start one with "
             f"`e2fgvi-server --bind {address}`"
@@ -112,33 +112,11 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False, as_js
         raise error_from_remote(exc) from None
     except errors.ProtocolError as exc:
         raise errors.ProtocolError(f"{address}: {exc}") from None
-    summary = result.summary
-    print_warnings([w for w in summary.get("warnings") or [] if w not in shown])
-    cache = summary.get("cache")
-    hits_misses = (cache["hits"], cache["misses"]) if isinstance(cache, dict) else None
-    print_summary(
-        frames=len(result.frames),
-        out=submitted["out"],
-        seconds=float(summary.get("engine_seconds") or 0.0),
-        engine=summary.get("engine"),
-        model=f" ({summary['variant']})" if summary.get("variant") else "",
-        passthrough=summary.get("frames_passthrough", 0),
-        cache=hits_misses,
-        where=f"server {address}",
-    )
+    summary = RemovalSummary.from_mapping(result.summary)
+    print_warnings([w for w in summary.warnings if w not in shown])
+    print_summary(summary, submitted["out"], where=f"server {address}")
     if as_json:
-        common = summary_json(
-            frames=[int(f) for f in summary.get("frames") or result.frames],
-            outputs=list(summary.get("outputs") or []),
-            out=submitted["out"],
-            seconds=float(summary.get("engine_seconds") or 0.0),
-            engine=summary.get("engine"),
-            variant=summary.get("variant"),
-            weights_sha256=summary.get("weights_sha256"),
-            frames_passthrough=summary.get("frames_passthrough", 0),
-            windows_run=summary.get("windows_run", 0),
-            warnings=list(summary.get("warnings") or []),
-            cache=hits_misses,
+        print_json(
+            summary_json(summary, submitted["out"], server=address, server_seconds=result.summary.get("server_seconds"))
         )
-        print_json({**common, "server": address, "server_seconds": summary.get("server_seconds")})
     return 0

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
-from e2fgvi_core.removal.request import Progress
+from e2fgvi_core.removal.request import Progress, RemovalSummary
 
 PREFIX = "e2fgvi remove"
 
@@ -72,30 +72,44 @@ def print_notice(message: str) -> None:
     print(f"{PREFIX}: {message}", file=sys.stderr)
 
 
+def engine_line(choice: Mapping[str, Any]) -> str:
+    """The engine, weights and precision of a run in words, from ``EngineChoice.to_mapping`` keys (in-process) or
+    the server's ``accepted`` message (the same keys): e.g. ``engine e2fgvi_hq, weights finetuned (sha256
+    0123456789ab), precision fp32``."""
+    words = [f"engine {choice.get('engine')}"]
+    if choice.get("weights"):
+        sha = str(choice.get("weights_sha256") or "")[:12]
+        words.append(f"weights {choice['weights']}" + (f" (sha256 {sha})" if sha else ""))
+    if choice.get("precision"):
+        words.append(f"precision {choice['precision']}")
+    return ", ".join(words)
+
+
+def print_engine_line(choice: Mapping[str, Any]) -> None:
+    """Say which engine, weights and precision run, before the first frame (in-process and through a server)."""
+    print(f"{PREFIX}: {engine_line(choice)}", file=sys.stderr)
+
+
 def print_warnings(messages: Iterable[str]) -> None:
     for message in messages:
         print(f"{PREFIX}: warning: {message}", file=sys.stderr)
 
 
-def print_summary(
-    *,
-    frames: int,
-    out: str | None,
-    seconds: float,
-    engine: str | None,
-    model: str = "",
-    passthrough: int = 0,
-    cache: tuple[int, int] | None = None,
-    where: str = "",
-    warnings: int = 0,
-) -> None:
+def print_summary(summary: RemovalSummary, out: str | None, where: str = "") -> None:
     """The one-line summary: frames written, where, how fast, with which engine, the job's cache hits/misses."""
+    frames, seconds = summary.frames_written, summary.seconds
     rate = frames / seconds if seconds > 0 else 0.0
+    stats = summary.cache_stats
+    cache = (stats.hits, stats.misses) if stats is not None else None
+    model = f" ({summary.variant}, weights {summary.weights_sha256[:12]})" if summary.weights_sha256 else ""
+    if summary.variant and not summary.weights_sha256:
+        model = f" ({summary.variant})"
     where_text = f"; {where}" if where else ""
-    warned = f"; {warnings} warning(s) above" if warnings else ""
+    warned = f"; {len(summary.warnings)} warning(s) above" if summary.warnings else ""
     print(
-        f"{PREFIX}: wrote {frames} frames to {out} in {seconds:.1f} s ({rate:.2f} frames/s) with {engine}{model}; "
-        f"{passthrough} passed through (empty matte); {cache_text(engine, cache)}{where_text}{warned}",
+        f"{PREFIX}: wrote {frames} frames to {out} in {seconds:.1f} s ({rate:.2f} frames/s) with {summary.engine}"
+        f"{model}; {summary.frames_passthrough} passed through (empty matte); {cache_text(summary.engine, cache)}"
+        f"{where_text}{warned}",
         file=sys.stderr,
     )
 
@@ -109,37 +123,11 @@ def cache_text(engine: str | None, cache: tuple[int, int] | None) -> str:
     return f"cache {cache[0]} hits / {cache[1]} misses (this job)"
 
 
-def summary_json(
-    *,
-    frames: list[int],
-    outputs: list[str],
-    out: str | None,
-    seconds: float,
-    engine: str | None,
-    variant: str | None,
-    weights_sha256: str | None,
-    frames_passthrough: int,
-    windows_run: int,
-    warnings: list[str],
-    cache: tuple[int, int] | None,
-) -> dict[str, Any]:
-    """The ``--json`` summary of ``e2fgvi remove``, in-process or through a server: one set of stable keys a
-    pipeline script can read wherever the job ran (``outputs``: the files written; ``cache``: this job's (hits,
-    misses), None without a cache)."""
-    return {
-        "frames": [int(f) for f in frames],
-        "outputs": [str(path) for path in outputs],
-        "out": out,
-        "seconds": round(float(seconds), 6),
-        "engine": engine,
-        "variant": variant,
-        "weights_sha256": weights_sha256,
-        "frames_passthrough": int(frames_passthrough),
-        "windows_run": int(windows_run),
-        "warnings": list(warnings),
-        "caches": cache is not None,
-        "cache": None if cache is None else {"hits": int(cache[0]), "misses": int(cache[1])},
-    }
+def summary_json(summary: RemovalSummary, out: str | None, **extra: Any) -> dict[str, Any]:
+    """The ``--json`` summary of ``e2fgvi remove``, in-process or through a server: the run summary
+    (``RemovalSummary.to_mapping``, the same keys a server's ``result`` carries) plus the ``out`` pattern and
+    ``caches`` (whether the engine had a cache); ``extra`` adds where it ran (``server``, ``server_seconds``)."""
+    return {**summary.to_mapping(), "out": out, "caches": summary.cache_stats is not None, **extra}
 
 
 def print_json(summary: Mapping[str, Any]) -> None:

@@ -1,8 +1,8 @@
 """``e2fgvi train``: fine-tune or train E2FGVI from scratch; ``e2fgvi train eval RUN_DIR``; ``e2fgvi train export``.
 
-The config comes from ``--config FILE`` (TOML or YAML) or ``--preset`` (``official``, the default, or ``tiny``), then
-the common-case flags (``--data``, ``--steps``, ``--size``, ``--init``) and any ``--set KEY=VALUE``, all validated
-into one ``TrainConfig`` before a frame is read. ``--resume`` continues the run in ``--out`` from its newest
+The config comes from ``--config FILE`` (TOML or YAML) or ``--preset`` (``official``, the default, ``tiny`` or
+``test``), then the common-case flags (``--data``, ``--steps``, ``--size``, ``--init``) and any ``--set KEY=VALUE``,
+all validated into one ``TrainConfig`` before a frame is read. ``--resume`` continues the run in ``--out`` from its newest
 checkpoint with its recorded config.
 """
 
@@ -20,7 +20,9 @@ from e2fgvi_core.errors import ConfigError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="config file (.toml or .yaml); keys as in docs/training.md")
     parser.add_argument(
-        "--preset", help="starting config: official (default) or tiny (the small CPU config of the tests)"
+        "--preset",
+        help="starting config: official (default); tiny (E2FGVI-HQ at 52x100, minutes on a CPU, exports); "
+        "test (the tests' test-only variant, does not export)",
     )
     parser.add_argument("--data", help="folder of training clips, one folder of frames per clip (data.root)")
     parser.add_argument("--holdout", help="folder of held-out clips for the preview strip and eval (data.holdout)")

@@ -25,7 +25,7 @@ from e2fgvi_core.atomic_files import write_text_atomic
 from e2fgvi_core.errors import ConfigError
 from e2fgvi_core.farm.config import FarmConfig
 from e2fgvi_core.farm.plan import FarmPlan, parse_shot, plan_chunks
-from e2fgvi_core.farm.template import JOB_PARAMETERS, template_yaml
+from e2fgvi_core.farm.template import COMMAND_PARAMETER, JOB_PARAMETERS, template_yaml
 from e2fgvi_core.io.sequence import (
     FrameSequence,
     check_outputs_spare_inputs,
@@ -34,11 +34,11 @@ from e2fgvi_core.io.sequence import (
     resolve_frames,
 )
 from e2fgvi_core.removal.api import RemovalRequest
+from e2fgvi_core.schema import PATH_READ, PATH_WEIGHTS, PATH_WRITE, absolutise_paths, names_a_file, path_fields
 
 TEMPLATE_FILE = "template.yaml"
 PARAMETER_VALUES_FILE = "parameter_values.yaml"
 ASSET_REFERENCES_FILE = "asset_references.yaml"
-PATH_KEYS = ("plate", "matte", "out")
 # Job parameters that are not request keys: filled from the shot, the weights check and the extra settings.
 _SPECIAL_KEYS = ("shot", "weights_sha256", "settings")
 
@@ -66,8 +66,10 @@ class FarmBundle:
         return shlex.join(self.openjd_run_command())
 
 
-def _absolute(path: str | None) -> str | None:
-    return None if not path else os.path.abspath(os.path.expanduser(path))
+def _path_values(request: RemovalRequest, kind: str) -> list[str]:
+    """The request's file paths of one kind (URIs and installed weights names left out)."""
+    values = [(spec, request.value_of(spec.key)) for spec in path_fields(kind)]
+    return [value for spec, value in values if value and names_a_file(spec, value)]
 
 
 def _shot_of(request: RemovalRequest, shot: str | None) -> str:
@@ -110,17 +112,12 @@ def job_parameter_values(request: RemovalRequest, shot: str, farm: FarmConfig, s
             value: Any = farm.chunk_size
         elif parameter.name == "SessionServer":
             value = "on" if farm.session_server else "off"
+        elif parameter.name == COMMAND_PARAMETER:
+            value = farm.command
         elif parameter.key in _SPECIAL_KEYS:
             value = special[parameter.key]
         else:
-            value = mapping.get(parameter.key)
-            if (
-                parameter.key in PATH_KEYS
-                or parameter.key == "weights"
-                and value
-                and Path(value).expanduser().is_file()
-            ):
-                value = _absolute(value)
+            value = mapping.get(parameter.key)  # paths are absolute already (write_bundle)
         values[parameter.name] = "" if value is None else value
     return values
 
@@ -137,9 +134,10 @@ def _check_inputs(request: RemovalRequest, shot: str) -> None:
     # compared as files (device and inode), as every task's FileSink will: another spelling or a link is caught
     # here, when the job is written, not on the farm
     identities = file_identities([sequence.path(f) for sequence in inputs for f in frames])
-    for flag, pattern in (("--out", request.out), ("--write-matte", request.matte_config.write)):
+    for spec in path_fields(PATH_WRITE):
+        pattern = request.value_of(spec.key)
         if pattern:
-            check_outputs_spare_inputs((FrameSequence(pattern).path(f) for f in frames), identities, flag)
+            check_outputs_spare_inputs((FrameSequence(pattern).path(f) for f in frames), identities, spec.option)
 
 
 def write_bundle(
@@ -157,10 +155,12 @@ def write_bundle(
     written then.
     """
     from e2fgvi_core.farm.render_chunk import weights_sha256
-    from e2fgvi_core.removal.engines import choose_engine
+    from e2fgvi_core.removal.engine_registry import choose_engine
 
-    if not isinstance(request, RemovalRequest):
-        request = RemovalRequest.from_mapping(request)
+    if isinstance(request, RemovalRequest):
+        request = request.to_mapping()
+    # every path setting of the schema absolute now: tasks run in other folders (and on other machines)
+    request = RemovalRequest.from_mapping(absolutise_paths(request))
     if not isinstance(farm, FarmConfig):
         farm = FarmConfig.from_mapping(farm)
     if not request.plate:
@@ -178,15 +178,23 @@ def write_bundle(
 
     files = {name: target / name for name in (TEMPLATE_FILE, PARAMETER_VALUES_FILE, ASSET_REFERENCES_FILE)}
     write_text_atomic(
-        files[TEMPLATE_FILE], template_yaml(farm.chunking, name=f"E2FGVI remove {Path(request.out).name}")
+        files[TEMPLATE_FILE],
+        template_yaml(
+            farm.chunking,
+            name=f"E2FGVI remove {Path(request.out).name}",
+            engine=request.engine,
+            gpu_memory_mib=farm.gpu_memory_mib,
+            command=farm.command,
+        ),
     )
     values = {"parameterValues": [{"name": name, "value": value} for name, value in parameters.items()]}
     write_text_atomic(files[PARAMETER_VALUES_FILE], yaml.safe_dump(values, sort_keys=False, width=120))
-    inputs = sorted({os.path.dirname(p) for p in (_absolute(request.plate), _absolute(request.matte)) if p})
+    inputs = sorted({os.path.dirname(p) for p in _path_values(request, PATH_READ)})
+    outputs = sorted({os.path.dirname(p) for p in _path_values(request, PATH_WRITE)})
     assets = {
         "assetReferences": {
-            "inputs": {"directories": inputs, "filenames": []},
-            "outputs": {"directories": [os.path.dirname(_absolute(request.out))]},
+            "inputs": {"directories": inputs, "filenames": _path_values(request, PATH_WEIGHTS)},
+            "outputs": {"directories": outputs},
             "referencedPaths": [],
         }
     }

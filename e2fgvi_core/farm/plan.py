@@ -24,7 +24,7 @@ from typing import Any
 from e2fgvi_core.errors import ConfigError
 from e2fgvi_core.io.sequence import format_frame_ranges, parse_frame_range
 from e2fgvi_core.removal.api import RemovalRequest
-from e2fgvi_core.removal.engines import ENGINES
+from e2fgvi_core.removal.engine_registry import ENGINES
 from e2fgvi_core.removal.plan import ShotPlan, plan_frames
 
 FARM_ENGINES = tuple(name for name, traits in ENGINES.items() if traits.chunk_exact)

@@ -65,7 +65,7 @@ def chunk_frames(shot: str, frames: str | None = None, first_frame: int | None =
 
 def weights_sha256(request: RemovalRequest) -> str | None:
     """sha256 of the weights this task will load (None for the weight-free engine), without loading them."""
-    from e2fgvi_core.removal.engines import ENGINES
+    from e2fgvi_core.removal.engine_registry import ENGINES
     from e2fgvi_core.weights import file_sha256, resolve_weights
 
     if not ENGINES[request.engine].needs_weights:

@@ -4,8 +4,10 @@ when it leaves.
 Why: loading the model and computing a shot's features and flows dominate a chunk; one server per worker session
 keeps both for every chunk that worker runs. The start action prints ``openjd_env: E2FGVI_FARM_SERVER=ADDRESS``,
 which OpenJD turns into an environment variable of the session's later actions, so ``render-chunk`` finds the
-server; a state file in the session's working directory keeps the address, pid and shutdown token for the stop
-action. When no server can be started the tasks still run, standalone, with the same bytes.
+server; a state file in the session's working directory (mode 0600) keeps the address, pid and shutdown token for
+the stop action. The token reaches the server through its environment (``E2FGVI_SERVER_TOKEN``), never its command
+line, which every local user can read in ``/proc/PID/cmdline``. When no server can be started the tasks still run,
+standalone, with the same bytes.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from e2fgvi_core.processes import process_alive
 
 STOP_TIMEOUT_S = 30.0
 START_TIMEOUT_S = 120.0
+TOKEN_ENV = "E2FGVI_SERVER_TOKEN"  # read by ``e2fgvi-server`` (ServerConfig.from_env)
 
 
 @dataclass(frozen=True)
@@ -64,11 +67,13 @@ def start_session_server(state: Path, out: str, device: str | None = None) -> Se
     token = secrets.token_hex(16)
     output_root = os.path.dirname(os.path.abspath(os.path.expanduser(out)))
     os.makedirs(output_root, exist_ok=True)
-    args = ("--token", token, "--output-root", output_root)
+    args = ("--output-root", output_root)
     if device:
         args += ("--device", device)
     log = str(state.with_suffix(".log"))
-    process = ensure_local_server(address, timeout_s=START_TIMEOUT_S, extra_args=args, log_path=log)
+    process = ensure_local_server(
+        address, timeout_s=START_TIMEOUT_S, extra_args=args, log_path=log, environment={TOKEN_ENV: token}
+    )
     if process is None:
         raise ConfigError(f"another server already answers at {address}")
     server = SessionServer(address, process.pid, token, log)

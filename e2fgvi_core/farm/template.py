@@ -10,8 +10,16 @@ A step environment starts one ``e2fgvi-server`` per worker session (``e2fgvi far
 when the session ends, so consecutive chunks on one worker share the loaded model and the shot cache; it tells the
 tasks where the server is through ``openjd_env`` (``E2FGVI_FARM_SERVER``). Without it a task runs in-process.
 
+The step asks the manager for a GPU worker (host requirements ``amount.worker.gpu`` >= 1 and
+``amount.worker.gpu.memory``) when the template is written for a model engine (one that needs weights), and for
+nothing when it is written for the weight-free engine: the engine's ``needs_weights`` trait decides, and the
+``Engine`` parameter of that template offers only the engines of the same kind, so a job cannot switch to a model
+engine on a CPU-only worker. Every action runs the job parameter ``Command`` (default ``e2fgvi``, found on the
+worker's PATH): point it at a venv's ``bin/e2fgvi`` where the queue environment does not put one on PATH.
+
 Job parameters are generated from one table (``JOB_PARAMETERS``): their names, the ``render-chunk`` flag each
-feeds, and defaults taken from ``EngineConfig`` so the template never restates an engine default.
+feeds; a request setting's parameter takes its type, description, default, choices and range from the request
+schema (``e2fgvi_core.schema``), so the template never restates a request fact.
 """
 
 from __future__ import annotations
@@ -19,15 +27,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from e2fgvi_core.farm.config import DEFAULT_CHUNK_SIZE
+from e2fgvi_core.errors import ConfigError
+from e2fgvi_core.farm.config import DEFAULT_CHUNK_SIZE, DEFAULT_GPU_MEMORY_MIB, DEFAULT_WORKER_COMMAND
 from e2fgvi_core.farm.plan import FARM_ENGINES
-from e2fgvi_core.removal.config import BLEND_MODES, NAN_POLICIES, ROI_MODES, EngineConfig
+from e2fgvi_core.removal.engine_registry import ENGINES
+from e2fgvi_core.schema import PATH_READ, PATH_WRITE, field_for, request_keys
 
 SPECIFICATION_VERSION = "jobtemplate-2023-09"
 STEP_NAME = "Remove"
 CHUNK_PARAMETER = "Frames"
 FALLBACK_PARAMETER = "ChunkStart"
-COMMAND = "e2fgvi"
+COMMAND_PARAMETER = "Command"
+ENGINE_PARAMETER = "Engine"
+DEFAULT_ENGINE = "e2fgvi_hq"  # what `farm template` writes without --engine; bundles name the request's engine
 SESSION_STATE_FILE = "e2fgvi-server.json"
 SWITCH_VALUES = ("on", "off")
 
@@ -62,49 +74,74 @@ class JobParameter:
 
     @property
     def flag(self) -> str | None:
-        return None if self.key is None else "--" + self.key.replace("_", "-")
+        """The ``render-chunk`` option: the ``e2fgvi remove`` option of a request setting, else ``--key``."""
+        if self.key is None:
+            return None
+        return field_for(self.key).option if self.key in request_keys() else "--" + self.key.replace("_", "-")
+
+
+_KINDS = {"int": "INT", "float": "FLOAT", "str": "STRING", "bool": "STRING"}
+
+
+def _request_parameter(key: str, **override: Any) -> JobParameter:
+    """The job parameter of a request setting, from its request-schema entry (type, help, default, choices,
+    range): the template restates nothing of the request. Its name is the key in CamelCase."""
+    spec = field_for(key)
+    values: dict[str, Any] = {
+        "name": "".join(part.capitalize() for part in key.split("_")),
+        "kind": "PATH" if spec.path in (PATH_READ, PATH_WRITE) else _KINDS[spec.type],
+        "key": key,
+        "description": spec.help[:1].upper() + spec.help[1:] + ".",
+        "default": "" if spec.default is None else spec.default,
+        "allowed": spec.choices or (),
+        "min_value": spec.minimum,
+        "max_value": spec.maximum,
+    }
+    values.update(override)
+    return JobParameter(**values)
 
 
 def _job_parameters() -> tuple[JobParameter, ...]:
-    engine = EngineConfig()
     return (
-        JobParameter("Plate", "PATH", "plate", "Plate sequence pattern (plate.%04d.exr, plate.####.exr)."),
-        JobParameter("Matte", "PATH", "matte", "Matte sequence pattern; empty: the MatteChannel of the plate.", ""),
-        JobParameter("MatteChannel", "STRING", "matte_channel", "Channel of the matte; empty: alpha.", ""),
-        JobParameter("Out", "PATH", "out", "Output sequence pattern; frames are written atomically."),
-        JobParameter("Shot", "STRING", "shot", "Shot range, e.g. 1001-1300: windows and references span it."),
+        _request_parameter("plate", default=None),
+        _request_parameter("matte"),
+        _request_parameter("matte_channel"),
+        _request_parameter("out", default=None),
+        _request_parameter(
+            "shot", default=None, description="Shot range, e.g. 1001-1300: windows and references span it."
+        ),
         JobParameter(
             "ChunkSize", "INT", None, "Frames per task (the manager balances chunk sizes).", DEFAULT_CHUNK_SIZE, (), 1
         ),
-        JobParameter("Engine", "STRING", "engine", "Engine of every chunk.", "e2fgvi_hq", FARM_ENGINES),
-        JobParameter("Weights", "STRING", "weights", "Checkpoint path or installed name; empty: the installed.", ""),
+        _request_parameter("engine", default=DEFAULT_ENGINE, allowed=FARM_ENGINES),
+        _request_parameter("weights", kind="STRING"),
         JobParameter(
             "WeightsSha256", "STRING", "weights_sha256", "sha256 the workers' weights must have; empty: any.", ""
         ),
-        JobParameter("Device", "STRING", "device", "auto, cpu, cuda, cuda:N or mps.", "auto"),
-        JobParameter("Colorspace", "STRING", "colorspace", "OpenColorIO colourspace of float plates.", ""),
-        JobParameter(
-            "Roi", "STRING", "roi", "auto: crop windows to their mattes; full: whole frames.", engine.roi, ROI_MODES
-        ),
-        JobParameter(
-            "RoiMargin", "INT", "roi_margin", "Context margin around the mattes, pixels.", engine.roi_margin, (), 0
-        ),
-        JobParameter("Proxy", "FLOAT", "proxy", "Processing scale (0.05-1.0).", engine.proxy, (), 0.05, 1.0),
-        JobParameter("NeighborStride", "INT", "neighbor_stride", "Local window stride.", engine.neighbor_stride, (), 1),
-        JobParameter("RefStep", "INT", "ref_step", "A reference frame every N frames.", engine.ref_step, (), 1),
-        JobParameter(
-            "NumRef", "INT", "num_ref", "-1: all references of the shot; N: the nearest N.", engine.num_ref, (), -1
-        ),
-        JobParameter("Blend", "STRING", "blend", "Blend of overlapping windows.", engine.blend, BLEND_MODES),
-        JobParameter(
-            "NanPolicy", "STRING", "nan_policy", "NaN/Inf in the plate: zero or error.", engine.nan_policy, NAN_POLICIES
-        ),
+        _request_parameter("device", default="auto"),
+        _request_parameter("colorspace"),
+        _request_parameter("roi"),
+        _request_parameter("roi_margin", max_value=None),
+        _request_parameter("proxy"),
+        _request_parameter("neighbor_stride", max_value=None),
+        _request_parameter("ref_step", max_value=None),
+        _request_parameter("num_ref", max_value=None),
+        _request_parameter("blend"),
+        _request_parameter("nan_policy"),
         JobParameter(
             "Settings",
             "STRING",
             "settings",
-            "Further RemovalRequest keys as JSON (propagate_*, matte_* options, display, ocio_config).",
+            "Further request settings as JSON (propagate_*, matte_* options, display, ocio_config).",
             "{}",
+        ),
+        JobParameter(
+            COMMAND_PARAMETER,
+            "STRING",
+            None,
+            "The e2fgvi program every action runs: a name on the worker's PATH, or a full path such as "
+            "/opt/e2fgvi/venv/bin/e2fgvi (see docs/farm.md, worker set-up).",
+            DEFAULT_WORKER_COMMAND,
         ),
         JobParameter(
             "SessionServer",
@@ -157,33 +194,75 @@ def _session_environment() -> dict[str, Any]:
         "description": "One e2fgvi-server per worker session: chunks on this worker reuse its model and cache.",
         "script": {
             "actions": {
-                "onEnter": {"command": COMMAND, "args": start},
-                "onExit": {"command": COMMAND, "args": ["farm", "session-stop", "--state", state]},
+                "onEnter": {"command": _ref(COMMAND_PARAMETER), "args": start},
+                "onExit": {"command": _ref(COMMAND_PARAMETER), "args": ["farm", "session-stop", "--state", state]},
             }
         },
     }
 
 
-def build_template(chunking: bool = True, name: str = "E2FGVI remove object") -> dict[str, Any]:
-    """The job template as a mapping (``openjd check`` accepts it); ``chunking=False`` gives the fallback."""
+def engines_like(engine: str) -> tuple[str, ...]:
+    """The farm engines a template written for ``engine`` offers: those that need a GPU worker as it does."""
+    if engine not in FARM_ENGINES:
+        raise ConfigError(f"a farm template needs a definite engine ({', '.join(FARM_ENGINES)}), got {engine!r}")
+    return tuple(name for name in FARM_ENGINES if ENGINES[name].needs_weights == ENGINES[engine].needs_weights)
+
+
+def host_requirements(engine: str, gpu_memory_mib: int = DEFAULT_GPU_MEMORY_MIB) -> dict[str, Any] | None:
+    """OpenJD ``hostRequirements`` of the step: a GPU with ``gpu_memory_mib`` for a model engine, else None."""
+    if not ENGINES[engine].needs_weights:
+        return None
+    return {
+        "amounts": [
+            {"name": "amount.worker.gpu", "min": 1},
+            {"name": "amount.worker.gpu.memory", "min": gpu_memory_mib},  # MiB
+        ]
+    }
+
+
+def build_template(
+    chunking: bool = True,
+    name: str = "E2FGVI remove object",
+    engine: str = DEFAULT_ENGINE,
+    gpu_memory_mib: int = DEFAULT_GPU_MEMORY_MIB,
+    command: str = DEFAULT_WORKER_COMMAND,
+) -> dict[str, Any]:
+    """The job template as a mapping (``openjd check`` accepts it); ``chunking=False`` gives the fallback.
+
+    ``engine``: the job's engine (the ``Engine`` default); a model engine's template asks for a GPU worker with
+    ``gpu_memory_mib`` MiB of GPU memory. ``command``: the ``Command`` default, the program every action runs."""
+    offered = engines_like(engine)
     template: dict[str, Any] = {"specificationVersion": SPECIFICATION_VERSION}
     if chunking:
         template["extensions"] = ["TASK_CHUNKING"]
     template["name"] = name
-    template["parameterDefinitions"] = [parameter.definition() for parameter in JOB_PARAMETERS]
-    template["steps"] = [
-        {
-            "name": STEP_NAME,
-            "stepEnvironments": [_session_environment()],
-            "parameterSpace": {"taskParameterDefinitions": [_task_parameter(chunking)]},
-            "script": {"actions": {"onRun": {"command": COMMAND, "args": _render_args(chunking)}}},
-        }
-    ]
+    definitions = [parameter.definition() for parameter in JOB_PARAMETERS]
+    for definition in definitions:
+        if definition["name"] == ENGINE_PARAMETER:
+            definition.update(default=engine, allowedValues=list(offered))
+        elif definition["name"] == COMMAND_PARAMETER:
+            definition["default"] = command
+    template["parameterDefinitions"] = definitions
+    step: dict[str, Any] = {"name": STEP_NAME}
+    requirements = host_requirements(engine, gpu_memory_mib)
+    if requirements:
+        step["hostRequirements"] = requirements
+    step["stepEnvironments"] = [_session_environment()]
+    step["parameterSpace"] = {"taskParameterDefinitions": [_task_parameter(chunking)]}
+    step["script"] = {"actions": {"onRun": {"command": _ref(COMMAND_PARAMETER), "args": _render_args(chunking)}}}
+    template["steps"] = [step]
     return template
 
 
-def template_yaml(chunking: bool = True, name: str = "E2FGVI remove object") -> str:
+def template_yaml(
+    chunking: bool = True,
+    name: str = "E2FGVI remove object",
+    engine: str = DEFAULT_ENGINE,
+    gpu_memory_mib: int = DEFAULT_GPU_MEMORY_MIB,
+    command: str = DEFAULT_WORKER_COMMAND,
+) -> str:
     """The job template as YAML text (what ``e2fgvi farm template`` and bundles write)."""
     import yaml
 
-    return yaml.safe_dump(build_template(chunking, name), sort_keys=False, width=120)
+    template = build_template(chunking, name, engine, gpu_memory_mib, command)
+    return yaml.safe_dump(template, sort_keys=False, width=120)

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from e2fgvi_core.errors import ConfigError
+from e2fgvi_core.schema import request_field
 
 __all__ = [
     "ColourConfig",
@@ -72,11 +73,28 @@ class ColourConfig:
     expanded back after it (None: no roll-off, values above the exposure are clipped for the model).
     """
 
-    colorspace: str | None = None
-    display: str | None = None
-    ocio_config: str | None = None
-    exposure: float | None = None
-    highlight_rolloff: float | None = None
+    colorspace: str | None = request_field(
+        None,
+        help="OpenColorIO colourspace of the plate (default: linear sRGB curve)",
+        cli_group="colour",
+        label="Colourspace",
+    )
+    display: str | None = request_field(
+        None, help="OpenColorIO display-referred colourspace the model sees (needs --colorspace)", cli_group="colour"
+    )
+    ocio_config: str | None = request_field(
+        None,
+        help="OpenColorIO config file or ocio:// URI (default: $OCIO, else built-in)",
+        path="read",
+        cli_group="colour",
+    )
+    exposure: float | None = request_field(
+        None, help="divide float plates by this (default: measured per shot)", cli_group="colour"
+    )
+    highlight_rolloff: float | None = request_field(
+        None, help="compress highlights above KNEE in (0, 1) for the model", cli_group="colour",
+        cli={"metavar": "KNEE"},
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         if self.exposure is not None and not (_is_number(self.exposure) and 0 < self.exposure < float("inf")):

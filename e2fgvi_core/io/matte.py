@@ -15,6 +15,7 @@ counts as "remove", inverted or not.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ import numpy as np
 from e2fgvi_core.errors import ConfigError, MatteError
 from e2fgvi_core.io.channels import alpha_channel_index, find_channel
 from e2fgvi_core.io.frame import Frame
+from e2fgvi_core.schema import request_field
 
 __all__ = [
     "DEFAULT_DILATE",
@@ -43,8 +45,6 @@ DEFAULT_DILATE = 4  # iterations of the official 3x3 cross (test.py: cv2.dilate(
 
 FrameLike = Frame | Any  # a Frame or a FrameHeader (anything with channels, data/display windows, path)
 
-_MATTE_KEYS = ("channel", "threshold", "invert", "dilate", "feather", "write", "channel_out")
-
 
 @dataclass(frozen=True)
 class MatteConfig:
@@ -61,13 +61,52 @@ class MatteConfig:
     ``channel_out``: a channel name (``matte.A``) under which float (EXR) results also carry that matte.
     """
 
-    channel: str | None = None
-    threshold: float | None = None
-    invert: bool = False
-    dilate: int = DEFAULT_DILATE
-    feather: int = 0
-    write: str | None = None
-    channel_out: str | None = None
+    channel: str | None = request_field(
+        None,
+        help="channel of the matte (default: alpha, else any channel over threshold)",
+        cli_group="matte",
+        label="Matte channel",
+    )
+    threshold: float | None = request_field(
+        None, help="remove above this [0, 1) value (0.5 float, 0 integer)", cli_group="matte"
+    )
+    invert: bool = request_field(
+        False,
+        help="remove where the matte is NOT set",
+        cli_group="matte",
+        cli={"action": "store_true", "default": None},
+    )
+    dilate: int = request_field(
+        DEFAULT_DILATE,
+        help=f"grow the matte N times by a 3x3 cross ({DEFAULT_DILATE}: the official script)",
+        flag="--dilate",
+        cli_group="matte",
+        label="Dilation",
+        minimum=0,
+        maximum=256,
+    )
+    feather: int = request_field(
+        0,
+        help="soft composite edge N pixels wide, inside the hole (0: hard edge)",
+        flag="--feather",
+        cli_group="matte",
+        label="Feather",
+        minimum=0,
+        maximum=256,
+    )
+    write: str | None = request_field(
+        None,
+        help="also write the matte used",
+        path="write",
+        pixels=False,
+        flag="--write-matte",
+        cli_group="matte",
+        cli={"metavar": "PATTERN"},
+    )
+    channel_out: str | None = request_field(
+        None, help=f"EXR output also carries the matte used as channel NAME ({DEFAULT_MATTE_CHANNEL_OUT})",
+        cli_group="matte", cli={"nargs": "?", "const": DEFAULT_MATTE_CHANNEL_OUT, "metavar": "NAME"},
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         if self.channel is not None and (not isinstance(self.channel, str) or not self.channel.strip()):
@@ -91,9 +130,10 @@ class MatteConfig:
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> MatteConfig:
         """Validate the fields by name (None keeps the default); strings are accepted for numbers."""
-        unknown = set(mapping) - set(_MATTE_KEYS)
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = set(mapping) - set(names)
         if unknown:
-            raise ConfigError(f"unknown matte setting {min(unknown)!r}; valid: {', '.join(_MATTE_KEYS)}")
+            raise ConfigError(f"unknown matte setting {min(unknown)!r}; valid: {', '.join(names)}")
         values = {k: v for k, v in mapping.items() if v is not None}
         if "threshold" in values and isinstance(values["threshold"], str):
             values["threshold"] = _number("matte_threshold", values["threshold"], float)
@@ -157,10 +197,11 @@ def matte_from_frame(
 
 
 def matte_channel_note(frame: Frame, channel: str | None = None, *, threshold: float | None = None) -> str | None:
-    """A warning when the matte is read from several channels that disagree (None when they agree or are one).
+    """A note when the matte is read from several channels that mark different areas (None when they agree or
+    are one).
 
-    Disagreeing channels mean the matte is a multi-colour one (a palette PNG, one colour per object): every
-    colour is removed. An artist who meant one object names its channel.
+    Such a matte is a multi-colour one (a palette PNG, one colour per object), a normal input: the note says that
+    every colour is removed and how to pick one object (name its channel), worded as information, not a fault.
     """
     indices = matte_channel_indices(frame, channel)
     if len(indices) < 2:
@@ -171,10 +212,11 @@ def matte_channel_note(frame: Frame, channel: str | None = None, *, threshold: f
     if not disagree.any():
         return None
     names = ", ".join(frame.channels[i] for i in indices)
-    share = 100.0 * disagree.sum() / max(int(union.sum()), 1)
+    # a palette matte (one colour per object) is normal: say what is removed and how to pick one object, no alarm
     return (
-        f"{getattr(frame, 'path', None) or 'matte'}: matte channels {names} disagree on {share:.1f}% of the "
-        f"matte; removing where any channel is over the threshold (name one with --matte-channel)"
+        f"{getattr(frame, 'path', None) or 'matte'}: a multi-colour matte (channels {names} mark different areas, "
+        f"e.g. one colour per object): removing every coloured area, where any channel is over the threshold; "
+        f"to remove one object only, name its channel with --matte-channel"
     )
 
 

@@ -24,7 +24,6 @@ import dataclasses
 import numpy as np
 
 from e2fgvi_core.errors import ConfigError
-from e2fgvi_core.io import _oiio
 from e2fgvi_core.io.channels import rgb_channel_indices
 from e2fgvi_core.io.frame import Frame
 
@@ -51,7 +50,7 @@ def output_kind(out_path: str, plate_is_float: bool, out_colorspace: str | None 
     choice = out_colorspace or "auto"
     if choice not in OUT_COLORSPACES:
         raise ConfigError(f"--out-colorspace must be one of {', '.join(OUT_COLORSPACES)}, got {choice!r}")
-    format_name = _oiio.format_of(out_path)
+    format_name = _format_of(out_path)
     if choice == "raw":
         return "raw"
     if choice == "auto":
@@ -84,7 +83,7 @@ def select_channels(channels: tuple[str, ...], wanted: str | None) -> tuple[int,
 
 def check_output_channels(out_path: str, channels: tuple[str, ...]) -> None:
     """Fail before any work when ``out_path``'s format cannot hold ``channels``, naming the fix."""
-    format_name = _oiio.format_of(out_path)
+    format_name = _format_of(out_path)
     counts = _CHANNEL_COUNTS.get(format_name or "")
     if counts is not None and len(channels) not in counts:
         keep = ",".join(channels[: max(counts)])
@@ -131,4 +130,10 @@ def encode_for_output(frame: Frame, kind: str, colour, out_path: str, colorspace
 
 def integer_dtype_for(out_path: str) -> np.dtype:
     """The integer dtype display-referred outputs of this format are written in (8 bits; 16 for DPX)."""
-    return np.dtype(_INTEGER_FORMATS.get(_oiio.format_of(out_path) or "", np.uint8))
+    return np.dtype(_INTEGER_FORMATS.get(_format_of(out_path) or "", np.uint8))
+
+
+def _format_of(path: str) -> str | None:
+    from e2fgvi_core.io import _oiio  # OpenImageIO loads only when an output is encoded, not with the schema
+
+    return _oiio.format_of(path)

@@ -103,6 +103,7 @@ class FrameSequence:
 MAX_FRAMES_ENV = "E2FGVI_MAX_FRAMES"
 DEFAULT_MAX_FRAMES = 100_000  # over an hour at 24 fps in one shot; more is a typo (or an attack), not a shot
 MAX_RANGE_TEXT = 10_000
+MAX_FRAME_NUMBER = 999_999_999  # nine digits: hosts keep frame numbers in 32-bit ints, the wire in 64-bit ones
 
 
 def max_frames() -> int:
@@ -136,13 +137,19 @@ def parse_frame_range(text: str) -> tuple[int, ...]:
         start = int(match.group(1))
         end = int(match.group(2)) if match.group(2) is not None else start
         step = int(match.group(3) or 1)
+        for number in (start, end):
+            if abs(number) > MAX_FRAME_NUMBER:
+                raise SequenceError(
+                    f"frame range {str(text)[:80]!r}: frame {str(number)[:30]} is beyond the limit of "
+                    f"+/-{MAX_FRAME_NUMBER} (frame numbers have at most 9 digits)"
+                )
         if end < start:
             raise SequenceError(f"frame range {text!r}: {part.strip()!r} is empty (end {end} before start {start})")
         if step < 1:
             raise SequenceError(f"frame range {text!r}: step in {part.strip()!r} must be at least 1")
         spans.append(range(start, end + 1, step))
     limit = max_frames()
-    count = sum(len(span) for span in spans)
+    count = sum((span.stop - 1 - span.start) // span.step + 1 for span in spans)  # len() of a huge range overflows
     if count > limit:
         raise SequenceError(
             f"frame range {str(text)[:80]!r} names {count} frames, more than the limit of {limit} "

@@ -1,6 +1,16 @@
-"""Weight-free engines (numpy + OpenCV, no torch): ``PropagateInpainter`` fills holes by flow-guided propagation."""
+"""Weight-free engines (numpy + OpenCV, no torch): ``PropagateInpainter`` fills holes by flow-guided propagation.
 
-from e2fgvi_core.propagate.config import PropagateConfig
-from e2fgvi_core.propagate.inpainter import PropagateInpainter
+The names load on first use (PEP 562): the request schema reads ``propagate.config`` without loading OpenCV.
+"""
 
-__all__ = ["PropagateConfig", "PropagateInpainter"]
+import importlib
+from typing import Any
+
+_EXPORTS = {"PropagateConfig": "config", "PropagateInpainter": "inpainter"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -10,12 +10,13 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from e2fgvi_core.errors import ConfigError
 
 FLOW_PRESETS = ("ultrafast", "fast", "medium", "fine")
 SPATIAL_METHODS = ("telea", "ns")
+RESAMPLE_KERNELS = ("linear", "cubic", "lanczos")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,20 @@ class PropagateConfig:
     them; only the latest window's pairs are kept), so memory stays bounded by one window.
     """
 
+    SCHEMA: ClassVar[dict[str, dict[str, Any]]] = {
+        "context_frames": {
+            "label": "Propagate context", "help": "frames on each side the propagate engine looks at",
+            "minimum": 1, "maximum": 100,
+        },
+        "carry_restart_frames": {
+            "label": "Propagate restart", "help": "the propagate engine's temporal carry restarts every N frames",
+            "minimum": 1, "maximum": 100000,
+        },
+        "flow_cache_pairs": {"pixels": False},
+    }  # fmt: skip
+    """Request-schema metadata beyond what a field says by itself (``e2fgvi_core.schema``): host labels, and the
+    knobs that change no pixel. Every other knob is a ``--propagate-*`` option with its default in its help."""
+
     context_frames: int = 20
     flow_preset: str = "medium"
     flow_mask_dilation_px: int = 6
@@ -80,12 +95,17 @@ class PropagateConfig:
     camera_motion_px: float = 6.0
     temporal_spatial_fill: float = 0.75
     carry_restart_frames: int = 30
+    resample_kernel: str = "cubic"
 
     def __post_init__(self) -> None:
         if not isinstance(self.context_frames, int) or not 1 <= self.context_frames <= 100:
             raise ConfigError(f"propagate context_frames={self.context_frames!r}: must be an integer in 1..100")
         if self.flow_preset not in FLOW_PRESETS:
             raise ConfigError(f"propagate flow_preset={self.flow_preset!r}: choose from {', '.join(FLOW_PRESETS)}")
+        if self.resample_kernel not in RESAMPLE_KERNELS:
+            raise ConfigError(
+                f"propagate resample_kernel={self.resample_kernel!r}: choose from {', '.join(RESAMPLE_KERNELS)}"
+            )
         if self.spatial_method not in SPATIAL_METHODS:
             raise ConfigError(
                 f"propagate spatial_method={self.spatial_method!r}: choose from {', '.join(SPATIAL_METHODS)}"

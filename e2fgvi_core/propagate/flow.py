@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -42,15 +43,30 @@ def prefill_gray(frame: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return np.clip(filled + 0.5, 0, 255).astype(np.uint8)
 
 
+class SharedStore(Protocol):
+    """A cache shared beyond one run (the server's ``removal.cache.ShotCache``): ``get`` / ``put`` by kind and key."""
+
+    def get(self, kind: str, key: str) -> Any | None: ...
+
+    def put(self, kind: str, key: str, value: Any) -> None: ...
+
+
 class FlowEstimator:
     """Completed forward and backward flows of adjacent frame pairs, with a bounded cache keyed by content.
 
     The runner hands overlapping windows to the inpainter; a pair of frames (and their holes) seen in the previous
     window gives the same flows, so they are looked up by a hash of the pixels instead of being recomputed.
+    ``store`` (optional): a cache shared between runs (the server's), asked for a pair this instance has not kept;
+    its key adds the settings the flows depend on, so a hit is the very flow a fresh computation gives.
     """
 
-    def __init__(self, config: PropagateConfig) -> None:
+    def __init__(self, config: PropagateConfig, store: SharedStore | None = None) -> None:
         self.config = config
+        self.store = store
+        self._store_prefix = (
+            f"propagate-flow|{cv2.__version__}|{config.flow_preset}|{config.flow_mask_dilation_px}"
+            f"|{config.flow_smoothing_iterations}|"
+        )
         self._dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[config.flow_preset])
         if config.flow_preset == "fine":
             self._dis.setFinestScale(0)
@@ -74,12 +90,37 @@ class FlowEstimator:
         """
         if key is None:
             key = frame_digest(frame_a, hole_a) + frame_digest(frame_b, hole_b)
+        cached = self._lookup(key)
+        if cached is not None:
+            return cached
+        return self._compute(key, frame_a, hole_a, frame_b, hole_b, grays)
+
+    def _lookup(self, key: bytes) -> tuple[np.ndarray, np.ndarray, PairMotion] | None:
+        """The pair's flows from this instance's cache or the shared store, or None (counted as a hit or a miss)."""
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
+        elif self.store is not None:
+            stored = self.store.get("flows", self._store_prefix + key.hex())
+            if stored is not None:
+                forward, backward, homography, moving_a, moving_b = stored
+                cached = (forward, backward, PairMotion(homography, moving_a, moving_b))
+                self._keep(key, cached)
+        if cached is None:
+            self.misses += 1
+        else:
             self.hits += 1
-            return cached
-        self.misses += 1
+        return cached
+
+    def _compute(
+        self,
+        key: bytes,
+        frame_a: np.ndarray,
+        hole_a: np.ndarray,
+        frame_b: np.ndarray,
+        hole_b: np.ndarray,
+        grays: tuple[np.ndarray, np.ndarray] | None,
+    ) -> tuple[np.ndarray, np.ndarray, PairMotion]:
         gray_a, gray_b = grays if grays is not None else (prefill_gray(frame_a, hole_a), prefill_gray(frame_b, hole_b))
         forward, backward = self._measure(gray_a, gray_b)
         # Both flows of the pair are distrusted wherever either frame has a hole: a visible pixel of one frame that
@@ -93,11 +134,18 @@ class FlowEstimator:
             forward = complete_flow(forward, invalid, iterations)
             backward = complete_flow(backward, invalid, iterations)
         result = (forward, backward, motion)
+        if self.store is not None:
+            # As a tuple of arrays, so the store counts every byte against its budget.
+            stored = (forward, backward, motion.homography, motion.moving_a, motion.moving_b)
+            self.store.put("flows", self._store_prefix + key.hex(), stored)
+        self._keep(key, result)
+        return result
+
+    def _keep(self, key: bytes, result: tuple[np.ndarray, np.ndarray, PairMotion]) -> None:
         if self.config.flow_cache_pairs > 0:
             self._cache[key] = result
             while len(self._cache) > self.config.flow_cache_pairs:
                 self._cache.popitem(last=False)
-        return result
 
     def _measure(self, gray_a: np.ndarray, gray_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """DIS flows a -> b and b -> a; tiny images (ROI crops) are padded to the size DIS accepts, then cropped."""
@@ -135,11 +183,11 @@ class FlowEstimator:
         forward, backward, motions, keys = [], [], [], []
         for k in range(len(frames) - 1):
             keys.append(digests[k] + digests[k + 1])
-            if keys[-1] in self._cache:
-                f, b, m = self.pair_flows(frames[k], holes[k], frames[k + 1], holes[k + 1], key=keys[-1])
-            else:
+            found = self._lookup(keys[-1])
+            if found is None:
                 pair = (gray(k), gray(k + 1))
-                f, b, m = self.pair_flows(frames[k], holes[k], frames[k + 1], holes[k + 1], key=keys[-1], grays=pair)
+                found = self._compute(keys[-1], frames[k], holes[k], frames[k + 1], holes[k + 1], pair)
+            f, b, m = found
             forward.append(f)
             backward.append(b)
             motions.append(m)
@@ -163,7 +211,43 @@ def frame_digest(frame: np.ndarray, hole: np.ndarray) -> bytes:
     return digest.digest()
 
 
-def sample(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, border_value: float = 0.0) -> np.ndarray:
+_KERNELS = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}
+_CORNER = np.ones((2, 2), np.uint8)
+
+
+def sample_colour(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernel: str = "cubic") -> np.ndarray:
+    """Colours of ``image`` (h, w, 3) at float positions inside it with ``kernel`` (``PropagateConfig``'s
+    ``resample_kernel``); returns (n, 3) float32.
+
+    Why: a bilinear sample half a pixel off keeps only about half of the fine detail, and every propagated pixel is
+    such a sample. Bicubic and Lanczos keep it, but overshoot at edges (dark and bright halos): each sample is
+    clamped to the range of the 2x2 pixels around it, which a bilinear sample can never leave either.
+    """
+    if kernel == "linear":
+        return sample(image, xs, ys)
+    h, w = image.shape[:2]
+    xs = np.clip(xs, 0, w - 1).astype(np.float32)
+    ys = np.clip(ys, 0, h - 1).astype(np.float32)
+    values = sample(image, xs, ys, interpolation=_KERNELS[kernel], border=cv2.BORDER_REFLECT_101)
+    # min / max of the 2x2 block whose top-left pixel is (x, y), read at (floor x, floor y); the last row and column
+    # are replicated so a sample on the far edge sees its own pixels.
+    padded = cv2.copyMakeBorder(image, 0, 1, 0, 1, cv2.BORDER_REPLICATE)
+    low = cv2.erode(padded, _CORNER, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[:h, :w]
+    high = cv2.dilate(padded, _CORNER, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[:h, :w]
+    fx, fy = np.floor(xs), np.floor(ys)
+    low = sample(low, fx, fy, interpolation=cv2.INTER_NEAREST)
+    high = sample(high, fx, fy, interpolation=cv2.INTER_NEAREST)
+    return np.minimum(np.maximum(values, low), high)
+
+
+def sample(
+    image: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    border_value: float = 0.0,
+    interpolation: int = cv2.INTER_LINEAR,
+    border: int = cv2.BORDER_CONSTANT,
+) -> np.ndarray:
     """Bilinear samples of ``image`` (h, w[, c]) at float positions; returns (n[, c]) float32.
 
     The points are laid out as rows of ``_SAMPLE_ROW`` so ``cv2.remap`` (whose maps must stay under 32767 on each
@@ -179,8 +263,8 @@ def sample(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, border_value: floa
         image,
         map_x.reshape(rows, _SAMPLE_ROW),
         map_y.reshape(rows, _SAMPLE_ROW),
-        interpolation=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT,
+        interpolation=interpolation,
+        borderMode=border,
         borderValue=border_value,
     )
     channels = out.shape[2:] if out.ndim == 3 else ()

@@ -15,17 +15,18 @@ does colour conversion, matte dilation, compositing and I/O.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from e2fgvi_core.errors import ConfigError, MatteError, SequenceError
 from e2fgvi_core.propagate.config import PropagateConfig
-from e2fgvi_core.propagate.flow import FlowEstimator, frame_digest, sample
+from e2fgvi_core.propagate.flow import FlowEstimator, SharedStore, frame_digest, sample, sample_colour
 from e2fgvi_core.propagate.global_motion import PairMotion, transform_points
 from e2fgvi_core.propagate.harmonic import grow_mask
 from e2fgvi_core.propagate.pixel_propagation import blend_candidates, camera_deviation, trace_camera, trace_direction
+from e2fgvi_core.propagate.references import Reference, apply_references, blend_reference
 from e2fgvi_core.propagate.spatial_fill import correct_seams, inpaint_spatial
 
 _SEAM_RING_PX = 2
@@ -36,7 +37,8 @@ class _Span:
     """The frames within reach of the targets and what every fill step reads of them.
 
     ``frames`` (t, h, w, 3) float32, ``holes`` bool and ``holes_f32`` (t, h, w), ``forward[k]`` / ``backward[k]``
-    the completed flows k -> k+1 / k+1 -> k, ``motions[k]`` the pair's camera motion.
+    the completed flows k -> k+1 / k+1 -> k, ``motions[k]`` the pair's camera motion, ``reach`` how many frames a trace may step (``context_frames``, or
+    the whole span when it holds reference frames, so that they reach every target).
     """
 
     frames: np.ndarray
@@ -45,6 +47,7 @@ class _Span:
     forward: list[np.ndarray]
     backward: list[np.ndarray]
     motions: list[PairMotion]
+    reach: int
 
 
 class PropagateInpainter:
@@ -60,9 +63,9 @@ class PropagateInpainter:
 
     name = "propagate"
 
-    def __init__(self, config: PropagateConfig | None = None) -> None:
+    def __init__(self, config: PropagateConfig | None = None, store: SharedStore | None = None) -> None:
         self.config = config or PropagateConfig()
-        self.flows = FlowEstimator(self.config)
+        self.flows = FlowEstimator(self.config, store)
         # The last filled frame (content digest of its input and hole, and its output): what no frame shows is
         # painted once and then carried along the flow, so a spatial fill does not flicker from frame to frame.
         self._previous: tuple[bytes, np.ndarray] | None = None
@@ -71,17 +74,44 @@ class PropagateInpainter:
     def context_frames(self) -> int:
         return self.config.context_frames
 
+    @property
+    def carry(self) -> tuple[bytes, np.ndarray] | None:
+        """What the next ``fill`` may carry from: ``(frame_digest of the frame filled last, its output)`` or None.
+
+        A caller that caches whole windows (``removal.engines.PropagateEngine``) keys them by it and sets it back
+        after a cache hit, so the frame after the window carries from the very output an uncached run made.
+        """
+        return self._previous
+
+    @carry.setter
+    def carry(self, value: tuple[bytes, np.ndarray] | None) -> None:
+        self._previous = value
+
     def fill(
-        self, frames: np.ndarray, holes: np.ndarray, targets: Sequence[int], restarts: Collection[int] = ()
+        self,
+        frames: np.ndarray,
+        holes: np.ndarray,
+        targets: Sequence[int],
+        restarts: Collection[int] = (),
+        references: Mapping[int, Reference] | None = None,
     ) -> np.ndarray:
         """Return the filled target frames.
 
         ``frames``: float32 (t, h, w, 3) display-referred in [0, 1]; ``holes``: bool (t, h, w), already dilated;
         ``targets``: indices into ``t`` to produce; ``restarts``: targets that take nothing from the frame filled
-        before them (the runner restarts the carry at fixed shot positions, so a chunk can reproduce a whole run).
+        before them (the runner restarts the carry at fixed shot positions, so a chunk can reproduce a whole run);
+        ``references``: clean frames by index into ``t`` (``references.Reference``, the frames' size): their trusted
+        pixels are known background of their frame, carried to the others like any visible pixel; at that frame the
+        output inside the hole is the reference over the fill by its trust.
         Returns float32 (len(targets), h, w, 3) in [0, 1]; pixels outside a target's hole are the input's.
         """
         frames, holes, targets = _validate(frames, holes, targets)
+        references = {int(k): v for k, v in (references or {}).items()}
+        bad = sorted(k for k in references if not 0 <= k < frames.shape[0])
+        if bad:
+            raise ConfigError(f"propagate fill: reference indices {bad} outside the window 0..{frames.shape[0] - 1}")
+        original_holes = holes
+        frames, holes = apply_references(frames, holes, references)
         restarts = {int(i) for i in restarts}
         t, h, w = holes.shape
         out = np.empty((len(targets), h, w, 3), dtype=np.float32)
@@ -89,21 +119,27 @@ class PropagateInpainter:
         # Only the frames within reach of some target that needs filling take part.
         lo = max(min(needed) - self.context_frames, 0) if needed else 0
         hi = min(max(needed) + self.context_frames, t - 1) if needed else -1
+        if needed and references:
+            # Reference frames are always within reach (a window holds them beside its own frames, however far).
+            lo, hi = min(lo, *references), max(hi, *references)
         digests = [frame_digest(frame, hole) for frame, hole in zip(frames[lo : hi + 1], holes[lo : hi + 1])]
-        span = self._span(frames[lo : hi + 1], holes[lo : hi + 1], digests) if needed else None
+        reach = max(self.context_frames, hi - lo) if references else self.context_frames
+        span = self._span(frames[lo : hi + 1], holes[lo : hi + 1], digests, reach) if needed else None
         for j, i in enumerate(targets):
             if span is not None and holes[i].any():
                 previous = None if i in restarts else self._previous_output(digests, i - lo)
                 out[j] = self._fill_one(span, i - lo, previous)
             else:
                 out[j] = frames[i]
+            if i in references and original_holes[i].any():
+                out[j] = blend_reference(out[j], original_holes[i], references[i])
             digest = digests[i - lo] if lo <= i <= hi else frame_digest(frames[i], holes[i])
             self._previous = (digest, out[j].copy())
         return out
 
-    def _span(self, frames: np.ndarray, holes: np.ndarray, digests: list[bytes]) -> _Span:
+    def _span(self, frames: np.ndarray, holes: np.ndarray, digests: list[bytes], reach: int) -> _Span:
         forward, backward, motions = self.flows.window_flows(frames, holes, digests)
-        return _Span(frames, holes, holes.astype(np.float32), forward, backward, motions)
+        return _Span(frames, holes, holes.astype(np.float32), forward, backward, motions, reach)
 
     def _previous_output(self, digests: list[bytes], target: int) -> np.ndarray | None:
         """This engine's output for the frame before ``target`` (``digests``: the span's frame digests), if that is
@@ -136,6 +172,7 @@ class PropagateInpainter:
                 span.motions[target - 1].homography,
                 cfg.camera_motion_px,
                 cfg.seam_correction,
+                cfg.resample_kernel,
             )
             painted[unknown] = weight * carried[unknown] + (1.0 - weight) * painted[unknown]
         image = painted
@@ -163,10 +200,11 @@ class PropagateInpainter:
                 xs,
                 ys,
                 step,
-                cfg.context_frames,
+                span.reach,
                 cfg.consistency_px,
                 cfg.consistency_ratio,
                 cfg.candidates_per_direction,
+                cfg.resample_kernel,
             )
             for step in (+1, -1)
         ]
@@ -204,7 +242,9 @@ class PropagateInpainter:
         deviation = camera_deviation(hx, hy, target, span.forward, span.backward, span.motions)
         ry, rx = np.nonzero(ring)
         qy, qx = np.concatenate([hy, ry]), np.concatenate([hx, rx])
-        camera, seen = trace_camera(span.frames, span.holes_f32, span.motions, target, qx, qy, cfg.context_frames)
+        camera, seen = trace_camera(
+            span.frames, span.holes_f32, span.motions, target, qx, qy, span.reach, cfg.resample_kernel
+        )
         n = hy.size
         follows = deviation <= cfg.camera_motion_px
         use = seen[:n] & follows
@@ -232,6 +272,7 @@ def _carry_previous(
     homography: np.ndarray | None,
     camera_motion_px: float,
     seam_correction: bool,
+    kernel: str = "linear",
 ) -> np.ndarray:
     """Fill ``unknown`` pixels from the previous output frame, then (``seam_correction``) diffuse the colour
     difference on their border (known here vs carried) into them.
@@ -250,8 +291,7 @@ def _carry_previous(
         cx, cy = transform_points(np.linalg.inv(homography), xs, ys)
         follows = np.hypot(px - cx, py - cy) <= camera_motion_px
         px, py = np.where(follows, cx, px), np.where(follows, cy, py)
-    h, w = unknown.shape
-    carried = sample(previous, np.clip(px, 0, w - 1).astype(np.float32), np.clip(py, 0, h - 1).astype(np.float32))
+    carried = sample_colour(previous, px, py, kernel)
     out = image.copy()
     inside = unknown[ys, xs]
     out[ys[inside], xs[inside]] = carried[inside]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from e2fgvi_core.propagate.flow import sample
+from e2fgvi_core.propagate.flow import sample, sample_colour
 from e2fgvi_core.propagate.global_motion import PairMotion, transform_points
 
 
@@ -49,6 +49,7 @@ def trace_direction(
     consistency_px: float,
     consistency_ratio: float,
     max_candidates: int = 1,
+    kernel: str = "linear",
 ) -> Candidates:
     """Trace the points ``(xs, ys)`` of frame ``target`` towards ``target + step * k`` (``step`` is +1 or -1)."""
     n = xs.size
@@ -84,7 +85,7 @@ def trace_direction(
         if visible.any():
             hit = active[visible]
             slot = hits[hit]
-            samples[hit, slot] = sample(frames[following], qx[visible], qy[visible])
+            samples[hit, slot] = sample_colour(frames[following], qx[visible], qy[visible], kernel)
             weights[hit, slot] = 1.0 / (k * (1.0 + acc_next[visible]))
             distance[hit[slot == 0]] = k
             hits[hit] += 1
@@ -152,6 +153,7 @@ def trace_camera(
     xs: np.ndarray,
     ys: np.ndarray,
     max_steps: int,
+    kernel: str = "linear",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Colours of the points ``(xs, ys)`` of frame ``target`` from the nearest frames, forwards and backwards, where
     the composed camera motion lands on a pixel that is neither in a hole nor moving foreground.
@@ -181,7 +183,7 @@ def trace_camera(
             blocked |= sample(moving.astype(np.float32), qx, qy, border_value=1.0) > 1e-3
             hit = index[~blocked]
             if hit.size:
-                total[hit] += sample(frames[source], qx[~blocked], qy[~blocked]) / k
+                total[hit] += sample_colour(frames[source], qx[~blocked], qy[~blocked], kernel) / k
                 weight[hit] += 1.0 / k
                 pending[hit] = False
     found = weight > 0

@@ -17,7 +17,7 @@ from typing import Any
 
 from e2fgvi_core.removal.cache import CacheStats, ShotCache
 from e2fgvi_core.removal.config import CacheConfig, EngineConfig
-from e2fgvi_core.removal.engines import ENGINE_CHOICES, ENGINES
+from e2fgvi_core.removal.engine_registry import ENGINE_CHOICES, ENGINES
 from e2fgvi_core.removal.plan import FramePlan, plan_frames
 from e2fgvi_core.removal.request import Progress, RemovalRequest, RemovalSummary
 from e2fgvi_core.removal.runner import run_request

@@ -14,6 +14,7 @@ from typing import Any
 
 from e2fgvi_core.byte_sizes import parse_byte_size
 from e2fgvi_core.errors import ConfigError
+from e2fgvi_core.schema import request_field
 
 BLEND_MODES = ("official", "mean")
 ROI_MODES = ("auto", "full")
@@ -65,15 +66,65 @@ class EngineConfig:
     reference frames); a fixed ``num_ref`` bounds it.
     """
 
-    neighbor_stride: int = 5
-    ref_step: int = 10
-    num_ref: int = -1
-    blend: str = "official"
-    roi: str = "auto"
-    roi_margin: int = 48
-    proxy: float = 1.0
-    nan_policy: str = "zero"
-    precision: str = "auto"
+    neighbor_stride: int = request_field(
+        5,
+        help="local window stride, as the official script",
+        cli_group="advanced",
+        label="Neighbor stride",
+        minimum=1,
+        maximum=100,
+    )
+    ref_step: int = request_field(
+        10,
+        help="a reference frame every N frames",
+        cli_group="advanced",
+        label="Reference step",
+        minimum=1,
+        maximum=1000,
+    )
+    num_ref: int = request_field(
+        -1,
+        help="-1: all references of the shot; N: the nearest N",
+        cli_group="advanced",
+        label="References",
+        minimum=-1,
+        maximum=1000,
+    )
+    blend: str = request_field(
+        "official", help="official running 0.5 blend or mean", cli_group="advanced", choices=BLEND_MODES
+    )
+    roi: str = request_field(
+        "auto",
+        help="auto: crop each window to its mattes; full: whole frames",
+        cli_group="advanced",
+        choices=ROI_MODES,
+    )
+    roi_margin: int = request_field(
+        48,
+        help="context kept around the mattes for --roi auto, in pixels",
+        cli_group="advanced",
+        label="ROI margin",
+        minimum=0,
+        maximum=4096,
+    )
+    proxy: float = request_field(
+        1.0,
+        help="process at this scale (e.g. 0.5) and upsample the fill",
+        cli_group="advanced",
+        label="Proxy scale",
+        minimum=0.05,
+        maximum=1.0,
+    )
+    nan_policy: str = request_field(
+        "zero",
+        help="NaN/Inf in the plate: read as 0 with a warning, or refuse the frame",
+        cli_group="advanced",
+        choices=NAN_POLICIES,
+    )
+    precision: str = request_field(
+        "auto", help="model arithmetic: auto (fp32 until measured otherwise), fp32, bf16 (GPUs, CPUs with "
+        "AVX-512 BF16/AMX), fp16 (GPUs)", cli_group="advanced", choices=PRECISIONS,
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         _as_int("neighbor_stride", self.neighbor_stride, 1)

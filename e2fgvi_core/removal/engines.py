@@ -13,8 +13,8 @@ Both engines share one contract with the runner: ``plan(length, config)`` and ``
 digests, prepare) -> {position: (h, w, 3) float32 display-referred prediction in [0, 1]}`` at processing size, and
 ``out_of_memory_errors`` (the exception types that mean the device ran out of memory).
 
-``ENGINES`` is the one registry of the user's ``--engine`` choices and their traits: the CLI choices, the server's
-``hello``, request validation and the ROI policy (``roi.plan_geometry``) all read it.
+The registry of the user's ``--engine`` choices and their traits is ``engine_registry`` (no engine implementation
+imported there, so the CLI, the host side and ``roi`` read it without loading either engine).
 """
 
 from __future__ import annotations
@@ -23,105 +23,24 @@ import hashlib
 import itertools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from e2fgvi_core.errors import CheckpointError, ConfigError, DeviceError
+from e2fgvi_core.errors import ConfigError, DeviceError
 from e2fgvi_core.propagate.config import PropagateConfig
-from e2fgvi_core.removal.cache import ShotCache
+from e2fgvi_core.removal.cache import ShotCache, digest_arrays
 from e2fgvi_core.removal.config import EngineConfig
+from e2fgvi_core.removal.engine_registry import ENGINES
 from e2fgvi_core.removal.plan import ShotPlan, Window, plan_shot
-from e2fgvi_core.removal.prepare import (
-    HQ_MULTIPLE_HW,
-    ORIGINAL_SIZE_WH,
-    prediction_to_display,
-    symmetric_pad,
-    to_model_input,
-)
+from e2fgvi_core.removal.prepare import prediction_to_display, symmetric_pad, to_model_input
 
-if TYPE_CHECKING:  # roi reads the registry below, so this module imports roi only for the annotation
+if TYPE_CHECKING:
     from e2fgvi_core.removal.roi import Geometry
 
 Prepare = Callable[[int], tuple[np.ndarray, np.ndarray]]
 """position -> (display (h, w, 3) uint8 or float32, dilated hole (h, w) bool) at the window's processing size."""
-
-PROPAGATE_NOTICE = (
-    "no E2FGVI checkpoint is installed: using the weight-free 'propagate' engine (install the official E2FGVI-HQ "
-    "checkpoint with `e2fgvi weights add E2FGVI-HQ-CVPR22.pth` for the model's quality)"
-)
-
-
-@dataclass(frozen=True)
-class EngineTraits:
-    """What callers must know about an engine without loading it.
-
-    ``fixed_size_wh``: the only processing size it runs at (whole frames resized to it; ROI does not apply);
-    ``pad_multiple_hw``: processing sizes are padded to multiples of this (None: any size); ``crops_to_roi``:
-    ``--roi auto`` crops windows to their mattes; ``needs_weights``: a checkpoint must be installed;
-    ``chunk_exact``: a ``frames`` subset equals the same frames of a whole-shot run bit for bit; ``notice``: the
-    sentence shown when ``auto`` falls back to it.
-    """
-
-    name: str
-    description: str
-    needs_weights: bool
-    chunk_exact: bool
-    fixed_size_wh: tuple[int, int] | None = None
-    pad_multiple_hw: tuple[int, int] | None = None
-    crops_to_roi: bool = False
-    notice: str | None = None
-
-    def to_mapping(self) -> dict[str, object]:
-        """The traits as plain values (the server's ``hello`` lists them)."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "needs_weights": self.needs_weights,
-            "chunk_exact": self.chunk_exact,
-            "fixed_size_wh": list(self.fixed_size_wh) if self.fixed_size_wh else None,
-            "pad_multiple_hw": list(self.pad_multiple_hw) if self.pad_multiple_hw else None,
-            "crops_to_roi": self.crops_to_roi,
-        }
-
-
-ENGINES: dict[str, EngineTraits] = {
-    "e2fgvi_hq": EngineTraits(
-        "e2fgvi_hq",
-        "E2FGVI-HQ: any size (padded to multiples of 60x108), windows cropped to the mattes",
-        needs_weights=True,
-        chunk_exact=True,
-        pad_multiple_hw=HQ_MULTIPLE_HW,
-        crops_to_roi=True,
-    ),
-    "e2fgvi": EngineTraits(
-        "e2fgvi",
-        "E2FGVI (original): whole frames resized to 432x240",
-        needs_weights=True,
-        chunk_exact=True,
-        fixed_size_wh=ORIGINAL_SIZE_WH,
-    ),
-    "propagate": EngineTraits(
-        "propagate",
-        "weight-free flow-guided propagation on the CPU (no checkpoint needed)",
-        needs_weights=False,
-        chunk_exact=True,
-        notice=PROPAGATE_NOTICE,
-    ),
-}
-"""The engines, by the name the user picks (``--engine``, request ``engine``); ``auto`` resolves to one of them."""
-
-AUTO = "auto"
-ENGINE_CHOICES: tuple[str, ...] = (AUTO, *ENGINES)
-"""Every accepted ``engine`` value, in the order the CLI lists them."""
-
-
-def check_engine_name(engine: str) -> str:
-    """``engine`` if it is ``auto`` or a registered engine, else a ``ConfigError`` listing the choices."""
-    if engine not in ENGINE_CHOICES:
-        raise ConfigError(f"engine must be one of {', '.join(ENGINE_CHOICES)}; got {engine!r}")
-    return engine
 
 
 def _key(*parts: str) -> str:
@@ -275,6 +194,12 @@ class PropagateEngine:
     Its temporal carry (``temporal_spatial_fill``) makes a frame depend on the frames filled before it, so it
     restarts at every ``carry_restart_frames``-th position of the shot: the plan says so (``carry_every``) and
     ``plan_frames`` warms a subset up from the restart before it.
+
+    With a ``cache`` (the server's shared ``ShotCache``) a re-submit reuses what the content it depends on fixes:
+    each pair's completed flows and camera motion (kind ``flows``, keyed by both frames' pixels and holes and the
+    flow settings) and each window's outputs (kind ``windows``, keyed by the settings, every input's digest and the
+    carry it started from; after a hit the carry is set to what the uncached run left, so the next window is
+    unchanged too). Cached and uncached runs are identical bit for bit.
     """
 
     name = "propagate"
@@ -282,12 +207,19 @@ class PropagateEngine:
     weights_sha256 = None
     out_of_memory_errors: tuple[type[BaseException], ...] = (MemoryError,)
 
-    def __init__(self, config: PropagateConfig | None = None) -> None:
+    def __init__(
+        self, config: PropagateConfig | None = None, cache: ShotCache | None = None, references: dict | None = None
+    ) -> None:
+        """``references``: clean frames by shot position (``propagate.references.Reference`` at the plate's full
+        size, display-referred like the plate): every window reads them, as extra frames beside its own."""
         from e2fgvi_core.propagate.inpainter import PropagateInpainter
 
         self.config = config if config is not None else PropagateConfig.from_mapping(None)
-        self.inpainter = PropagateInpainter(self.config)
-        self.counts = {"features": 0, "flows": 0}
+        self.cache = cache
+        self.references = dict(references or {})
+        self._reference_key = [f"{p}:{self.references[p].digest().hex()}" for p in sorted(self.references)]
+        self.inpainter = PropagateInpainter(self.config, cache)
+        self.counts = {"features": 0, "flows": 0, "windows": 0}
 
     def plan(self, length: int, config: EngineConfig) -> ShotPlan:
         plan = plan_shot(length, config, context_frames=self.config.context_frames)
@@ -297,7 +229,14 @@ class PropagateEngine:
     def run_window(
         self, window: Window, geometry: Geometry, digests: Callable[[int], str], prepare: Prepare, context: str = ""
     ) -> dict[int, np.ndarray]:
-        positions = sorted(window.inputs)
+        window_key = None if self.cache is None else self._window_key(window, geometry, digests, context)
+        if window_key is not None:
+            done = self.cache.get("windows", window_key)
+            if done is not None:
+                filled, last_digest = done
+                self.inpainter.carry = (last_digest, filled[-1].copy())
+                return {p: filled[i].copy() for i, p in enumerate(window.local)}
+        positions = sorted(set(window.inputs) | set(self.references))
         frames, holes = [], []
         for position in positions:
             display, hole = prepare(position)
@@ -308,35 +247,33 @@ class PropagateEngine:
         targets = [positions.index(p) for p in window.local]
         every = self.config.carry_restart_frames
         restarts = [positions.index(p) for p in window.local if p % every == 0]
-        filled = self.inpainter.fill(np.stack(frames), np.stack(holes), targets, restarts=restarts)
+        references = {
+            positions.index(p): reference.crop(geometry.rect, geometry.proc_wh)
+            for p, reference in self.references.items()
+        }
+        filled = self.inpainter.fill(np.stack(frames), np.stack(holes), targets, restarts, references)
+        if window_key is not None:
+            self.cache.put("windows", window_key, (filled.copy(), self.inpainter.carry[0]))
+        self.counts["windows"] += 1
         return {p: filled[i] for i, p in enumerate(window.local)}
 
-
-@dataclass(frozen=True)
-class EngineChoice:
-    """The engine a request resolves to, and a sentence for the user when ``auto`` fell back."""
-
-    engine: str
-    notice: str | None = None
-
-
-def choose_engine(engine: str, weights: str | None) -> EngineChoice:
-    """Resolve ``auto``: E2FGVI-HQ (or the variant of ``weights``) when a checkpoint is available, else propagate."""
-    if engine != AUTO:
-        return EngineChoice(check_engine_name(engine))
-    from e2fgvi_core.weights import installed_weights, resolve_weights
-
-    if weights:
-        return EngineChoice(resolve_weights(weights, None).variant)
-    try:
-        installed = installed_weights()
-    except CheckpointError:
-        installed = []
-    variants = {w.variant for w in installed}
-    for name, traits in ENGINES.items():  # registry order: the best engine first
-        if not traits.needs_weights or name in variants:
-            return EngineChoice(name, traits.notice)
-    raise CheckpointError("no engine is available")
+    def _window_key(self, window: Window, geometry: Geometry, digests: Callable[[int], str], context: str) -> str:
+        """Content address of a window's outputs: settings, geometry, inputs in order, and the carry it starts from."""
+        carry = self.inpainter.carry
+        carried = "none" if carry is None else carry[0].hex() + digest_arrays(carry[1])
+        settings = repr(sorted(self.config.to_mapping().items()))
+        positions = sorted(set(window.inputs) | set(self.references))
+        return _key(
+            *self._reference_key,
+            "propagate",
+            settings,
+            geometry.key,
+            context,
+            str([positions.index(p) for p in window.local]),
+            str([p % self.config.carry_restart_frames == 0 for p in window.local]),
+            *(digests(p) for p in positions),
+            carried,
+        )
 
 
 _MODELS: dict[tuple[str, str, str], tuple[object, object]] = {}
@@ -370,7 +307,7 @@ def build_engine(
             from e2fgvi_core.device import select_device
 
             select_device(device)  # an explicit device that is not there is an error for every engine
-        return PropagateEngine(propagate)
+        return PropagateEngine(propagate, cache)
     from e2fgvi_core.device import out_of_memory_errors, select_device
 
     torch_device = select_device(device)

@@ -2,10 +2,10 @@
 
 The runner asks this module, frame by frame, which pixels to fill, so the rules live in one place: the channel
 and threshold rules of ``io.matte`` (``MatteConfig``), the official 3x3-cross dilation ``dilate`` times, and the
-checks an artist wants to hear about *when the frame is read*, not in dailies: a matte covering (nearly) the whole
-frame (nothing is left to fill from), NaN or Inf inside the hole (the model would read them as 0), channels of a
-multi-colour matte that disagree (every colour is removed). A matte empty on every frame is a shot-level check,
-``empty_shot_warning``.
+checks an artist wants to hear about: NaN or Inf inside the hole (the model would read them as 0) when the frame is
+read, a multi-colour matte (every colour is removed) once per shot. A matte empty on every frame and a matte
+covering (nearly) the whole frame (nothing is left to fill from) are shot-level checks, ``empty_shot_warning`` and
+``nearly_full_warning``: said once, with the frame count, not once per frame.
 """
 
 from __future__ import annotations
@@ -16,7 +16,15 @@ from e2fgvi_core.io.frame import Frame
 from e2fgvi_core.io.matte import MatteConfig, matte_channel_note, matte_for_plate, matte_from_frame
 from e2fgvi_core.removal.prepare import dilate_hole
 
-__all__ = ["NEARLY_FULL_SHARE", "empty_shot_warning", "frame_hole", "hole_warnings", "matte_of_frame"]
+__all__ = [
+    "NEARLY_FULL_SHARE",
+    "empty_shot_warning",
+    "frame_hole",
+    "hole_share",
+    "hole_warnings",
+    "matte_of_frame",
+    "nearly_full_warning",
+]
 
 NEARLY_FULL_SHARE = 0.9
 """A hole covering more than this share of the frame leaves too little plate to fill it from."""
@@ -45,18 +53,36 @@ def frame_hole(matte: np.ndarray, config: MatteConfig) -> np.ndarray:
     return dilate_hole(matte, config.dilate)
 
 
+def hole_share(hole: np.ndarray) -> float:
+    """The share of the frame the (dilated) hole covers, 0..1 (compared with ``NEARLY_FULL_SHARE``)."""
+    return float(hole.mean()) if hole.size else 0.0
+
+
+def nearly_full_warning(shares: dict[int, float], frames_read: int) -> str | None:
+    """One warning for the frames whose hole covers more than ``NEARLY_FULL_SHARE`` (``{frame: share}`` of every
+    frame read), with their count and range; None when there are none. Once per shot: a matte that covers the
+    frame usually covers it on every frame, and one line per frame buried everything else."""
+    from e2fgvi_core.io.sequence import format_frame_ranges
+
+    full = {frame: share for frame, share in shares.items() if share > NEARLY_FULL_SHARE}
+    if not full:
+        return None
+    ranges = format_frame_ranges(full)
+    listed = ranges if len(ranges) <= 60 else ranges[:60].rsplit(",", 1)[0] + ", ..."
+    return (
+        f"the (dilated) matte covers more than {100 * NEARLY_FULL_SHARE:.0f}% of the frame on {len(full)} of "
+        f"{frames_read} frames read ({listed}; up to {100 * max(full.values()):.1f}%): almost nothing of the plate "
+        f"is left to fill them from, expect a poor fill (check the matte, --matte-invert or --matte-threshold)"
+    )
+
+
 def hole_warnings(where: str, hole: np.ndarray, rgb_values: np.ndarray) -> list[str]:
-    """Warnings about one frame's hole: nearly the whole frame, or NaN/Inf plate values inside it.
+    """Warnings about one frame's hole: NaN/Inf plate values inside it (a nearly full hole is counted per shot,
+    ``nearly_full_warning``).
 
     ``rgb_values``: the plate's colour channels, (h, w, 3) in their native dtype, over the same pixels as ``hole``.
     """
     messages = []
-    share = float(hole.mean()) if hole.size else 0.0
-    if share > NEARLY_FULL_SHARE:
-        messages.append(
-            f"{where}: the (dilated) matte covers {100 * share:.1f}% of the frame; almost nothing of the plate is "
-            f"left to fill it from, expect a poor fill (check the matte, --matte-invert or --matte-threshold)"
-        )
     if np.issubdtype(rgb_values.dtype, np.floating) and hole.any():
         bad = ~np.isfinite(rgb_values[hole]).all(axis=-1)
         count = int(bad.sum())

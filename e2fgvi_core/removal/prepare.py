@@ -19,9 +19,6 @@ import numpy as np
 from e2fgvi_core.errors import SequenceError
 from e2fgvi_core.io.colour import ColourTransform, build_colour_transform
 
-HQ_MULTIPLE_HW = (60, 108)
-ORIGINAL_SIZE_WH = (432, 240)
-
 _CROSS_3X3 = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 

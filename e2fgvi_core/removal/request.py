@@ -4,34 +4,28 @@ Every caller (the CLI, the server's ``submit``, the host bridge, farm jobs) fill
 so a value one front end accepts is one every front end accepts. The loop that carries it out is ``runner``; this
 module holds only the types, so both ``api`` and ``runner`` import it and neither imports the other.
 
-Flat keys (what CLI flags, ``submit`` parameters, host knobs and farm job parameters are): the request's own keys,
-the ``EngineConfig`` keys, the colour keys (``colorspace``, ``display``, ``ocio_config``), the matte keys
-(``matte_<field>`` of ``MatteConfig``: ``matte_channel``) and the propagate keys (``propagate_<field>`` of
-``PropagateConfig``). Nested mappings under ``config``, ``colour``, ``matte_config`` and ``propagate`` are accepted
-too. Environment variables (``E2FGVI_PROPAGATE_*``, ``$OCIO``) are defaults below these.
+Keys: one flat spelling per setting, the request schema's (``e2fgvi_core.schema``): the request's own field names,
+the ``EngineConfig`` and ``ColourConfig`` field names, ``matte_<field>`` of ``MatteConfig`` and ``propagate_<field>``
+of ``PropagateConfig``. An unknown key is a ``ConfigError`` naming it. Environment variables
+(``E2FGVI_PROPAGATE_*``, ``$OCIO``) are defaults below these.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from e2fgvi_core.errors import ConfigError, SequenceError
 from e2fgvi_core.io.colour import ColourConfig
 from e2fgvi_core.io.matte import MatteConfig
+from e2fgvi_core.io.output_encoding import OUT_COLORSPACES
 from e2fgvi_core.io.sequence import parse_frame_range
 from e2fgvi_core.propagate.config import PropagateConfig
 from e2fgvi_core.removal.cache import CacheStats
 from e2fgvi_core.removal.config import EngineConfig
-from e2fgvi_core.removal.engines import check_engine_name
-
-COLOUR_KEYS = ("colorspace", "display", "ocio_config", "exposure", "highlight_rolloff")
-"""Flat keys of ``ColourConfig`` (its field names)."""
-MATTE_PREFIX = "matte_"
-PROPAGATE_PREFIX = "propagate_"
-_STRING_KEYS = ("plate", "matte", "out", "shot", "frames", "weights", "device", "out_channels", "out_colorspace")
+from e2fgvi_core.removal.engine_registry import AUTO, ENGINE_CHOICES, check_engine_name
+from e2fgvi_core.schema import GROUPS, PATH_READ, PATH_WEIGHTS, PATH_WRITE, field_for, request_field, request_fields
 
 
 def _default_propagate() -> PropagateConfig:
@@ -53,16 +47,69 @@ class RemovalRequest:
     the encoding the output format implies.
     """
 
-    plate: str | None = None
-    matte: str | None = None
-    out: str | None = None
-    shot: str | None = None
-    frames: str | None = None
-    engine: str = "auto"
-    weights: str | None = None
-    device: str | None = None
-    out_channels: str | None = None
-    out_colorspace: str | None = None
+    plate: str | None = request_field(
+        None,
+        help="plate pattern: plate.%04d.exr, plate.####.exr, plate.@@@@.exr",
+        path=PATH_READ,
+        cli_group="io",
+        cli={"required": True},
+    )
+    matte: str | None = request_field(
+        None,
+        help="matte pattern (default: the --matte-channel of the plate, alpha)",
+        path=PATH_READ,
+        cli_group="io",
+    )
+    out: str | None = request_field(
+        None,
+        help="output pattern with a frame token; files are written atomically",
+        path=PATH_WRITE,
+        pixels=False,
+        cli_group="io",
+        cli={"required": True},
+    )
+    shot: str | None = request_field(
+        None,
+        help="the shot's frame range: what windows and references see (default: --frames, else all on disk)",
+        cli_group="io",
+        label="Shot range",
+    )
+    frames: str | None = request_field(
+        None,
+        help="frames to produce and write, e.g. 1001-1010, inside --shot (default: all)",
+        pixels=False,
+        cli_group="io",
+    )
+    engine: str = request_field(
+        AUTO,
+        help="auto: E2FGVI-HQ when its official checkpoint (or a default you set) is installed, else the "
+        "weight-free propagate engine",
+        cli_group="engine",
+        label="Engine",
+        choices=ENGINE_CHOICES,
+    )
+    weights: str | None = request_field(
+        None,
+        help="checkpoint file or installed name (see `e2fgvi weights list`)",
+        path=PATH_WEIGHTS,
+        cli_group="engine",
+        label="Weights",
+    )
+    device: str | None = request_field(
+        None,
+        help="auto (default), cpu, cuda, cuda:N or mps; an explicit device must exist",
+        pixels=False,
+        cli_group="engine",
+    )
+    out_channels: str | None = request_field(
+        None, help="write only these channels (e.g. for PNG output)", cli_group="io", cli={"metavar": "R,G,B"}
+    )
+    out_colorspace: str | None = request_field(
+        None,
+        help="auto (default): EXR outputs scene-linear, PNG/JPEG/DPX display-referred; raw: the plate's values",
+        cli_group="io",
+        choices=OUT_COLORSPACES,
+    )
     config: EngineConfig = field(default_factory=EngineConfig)
     colour: ColourConfig = field(default_factory=ColourConfig)
     matte_config: MatteConfig = field(default_factory=MatteConfig)
@@ -114,84 +161,41 @@ class RemovalRequest:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> RemovalRequest:
-        """Build from flat keys and/or nested ``config``/``colour``/``matte_config``/``propagate`` mappings.
+        """Build from the schema's flat keys (CLI flags, ``submit`` requests, host knobs, farm job parameters).
 
-        ``None`` and ``""`` mean the default; an unknown key raises ``ConfigError`` listing the valid ones.
+        ``None`` means the default, and so does ``""`` for an optional text; an empty ``shot`` or ``frames`` is an
+        error (an empty range names no frame). An unknown key raises ``ConfigError`` listing the valid ones.
         """
-        data = dict(data)
-        nested = {
-            name: _nested(data.pop(name, None), name) for name in ("config", "colour", "matte_config", "propagate")
-        }
-        own = {f.name for f in fields(cls)} - set(nested)
-        engine_keys = {f.name for f in fields(EngineConfig)}
-        matte_keys = {MATTE_PREFIX + f.name for f in fields(MatteConfig)}
-        propagate_keys = {PROPAGATE_PREFIX + f.name for f in fields(PropagateConfig)}
-        values: dict[str, Any] = {}
-        for key, value in data.items():
-            if key in own:
-                values[key] = value
-            elif key in engine_keys:
-                nested["config"][key] = value
-            elif key in COLOUR_KEYS:
-                nested["colour"][key] = value
-            elif key in matte_keys:
-                nested["matte_config"][key.removeprefix(MATTE_PREFIX)] = value
-            elif key in propagate_keys:
-                if value is not None:
-                    nested["propagate"][key.removeprefix(PROPAGATE_PREFIX)] = value
-            else:
-                valid = ", ".join(sorted(own | engine_keys | set(COLOUR_KEYS) | matte_keys | propagate_keys))
-                raise ConfigError(f"unknown RemovalRequest key {key!r}; valid keys: {valid}")
-        for key in _STRING_KEYS:
-            value = values.get(key)
-            if value is not None and not isinstance(value, str):
-                raise ConfigError(f"{key} must be a string, got {type(value).__name__}")
-            if value == "":
-                values[key] = None
-        if values.get("engine") is None:
-            values.pop("engine", None)
-        colour = {k: (None if v == "" else v) for k, v in nested["colour"].items()}
-        matte = {k: (None if v == "" else v) for k, v in nested["matte_config"].items()}
+        own: dict[str, Any] = {}
+        nested: dict[str, dict[str, Any]] = {group: {} for group, _ in GROUPS}
+        for key, value in dict(data).items():
+            spec = field_for(key)
+            if spec.group is None:
+                if spec.type == "str" and value is not None and not isinstance(value, str):
+                    raise ConfigError(f"{key} must be a string, got {type(value).__name__}")
+                if value == "" and key in ("shot", "frames"):
+                    raise ConfigError(f"{key} is empty: give a frame range such as 1001-1100, or leave it out")
+                if value is not None and value != "":
+                    own[spec.attr] = value
+            elif value is not None and not (value == "" and spec.type != "bool"):
+                nested[spec.group][spec.attr] = value
         return cls(
             config=EngineConfig.from_mapping(nested["config"]),
-            colour=ColourConfig.from_mapping(colour),
-            matte_config=MatteConfig.from_mapping(matte),
+            colour=ColourConfig.from_mapping(nested["colour"]),
+            matte_config=MatteConfig.from_mapping(nested["matte_config"]),
             propagate=PropagateConfig.from_mapping(nested["propagate"]),
-            **values,
+            **own,
         )
 
+    def value_of(self, key: str) -> Any:
+        """The value of the setting with wire key ``key`` (``matte_dilate`` -> ``matte_config.dilate``)."""
+        spec = field_for(key)
+        holder = self if spec.group is None else getattr(self, spec.group)
+        return getattr(holder, spec.attr)
+
     def to_mapping(self) -> dict[str, Any]:
-        """Flat keys that ``from_mapping`` turns back into an equal request (the CLI's ``submit``)."""
-        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name in _OWN_FIELDS}
-        data.update(self.config.to_mapping())
-        data.update(dataclasses.asdict(self.colour))
-        data.update({MATTE_PREFIX + k: v for k, v in dataclasses.asdict(self.matte_config).items()})
-        data.update({PROPAGATE_PREFIX + k: v for k, v in self.propagate.to_mapping().items()})
-        return data
-
-
-_OWN_FIELDS = (
-    "plate",
-    "matte",
-    "out",
-    "shot",
-    "frames",
-    "engine",
-    "weights",
-    "device",
-    "out_channels",
-    "out_colorspace",
-)
-
-
-def _nested(value: Any, name: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: v for k, v in dataclasses.asdict(value).items()}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{name} must be a mapping, got {type(value).__name__}")
-    return dict(value)
+        """Every setting under its one wire key: what ``from_mapping`` turns back into an equal request."""
+        return {spec.key: self.value_of(spec.key) for spec in request_fields()}
 
 
 def _parse_range(key: str, text: str | None) -> tuple[int, ...] | None:
@@ -240,3 +244,43 @@ class RemovalSummary:
     @property
     def frames_written(self) -> int:
         return len(self.frames)
+
+    def to_mapping(self) -> dict[str, Any]:
+        """Plain values (msgpack, JSON): the server's ``result`` summary and ``e2fgvi remove --json`` both are this,
+        so a script reads the same keys wherever the job ran."""
+        return {
+            "frames": [int(f) for f in self.frames],
+            "outputs": [str(path) for path in self.outputs if path],
+            "seconds": round(float(self.seconds), 6),
+            "cache": None if self.cache_stats is None else self.cache_stats.to_mapping(),
+            "engine": self.engine,
+            "variant": self.variant,
+            "weights_sha256": self.weights_sha256,
+            "frames_passthrough": int(self.frames_passthrough),
+            "windows_run": int(self.windows_run),
+            "windows_planned": int(self.windows_planned),
+            "frames_read": int(self.frames_read),
+            "frames_warmup": int(self.frames_warmup),
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> RemovalSummary:
+        """The summary ``to_mapping`` gave (the client's side of a server's ``result``); unknown keys are ignored,
+        so a newer server's extra fields do not break an older client."""
+        cache = data.get("cache")
+        return cls(
+            frames=tuple(int(f) for f in data.get("frames") or ()),
+            outputs=tuple(str(p) for p in data.get("outputs") or ()),
+            seconds=float(data.get("seconds") or 0.0),
+            cache_stats=CacheStats(**cache) if isinstance(cache, Mapping) else None,
+            engine=str(data.get("engine") or ""),
+            variant=data.get("variant"),
+            weights_sha256=data.get("weights_sha256"),
+            frames_passthrough=int(data.get("frames_passthrough") or 0),
+            windows_run=int(data.get("windows_run") or 0),
+            windows_planned=int(data.get("windows_planned") or 0),
+            frames_read=int(data.get("frames_read") or 0),
+            frames_warmup=int(data.get("frames_warmup") or 0),
+            warnings=tuple(str(w) for w in data.get("warnings") or ()),
+        )

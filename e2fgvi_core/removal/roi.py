@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from e2fgvi_core.removal.engines import ENGINES
+from e2fgvi_core.removal.engine_registry import ENGINES
 
 Rect = tuple[int, int, int, int]
 """``(x0, y0, x1, y1)``: a half-open pixel rectangle of the frame."""

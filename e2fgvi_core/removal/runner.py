@@ -14,7 +14,6 @@ display-referred values (scene-linear float plates through ``e2fgvi_core.io.colo
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass
@@ -28,10 +27,18 @@ from e2fgvi_core.io.colour import build_colour_transform
 from e2fgvi_core.io.windows import on_display_window, to_own_data_window
 from e2fgvi_core.removal.blend import WindowBlend, composite_window_frame
 from e2fgvi_core.removal.cache import ShotCache, digest_arrays
-from e2fgvi_core.removal.engines import build_engine, choose_engine
+from e2fgvi_core.removal.engine_registry import choose_engine
+from e2fgvi_core.removal.engines import build_engine
 from e2fgvi_core.removal.exposure import ExposedColour, measure_exposure
 from e2fgvi_core.removal.feather import feather_native, feather_weights
-from e2fgvi_core.removal.hole import empty_shot_warning, frame_hole, hole_warnings, matte_of_frame
+from e2fgvi_core.removal.hole import (
+    empty_shot_warning,
+    frame_hole,
+    hole_share,
+    hole_warnings,
+    matte_of_frame,
+    nearly_full_warning,
+)
 from e2fgvi_core.removal.matte_outputs import check_matte_outputs, with_matte_channel, write_matte_frame
 from e2fgvi_core.removal.memory import release_free_memory
 from e2fgvi_core.removal.plan import FramePlan, Window, plan_frames
@@ -46,6 +53,7 @@ from e2fgvi_core.removal.prepare import (
 from e2fgvi_core.removal.request import Progress, RemovalRequest, RemovalSummary
 from e2fgvi_core.removal.roi import Geometry, plan_geometry
 from e2fgvi_core.removal.sources import FileSink, MemorySink, SequenceSource, input_paths, output_encoding_for
+from e2fgvi_core.schema import PATH_WEIGHTS, pixel_fields
 
 
 @dataclass
@@ -109,6 +117,7 @@ class ShotRunner:
         self._matte_noted = False
         self._exposed: ExposedColour | None = None
         self._frames_with_hole = 0
+        self._hole_shares: dict[int, float] = {}  # frame number -> share of the frame the hole covers
 
     # -- frames ---------------------------------------------------------------------------------------------
     def _load(self, position: int) -> _Loaded:
@@ -148,6 +157,7 @@ class ShotRunner:
         for message in hole_warnings(where, hole, frame.pixels[..., list(rgb)]):
             self._warn(message)
         self._frames_with_hole += bool(hole.any())
+        self._hole_shares[number] = hole_share(hole)
         loaded = _Loaded(frame, original, display, matte, hole, rgb, linear)
         self._loaded[position] = loaded
         self.peak_resident = max(self.peak_resident, len(self._loaded))
@@ -242,6 +252,9 @@ class ShotRunner:
         empty = empty_shot_warning(self.reads, self._frames_with_hole)
         if empty:
             self._warn(empty)
+        full = nearly_full_warning(self._hole_shares, len(self._hole_shares))
+        if full:
+            self._warn(full)
         seconds = time.monotonic() - start
         self._report(len(written), total, "done", start)
         return RemovalSummary(
@@ -412,38 +425,21 @@ def job_provenance(
 ) -> dict[str, Any]:
     """The provenance of one output frame that follows from the request alone (the farm's ``--resume`` compares it).
 
-    Every setting that changes pixels is here (issue 10), so a frame written by another job is never taken for ours;
-    the run adds the measured keys of ``MEASURED_PROVENANCE_KEYS``.
+    Every setting the request schema marks as changing pixels is here, under its wire key (a new setting cannot be
+    left out), so a frame written by another job is never taken for ours; the weights are named by their sha256,
+    the propagate knobs only for that engine. The run adds the measured keys of ``MEASURED_PROVENANCE_KEYS``.
     """
     from e2fgvi_core import __version__
 
-    config = request.config
-    matte = request.matte_config
-    # every EngineConfig field changes pixels (protocol, ROI, proxy, NaN policy, precision): all of them, so a
-    # new field cannot be left out
-    data: dict[str, Any] = {"engine": engine, "frame": frame, **config.to_mapping()}
+    data: dict[str, Any] = {"engine": engine, "frame": frame, "version": __version__}
     if variant:
         data["model_variant"] = variant
         data["weights_sha256"] = weights_sha256
-    colour = request.colour
-    for key in ("colorspace", "display", "ocio_config"):
-        if getattr(colour, key):
-            data[key] = getattr(colour, key)
-    if engine == "propagate":
-        data["propagate"] = json.dumps(request.propagate.to_mapping(), sort_keys=True)
-    data.update(
-        {
-            "version": __version__,
-            "plate": request.plate or "by value",
-            "matte": request.matte or f"plate channel {matte.channel or 'A'}",
-            "matte_channel": matte.channel or "",
-            "matte_threshold": "default" if matte.threshold is None else matte.threshold,
-            "matte_invert": matte.invert,
-            "dilate": matte.dilate,
-            "feather": matte.feather,
-        }
-    )
-    for key in ("out_channels", "out_colorspace"):  # what the written file holds
-        if getattr(request, key):
-            data[key] = getattr(request, key)
+    for spec in pixel_fields():
+        if spec.key in data or spec.path == PATH_WEIGHTS or (spec.group == "propagate" and engine != "propagate"):
+            continue
+        value = request.value_of(spec.key)
+        data[spec.key] = "" if value is None else value
+    if not request.plate:
+        data["plate"] = "by value"
     return data

@@ -28,7 +28,7 @@ def export_generator(run_dir: str | Path, out: str | Path, step: int | None = No
     if variant not in list_variants():
         raise ConfigError(
             f"run {run_dir} trains the test-only variant {variant!r}: only {', '.join(list_variants())} have an "
-            "official checkpoint layout to export to"
+            "official checkpoint layout to export to (--preset tiny trains e2fgvi_hq at a tiny size and exports)"
         )
     generator_state = {k: v.detach().cpu().contiguous() for k, v in state["generator"].items()}
     out = Path(out)

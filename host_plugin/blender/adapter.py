@@ -309,6 +309,10 @@ def add_result_strip(scene, job: RemovalJob, plate_strip):
     for name in names[1:]:
         strip.elements.append(name)
     strip.colorspace_settings.name = plate_strip.colorspace_settings.name
+    # Blender selects a new strip; left selected it would be a second matte candidate and the artist's next press of
+    # Remove Object (same plate, same matte) would be refused. The selection stays what the artist made.
+    strip.select = False
+    editor.active_strip = plate_strip
     return strip
 
 
@@ -345,4 +349,6 @@ def add_result_node(scene, job: RemovalJob, plate_node):
     node.frame_offset = plate_node.frame_offset
     node.location = (plate_node.location.x, plate_node.location.y - 300)
     node.label = f"{plate_node.label or plate_node.name} clean"
+    node.select = False  # as for strips: the next press takes the same plate and matte, not the result
+    tree.nodes.active = plate_node
     return node

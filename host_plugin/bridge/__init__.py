@@ -7,7 +7,6 @@ See docs/hosts.md ("What the bridge guarantees") and ``effect.py`` for the actio
 from .clips import ArrayClip, PathClip
 from .effect import ProgressReport, RemoveObjectEffect, describe, format_frames, parse_shot
 from .errors import BridgeCancelled, BridgeError, ParamsError, artist_message
-from .footprint import positions_read
 from .frame_cache import FrameCache, FrameCacheStats
 from .params import BridgeParams, describe_params, request_keys
 
@@ -27,6 +26,5 @@ __all__ = [
     "describe_params",
     "format_frames",
     "parse_shot",
-    "positions_read",
     "request_keys",
 ]

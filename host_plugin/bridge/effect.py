@@ -31,7 +31,6 @@ from .. import launcher
 from ..client import Client, RequestTimeoutError, ResultFrame, ServerUnavailableError, wire
 from .clips import ArrayClip, PathClip
 from .errors import BridgeCancelled, BridgeError, ParamsError, artist_message
-from .footprint import positions_read
 from .frame_cache import FrameCache
 from .params import BridgeParams, describe_params
 
@@ -135,6 +134,7 @@ class RemoveObjectEffect:
         self.frames_computed: list[int] = []  # every frame a job produced, in order (what a test counts)
         self.server_process = None  # the local server this effect started (None: one was answering already)
         self._cancel = threading.Event()
+        self._footprints: dict[tuple[str, int], list[int]] = {}  # (parameter digest, frame) -> frames it reads
         self._client: Client | None = None
         self._lock = threading.RLock()
 
@@ -152,20 +152,24 @@ class RemoveObjectEffect:
         return parse_shot(self.params.shot)
 
     def frames_needed(self, frame: int) -> list[int]:
-        """The input frames the engine reads to produce ``frame`` (Source and Matte alike)."""
-        first, last = self.shot_range
+        """The input frames the engine reads to produce ``frame`` (Source and Matte alike).
+
+        The server answers from the engine's own plan (the protocol's ``footprint``), once per chunk and parameter
+        set: the bridge keeps no copy of the window rule, so it cannot drift from what a job really reads.
+        """
         self._check_in_shot(frame)
-        positions = positions_read(
-            [frame - first],
-            last - first + 1,
-            self.params.engine,
-            self.params.neighbor_stride,
-            self.params.ref_step,
-            self.params.num_ref,
-            self.params.propagate_context_frames,
-            self.params.propagate_carry_restart_frames,
-        )
-        return sorted(first + p for p in positions)
+        key = (self.params.digest(), frame)
+        with self._lock:
+            if key not in self._footprints:
+                chunk = self._chunk_of(frame)
+                request = {**self.params.request_fields(), "frames": format_frames(chunk)}
+                try:
+                    answer = self._connect().footprint(request)
+                except E2fgviError as exc:
+                    raise _translate(exc, self.params.server) from None
+                for number in chunk:
+                    self._footprints[self.params.digest(), number] = sorted(answer[number])
+            return list(self._footprints[key])
 
     def region_of_interest(self, frame: int) -> dict[str, None]:
         """The input region each clip must provide for ``frame``: None, the whole data window.
@@ -337,13 +341,18 @@ class RemoveObjectEffect:
                     pass
                 raise BridgeCancelled()
             try:
-                return handle.wait(WAIT_POLL_S)
+                result = handle.wait(WAIT_POLL_S)
             except RequestTimeoutError:
                 continue
             except E2fgviError as exc:
                 if isinstance(exc, wire.RemoteError) and exc.code == wire.CANCELLED:
                     raise BridgeCancelled() from None
                 raise _translate(exc, self.params.server) from None
+            # A cancel asked for while the result was on its way (the server finished first) still wins: the host
+            # was promised BridgeCancelled, and nothing of this job is handed back or cached.
+            if self._cancel.is_set():
+                raise BridgeCancelled()
+            return result
 
     def _reporter(self, total: int, started: float) -> Callable[[dict[str, Any]], None]:
         def report(progress: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """A bounded cache of finished frames, each stored under the key of everything it was computed from.
 
 Why keys rather than invalidation calls: the key of an output frame is a digest of the pixel-changing parameters
-and of the content digests of exactly the input frames it reads (``footprint.positions_read``). When a parameter
+and of the content digests of exactly the input frames it reads (the server's ``footprint``). When a parameter
 or some input frames change, the frames whose keys change are exactly those the change affects; every other frame
 is still served from here. Least recently used frames go first once ``budget_bytes`` is exceeded.
 """

@@ -6,12 +6,18 @@ callbacks) and exercised through a stand-in of that API (``tests/standins/nuke``
 do; this module only translates it into Nuke calls.
 
 The Group holds: ``Input`` nodes ``Source`` (0) and ``Matte`` (1), two ``Write`` nodes that render them to EXR
-(``WriteSource``, ``WriteMatte``), a ``Read`` of the results (``Result``, ``on_error=error``: a frame that was not
+(``WriteSource``, ``WriteMatte``; disabled except while Process renders with them, so a farm render of the script,
+``nuke -x``, never executes them), a ``Read`` of the results (``Result``, ``on_error=error``: a frame that was not
 processed shows Nuke's error, never black) and the ``Output``.
+
+Threads: Nuke's API belongs to its main thread. Process's server work runs on a worker thread that calls nothing
+here except ``Progress`` (Foundry's ``ProgressTask`` example drives one from a thread) and ``in_main_thread``
+(``nuke.executeInMainThread``), through which every knob change reaches Nuke.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +29,8 @@ CLASS_KNOB = "e2fgvi_class"  # hidden knob naming our Group's role; Nuke gives e
 
 @dataclass(frozen=True)
 class KnobSpec:
-    """A knob to add: ``kind`` is one of tab, text, int, float, bool, choice, string, file, button."""
+    """A knob to add: ``kind`` is one of tab, text, int, float, bool, choice, string, file, button, hidden (a string
+    kept in the script with no widget at all: the INVISIBLE flag)."""
 
     kind: str
     name: str
@@ -46,8 +53,10 @@ _KNOB_CLASSES = {
 def create_group(role: str, knobs: Iterable[KnobSpec]) -> Any:
     """A new Group node with our knobs and the internal Read/Write graph; returns it."""
     group = nuke.createNode("Group", inpanel=False)
+    # INVISIBLE, not setVisible(False): a hidden knob still has a widget, and a widget added before the first tab
+    # makes Nuke open an empty "User" tab on the panel; an INVISIBLE knob has no widget (NDK "Knob Flags").
     marker = nuke.String_Knob(CLASS_KNOB, "class", role)
-    marker.setVisible(False)
+    marker.setFlag(nuke.INVISIBLE)
     group.addKnob(marker)
     for spec in knobs:
         group.addKnob(_make_knob(spec))
@@ -61,6 +70,7 @@ def create_group(role: str, knobs: Iterable[KnobSpec]) -> Any:
             write["channels"].setValue(channels)
             write["create_directories"].setValue(True)
             write["raw"].setValue(True)
+            write["disable"].setValue(True)  # enabled only inside render_inputs
             write.setInput(0, upstream)
         read = nuke.nodes.Read(name="Result")
         read["on_error"].setValue("error")
@@ -75,6 +85,9 @@ def create_group(role: str, knobs: Iterable[KnobSpec]) -> Any:
 def _make_knob(spec: KnobSpec) -> Any:
     if spec.kind == "tab":
         knob = nuke.Tab_Knob(spec.name, spec.label)
+    elif spec.kind == "hidden":
+        knob = nuke.String_Knob(spec.name, spec.label)
+        knob.setFlag(nuke.INVISIBLE)
     elif spec.kind == "text":
         knob = nuke.Text_Knob(spec.name, spec.label, str(spec.default or ""))
     elif spec.kind == "choice":
@@ -109,6 +122,19 @@ def set_knob(node: Any, name: str, value: Any) -> None:
     node[name].setValue(value)
 
 
+def hidden_value(node: Any, name: str) -> str:
+    """A ``hidden`` knob's text ('' when the node was made before the knob existed)."""
+    knob = node.knob(name)
+    return str(knob.value() or "") if knob is not None else ""
+
+
+def set_hidden_value(node: Any, name: str, value: str) -> None:
+    """Set a ``hidden`` knob, adding it (INVISIBLE) to a node made before it existed."""
+    if node.knob(name) is None:
+        node.addKnob(_make_knob(KnobSpec("hidden", name, name)))
+    node[name].setValue(value)
+
+
 def set_write_paths(group: Any, source: str, source_proxy: str, matte: str, matte_proxy: str) -> None:
     """Point the internal Writes at the input sequences (full resolution and proxy), 32-bit float: what the
     engine reads is what the comp had, with nothing rounded to half."""
@@ -127,7 +153,20 @@ def render_inputs(group: Any, first: int, last: int, with_matte: bool) -> None:
     """
     names = ("WriteSource", "WriteMatte") if with_matte else ("WriteSource",)
     for name in names:
-        nuke.execute(group.node(name), int(first), int(last), 1)
+        write = group.node(name)
+        write["disable"].setValue(False)
+        try:
+            nuke.execute(write, int(first), int(last), 1)
+        finally:
+            write["disable"].setValue(True)
+
+
+def disable_writes(group: Any) -> None:
+    """Disable the internal Writes (a script saved before they were kept disabled would render them on a farm)."""
+    for name in ("WriteSource", "WriteMatte"):
+        write = group.node(name)
+        if write is not None and not write["disable"].value():
+            write["disable"].setValue(True)
 
 
 def input_connected(group: Any, index: int) -> bool:
@@ -135,12 +174,16 @@ def input_connected(group: Any, index: int) -> bool:
 
 
 def point_result(group: Any, full: str, proxy: str, first: int, last: int) -> None:
-    """Show the result sequences through the internal Read; frames not on disk show Nuke's Read error."""
+    """Show the result sequences through the internal Read; frames not on disk show Nuke's Read error.
+
+    The Read is reloaded: Nuke keeps showing the frames it cached for a path until its ``reload`` button runs, so
+    after a second Process (same paths, new pixels) the artist would see the first run's frames."""
     read = group.node("Result")
     read["file"].setValue(full)
     read["proxy"].setValue(proxy)
     read["first"].setValue(int(first))
     read["last"].setValue(int(last))
+    read["reload"].execute()
 
 
 def script_range() -> tuple[int, int]:
@@ -180,6 +223,19 @@ class Progress:
 
 def this_node() -> Any:
     return nuke.thisNode()
+
+
+def is_gui() -> bool:
+    """Whether Nuke runs with its interface (``nuke -t`` and ``nuke -x`` have no event loop to run queued calls)."""
+    return bool(nuke.env.get("gui", False))
+
+
+def in_main_thread(call: Callable[..., Any], *args: Any) -> None:
+    """Run ``call(*args)`` on Nuke's main thread: now when this is it, else queued (``nuke.executeInMainThread``)."""
+    if threading.current_thread() is threading.main_thread():
+        call(*args)
+    else:
+        nuke.executeInMainThread(call, args)
 
 
 def this_knob_name() -> str:

@@ -1,12 +1,15 @@
 """The *Remove Object* node for Nuke: its knobs, its *Process* button and its callbacks, without one Nuke call.
 
 How it works: the node is a Group with ``Source`` and ``Matte`` inputs. *Process* renders the inputs to EXR over
-the node's frame range (internal Write nodes run with ``nuke.execute``, so Nuke's format and proxy mode apply),
-sends the range to ``e2fgvi-server`` by path through the host bridge (one job; results equal one whole-shot run),
-shows a ``ProgressTask`` with Cancel, and points the internal Read at the results. A frame that has no result yet
-shows the Read's error, never black. Knob values live in the script, and so do the Read's paths, so reopening the
-script shows the results again (the script-load callback re-counts them into the status line). *Submit to farm*
-renders the inputs the same way and writes a farm job bundle by running ``e2fgvi farm bundle`` (``launcher.run_cli``).
+the node's frame range (internal Write nodes run with ``nuke.execute``, so Nuke's format and proxy mode apply), then
+returns: the range goes to ``e2fgvi-server`` by path through the host bridge (one job; results equal one whole-shot
+run) on a worker thread that shows a ``ProgressTask`` with Cancel, so Nuke stays responsive while the server works;
+when the job ends, the main thread (``nuke.executeInMainThread``) points the internal Read at the results and
+reloads it. A frame that has no result yet shows the Read's error, never black. Knob values live in the script, and
+so do the Read's paths and the node's results folder (kept in a hidden knob at the first Process, so renaming the
+node keeps its results), so reopening the script shows the results again (the script-load callback re-counts them
+into the status line). *Submit to farm* renders the inputs the same way and writes a farm job bundle by running
+``e2fgvi farm bundle`` (``launcher.run_cli``).
 
 Every Nuke call is in ``adapter.py``; every server call in the bridge. The bridge parameters' knobs are made from
 ``describe()`` (names, defaults, ranges, labels, tooltips), so a new parameter appears here without an edit.
@@ -18,6 +21,9 @@ import os
 import threading
 import time
 from typing import Any
+
+from e2fgvi_core.farm.config import DEFAULT_CHUNK_SIZE
+from e2fgvi_core.schema import field_for
 
 from .. import launcher
 from ..bridge import BridgeError, BridgeParams, ParamsError, PathClip, RemoveObjectEffect, describe
@@ -33,11 +39,20 @@ MATTE_FROM = ("Matte input", "Source alpha", "Source channel")
 _NOT_KNOBS = ("shot", "chunk_size", "matte_channel")
 _KIND_OF_TYPE = {"int": "int", "float": "float", "str": "string"}
 POLL_S = 0.1
-FARM_CHUNK = 10  # frames per farm task by default: `e2fgvi farm bundle --chunk`'s default (a test checks it)
-# `e2fgvi remove` flags whose name is not the request key's (every other key `k` is `--k` with dashes).
-_FLAG_OF_KEY = {"matte_dilate": "--dilate", "matte_feather": "--feather"}
+RESULTS_KNOB = "e2fgvi_results_folder"  # hidden: the folder chosen at the first Process, kept through renames
 
 _effects: dict[str, RemoveObjectEffect] = {}  # one bridge effect per node: its frame cache outlives a Process
+_running: dict[str, ProcessRun] = {}  # by results folder: one Process at a time writes there
+
+
+class ProcessRun:
+    """One *Process* in flight: ``done`` is set (on the main thread) once the results are shown or the failure said;
+    ``ok`` tells which. Scripts without Nuke's interface get it back finished."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.done = threading.Event()
+        self.ok = False
 
 
 def bridge_params() -> list[dict[str, Any]]:
@@ -90,7 +105,9 @@ def knob_specs(first: int, last: int) -> list[adapter.KnobSpec]:
             "render the inputs, clean the range on the server, show the result",
             command=f"import {__name__} as remove_object; remove_object.process(nuke.thisNode())",
         ),
-        adapter.KnobSpec("int", "farm_chunk", "Farm chunk", "frames per farm task (1 or more)", default=FARM_CHUNK),
+        adapter.KnobSpec(
+            "int", "farm_chunk", "Farm chunk", "frames per farm task (1 or more)", default=DEFAULT_CHUNK_SIZE
+        ),
         adapter.KnobSpec(
             "button",
             "submit_farm",
@@ -99,6 +116,7 @@ def knob_specs(first: int, last: int) -> list[adapter.KnobSpec]:
             command=f"import {__name__} as remove_object; remove_object.submit_to_farm(nuke.thisNode())",
         ),
         adapter.KnobSpec("text", "status", "", default="not processed yet"),
+        adapter.KnobSpec("hidden", RESULTS_KNOB, "results folder", default=""),
     ]
     return specs
 
@@ -123,9 +141,30 @@ def register() -> None:
 
 
 def work_folder(node: Any) -> str:
+    """The Work folder knob, else the folder kept at the first Process, else ``e2fgvi/<node>`` beside the script."""
+    chosen = str(adapter.knob_values(node, ["work_folder"])["work_folder"] or "")
+    return chosen or adapter.hidden_value(node, RESULTS_KNOB) or _named_folder(node)
+
+
+def _claim_work_folder(node: Any) -> str:
+    """Keep the node's results folder in its hidden knob (from now on a rename changes nothing); a pasted copy that
+    kept its original's folder gets one of its own, so two nodes never write over each other's results."""
     chosen = str(adapter.knob_values(node, ["work_folder"])["work_folder"] or "")
     if chosen:
         return chosen
+    kept = adapter.hidden_value(node, RESULTS_KNOB)
+    me = adapter.node_name(node)
+    if kept and not any(
+        adapter.node_name(other) != me and adapter.hidden_value(other, RESULTS_KNOB) == kept
+        for other in adapter.nodes_with_role(ROLE)
+    ):
+        return kept
+    folder = _named_folder(node)
+    adapter.set_hidden_value(node, RESULTS_KNOB, folder)
+    return folder
+
+
+def _named_folder(node: Any) -> str:
     script = adapter.script_path()
     # an unsaved script works in this user's private temp folder (a default server's output root), never the shared one
     base = (
@@ -189,34 +228,71 @@ def _render(
     return None
 
 
-def process(node: Any) -> bool:
-    """The *Process* button: render inputs, run the range on the server, point the Read at the results.
+def process(node: Any) -> ProcessRun | None:
+    """The *Process* button: render the inputs, then run the range on the server without holding Nuke.
 
-    Returns True when the results are in place; on failure or Cancel the artist gets one line and nothing of the
-    previous results is lost (the server writes each frame atomically).
+    Returns the running ``ProcessRun`` (already finished when Nuke has no interface), or None after a one-line
+    refusal. On failure or Cancel the artist gets one line and nothing of the previous results is lost (the server
+    writes each frame atomically).
     """
     try:
         params, use_matte, first, last = _connected_params(node)
     except BridgeError as exc:  # ParamsError included
-        return _fail(node, exc.message)
+        _fail(node, exc.message)
+        return None
+    folder = _claim_work_folder(node)
+    if folder in _running:
+        _fail(node, f"{_running[folder].name} is still processing into {folder}: wait for it or cancel it")
+        return None
     mode = "proxy" if adapter.proxy_mode() else "full"
     where = paths(node)
-    progress = adapter.Progress(f"Remove Object: {adapter.node_name(node)}")
+    name = adapter.node_name(node)
+    progress = adapter.Progress(f"Remove Object: {name} (rendering inputs)")
     try:
         error = _render(node, where, first, last, use_matte, progress)
-        if error:
-            return _fail(node, error)
-        if progress.cancelled():
-            return _fail(node, "cancelled")
-        effect = _effect_for(node, where, mode, use_matte, params)
-        error = _run_with_progress(effect, first, last, progress)
-        if error:
-            return _fail(node, error)
-        adapter.point_result(node, where["clean_full"], where["clean_proxy"], *adapter.script_range())
-        adapter.set_knob(node, "status", f"{last - first + 1} frames processed ({first}-{last}, {mode})")
-        return True
+        if not error and progress.cancelled():
+            error = "cancelled"
     finally:
         progress.close()
+    if error:
+        _fail(node, error)
+        return None
+    effect = _effect_for(node, where, mode, use_matte, params)
+    run = ProcessRun(name)
+    _running[folder] = run
+    adapter.set_knob(node, "status", f"processing {first}-{last} ({mode})...")
+
+    def work() -> None:
+        progress = adapter.Progress(f"Remove Object: {name}")  # driven from this thread, as Foundry's example does
+        try:
+            failure = _run_with_progress(effect, first, last, progress)
+        except BaseException as exc:  # noqa: BLE001 - whatever it was, the main thread must hear of it
+            failure = _one_line(exc)
+        finally:
+            progress.close()
+        adapter.in_main_thread(
+            _finish, run, node, folder, failure, where, f"{last - first + 1} frames processed ({first}-{last}, {mode})"
+        )
+
+    if adapter.is_gui():
+        threading.Thread(target=work, name="e2fgvi-nuke-process", daemon=True).start()
+    else:
+        work()  # `nuke -t`: no event loop would ever run a queued call
+    return run
+
+
+def _finish(run: ProcessRun, node: Any, folder: str, failure: str | None, where: dict[str, str], done: str) -> None:
+    """On Nuke's main thread: show the results (the Read pointed and reloaded) or say why not."""
+    try:
+        if failure:
+            _fail(node, failure)
+        else:
+            adapter.point_result(node, where["clean_full"], where["clean_proxy"], *adapter.script_range())
+            adapter.set_knob(node, "status", done)
+            run.ok = True
+    finally:
+        _running.pop(folder, None)
+        run.done.set()
 
 
 def submit_to_farm(node: Any) -> str | None:
@@ -235,6 +311,7 @@ def submit_to_farm(node: Any) -> str | None:
     except BridgeError as exc:  # ParamsError included
         _fail(node, exc.message)
         return None
+    _claim_work_folder(node)
     mode = "proxy" if adapter.proxy_mode() else "full"
     where = paths(node)
     progress = adapter.Progress(f"Remove Object: {adapter.node_name(node)} (farm)")
@@ -271,7 +348,7 @@ def farm_flags(params: BridgeParams) -> list[str]:
     flags = []
     for key, value in params.request_fields().items():
         if key != "shot":
-            flags += [_FLAG_OF_KEY.get(key, "--" + key.replace("_", "-")), str(value)]
+            flags += [field_for(key).option, str(value)]
     return flags
 
 
@@ -350,8 +427,10 @@ def count_results(node: Any) -> tuple[int, int]:
 
 
 def on_script_load() -> None:
-    """Re-find each node's results after a script is opened and say so in its status line."""
+    """Re-find each node's results after a script is opened and say so in its status line (and disable internal
+    Writes a script saved by an older version left enabled)."""
     for node in adapter.nodes_with_role(ROLE):
+        adapter.disable_writes(node)
         found, total = count_results(node)
         text = f"{found} of {total} frames processed" if found else "not processed yet"
         adapter.set_knob(node, "status", text)

@@ -10,6 +10,8 @@ part that touches it is kept small, written against Blackmagic's documented API 
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,15 +38,49 @@ class TimelineClip:
     item_id: str
 
 
-def connect() -> Any:
-    """The running Resolve (``DaVinciResolveScript.scriptapp("Resolve")``)."""
+# Where Blackmagic's scripting README says the ``DaVinciResolveScript`` module lives when ``RESOLVE_SCRIPT_API`` is
+# not set (its ``Modules`` folder): a script started outside Resolve finds it without a PYTHONPATH edit.
+_DEFAULT_SCRIPT_API = {
+    "darwin": "/Library/Application Support/Blackmagic Design/DaVinci Resolve/Developer/Scripting",
+    "win32": os.path.join(
+        os.environ.get("PROGRAMDATA", r"C:\ProgramData"),
+        "Blackmagic Design",
+        "DaVinci Resolve",
+        "Support",
+        "Developer",
+        "Scripting",
+    ),
+    "linux": "/opt/resolve/Developer/Scripting",
+}
+
+
+def _script_module() -> Any:
+    """``DaVinciResolveScript``: importable as is, else from ``$RESOLVE_SCRIPT_API/Modules`` or the default folder."""
     try:
         import DaVinciResolveScript as dvr
     except ImportError:
-        raise ResolveUnavailableError(
-            "DaVinciResolveScript cannot be imported: run this from Resolve Studio's Workspace > Scripts menu"
-        ) from None
-    resolve = dvr.scriptapp("Resolve")
+        api = os.environ.get("RESOLVE_SCRIPT_API") or _DEFAULT_SCRIPT_API.get(sys.platform, "")
+        modules = os.path.join(api, "Modules")
+        if not api or not os.path.isfile(os.path.join(modules, "DaVinciResolveScript.py")):
+            raise ResolveUnavailableError(
+                "DaVinciResolveScript cannot be imported: run this from Resolve Studio's Workspace > Scripts menu, "
+                "or set RESOLVE_SCRIPT_API to Resolve's Developer/Scripting folder"
+            ) from None
+        sys.path.append(modules)
+        import DaVinciResolveScript as dvr
+    return dvr
+
+
+def connect(given: Any = None) -> Any:
+    """The running Resolve: ``given`` (the ``resolve`` object Resolve hands a script it starts from Workspace >
+    Scripts), else the ``resolve`` global of the launching script, else ``DaVinciResolveScript.scriptapp("Resolve")``
+    (a script started outside Resolve)."""
+    if given is not None:
+        return given
+    launched = getattr(sys.modules.get("__main__"), "resolve", None)
+    if launched is not None and hasattr(launched, "GetProjectManager"):
+        return launched
+    resolve = _script_module().scriptapp("Resolve")
     if resolve is None:
         raise ResolveUnavailableError("Resolve does not answer scripting calls (Preferences > General > scripting)")
     return resolve
@@ -108,7 +144,10 @@ def import_sequence(resolve: Any, pattern: str, first: int, last: int) -> Any:
 
 def place_on_track(resolve: Any, timeline: Any, item: Any, track: int, record_frame: int, frames: int) -> None:
     """Put ``frames`` frames of media pool ``item`` on video ``track`` at timeline frame ``record_frame``
-    (the track is added when the timeline has fewer)."""
+    (the track is added when the timeline has fewer).
+
+    ``AppendToTimeline``'s ``endFrame`` is the first media frame *not* placed (``endFrame - startFrame`` frames; see
+    docs/hosts.md, "What the stand-ins model"), and ``recordFrame`` an absolute timeline frame (``GetStart()``'s)."""
     while video_track_count(timeline) < track:
         timeline.AddTrack("video")
     media_pool = resolve.GetProjectManager().GetCurrentProject().GetMediaPool()
@@ -117,7 +156,7 @@ def place_on_track(resolve: Any, timeline: Any, item: Any, track: int, record_fr
             {
                 "mediaPoolItem": item,
                 "startFrame": 0,
-                "endFrame": int(frames) - 1,
+                "endFrame": int(frames),
                 "trackIndex": int(track),
                 "recordFrame": int(record_frame),
             }

@@ -7,7 +7,12 @@ placed on the track above the matte, aligned frame for frame. Resolve calls go t
 
 Why Studio only: Resolve 21.1 moved Python scripting to the Studio edition; the free edition uses the Fuse
 (``RemoveObject.fuse``) on the Fusion page instead. Settings: the bridge's parameters (``describe()``), read from
-``e2fgvi_resolve.json`` beside the Workspace > Scripts launcher when it exists (keys as in ``BridgeParams``), else the defaults.
+``e2fgvi_resolve.json`` beside the Workspace > Scripts launcher when it exists (keys as in ``BridgeParams``, plus
+``output_folder``), else the defaults.
+
+Where results go: ``output_folder`` when set; else ``e2fgvi/`` beside the plate when this user can write there; else
+``~/e2fgvi/resolve/`` (plates often sit on a read-only share). Each run gets a new ``<plate>_clean_vNNN`` folder, so
+a second run never rewrites frames Resolve has already imported (and may show from its cache).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +29,10 @@ from ..bridge import BridgeError, BridgeParams, ParamsError, PathClip, ProgressR
 from . import adapter
 
 SETTINGS_FILE = "e2fgvi_resolve.json"
-OUTPUT_FOLDER = "e2fgvi"  # results go beside the plate, in this sub-folder
+OUTPUT_FOLDER = "e2fgvi"  # results go beside the plate, in this sub-folder, when the user may write there
+OUTPUT_FOLDER_KEY = "output_folder"  # the one settings-file key that is not a bridge parameter
 _BRACKETS = re.compile(r"\[(\d+)-(\d+)\]")
+_RESULT_FOLDER = re.compile(r"_clean_v\d{3}[/\\][^/\\]*$")  # a clip this script placed: <stem>_clean_vNNN/<file>
 
 
 class ResolveScriptError(Exception):
@@ -58,7 +65,41 @@ def sequence_of(clip: adapter.TimelineClip) -> tuple[str, int]:
     return pattern, int(match.group(1))
 
 
-def plan_removal(plate: adapter.TimelineClip, matte: adapter.TimelineClip) -> RemovalPlan:
+def writable_folder(folder: str) -> bool:
+    """Whether this user can make ``folder`` and create a file in it (tried for real: permissions, read-only
+    mounts and ACLs all answer the same way)."""
+    import tempfile
+
+    try:
+        os.makedirs(folder, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".e2fgvi-probe-")
+    except OSError:
+        return False
+    os.close(handle)
+    os.remove(probe)
+    return True
+
+
+def results_folder(plate_folder: str, chosen: str | None = None) -> str:
+    """The folder this run's result goes under (see the module docstring): chosen, beside the plate, or home."""
+    if chosen:
+        return os.path.abspath(os.path.expanduser(chosen))
+    beside = os.path.join(plate_folder, OUTPUT_FOLDER)
+    if writable_folder(beside):
+        return beside
+    return os.path.join(os.path.expanduser("~"), "e2fgvi", "resolve")
+
+
+def _next_version(parent: str, stem: str) -> str:
+    number = 1
+    while os.path.exists(os.path.join(parent, f"{stem}_clean_v{number:03d}")):
+        number += 1
+    return os.path.join(parent, f"{stem}_clean_v{number:03d}")
+
+
+def plan_removal(
+    plate: adapter.TimelineClip, matte: adapter.TimelineClip, output_folder: str | None = None
+) -> RemovalPlan:
     """Check that the matte lines up with the plate and say which frames to clean and where the result goes."""
     if (matte.start, matte.duration) != (plate.start, plate.duration):
         raise ResolveScriptError(
@@ -77,7 +118,8 @@ def plan_removal(plate: adapter.TimelineClip, matte: adapter.TimelineClip) -> Re
         )
     folder, name = os.path.split(plate_pattern)
     stem = name.split("%", 1)[0].rstrip("._")
-    out = os.path.join(folder, OUTPUT_FOLDER, f"{stem}_clean.%0{len(str(first))}d.exr")
+    version = _next_version(results_folder(folder, output_folder), stem)
+    out = os.path.join(version, f"{stem}_clean.%0{len(str(first))}d.exr")
     return RemovalPlan(
         plate_pattern, matte_pattern, first, first + plate.duration - 1, out, plate.start, matte.track + 1
     )
@@ -88,7 +130,13 @@ def find_clips(timeline: Any) -> tuple[adapter.TimelineClip, adapter.TimelineCli
     current = adapter.current_clip(timeline)
     if current is None:
         raise ResolveScriptError("no clip under the playhead: park the playhead on the plate")
-    above = _overlapping(adapter.clips_on_track(timeline, current.track + 1), current)
+    on_a_result = False
+    while _RESULT_FOLDER.search(current.file_path) and current.track > 1:  # a result of an earlier run is on top
+        below = _overlapping(adapter.clips_on_track(timeline, current.track - 1), current)
+        if below is None:
+            break
+        current, on_a_result = below, True
+    above = None if on_a_result else _overlapping(adapter.clips_on_track(timeline, current.track + 1), current)
     if above is not None:
         return current, above
     below = _overlapping(adapter.clips_on_track(timeline, current.track - 1), current) if current.track > 1 else None
@@ -105,19 +153,27 @@ def _overlapping(clips: list[adapter.TimelineClip], clip: adapter.TimelineClip) 
 
 
 def load_settings(folder: str) -> BridgeParams:
+    return _load(folder)[0]
+
+
+def _load(folder: str) -> tuple[BridgeParams, str | None]:
+    """The bridge parameters and the ``output_folder`` of ``e2fgvi_resolve.json`` in ``folder`` (defaults without)."""
     path = os.path.join(folder, SETTINGS_FILE)
-    values: Mapping[str, Any] = {}
+    values: dict[str, Any] = {}
     if os.path.exists(path):
         with open(path, encoding="utf-8") as handle:
-            values = json.load(handle)
-    return BridgeParams.from_mapping(values)
+            values = dict(json.load(handle))
+    chosen = values.pop(OUTPUT_FOLDER_KEY, None)
+    return BridgeParams.from_mapping(values), (str(chosen) if chosen else None)
 
 
-def run(resolve: Any, params: BridgeParams, log: Callable[[str], None] = print) -> RemovalPlan:
+def run(
+    resolve: Any, params: BridgeParams, log: Callable[[str], None] = print, output_folder: str | None = None
+) -> RemovalPlan:
     """Clean the plate under the playhead and put the result on the timeline; returns what was done."""
     timeline = adapter.current_timeline(resolve)
     plate, matte = find_clips(timeline)
-    plan = plan_removal(plate, matte)
+    plan = plan_removal(plate, matte, output_folder)
     params = BridgeParams.from_mapping({**params.to_mapping(), "shot": f"{plan.first}-{plan.last}"})
     log(f"Remove Object: {plan.plate} frames {plan.first}-{plan.last} -> {plan.out}")
 
@@ -130,19 +186,25 @@ def run(resolve: Any, params: BridgeParams, log: Callable[[str], None] = print) 
     ) as effect:
         effect.process_range(plan.first, plan.last)
     item = adapter.import_sequence(resolve, plan.out, plan.first, plan.last)
-    adapter.place_on_track(resolve, timeline, item, plan.track, plan.record_frame, plan.last - plan.first + 1)
-    log(f"Remove Object: placed the result on V{plan.track}")
+    frames = plan.last - plan.first + 1
+    track = plan.track  # the first track above the matte with nothing over the plate's frames (an earlier result)
+    while _overlapping(adapter.clips_on_track(timeline, track), matte) is not None:
+        track += 1
+    adapter.place_on_track(resolve, timeline, item, track, plan.record_frame, frames)
+    log(f"Remove Object: placed the result on V{track}")
     return plan
 
 
-def main(settings_folder: str | None = None) -> int:
+def main(settings_folder: str | None = None, resolve: Any = None) -> int:
     """Entry point of the Workspace > Scripts item: one line in the Console on failure, never a traceback.
 
-    ``settings_folder`` holds ``e2fgvi_resolve.json`` (the installed launcher passes its own folder).
+    ``settings_folder`` holds ``e2fgvi_resolve.json`` (the installed launcher passes its own folder); ``resolve`` is
+    the object Resolve gives a script it starts (None: the launcher's ``resolve`` global, else a scripting connection
+    from outside Resolve, ``adapter.connect``).
     """
     try:
-        params = load_settings(settings_folder or os.path.dirname(os.path.abspath(__file__)))
-        run(adapter.connect(), params)
+        params, output_folder = _load(settings_folder or os.path.dirname(os.path.abspath(__file__)))
+        run(adapter.connect(resolve), params, output_folder=output_folder)
     except (ResolveScriptError, adapter.ResolveUnavailableError, BridgeError, ParamsError) as exc:
         print(f"Remove Object: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
         return 1

@@ -43,13 +43,14 @@ def test_json_summary_provenance_and_plain_cache_words(run_cli, tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
-    assert summary["frames"] == [1001, 1002] and summary["engine"] == "propagate" and summary["caches"] is False
-    assert summary["cache"] is None and len(summary["outputs"]) == 2
-    assert "no cache (the propagate engine does not cache" in done.stderr and "0 hits" not in done.stderr
+    assert summary["frames"] == [1001, 1002] and summary["engine"] == "propagate" and summary["caches"] is True
+    # propagate caches its pairs' flows and its windows (the server shares them between jobs): one run misses only
+    assert summary["cache"]["misses_by_kind"]["flows"] == 1 and summary["cache"]["hits"] == 0
+    assert len(summary["outputs"]) == 2
     meta = read_frame(tmp_path / "out" / "c.1001.exr").metadata
     assert meta["e2fgvi:version"] == __version__
     assert meta["e2fgvi:plate"] == args[1] and meta["e2fgvi:matte"] == args[3]
-    assert meta["e2fgvi:dilate"] == "2" and meta["e2fgvi:feather"] == "1" and "e2fgvi:exposure" in meta
+    assert meta["e2fgvi:matte_dilate"] == "2" and meta["e2fgvi:matte_feather"] == "1" and "e2fgvi:exposure" in meta
 
 
 def test_server_that_is_not_there_fails_fast_with_one_line(run_cli, tmp_path):

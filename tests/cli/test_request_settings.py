@@ -38,8 +38,9 @@ def test_shot_frames_and_per_job_settings_through_the_cli(run_cli, tmp_path):
     assert sorted(p.name for p in out.parent.iterdir()) == [f"clean.{n}.exr" for n in (1004, 1005, 1006)]
     written = read_frame(str(out).replace("%04d", "1005"))
     assert written.metadata["e2fgvi:colorspace"] == "ACEScg"
-    used = json.loads(written.metadata["e2fgvi:propagate"])
-    assert used["temporal_spatial_fill"] == 0.0 and used["context_frames"] == 3
+    used = written.metadata  # every pixel-changing setting under its request key
+    assert json.loads(used["e2fgvi:propagate_temporal_spatial_fill"]) == 0.0
+    assert json.loads(used["e2fgvi:propagate_context_frames"]) == 3
 
     settings = {"engine": "propagate", "colorspace": "ACEScg", "propagate_temporal_spatial_fill": 0,
                 "propagate_context_frames": 3}  # fmt: skip

@@ -45,7 +45,8 @@ def server_env(tmp_path, monkeypatch):
     """Environment for servers started by the client: this checkout's server, outputs under tmp_path."""
     env = {
         "PYTHONPATH": subprocess_env()["PYTHONPATH"],
-        "E2FGVI_SERVER_COMMAND": f"{sys.executable} -m e2fgvi_server.main --output-root {tmp_path} --token tok",
+        "E2FGVI_SERVER_COMMAND": f"{sys.executable} -m e2fgvi_server.main --output-root {tmp_path}",
+        "E2FGVI_SERVER_TOKEN": "tok",  # a secret goes by environment, never on the command line
         "E2FGVI_SERVER_HEARTBEAT_INTERVAL_S": "0.5",
     }
     for key, value in env.items():

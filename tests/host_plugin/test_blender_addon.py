@@ -27,6 +27,7 @@ from e2fgvi_core.testing import PROJECT_ROOT, SHARED_DIR
 CLIP = SHARED_DIR / "footage" / "tennis"
 FRAMES = 20
 MOVIE_FRAMES = 8
+TWICE_FRAMES = 4  # the "press it again" scenario: short, it runs the operator twice
 
 pytestmark = pytest.mark.blender
 
@@ -115,7 +116,7 @@ def scenario(kind: str, address: str, out_dir: str) -> dict:
         matte_sequence = adapter.strip_sequence(editor.strips["matte"], "the matte")
         adapter.render_strip(scene, editor.strips["movie"], out_dir + "-frames", matte_sequence, matte=False)
     else:
-        scene = build_scene(bpy, matte=kind != "missing_matte")
+        scene = build_scene(bpy, matte=kind != "missing_matte", frames=TWICE_FRAMES if kind == "twice" else FRAMES)
     settings = scene.e2fgvi
     report_defaults = {
         p["name"]: getattr(settings, p["name"]) for p in adapter.describe()["params"] if p["name"] != "shot"
@@ -139,8 +140,14 @@ def scenario(kind: str, address: str, out_dir: str) -> dict:
         report["result"] = sorted(bpy.ops.e2fgvi.remove_object())
     except RuntimeError as exc:  # what a script sees for an operator that reported an error
         report["error"] = str(exc)
+    if kind == "twice":  # the artist presses Remove Object again right away, selection as the first run left it
+        report["selected"] = sorted(s.name for s in scene.sequence_editor.strips if s.select)
+        try:
+            report["again"] = sorted(bpy.ops.e2fgvi.remove_object())
+        except RuntimeError as exc:
+            report["again"] = str(exc)
     report["strips"] = describe_strips(scene)
-    if kind == "run":
+    if kind in ("run", "twice"):
         tree = bpy.data.node_groups.new("Compositing", "CompositorNodeTree")
         scene.compositing_node_group = tree
         plate_image = bpy.data.images.load(str(CLIP / "frames" / "00000.png"))
@@ -149,12 +156,18 @@ def scenario(kind: str, address: str, out_dir: str) -> dict:
         for image in (plate_image, matte_image):
             image.source = "SEQUENCE"
             node = tree.nodes.new("CompositorNodeImage")
-            node.image, node.frame_start, node.frame_duration, node.frame_offset = image, 1, 8, -1
+            node.image, node.frame_start = image, 1
+            node.frame_duration, node.frame_offset = (8, -1) if kind == "run" else (TWICE_FRAMES, -1)
             nodes.append(node)
         for node in tree.nodes:
             node.select = node in nodes
         tree.nodes.active = nodes[0]
         report["compositor_result"] = sorted(bpy.ops.e2fgvi.remove_object_compositor())
+        if kind == "twice":
+            try:
+                report["compositor_again"] = sorted(bpy.ops.e2fgvi.remove_object_compositor())
+            except RuntimeError as exc:
+                report["compositor_again"] = str(exc)
         made = [n for n in tree.nodes if n not in nodes]
         report["compositor_nodes"] = [
             {
@@ -211,7 +224,7 @@ def server(tmp_path_factory):
     from e2fgvi_core.testing import ServerProcess, free_address
 
     root = tmp_path_factory.mktemp("blender")
-    server = ServerProcess(free_address(), ["--output-root", str(root), "--token", "t"], root / "server.log").start()
+    server = ServerProcess(free_address(), ["--output-root", str(root)], root / "server.log").start()
     yield server.address, root
     server.kill()
 
@@ -304,6 +317,22 @@ def test_the_installed_extension_registers_from_its_own_files(server, tmp_path):
     vendor = target / "e2fgvi_remove_object" / "_vendor"
     assert any(".bridge" in name for name in report["ours"])
     assert {n: f for n, f in report["ours"].items() if not Path(f).is_relative_to(vendor)} == {}
+
+
+def test_pressing_remove_object_again_right_after_a_run_works(server, tmp_path):
+    """The new result strip is neither selected nor taken for a second matte: the same selection runs again."""
+    address, root = server
+    out_dir = root / tmp_path.name
+    report = run_in_blender("twice", address, out_dir)
+    assert report.get("result") == ["FINISHED"], report
+    assert report["selected"] == ["matte", "plate"]
+    assert report.get("again") == ["FINISHED"], report
+    names = [(s["name"], s["channel"]) for s in report["strips"]]
+    assert names == [("plate", 1), ("matte", 2), ("plate clean", 3), ("plate clean.001", 4)]
+    assert report["compositor_result"] == report["compositor_again"] == ["FINISHED"]  # the compositor alike
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "Image_clean_v001", "Image_clean_v002", "plate_clean_v001", "plate_clean_v002"
+    ]  # fmt: skip
 
 
 @pytest.mark.slow

@@ -30,7 +30,6 @@ from e2fgvi_host.bridge import (
     PathClip,
     RemoveObjectEffect,
     describe,
-    positions_read,
     request_keys,
 )
 
@@ -48,7 +47,7 @@ def server_address(tmp_path_factory):
     root = tmp_path_factory.mktemp("bridge")
     server = ServerProcess(
         free_address(),
-        ["--output-root", str(root), "--token", "tok", "--heartbeat-interval-s", "0.5"],
+        ["--output-root", str(root), "--heartbeat-interval-s", "0.5"],
         root / "server.log",
     ).start()
     yield server.address, root
@@ -142,11 +141,13 @@ def test_params_are_removal_request_keys_and_described():
         BridgeParams.from_mapping({"dilate": 3})
 
 
-def test_bridge_imports_neither_torch_nor_the_core():
-    ours = ("e2fgvi_core", "e2fgvi_server", "e2fgvi_host", "server", "host_plugin")
+def test_bridge_reads_the_request_schema_and_loads_no_torch_opencv_or_openimageio():
+    """The node's parameters come from the core's request schema (never restated), which a host's Python can load:
+    no torch, OpenCV or OpenImageIO, and of the core only the schema and the modules holding its dataclasses."""
     code = (
         "import json, sys; import e2fgvi_host.bridge; "
-        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {('torch', 'cv2', 'OpenImageIO') + ours!r})))"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('torch', 'cv2', 'OpenImageIO', 'e2fgvi_core'))))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],
@@ -159,35 +160,9 @@ def test_bridge_imports_neither_torch_nor_the_core():
     )
     assert done.returncode == 0, done.stderr
     loaded = json.loads(done.stdout)
-    others = [m for m in loaded if not m.startswith(("e2fgvi_host.bridge", "e2fgvi_host"))]
-    assert others == ["e2fgvi_core", "e2fgvi_core.errors", "e2fgvi_server", "e2fgvi_server.protocol"]
-    assert sorted(m for m in loaded if m.startswith("e2fgvi_host") and "bridge" not in m) == [
-        "e2fgvi_host",
-        "e2fgvi_host.client",
-        "e2fgvi_host.launcher",
-    ]
-
-
-@pytest.mark.parametrize("engine", ["e2fgvi_hq", "propagate"])
-@pytest.mark.parametrize(
-    "length,stride,ref_step,num_ref,context,restart",
-    [(12, 5, 10, -1, 20, 30), (37, 3, 4, 2, 5, 10), (7, 5, 10, 3, 2, 3), (64, 5, 10, -1, 20, 30)],
-)
-def test_footprint_equals_the_engine_plan(engine, length, stride, ref_step, num_ref, context, restart):
-    from e2fgvi_core.removal import plan
-    from e2fgvi_core.removal.config import EngineConfig
-    from e2fgvi_core.removal.engines import PropagateEngine
-
-    config = EngineConfig(neighbor_stride=stride, ref_step=ref_step, num_ref=num_ref)
-    if engine == "propagate":
-        propagate = PropagateConfig(context_frames=context, carry_restart_frames=restart)
-        shot_plan = PropagateEngine(propagate).plan(length, config)
-    else:
-        shot_plan = plan.plan_shot(length, config)
-    for position in range(length):
-        expected = set(plan.plan_frames(shot_plan, [position]).reads)
-        got = positions_read([position], length, engine, stride, ref_step, num_ref, context, restart)
-        assert got == expected, position
+    assert not [m for m in loaded if m.split(".")[0] in ("torch", "cv2", "OpenImageIO")], loaded
+    assert "e2fgvi_core.schema" in loaded
+    assert not [m for m in loaded if m.startswith(("e2fgvi_core.models", "e2fgvi_core.removal.runner"))], loaded
 
 
 def test_chunks_by_path_equal_one_whole_run(server_address, shot):
@@ -310,14 +285,25 @@ def test_path_inputs_are_keyed_by_content_not_by_file_time(server_address, shot)
         assert effect.jobs_submitted == 2 and effect.cache.stats.stale == 1
 
 
-def test_cancel_stops_the_job_and_caches_nothing(server_address, shot):
+@pytest.mark.parametrize("when", ["first", "last"])
+def test_cancel_stops_the_job_and_caches_nothing(server_address, shot, when):
+    """A cancel asked for while ``process_range`` waits always raises and caches nothing, whoever finishes first.
+
+    Why both moments: on the first progress the cancel usually reaches the server mid-job (the job stops); on the
+    server's last progress every window has run and only the final result is still on its way, so the cancel
+    cannot stop the job and must still win. Before, the bridge looked at its cancel flag only every 0.1 s and
+    returned (and cached) a result that arrived in between: on an idle machine this 12-frame job ends ~0.15 s
+    after its first progress, so the "first" case failed there and the "last" one nearly always.
+    """
     address, _ = server_address
-    effect = _path_effect(address, shot, out="cancelled")
+    effect = _path_effect(address, shot, out=f"cancelled-{when}")
 
-    def cancel_on_first_progress(report):
-        effect.cancel()
+    def cancel_on_progress(report):
+        # progress runs on the client's I/O thread, before that thread handles the job's final result
+        if when == "first" or report.frames_done >= report.frames_total > 0:
+            effect.cancel()
 
-    effect.on_progress = cancel_on_first_progress
+    effect.on_progress = cancel_on_progress
     with effect, pytest.raises(BridgeCancelled, match="cancelled"):
         effect.process_range(FIRST, FIRST + COUNT - 1)
     assert effect.cache.frames() == []
@@ -327,7 +313,7 @@ def test_cancel_stops_the_job_and_caches_nothing(server_address, shot):
 
 def test_a_local_server_is_started_when_none_answers(server_address, shot, monkeypatch):
     _, root = server_address
-    command = f"{sys.executable} -m e2fgvi_server.main --output-root {root} --token tok"
+    command = f"{sys.executable} -m e2fgvi_server.main --output-root {root}"
     monkeypatch.setenv("E2FGVI_SERVER_COMMAND", command)
     monkeypatch.setenv("PYTHONPATH", _env()["PYTHONPATH"])
     address = f"tcp://127.0.0.1:{free_port()}"

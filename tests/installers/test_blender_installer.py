@@ -19,7 +19,9 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return run_e2fgvi(list(args), env["HOME"], env)
+    """``e2fgvi ARGS``; installs skip the wheels (test_self_contained_installs.py covers them)."""
+    extra = ["--skip-dependencies"] if args[0] == "install" else []
+    return run_e2fgvi([*args, *extra], env["HOME"], env)
 
 
 @pytest.mark.parametrize(
@@ -37,8 +39,8 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 def test_install_reinstall_uninstall_and_dry_run(tmp_path, platform, env_of, extensions):
     home = tmp_path / "home"
     env = {"HOME": str(home), **env_of(home)}
-    # Blender has run before: its 4.1 (too old for extensions) and 4.2 folders exist, with the user's config.
-    old, current = home / extensions.format(v="4.1"), home / extensions.format(v="4.2")
+    # Blender has run before: its 4.4 (older than blender_version_min) and 5.0 folders exist, with the user's config.
+    old, current = home / extensions.format(v="4.4"), home / extensions.format(v="5.0")
     for folder in (old, current):
         folder.mkdir(parents=True)
     (current.parent.parent / "config").mkdir()
@@ -55,7 +57,8 @@ def test_install_reinstall_uninstall_and_dry_run(tmp_path, platform, env_of, ext
     addon = current / "e2fgvi_remove_object"
     assert (addon / "blender_manifest.toml").read_text().startswith('schema_version = "1.0.0"')
     vendored = sorted(p.relative_to(addon / "_vendor").parts[0] for p in (addon / "_vendor").iterdir())
-    assert vendored == ["e2fgvi_core", "e2fgvi_host", "e2fgvi_server"]  # the host side only, under unique names
+    # the host side only, under unique names, and the commands of the installation that installed it
+    assert vendored == ["e2fgvi_commands.json", "e2fgvi_core", "e2fgvi_host", "e2fgvi_server"]
     assert sorted(p.name for p in (addon / "_vendor" / "e2fgvi_server").iterdir()) == ["__init__.py", "protocol.py"]
     assert sorted(p.name for p in (addon / "_vendor" / "e2fgvi_core").iterdir()) == ["__init__.py", "errors.py"]
     assert not (addon / "_vendor" / "e2fgvi_host" / "nuke").exists() and not list(old.iterdir())
@@ -93,3 +96,6 @@ def test_a_bad_version_is_a_one_line_error(tmp_path):
     done = run_cli("install", "blender", "--blender-version", "five", env={"HOME": str(tmp_path)})
     assert done.returncode == 2
     assert done.stderr.strip() == "e2fgvi install: error: --blender-version must look like 5.0, got 'five'"
+    too_old = run_cli("install", "blender", "--blender-version", "4.2", env={"HOME": str(tmp_path)})
+    assert too_old.returncode == 2 and "needs Blender 5.0 or newer" in too_old.stderr
+    assert not (tmp_path / ".config").exists()

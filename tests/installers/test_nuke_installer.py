@@ -20,7 +20,9 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
 
 
 def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess:
-    return run_e2fgvi(list(args), home, {"XDG_DATA_HOME": str(home / "data")})
+    """``e2fgvi ARGS``; installs skip the wheels (test_self_contained_installs.py covers them)."""
+    extra = ["--skip-dependencies"] if args[0] == "install" else []
+    return run_e2fgvi([*args, *extra], home, {"XDG_DATA_HOME": str(home / "data")})
 
 
 def test_install_reinstall_uninstall_and_dry_run(tmp_path):

@@ -120,3 +120,36 @@ def test_frechet_distance_of_gaussians():
     assert metrics.frechet_distance(np.array([0.0]), np.array([[1.0]]), np.array([1.0]), np.array([[4.0]])) == (
         pytest.approx(2.0)
     )
+
+
+def test_hole_detail_is_one_for_the_truth_near_zero_for_a_smear_and_above_one_for_noise():
+    rng = np.random.default_rng(11)
+    truth = (rng.random((3, 40, 48, 3)) * 255).astype(np.uint8)
+    holes = np.zeros((3, 40, 48), bool)
+    holes[:, 10:30, 12:36] = True
+    assert metrics.hole_detail(truth, truth, holes) == pytest.approx(1.0)
+    smear = truth.copy()
+    smear[holes] = truth[holes].mean(axis=0).astype(np.uint8)  # one flat colour inside the hole
+    assert metrics.hole_detail(smear, truth, holes) < 0.2
+    noisy = np.clip(truth.astype(np.int16) + rng.integers(-60, 61, truth.shape), 0, 255).astype(np.uint8)
+    assert metrics.hole_detail(noisy, truth, holes) > 1.05
+    # Only hole pixels count: detail outside the hole does not change the score.
+    outside = smear.copy()
+    outside[~holes] = 0
+    assert metrics.hole_detail(outside, truth, holes) == pytest.approx(
+        metrics.detail_energy(outside, holes) / metrics.detail_energy(truth, holes)
+    )
+
+
+def test_hole_detail_of_a_known_pattern_and_empty_holes():
+    # A vertical step of height 1 in luma (grey 0 -> 255): the energy is that of the Gaussian-blur residual.
+    frame = np.zeros((1, 20, 20, 3), np.uint8)
+    frame[0, :, 10:] = 255
+    holes = np.zeros((1, 20, 20), bool)
+    holes[0, :, 8:12] = True
+    luma = np.where(np.arange(20) >= 10, 1.0, 0.0).astype(np.float32)[None].repeat(20, 0)
+    high = luma - cv2.GaussianBlur(luma, (0, 0), metrics.completion.HOLE_DETAIL_SIGMA, borderType=cv2.BORDER_REFLECT)
+    assert metrics.detail_energy(frame, holes) == pytest.approx(float(np.mean(high[:, 8:12] ** 2)), rel=1e-5)
+    assert math.isnan(metrics.hole_detail(frame, frame, np.zeros_like(holes)))
+    with pytest.raises(ConfigError, match="regions shape"):
+        metrics.detail_energy(frame, holes[0])

@@ -6,7 +6,15 @@ import pytest
 import torch
 
 from e2fgvi_core.errors import ConfigError, DeviceError
-from e2fgvi_core.models.precision import PRECISIONS, cpu_native_bf16, resolve_precision, supported_precisions
+from e2fgvi_core.models.precision import (
+    AUTO_MIN_DELTA_DB,
+    PRECISIONS,
+    auto_precision,
+    choose_precision,
+    cpu_native_bf16,
+    resolve_precision,
+    supported_precisions,
+)
 from e2fgvi_core.removal.config import PRECISIONS as CONFIG_PRECISIONS
 from e2fgvi_core.removal.config import EngineConfig
 
@@ -16,9 +24,34 @@ def test_config_and_models_name_the_same_precisions():
 
 
 def test_auto_and_fp32_run_everywhere():
-    assert resolve_precision("auto", "cpu") == "fp32"
+    assert resolve_precision("auto", "cpu") in supported_precisions("cpu")
     assert resolve_precision("fp32", "cpu") == "fp32"
     assert supported_precisions("cpu")[0] == "fp32"
+
+
+def test_auto_rule_needs_native_arithmetic_and_a_measured_delta():
+    """bf16 only where the device runs it natively and it measured >= 40 dB inside the matte; fp32 otherwise."""
+    good, poor = AUTO_MIN_DELTA_DB + 5, AUTO_MIN_DELTA_DB - 0.1
+    assert auto_precision("cpu", ("fp32", "bf16"), {("cpu", "bf16"): good})[0] == "bf16"
+    assert auto_precision("cpu", ("fp32", "bf16"), {("cpu", "bf16"): AUTO_MIN_DELTA_DB})[0] == "bf16"
+    precision, reason = auto_precision("cpu", ("fp32", "bf16"), {("cpu", "bf16"): poor})
+    assert precision == "fp32" and f"{poor:.1f} dB" in reason
+    precision, reason = auto_precision("cpu", ("fp32", "bf16"), {("cpu", "bf16"): None})
+    assert precision == "fp32" and "not measured" in reason
+    precision, reason = auto_precision("cpu", ("fp32",), {("cpu", "bf16"): good})  # a CPU without native bf16
+    assert precision == "fp32" and "no native bfloat16" in reason
+    # CUDA: bf16 first, fp16 where bf16 does not qualify
+    deltas = {("cuda", "bf16"): poor, ("cuda", "fp16"): good}
+    assert auto_precision("cuda", ("fp32", "bf16", "fp16"), deltas)[0] == "fp16"
+
+
+def test_choose_precision_says_why_for_this_machine():
+    choice = choose_precision("auto", "cpu")
+    assert choice.precision == resolve_precision("auto", "cpu")
+    assert choice.describe().startswith(f"precision {choice.precision} (auto: ")
+    if not cpu_native_bf16():
+        assert choice.precision == "fp32" and "no native bfloat16" in choice.reason
+    assert choose_precision("fp32", "cpu").reason == "--precision fp32"
 
 
 def test_fp16_is_refused_on_cpu_with_the_alternatives():

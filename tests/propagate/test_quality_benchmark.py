@@ -28,5 +28,9 @@ def test_benchmark_writes_table_and_contact_sheet(footage_dir, tmp_path):
     rows = [line for line in text.splitlines() if line.startswith("| schoolgirls | object |")]
     assert [row.split("|")[4].strip() for row in rows][:2] == ["telea", "propagate"]
     assert all(row.rstrip().endswith("| yes |") for row in rows), "outside the hole must stay bit-identical"
+    header = next(line for line in text.splitlines() if line.startswith("| clip |"))
+    column = [name.strip() for name in header.split("|")].index("hole detail")
+    details = [float(row.split("|")[column]) for row in rows]
+    assert all(0.0 < d < 2.0 for d in details), details  # a ratio to the ground truth's own detail
     sheet = cv2.imread(str(tmp_path / "img" / "quality_schoolgirls_object.png"))
     assert sheet is not None and sheet.shape[0] > 3 * 120 and sheet.shape[1] >= 5 * 216

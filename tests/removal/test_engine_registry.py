@@ -10,7 +10,7 @@ import pytest
 
 from e2fgvi_core.cli import demo, remove
 from e2fgvi_core.errors import ConfigError
-from e2fgvi_core.removal.engines import ENGINE_CHOICES, ENGINES, choose_engine
+from e2fgvi_core.removal.engine_registry import ENGINE_CHOICES, ENGINES, choose_engine
 from e2fgvi_core.removal.request import RemovalRequest
 from e2fgvi_core.removal.roi import plan_geometry
 

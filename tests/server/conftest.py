@@ -37,7 +37,7 @@ def server_factory(tmp_path):
         client_kwargs: dict | None = None,
     ) -> ServerProcess:
         address = address or f"tcp://127.0.0.1:{free_port()}"
-        args = ["--token", TOKEN, "--heartbeat-interval-s", "0.5", *extra]
+        args = ["--heartbeat-interval-s", "0.5", *extra]  # the token: E2FGVI_SERVER_TOKEN (ServerProcess)
         if roots_args:
             args += ["--output-root", str(roots)]
         server = ServerProcess(address, args, tmp_path / f"server-{len(started)}.log")

@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 
 from e2fgvi_core.io.reader import read_frame
-from e2fgvi_core.testing import run_python
+from e2fgvi_core.testing import run_python, subprocess_env
 
 CLI_TIMEOUT_S = 120
 
@@ -37,6 +37,24 @@ def test_status_of_a_missing_server_is_one_clear_line(support):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and address in lines[0] and "e2fgvi-server --bind" in lines[0]
+
+
+def test_remove_as_another_user_says_the_server_refused_it_not_that_none_answered(
+    server, shot, server_factory, tmp_path
+):
+    out = server_factory.roots / "other" / "out.%04d.exr"
+    other_user = subprocess_env(E2FGVI_SERVER_ACCESS_KEY_FILE=str(tmp_path / "not-readable-by-this-user.key"))
+    done = run_python(
+        ["-m", "e2fgvi_core.cli.main", "remove", "--plate", shot["plate"], "--matte", shot["matte"]]
+        + ["--out", str(out), "--engine", "propagate", "--server", server.address, "--quiet"],
+        timeout_s=CLI_TIMEOUT_S,
+        env=other_user,
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert f"the e2fgvi-server at {server.address} refused this client: access_denied" in lines[0]
+    assert "no e2fgvi-server answered" not in lines[0]  # before: it said none answered
+    assert not out.parent.exists()
 
 
 def test_remove_through_the_server_writes_the_same_frames_as_in_process(server, shot, server_factory, support):

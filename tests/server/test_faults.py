@@ -257,20 +257,35 @@ def test_open_access_is_an_explicit_choice_and_says_so(server_factory, shot, sup
     assert "event=open_access" in server.log()
 
 
-def test_a_token_on_the_command_line_warns_and_the_environment_does_not(server_factory, support):
-    with_flag = server_factory()  # the fixture passes --token
-    assert "event=token_on_command_line" in with_flag.log()
-    quiet = support.ServerProcess(
-        f"tcp://127.0.0.1:{support.free_port()}", ["--output-root", str(server_factory.roots)], with_flag.log_path
+def test_a_token_on_the_command_line_is_refused_and_the_environment_works(server_factory, support):
+    refused = server_factory("--token", "leaked", start=False)  # before: accepted with a warning in the log
+    refused.start(wait=False)
+    assert refused.process.wait(60) == 2
+    assert "--token is refused" in refused.log() and "E2FGVI_SERVER_TOKEN" in refused.log()
+    server = server_factory()  # ServerProcess gives the token in E2FGVI_SERVER_TOKEN
+    with Client(server.address) as client:
+        assert client.shutdown(support.TOKEN)["ok"] is True
+    assert server.wait_exit(15) == 0
+
+
+@pytest.mark.parametrize("key", ["frames", "shot"])
+def test_a_frame_number_past_any_integer_is_one_config_error_in_the_cli_and_over_the_server(
+    key, client, shot, server_factory
+):
+    out = str(server_factory.roots / "overflow" / "out.%04d.exr")
+    huge = "1-99999999999999999999999"  # before: OverflowError (len of a range) traceback / internal_error
+    handle = client.submit({**shot, key: huge, "engine": "propagate", "out": out})
+    with pytest.raises(wire.RemoteError) as caught:
+        handle.wait(30)
+    assert caught.value.code == "config_error" and "beyond the limit of +/-999999999" in caught.value.message
+    done = run_python(
+        ["-m", "e2fgvi_core.cli.main", "remove", "--plate", shot["plate"], "--matte", shot["matte"]]
+        + ["--out", out, f"--{key}", huge, "--engine", "propagate", "--quiet"],
+        timeout_s=60,
     )
-    quiet.log_path = with_flag.log_path.with_name("quiet.log")
-    os.environ["E2FGVI_SERVER_TOKEN"] = support.TOKEN
-    try:
-        quiet.start()
-    finally:
-        del os.environ["E2FGVI_SERVER_TOKEN"]
-        quiet.kill()
-    assert "event=server_started" in quiet.log() and "token_on_command_line" not in quiet.log()
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert "beyond the limit of +/-999999999" in lines[0] and "Traceback" not in done.stderr
 
 
 def test_the_access_key_file_is_created_private_once(tmp_path, monkeypatch):
@@ -319,16 +334,16 @@ def test_a_queued_jobs_folder_swapped_for_a_link_cannot_write_outside_the_roots(
     assert server.alive()
 
 
-def test_default_roots_leave_out_the_shared_temp_dir_and_a_planted_link_is_refused(tmp_path, monkeypatch):
+def test_the_private_temp_root_is_made_0700_and_a_planted_link_is_refused(tmp_path, monkeypatch):
     import tempfile
 
     from e2fgvi_core.errors import ConfigError
-    from e2fgvi_server.config import ServerConfig, private_temp_root
+    from e2fgvi_server.config import ServerConfig
+    from e2fgvi_server.protocol import private_temp_root
     from e2fgvi_server.security import prepare_private_temp_root
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    config = ServerConfig()
-    assert str(tmp_path) not in config.output_roots and private_temp_root() in config.output_roots
+    config = ServerConfig(output_roots=(private_temp_root(),))  # given as a root: made private or refused
     prepare_private_temp_root(config)
     assert os.stat(private_temp_root()).st_mode & 0o777 == 0o700
     os.rmdir(private_temp_root())

@@ -11,7 +11,7 @@ import pytest
 from e2fgvi_core.errors import ClientError
 from e2fgvi_core.io import read_frame
 from e2fgvi_core.removal.api import MemorySink, RemovalRequest, run_removal
-from e2fgvi_core.removal.engines import ENGINE_CHOICES, ENGINES
+from e2fgvi_core.removal.engine_registry import ENGINE_CHOICES, ENGINES
 from e2fgvi_server.protocol import RemoteError
 
 JOB_TIMEOUT_S = 300
@@ -37,8 +37,9 @@ def test_per_job_propagate_and_colour_settings_reach_the_engine(client, shot, se
 
     first = read_frame(out.replace("%04d", "1001"))
     assert first.metadata["e2fgvi:colorspace"] == "ACEScg"
-    used = json.loads(first.metadata["e2fgvi:propagate"])
-    assert used["temporal_spatial_fill"] == 0.0 and used["context_frames"] == 3
+    used = first.metadata  # every pixel-changing setting under its request key
+    assert json.loads(used["e2fgvi:propagate_temporal_spatial_fill"]) == 0.0
+    assert json.loads(used["e2fgvi:propagate_context_frames"]) == 3
 
     # The same request run here gives the same pixels; the default settings give other ones.
     served = read_frame(out.replace("%04d", "1004")).pixels

@@ -74,13 +74,15 @@ def test_loopback_detection(endpoint, loopback):
 def test_network_bind_needs_curve_or_explicit_insecure(tmp_path):
     with pytest.raises(ConfigError, match="--insecure"):
         check_bind_policy(ServerConfig(binds=("tcp://0.0.0.0:5577",)))
-    warnings = check_bind_policy(ServerConfig(binds=("tcp://0.0.0.0:5577",), insecure=True))
+    roots = (str(tmp_path),)  # a server others can reach must be given its output roots (test_output_policy)
+    warnings = check_bind_policy(ServerConfig(binds=("tcp://0.0.0.0:5577",), insecure=True, output_roots=roots))
     assert warnings and "INSECURE" in warnings[0]
     keys = generate_keys(tmp_path / "keys")
     config = ServerConfig(
         binds=("tcp://0.0.0.0:5577",),
         curve_secret_key=str(keys["server_secret"]),
         curve_authorized_dir=str(keys["authorized_dir"]),
+        output_roots=roots,
     )
     assert check_bind_policy(config) == []
     assert check_bind_policy(ServerConfig(binds=("tcp://127.0.0.1:5577",))) == []

@@ -293,7 +293,11 @@ def test_oversized_message_is_dropped_and_the_server_keeps_serving(server_factor
         peer.close()
 
 
-def test_shutdown_needs_the_token_and_stops_the_process_cleanly(server, support):
+def test_shutdown_needs_the_token_and_the_access_key_and_stops_the_process_cleanly(server, support):
+    with Client(server.address, access_key="another-users-guess") as stranger:  # before: the token alone stopped it
+        with pytest.raises(wire.RemoteError) as info:
+            stranger.shutdown(support.TOKEN)
+        assert info.value.code == "access_denied" and "access key" in info.value.message
     with Client(server.address) as client:
         with pytest.raises(wire.RemoteError) as info:
             client.shutdown("not-the-token")

@@ -10,6 +10,11 @@ sequence given as ``{"FilePath": "clean.%04d.exr", "StartIndex", "EndIndex"}``; 
 imports nothing) and ``MediaPool.AppendToTimeline`` (clip-info dicts). Track and item numbers are 1-based as in
 Resolve. "File Path" of an image sequence is written with the range in brackets (``plate.[1001-1100].exr``).
 
+``AppendToTimeline``'s range is half-open: ``startFrame`` is the first media frame used and ``endFrame`` the first one
+*not* used, so the item is ``endFrame - startFrame`` frames long (the README only names the keys; Blackmagic's forum
+example "startFrame 0, endFrame 25 appends the first 25 frames" and the scripting community's measurements on Resolve
+Studio 21 agree). ``recordFrame`` is an absolute timeline frame. A range past the media's end places nothing.
+
 Test hooks (not Resolve API): ``standin.reset()``, ``standin.add_media(path)``, ``standin.place(...)``,
 ``standin.playhead``.
 """
@@ -127,11 +132,11 @@ class MediaPool:
         timeline = standin.timeline
         for info in clips:
             media = info["mediaPoolItem"]
-            start_frame, end_frame = int(info.get("startFrame", 0)), int(info.get("endFrame", media.frames - 1))
+            start_frame, end_frame = int(info.get("startFrame", 0)), int(info.get("endFrame", media.frames))
             track = int(info.get("trackIndex", 1))
-            if not 1 <= track <= len(timeline.tracks) or end_frame >= media.frames:
+            if not 1 <= track <= len(timeline.tracks) or not 0 <= start_frame < end_frame <= media.frames:
                 continue
-            item = TimelineItem(media, int(info["recordFrame"]), end_frame - start_frame + 1, start_frame)
+            item = TimelineItem(media, int(info["recordFrame"]), end_frame - start_frame, start_frame)
             timeline.tracks[track - 1].append(item)
             placed.append(item)
         return placed

@@ -17,7 +17,7 @@ CLI_TIMEOUT_S = 300.0
 
 def start_server(root: Path) -> ServerProcess:
     """A real server on a free loopback port, writing only under ``root``; the caller kills it."""
-    args = ["--output-root", str(root), "--token", "tok", "--heartbeat-interval-s", "0.5"]
+    args = ["--output-root", str(root), "--heartbeat-interval-s", "0.5"]
     return ServerProcess(free_address(), args, root / "server.log").start()
 
 
@@ -86,6 +86,17 @@ def nuke_remove_script(nuke, shot: dict, work: Path, server_address: str | None 
     created["engine"].setValue("propagate")
     created["work_folder"].setValue(str(work))
     return created
+
+
+def nuke_process(nuke, node, timeout_s: float = CLI_TIMEOUT_S) -> bool:
+    """Press *Process* on ``node`` and be Nuke's main loop until the run has finished; whether it succeeded."""
+    from e2fgvi_host.nuke import node as remove_node
+
+    run = remove_node.process(node)
+    if run is None:
+        return False
+    assert nuke.standin.run_main_loop(run.done.is_set, timeout_s), "Process did not finish"
+    return run.ok
 
 
 def cli_remove(*args: str) -> subprocess.CompletedProcess:

@@ -46,9 +46,9 @@ def clips_dir(tmp_path_factory) -> Path:
 
 
 def tiny_config(clips_dir: Path, **overrides) -> TrainConfig:
-    """The ``tiny`` preset on the synthetic clips, plus dotted-key ``overrides``."""
+    """The ``test`` preset (the test-only tiny variant) on the synthetic clips, plus dotted-key ``overrides``."""
     base = merge_dotted(
-        PRESETS["tiny"], {"data.root": str(clips_dir / "train"), "data.holdout": str(clips_dir / "holdout")}
+        PRESETS["test"], {"data.root": str(clips_dir / "train"), "data.holdout": str(clips_dir / "holdout")}
     )
     return TrainConfig.from_mapping(merge_dotted(base, overrides))
 

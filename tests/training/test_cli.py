@@ -21,7 +21,7 @@ def _one_error_line(done, expected: str) -> None:
 def test_train_resume_eval_from_the_command_line(run_cli, clips_dir, tmp_path):
     run = tmp_path / "run"
     data = ("--data", str(clips_dir / "train"), "--holdout", str(clips_dir / "holdout"))
-    done = run_cli("train", "--preset", "tiny", *data, "--out", str(run), "--steps", "2", "--quiet")
+    done = run_cli("train", "--preset", "test", *data, "--out", str(run), "--steps", "2", "--quiet")
     assert done.returncode == 0, done.stderr
     assert "steps 0->2 of test_e2fgvi_hq_tiny" in done.stderr and "it/s" in done.stderr
     done = run_cli("train", "--out", str(run), "--resume", "--steps", "3")
@@ -39,8 +39,8 @@ def test_train_resume_eval_from_the_command_line(run_cli, clips_dir, tmp_path):
 @pytest.mark.parametrize(
     "flags, expected",
     [
-        (("--preset", "tiny", "--data", "EMPTY"), "no usable clips in"),
-        (("--preset", "tiny", "--data", "TRAIN", "--set", "data.bogus=1"), "unknown config key 'data.bogus'"),
+        (("--preset", "test", "--data", "EMPTY"), "no usable clips in"),
+        (("--preset", "test", "--data", "TRAIN", "--set", "data.bogus=1"), "unknown config key 'data.bogus'"),
         (("--data", "TRAIN", "--size", "100x100"), "config key 'data.size' is 100x100"),
     ],
 )
@@ -128,7 +128,7 @@ def test_torchrun_two_gloo_processes(run_cli, clips_dir, tmp_path):
         "e2fgvi_core.cli.main",
         "train",
         "--preset",
-        "tiny",
+        "test",
         "--data",
         str(clips_dir / "train"),
         "--out",

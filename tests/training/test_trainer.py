@@ -23,7 +23,7 @@ LOSSES = [*LOSS_COLUMNS, "lr", "grad_norm_g", "grad_norm_d", "skipped"]
 
 @pytest.fixture(scope="module")
 def forty_steps(tmp_path_factory, tiny):
-    """The tiny preset trained 40 steps without interruption (checkpoints every 10)."""
+    """The test preset trained 40 steps without interruption (checkpoints every 10)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

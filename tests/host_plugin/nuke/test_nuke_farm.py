@@ -26,7 +26,7 @@ def parameter_values(folder: Path) -> dict:
 
 def test_submit_to_farm_writes_a_bundle_of_the_rendered_inputs(nuke_session, shot, tmp_path):
     nuke = nuke_session
-    assert remove_node.FARM_CHUNK == DEFAULT_CHUNK_SIZE  # the knob's default is the farm's
+    assert remove_node.DEFAULT_CHUNK_SIZE is DEFAULT_CHUNK_SIZE  # the knob's default is the farm's, imported
     created = support.nuke_remove_script(nuke, shot, tmp_path / "work")
     created["range_first"].setValue(shot["first"] + 1)
     created["farm_chunk"].setValue(2)

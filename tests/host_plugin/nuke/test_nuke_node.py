@@ -7,6 +7,7 @@ through OpenImageIO, read back the same way), and the reference ``e2fgvi remove`
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -51,13 +52,16 @@ def test_menu_shortcut_and_knobs_follow_describe(nuke_session):
             assert knob.values() == list(param["choices"])
     assert (knobs["range_first"].value(), knobs["range_last"].value()) == (1001, 1010)
     assert knobs["matte_from"].values() == list(remove_node.MATTE_FROM)
-    assert knobs["submit_farm"].label() == "Submit to farm" and knobs["farm_chunk"].value() == remove_node.FARM_CHUNK
+    assert (
+        knobs["submit_farm"].label() == "Submit to farm"
+        and knobs["farm_chunk"].value() == remove_node.DEFAULT_CHUNK_SIZE
+    )
 
 
 def test_process_writes_what_e2fgvi_remove_writes(nuke_session, server, shot, tmp_path):
     nuke = nuke_session
     created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address)
-    assert remove_node.process(created), nuke.standin.messages
+    assert support.nuke_process(nuke, created), nuke.standin.messages
 
     executed = {name.split(".")[-1] for name, *_ in nuke.standin.executed}
     assert executed == {"WriteSource", "WriteMatte"}
@@ -78,7 +82,7 @@ def test_unprocessed_frames_show_an_error_not_black(nuke_session, server, shot, 
     nuke = nuke_session
     created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address)
     created["range_last"].setValue(shot["first"] + 2)
-    assert remove_node.process(created), nuke.standin.messages
+    assert support.nuke_process(nuke, created), nuke.standin.messages
     nuke.sample_image(created, shot["first"] + 2)
     with pytest.raises(nuke.RenderError, match="Read error"):
         nuke.sample_image(created, shot["first"] + 3)
@@ -93,7 +97,7 @@ def test_source_alpha_as_matte(nuke_session, server, tmp_path):
         support.write_exr(Path(shot["plate"] % frame), plate, ("R", "G", "B", "A"))
     created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address, matte_input=False)
     created["matte_from"].setValue("Source alpha")
-    assert remove_node.process(created), nuke.standin.messages
+    assert support.nuke_process(nuke, created), nuke.standin.messages
     assert {name.split(".")[-1] for name, *_ in nuke.standin.executed} == {"WriteSource"}
     ref = reference(shot, tmp_path, "--matte-channel", "A")
     for frame in (shot["first"], shot["last"]):
@@ -107,7 +111,7 @@ def test_reopened_script_finds_its_results(nuke_session, server, shot, tmp_path)
     remove_node.register()
     created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address)
     created["roi_margin"].setValue(24)
-    assert remove_node.process(created)
+    assert support.nuke_process(nuke, created)
     expected = nuke.sample_image(created, shot["first"] + 1)[0]
     script = tmp_path / "comp.nk"
     nuke.scriptSave(str(script))
@@ -128,7 +132,7 @@ def test_proxy_mode_renders_and_cleans_at_proxy_size(nuke_session, server, shot,
     nuke = nuke_session
     created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address)
     nuke.root()["proxy"].setValue(True)
-    assert remove_node.process(created), nuke.standin.messages
+    assert support.nuke_process(nuke, created), nuke.standin.messages
     where = remove_node.paths(created)
     proxy_plate = support.read_exr(where["source_proxy"] % shot["first"])
     assert proxy_plate.shape[:2] == (20, 28)
@@ -141,18 +145,18 @@ def test_proxy_mode_renders_and_cleans_at_proxy_size(nuke_session, server, shot,
 def test_bad_input_gives_one_line_and_keeps_results(nuke_session, server, shot, tmp_path):
     nuke = nuke_session
     created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address)
-    assert remove_node.process(created)
+    assert support.nuke_process(nuke, created)
     before = support.read_exr(created.node("Result")["file"].value() % shot["first"])
 
     created.setInput(1, None)
-    assert not remove_node.process(created)
+    assert not support.nuke_process(nuke, created)
     assert nuke.standin.messages[-1] == (
         "Remove Object: connect the Matte input, or set Matte from to Source alpha / Source channel"
     )
     matte_read = nuke.allNodes("Read")[1]
     created.setInput(1, matte_read)
     matte_read["file"].setValue(str(tmp_path / "nowhere.%04d.exr"))
-    assert not remove_node.process(created)
+    assert not support.nuke_process(nuke, created)
     assert nuke.standin.messages[-1].startswith("Remove Object: rendering the inputs failed:")
     assert "\n" not in nuke.standin.messages[-1]
     assert created["status"].value().startswith("failed:")
@@ -163,7 +167,103 @@ def test_cancel_leaves_no_result(nuke_session, server, shot, tmp_path):
     nuke = nuke_session
     created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address)
     nuke.standin.cancel_after_updates = 1
-    assert not remove_node.process(created)
+    assert not support.nuke_process(nuke, created)
     assert created["status"].value() == "failed: cancelled"
     assert created.node("Result")["file"].value() == ""
     assert not Path(remove_node.paths(created)["clean_full"] % shot["first"]).exists()
+
+
+def test_process_returns_while_the_server_works_and_calls_nuke_only_on_its_main_thread(
+    nuke_session, server, shot, tmp_path
+):
+    nuke = nuke_session
+    created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address)
+    run = remove_node.process(created)
+    assert run is not None and created["status"].value().startswith("processing")
+    # the result is shown by a call queued for the main loop: nothing before the loop turns, however fast the server
+    assert created.node("Result")["file"].value() == ""
+    assert nuke.standin.run_main_loop(run.done.is_set, 300) and run.ok, nuke.standin.messages
+    assert created.node("Result")["file"].value() == remove_node.paths(created)["clean_full"]
+    assert nuke.standin.thread_violations == []
+    server_task = nuke.standin.progress_tasks[-1]
+    assert server_task.thread != "MainThread" and server_task.values  # progress from the worker, as documented
+
+    nuke.standin.env["gui"] = False  # `nuke -t`: no main loop to come back to, so Process finishes before returning
+    again = remove_node.process(created)
+    assert again is not None and again.done.is_set() and again.ok
+
+
+def test_a_second_process_shows_the_new_frames(nuke_session, server, shot, tmp_path):
+    nuke = nuke_session
+    created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address)
+    assert support.nuke_process(nuke, created), nuke.standin.messages
+    frame = shot["first"] + 1
+    before = nuke.sample_image(created, frame)[0]  # the Read has cached this frame now
+    nuke.standin.panel_edit(created, "matte_dilate", 9)
+    assert created["status"].value() == "settings changed: press Process"
+    assert support.nuke_process(nuke, created), nuke.standin.messages
+    on_disk = support.read_exr(remove_node.paths(created)["clean_full"] % frame)
+    assert not np.array_equal(on_disk, before)
+    np.testing.assert_array_equal(nuke.sample_image(created, frame)[0], on_disk)  # reloaded, not the cached frame
+
+
+def test_a_farm_render_of_the_script_executes_none_of_the_internal_writes(nuke_session, server, shot, tmp_path):
+    nuke = nuke_session
+    created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address)
+    user_write = nuke.nodes.Write(file=str(tmp_path / "comp.%04d.exr"), create_directories=True)
+    user_write.setInput(0, nuke.allNodes("Read")[0])  # the artist's own Write, of the plate
+    assert nuke.standin.render_script() == [user_write.fullName()]  # before any Process: nothing of ours runs
+    nuke.standin.executed.clear()
+    assert support.nuke_process(nuke, created), nuke.standin.messages
+    assert all(created.node(name)["disable"].value() for name in ("WriteSource", "WriteMatte"))
+    sources = sorted(Path(remove_node.paths(created)["source_full"] % f).stat().st_mtime_ns for f in (1001, 1006))
+    assert nuke.standin.render_script() == [user_write.fullName()]  # `nuke -x` leaves the rendered inputs alone
+    assert sorted(Path(remove_node.paths(created)["source_full"] % f).stat().st_mtime_ns for f in (1001, 1006)) == (
+        sources
+    )
+
+
+def test_the_node_panel_has_no_empty_user_tab_and_a_rename_keeps_the_results(nuke_session, server, shot, tmp_path):
+    nuke = nuke_session
+    remove_node.register()
+    created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address)
+    created["work_folder"].setValue("")  # the default folder: e2fgvi/<node> beside the script
+    script = tmp_path / "comp.nk"
+    nuke.scriptSave(str(script))
+    assert created.panel_tabs() == ["Remove Object"]  # the hidden knobs are INVISIBLE: no "User" tab
+    assert support.nuke_process(nuke, created), nuke.standin.messages
+    where = remove_node.paths(created)
+    assert where["clean_full"].startswith(str(tmp_path / "e2fgvi" / created.name()))
+    shown = nuke.sample_image(created, shot["first"])[0]
+
+    created.setName("CleanPlate")
+    assert remove_node.paths(created) == where  # the results folder was kept at the first Process
+    assert remove_node.count_results(created) == (6, 6)
+    nuke.scriptSave(str(script))
+    nuke.scriptOpen(str(script))
+    reopened = nuke.toNode("CleanPlate")
+    assert reopened.panel_tabs() == ["Remove Object"]
+    assert reopened["status"].value() == "6 of 6 frames processed"
+    np.testing.assert_array_equal(nuke.sample_image(reopened, shot["first"])[0], shown)
+
+
+def test_the_standin_keeps_nukes_main_thread_rule(nuke_session):
+    nuke = nuke_session
+    group = nuke.createNode("Group")
+    knob = nuke.String_Knob("x", "x")
+    group.addKnob(knob)
+    caught: list[BaseException] = []
+
+    def from_a_thread() -> None:
+        try:
+            knob.setValue("set from a thread")
+        except nuke.ThreadError as exc:
+            caught.append(exc)
+        nuke.executeInMainThread(knob.setValue, ("set on the main thread",))
+
+    worker = threading.Thread(target=from_a_thread)
+    worker.start()
+    worker.join()
+    assert caught and knob.value() == ""  # refused; the queued call waits for the main loop
+    assert nuke.standin.run_main_loop(lambda: knob.value() != "", 10)
+    assert knob.value() == "set on the main thread"

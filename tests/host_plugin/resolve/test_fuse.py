@@ -10,6 +10,7 @@ from pathlib import Path
 
 import lupa.luajit21 as luajit
 import numpy as np
+import OpenImageIO as oiio
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "standins"))
@@ -22,16 +23,34 @@ FUSE = support.PROJECT_ROOT / "host_plugin" / "resolve" / "RemoveObject.fuse"
 STANDIN = support.PROJECT_ROOT / "tests" / "standins" / "fusion" / "fusion_standin.lua"
 
 
-class FusionSession:
-    """One LuaJIT state with the Fuse API stand-in and the Fuse loaded; frames come from numpy arrays."""
+FUSION_API_MARKER = "-- Fusion API (the only part that calls Fusion)"
 
-    def __init__(self, frames: dict[str, dict[int, np.ndarray]], first: int, last: int) -> None:
+
+def _window_of(spec) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
+    """An EXR's display and data windows as Fusion rectangles (left, bottom, right, top; y up from the bottom)."""
+    height = spec.full_y + spec.full_height
+    display = (spec.full_x, 0, spec.full_x + spec.full_width, spec.full_height)
+    data = (spec.x, height - (spec.y + spec.height), spec.x + spec.width, height - spec.y)
+    return display, data
+
+
+class FusionSession:
+    """One LuaJIT state with the Fuse API stand-in and the Fuse loaded; frames come from numpy arrays.
+
+    ``data_windows`` gives an input's data window (Fusion's DoD) as (left, bottom, right, top) where it is not the
+    whole frame. EXRIO's files are real EXRs written and read with OpenImageIO."""
+
+    def __init__(self, frames: dict[str, dict[int, np.ndarray]], first: int, last: int, data_windows=None) -> None:
         self.frames = frames
+        self.data_windows = data_windows or {}
         self.lua = luajit.LuaRuntime(unpack_returned_tuples=True, encoding="latin-1")
         assert "LuaJIT 2.1" in self.lua.eval("jit.version")
         self.lua.execute(STANDIN.read_text())
         self.standin = self.lua.globals().Standin
         self.standin.host_frame = self._host_frame
+        self.standin.exr_header = self._exr_header
+        self.standin.exr_read = self._exr_read
+        self.standin.exr_write = self._exr_write
         self.standin.comp_start, self.standin.comp_end = first, last
         self.standin.load(FUSE.read_text())
 
@@ -40,7 +59,47 @@ class FusionSession:
         if image is None:
             return None
         rows_up = np.ascontiguousarray(image[::-1], dtype=np.float32)  # Fusion's (0, 0) is the bottom left
-        return image.shape[1], image.shape[0], rows_up.tobytes()
+        window = self.data_windows.get(name, (0, 0, image.shape[1], image.shape[0]))
+        return (image.shape[1], image.shape[0], rows_up.tobytes(), *window)
+
+    def _exr_header(self, path: str):
+        handle = oiio.ImageInput.open(path)
+        if handle is None:
+            return None
+        spec = handle.spec()
+        handle.close()
+        display, data = _window_of(spec)
+        return self.lua.table_from(
+            {"display": self.lua.table_from(display), "data": self.lua.table_from(data),
+             "names": self.lua.table_from(list(spec.channelnames))}
+        )  # fmt: skip
+
+    def _exr_read(self, path: str, name: str):
+        buf = oiio.ImageBuf(path)
+        names = list(buf.spec().channelnames)
+        if name not in names:
+            return None
+        plane = buf.get_pixels(oiio.FLOAT)[..., names.index(name)]
+        return np.ascontiguousarray(plane[::-1], np.float32).tobytes()  # rows bottom to top, as Fusion's
+
+    def _exr_write(self, path: str, display, data, names, planes):
+        (dl, db, dr, dt), (left, bottom, right, top) = tuple(display.values()), tuple(data.values())
+        width, height = right - left, top - bottom
+        stack = [
+            np.frombuffer(planes[i + 1].encode("latin-1"), np.float32).reshape(height, width) for i in range(len(names))
+        ]
+        pixels = np.ascontiguousarray(np.stack(stack, -1)[::-1])
+        spec = oiio.ImageSpec(width, height, len(names), oiio.FLOAT)
+        spec.x, spec.y = left, (dt - db) - top
+        spec.full_x, spec.full_y, spec.full_width, spec.full_height = dl, 0, dr - dl, dt - db
+        spec.channelnames = tuple(names[i + 1] for i in range(len(names)))
+        spec.attribute("compression", "zip")
+        out = oiio.ImageOutput.create(path)
+        if out is None or not out.open(path, spec):
+            return False, f"cannot write {path}: {oiio.geterror()}"
+        out.write_image(pixels)
+        out.close()
+        return True, ""
 
     def set(self, name: str, value) -> None:
         self.standin.set(name, value)
@@ -75,8 +134,8 @@ def counted_command(tmp_path, monkeypatch):
     return lambda: len(log.read_text().splitlines()) if log.exists() else 0
 
 
-def fuse_for(shot, server, tmp_path) -> FusionSession:
-    session = FusionSession(shot_frames(shot), shot["first"], shot["last"])
+def fuse_for(shot, server, tmp_path, **kwargs) -> FusionSession:
+    session = FusionSession(shot_frames(shot), shot["first"], shot["last"], **kwargs)
     session.set("engine", 3)  # propagate
     session.set("server", server.address)
     session.set("chunk_size", 3)
@@ -92,7 +151,9 @@ def test_controls_mirror_the_bridge_parameters():
             assert controls["shot_start"].default == -1 and controls["shot_end"].default == -1
             continue
         control = controls[param["name"]]
-        if param.get("choices"):
+        if param["name"] == "colorspace":  # what Fusion's float images in Resolve are, not a scene-linear guess
+            assert control.default == "Gamma 2.4 Encoded Rec.709"
+        elif param.get("choices"):
             assert list(control["items"].values()) == list(param["choices"])
         elif param["name"] == "matte_channel":
             assert list(control["items"].values()) == ["A", "R", "G", "B"]
@@ -113,7 +174,7 @@ def test_chunks_equal_one_whole_e2fgvi_remove_run_and_are_cached(server, shot, t
     ref = tmp_path / "ref"
     done = support.cli_remove(
         "--plate", shot["plate"], "--matte", shot["matte"], "--out", str(ref / "ref.%04d.exr"),
-        "--engine", "propagate",
+        "--engine", "propagate", "--colorspace", "Gamma 2.4 Encoded Rec.709",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     for frame in frames:
@@ -165,4 +226,104 @@ def test_a_refused_job_gives_one_clear_line(server, shot, tmp_path, counted_comm
     assert f"Remove Object: frames {shot['first']}-{shot['first'] + 2} failed: e2fgvi remove:" in message
     assert "missing.pth" in message
     assert counted_command() == 1
-    assert not list((tmp_path / "fuse-cache").glob("*/results/*/clean.*.pfm"))
+    assert not list((tmp_path / "fuse-cache").glob("*/results/*/clean.*.exr"))
+
+
+def test_pixels_move_as_whole_images_not_per_pixel_lua(server, shot, tmp_path, counted_command):
+    """GetPixel/SetPixel calls must not grow with the frame: a 4K frame is 8.8 million of them."""
+    calls = {}
+    for size in ((40, 56), (80, 112)):
+        big = support.make_float_shot(tmp_path / f"shot{size[0]}", frames=3, size=size)
+        session = fuse_for(big, server, tmp_path / f"fuse{size[0]}")
+        session.render(big["first"])
+        calls[size] = session.standin.pixel_calls
+    assert calls[(40, 56)] == calls[(80, 112)] == 0, calls
+
+
+def test_a_source_with_a_small_data_window_is_written_whole(server, shot, tmp_path, counted_command):
+    """Fusion's DoD can be smaller than the frame: the inputs are written frame-sized (zero outside the DoD), so
+    Source and matte line up, and the result comes back frame-sized."""
+    window = (4, 6, 50, 36)  # left, bottom, right, top (Fusion's y is up)
+    session = fuse_for(shot, server, tmp_path, data_windows={"Source": window})
+    out = session.render(shot["first"])
+    assert out.shape == (40, 56, 4)
+    [written] = (tmp_path / "fuse-cache").glob(f"*/inputs/source.{shot['first']:04d}.exr")
+    spec = oiio.ImageBuf(str(written)).spec()
+    assert (spec.x, spec.y, spec.width, spec.height) == (0, 0, 56, 40)
+    pixels = support.read_exr(written)[::-1]  # rows bottom to top, as Fusion counts them
+    left, bottom, right, top = window
+    np.testing.assert_array_equal(pixels[bottom:top, left:right], shot_frames(shot)["Source"][shot["first"]][::-1][
+        bottom:top, left:right
+    ])  # fmt: skip
+    assert not pixels[:bottom].any() and not pixels[:, right:].any()
+
+
+def _cmd_c(line: str) -> str:
+    """What ``cmd /c LINE`` runs when LINE starts with a quote (cmd /?: the first and the last quote are removed),
+    without the ``2>&1`` cmd itself takes care of."""
+    if line.startswith('"'):
+        last = line.rindex('"')
+        line = line[1:last] + line[last + 1 :]
+    assert line.endswith(" 2>&1"), line
+    return line[: -len(" 2>&1")]
+
+
+def _command_line_to_argv(line: str) -> list[str]:
+    """Windows' CommandLineToArgvW rules: whitespace splits outside quotes; 2n backslashes before a quote are n
+    backslashes and the quote toggles quoting, 2n+1 are n and a literal quote; other backslashes are literal."""
+    args, current, quoted, i, started = [], [], False, 0, False
+    while i < len(line):
+        char = line[i]
+        if char == "\\":
+            n = len(line[i:]) - len(line[i:].lstrip("\\"))
+            if i + n < len(line) and line[i + n] == '"':
+                current.append("\\" * (n // 2))
+                if n % 2:
+                    current.append('"')
+                    i += n + 1
+                else:
+                    i += n
+                started = True
+                continue
+            current.append("\\" * n)
+            i += n
+            started = True
+            continue
+        if char == '"':
+            quoted = not quoted
+            started = True
+        elif char in " \t" and not quoted:
+            if started:
+                args.append("".join(current))
+            current, started = [], False
+        else:
+            current.append(char)
+            started = True
+        i += 1
+    if started:
+        args.append("".join(current))
+    return args
+
+
+def test_the_command_line_survives_spaces_and_quotes_on_windows_and_posix():
+    """The Fuse builds its command line in one function (Core.command_line); what the shell hands the program must be
+    the arguments as they were, with the installed command's path holding spaces."""
+    import shlex
+
+    source = FUSE.read_text()
+    host_free = source[: source.index(FUSION_API_MARKER)] + "\nreturn Core\n"
+    lua = luajit.LuaRuntime(unpack_returned_tuples=True)
+    core = lua.execute(host_free)
+    args = [
+        "remove", "--plate", r"C:\My Shots\plate 01\source.%04d.exr", "--out", "D:\\out dir\\",
+        "--weights", 'say "hi"\\', "--server", "tcp://127.0.0.1:5577",
+    ]  # fmt: skip
+    windows_command = r'"C:\Program Files\e2fgvi\Scripts\e2fgvi.exe"'
+    line = core.command_line(windows_command, lua.table_from(args), True)
+    argv = _command_line_to_argv(_cmd_c(line))
+    assert argv == [r"C:\Program Files\e2fgvi\Scripts\e2fgvi.exe", *args], line
+
+    posix_command = shlex.join(["/opt/e2fgvi env/bin/e2fgvi"])
+    line = core.command_line(posix_command, lua.table_from(args), False)
+    assert line.endswith(" 2>&1")
+    assert shlex.split(line[: -len(" 2>&1")]) == ["/opt/e2fgvi env/bin/e2fgvi", *args]

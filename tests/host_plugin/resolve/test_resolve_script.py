@@ -107,3 +107,44 @@ def test_settings_file_and_resolve_not_running(tmp_path, capsys):
     finally:
         dvr.standin.reset()
     assert "Resolve does not answer scripting calls" in capsys.readouterr().err
+
+
+def test_started_from_the_scripts_menu_uses_the_resolve_object_it_is_given(
+    timeline, shot, server, tmp_path, monkeypatch, capsys
+):
+    """Resolve's Workspace > Scripts hands the script a ``resolve`` global; DaVinciResolveScript need not import."""
+    import __main__
+
+    monkeypatch.setitem(sys.modules, "DaVinciResolveScript", None)  # `import` raises ImportError, as inside Resolve
+    monkeypatch.setenv("RESOLVE_SCRIPT_API", str(tmp_path / "no-resolve-here"))
+    (tmp_path / resolve_script.SETTINGS_FILE).write_text(json.dumps({"engine": "propagate", "server": server.address}))
+    assert resolve_script.main(str(tmp_path)) == 1  # outside Resolve without its module: one line, never a traceback
+    assert "set RESOLVE_SCRIPT_API" in capsys.readouterr().err
+
+    monkeypatch.setattr(__main__, "resolve", dvr.Resolve(), raising=False)  # the launcher's `resolve` global
+    assert resolve_script.main(str(tmp_path)) == 0, capsys.readouterr().err
+    assert len(timeline.GetItemListInTrack("video", 3)) == 1
+    monkeypatch.delattr(__main__, "resolve")
+    assert resolve_script.main(str(tmp_path), resolve=dvr.Resolve()) == 0  # or passed in by the launcher
+    assert len(timeline.GetItemListInTrack("video", 4)) == 1  # a second run: a new track, a new version folder
+
+
+def test_results_go_where_the_user_can_write(timeline, shot, server, tmp_path, monkeypatch):
+    """A plate folder the user cannot write to (here: ``e2fgvi`` there is a file, so the folder cannot be made)
+    sends the result to ~/e2fgvi/resolve; each run gets a new version folder; ``output_folder`` overrides both."""
+    from e2fgvi_server import protocol
+
+    monkeypatch.setenv(protocol.ACCESS_KEY_FILE_ENV, protocol.default_access_key_file())  # the server's key stays
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    blocked = Path(shot["plate"]).parent / resolve_script.OUTPUT_FOLDER
+    blocked.write_text("not a folder")
+    params = BridgeParams(engine="propagate", server=server.address)
+    plan = resolve_script.run(adapter.connect(), params, log=[].append)
+    assert Path(plan.out).parent == home / "e2fgvi" / "resolve" / "plate_clean_v001"
+    assert Path(plan.out % shot["first"]).is_file()
+    again = resolve_script.plan_removal(*resolve_script.find_clips(timeline))
+    assert Path(again.out).parent.name == "plate_clean_v002"
+    chosen = resolve_script.plan_removal(*resolve_script.find_clips(timeline), str(tmp_path / "mine"))
+    assert Path(chosen.out).parent == tmp_path / "mine" / "plate_clean_v001"
+    assert blocked.read_text() == "not a folder"

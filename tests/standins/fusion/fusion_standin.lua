@@ -7,8 +7,20 @@ self.Status, self.Name).
 
 Why Lua: the Fuse runs here in real LuaJIT 2.1 (lupa), the Lua Fusion embeds; this file gives it the globals Fusion
 would. Pixels are real: the test hands frames in as float32 RGBA bytes (rows bottom to top, as Fusion stores them)
-through `Standin.host_frame(input_name, frame) -> width, height, bytes` and reads the output back the same way.
-Fusion images are premultiplied RGBA floats with (0, 0) at the bottom left; so are these.
+through `Standin.host_frame(input_name, frame) -> width, height, bytes[, left, bottom, right, top]` and reads the
+output back the same way. Fusion images are premultiplied RGBA floats with (0, 0) at the bottom left; so are these.
+
+Where Fusion hurts, so does the stand-in:
+- An image has a data window (`image.DataWindow`, Fusion's DoD: left/bottom inclusive, right/top exclusive) that
+  can be smaller than the frame; outside it there is no data (zero here).
+- Every `GetPixel`/`SetPixel` is counted (`Standin.pixel_calls`): a Lua call per pixel is what makes a Fuse crawl
+  on a 4K frame, and a test fails when the count grows with the frame's area.
+- EXRIO (Fusion 9+): `EXRIO()`, `ReadOpen(path, frame)`, `ReadHeader()`, `DisplayWindow(part)`,
+  `DataWindow(part)`, `Part(part)`, `Channel(name, type, image_index, chan)`, `ReadPart(part, {images})`;
+  `WriteOpen(path, frame)`, `Part(name, display_window, data_window, pixel_aspect)`, `WriteHeader()`,
+  `WritePart(part, {images})`; `Close()`, `GetLastError()`. A channel not in the file, or a size that is not the
+  image's, is an error (`GetLastError`), never a silent zero. The files are real EXRs (the test's
+  `Standin.exr_write`/`Standin.exr_read` hooks, OpenImageIO). `ImgRectI(rect)` copies a rectangle; `:Offset(dx, dy)`.
 --]]
 
 local ffi = require("ffi")
@@ -23,27 +35,57 @@ function FuRegisterClass(name, kind, attrs)
   Standin.registered = { name = name, attrs = attrs }
 end
 
+Standin.pixel_calls = 0
+
 function Pixel()
   return { R = 0.0, G = 0.0, B = 0.0, A = 0.0 }
+end
+
+CHAN_RED, CHAN_GREEN, CHAN_BLUE, CHAN_ALPHA = 0, 1, 2, 3
+ANY_TYPE, HALF_TYPE, FLOAT_TYPE = "any", "half", "float"
+
+local RectMethods = {}
+RectMethods.__index = RectMethods
+
+function ImgRectI(rect)
+  return setmetatable({ left = rect.left, bottom = rect.bottom, right = rect.right, top = rect.top }, RectMethods)
+end
+
+function RectMethods:Offset(dx, dy)
+  self.left, self.right = self.left + dx, self.right + dx
+  self.bottom, self.top = self.bottom + dy, self.top + dy
 end
 
 local ImageMethods = {}
 ImageMethods.__index = ImageMethods
 
-local function new_image(width, height, data)
-  local image = setmetatable({ Width = width, Height = height, data = data or ffi.new("float[?]", width * height * 4) },
-    ImageMethods)
+local function new_image(width, height, data, window)
+  local image = setmetatable({ Width = width, Height = height, data = data or ffi.new("float[?]", width * height * 4),
+    DataWindow = ImgRectI(window or { left = 0, bottom = 0, right = width, top = height }) }, ImageMethods)
   return image
 end
 
+local function inside(image, x, y)
+  local w = image.DataWindow
+  return x >= w.left and x < w.right and y >= w.bottom and y < w.top
+end
+
 function ImageMethods:GetPixel(x, y, p)
+  Standin.pixel_calls = Standin.pixel_calls + 1
+  if not inside(self, x, y) then
+    p.R, p.G, p.B, p.A = 0.0, 0.0, 0.0, 0.0
+    return
+  end
   local i = 4 * (y * self.Width + x)
   p.R, p.G, p.B, p.A = self.data[i], self.data[i + 1], self.data[i + 2], self.data[i + 3]
 end
 
 function ImageMethods:SetPixel(x, y, p)
-  local i = 4 * (y * self.Width + x)
-  self.data[i], self.data[i + 1], self.data[i + 2], self.data[i + 3] = p.R, p.G, p.B, p.A
+  Standin.pixel_calls = Standin.pixel_calls + 1
+  if inside(self, x, y) then
+    local i = 4 * (y * self.Width + x)
+    self.data[i], self.data[i + 1], self.data[i + 2], self.data[i + 3] = p.R, p.G, p.B, p.A
+  end
 end
 
 function ImageMethods:bytes()
@@ -53,20 +95,152 @@ end
 function Image(attrs)
   local like = attrs.IMG_Like
   local width, height = attrs.IMG_Width or like.Width, attrs.IMG_Height or like.Height
+  local window = attrs.IMG_DataWindow or (like and like.DataWindow)
   if attrs.IMG_NoData then
-    return new_image(width, height, ffi.new("float[1]"))
+    return new_image(width, height, ffi.new("float[1]"), window)
   end
-  return new_image(width, height)
+  return new_image(width, height, nil, window)
 end
 
 local function host_image(name, frame)
-  local width, height, bytes = Standin.host_frame(name, frame)
+  local width, height, bytes, left, bottom, right, top = Standin.host_frame(name, frame)
   if width == nil then
     return nil
   end
   local data = ffi.new("float[?]", width * height * 4)
   ffi.copy(data, bytes, width * height * 16)
-  return new_image(width, height, data)
+  local window = { left = left or 0, bottom = bottom or 0, right = right or width, top = top or height }
+  for y = 0, height - 1 do  -- no data outside the data window (a stand-in loop: not counted, not the Fuse's)
+    for x = 0, width - 1 do
+      if x < window.left or x >= window.right or y < window.bottom or y >= window.top then
+        local i = 4 * (y * width + x)
+        data[i], data[i + 1], data[i + 2], data[i + 3] = 0, 0, 0, 0
+      end
+    end
+  end
+  return new_image(width, height, data, window)
+end
+
+-- EXRIO ----------------------------------------------------------------------------------------------------------
+local ExrMethods = {}
+ExrMethods.__index = ExrMethods
+
+function EXRIO()
+  return setmetatable({ error = "", channels = {}, mode = nil, path = nil, header = nil, part = nil }, ExrMethods)
+end
+
+function ExrMethods:GetLastError()
+  return self.error
+end
+
+function ExrMethods:ReadOpen(path, frame)
+  self.mode, self.path, self.channels = "read", path, {}
+  return true
+end
+
+function ExrMethods:ReadHeader()
+  local header = Standin.exr_header(self.path)  -- { display = {l, b, r, t}, data = {l, b, r, t}, names = {...} }
+  if header == nil then
+    self.error = "cannot open " .. self.path
+    return false
+  end
+  self.header = header
+  return true
+end
+
+local function rect(t)
+  return ImgRectI({ left = t[1], bottom = t[2], right = t[3], top = t[4] })
+end
+
+function ExrMethods:DisplayWindow(part)
+  return rect(self.header.display)
+end
+
+function ExrMethods:DataWindow(part)
+  return rect(self.header.data)
+end
+
+function ExrMethods:Part(name_or_part, display, data, aspect)
+  if self.mode == "write" then
+    self.part = { name = name_or_part, display = ImgRectI(display), data = ImgRectI(data) }
+  end
+end
+
+function ExrMethods:Channel(name, kind, image_index, chan)
+  self.channels[#self.channels + 1] = { name = name, kind = kind, index = image_index, chan = chan }
+end
+
+-- The rows of `window` (bottom to top) of channel `chan` of `image` as float32 bytes; zero outside its data.
+local function channel_bytes(image, window, chan)
+  local w, h = window.right - window.left, window.top - window.bottom
+  local out = ffi.new("float[?]", w * h)
+  for y = 0, h - 1 do
+    for x = 0, w - 1 do
+      local ix, iy = window.left + x, window.bottom + y
+      if inside(image, ix, iy) and ix < image.Width and iy < image.Height then
+        out[y * w + x] = image.data[4 * (iy * image.Width + ix) + chan]
+      end
+    end
+  end
+  return ffi.string(out, w * h * 4)
+end
+
+function ExrMethods:ReadPart(part, images)
+  local display = rect(self.header.display)
+  local data = rect(self.header.data)
+  data:Offset(-display.left, -display.bottom)
+  for _, channel in ipairs(self.channels) do
+    local image = images[channel.index]
+    local bytes = Standin.exr_read(self.path, channel.name)  -- the data window's rows, bottom to top
+    if bytes == nil then
+      self.error = self.path .. " has no channel " .. channel.name
+      return false
+    end
+    local w, h = data.right - data.left, data.top - data.bottom
+    local values = ffi.cast("const float *", bytes)
+    for y = 0, h - 1 do
+      for x = 0, w - 1 do
+        local ix, iy = data.left + x, data.bottom + y
+        if ix >= 0 and iy >= 0 and ix < image.Width and iy < image.Height then
+          image.data[4 * (iy * image.Width + ix) + channel.chan] = values[y * w + x]
+        end
+      end
+    end
+  end
+  return true
+end
+
+function ExrMethods:WriteOpen(path, frame)
+  self.mode, self.path, self.channels = "write", path, {}
+  return true
+end
+
+function ExrMethods:WriteHeader()
+  if self.part == nil then
+    self.error = "no part given before WriteHeader"
+    return false
+  end
+  return true
+end
+
+function ExrMethods:WritePart(part, images)
+  local p = self.part
+  local names, planes = {}, {}
+  for index, channel in ipairs(self.channels) do
+    names[index] = channel.name
+    planes[index] = channel_bytes(images[channel.index], p.data, channel.chan)
+  end
+  local ok, problem = Standin.exr_write(self.path, { p.display.left, p.display.bottom, p.display.right,
+    p.display.top }, { p.data.left, p.data.bottom, p.data.right, p.data.top }, names, planes)
+  if not ok then
+    self.error = problem
+    return false
+  end
+  return true
+end
+
+function ExrMethods:Close()
+  self.mode = nil
 end
 
 local InputMethods = {}

@@ -9,6 +9,20 @@ Read's ``on_error=error``), an Input node inside a Group returns the Group's inp
 writes EXR files through OpenImageIO. Proxy mode (``root()['proxy']``) scales images by ``root()['proxy_scale']``
 and makes a Write write to its ``proxy`` file, as Nuke does.
 
+Where Nuke hurts, so does the stand-in (each from Foundry's documentation, see docs/hosts.md):
+- Threads: Nuke's API belongs to its main thread; another thread reaches it through ``executeInMainThread`` (runs
+  later, when the main loop gets to it) or ``executeInMainThreadWithResult``. Here knob reads and writes, node
+  creation, ``execute`` and ``message`` from another thread raise, and queued calls run only when a test turns the
+  main loop (``standin.run_main_loop``). ``ProgressTask`` may be driven from any thread (Foundry's example does).
+- A Read caches the frames it has read, per path, until its ``reload`` button runs: after new files are written
+  under the same path it keeps showing the old pixels.
+- ``setVisible(False)`` only hides a knob's widget; the ``INVISIBLE`` flag means no widget at all (NDK "Knob
+  Flags"). A user knob with a widget added before any ``Tab_Knob`` puts a "User" tab on the panel
+  (``Node.panel_tabs()``, a test hook).
+- knobChanged callbacks run for every knob change, panel edits (``standin.panel_edit``) and ``setValue`` alike.
+- ``standin.render_script()`` is ``nuke -x script.nk``: every enabled Write node of the script, inside Groups too,
+  over the script's frame range. ``execute`` on a disabled Write raises.
+
 What it does not do: tcl expressions, real node graphs beyond Read/Input/Write/Output/Dot, .nk syntax (a "script"
 here is JSON of node classes, knob values and connections: enough to test that knob values persist).
 """
@@ -17,6 +31,9 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +49,19 @@ class RenderError(RuntimeError):
     """What Nuke reports when a node in the tree has an error at a frame (``nuke.execute`` raises RuntimeError)."""
 
 
+class ThreadError(RuntimeError):
+    """A call into Nuke's API from a thread other than its main thread (Nuke: undefined behaviour, often a crash)."""
+
+
+def _main_thread_only(what: str) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        _state.thread_violations.append(what)
+        raise ThreadError(f"{what} called outside Nuke's main thread: use nuke.executeInMainThread")
+
+
+env = {"gui": True}  # nuke.env["gui"]: False for `nuke -t` / `nuke -x`
+
+
 # --- knobs ---------------------------------------------------------------------------------------------------
 class Knob:
     def __init__(self, name: str, label: str | None = None, value: Any = None) -> None:
@@ -40,6 +70,7 @@ class Knob:
         self._value = value
         self._tooltip = ""
         self._flags = 0
+        self._hidden = False
         self._enabled = True
         self._node: Node | None = None
 
@@ -53,12 +84,14 @@ class Knob:
         return type(self).__name__
 
     def value(self) -> Any:
+        _main_thread_only(f"{self._name}.value()")
         return self._value
 
     def getValue(self) -> Any:
-        return self._value
+        return self.value()
 
     def setValue(self, value: Any) -> bool:
+        _main_thread_only(f"{self._name}.setValue()")
         self._value = value
         if self._node is not None:
             self._node._knob_changed(self)
@@ -83,12 +116,17 @@ class Knob:
         return self._enabled
 
     def setVisible(self, visible: bool) -> None:
-        if visible:
-            self._flags &= ~INVISIBLE
-        else:
-            self._flags |= INVISIBLE
+        """Show or hide the knob's widget; the widget (and the tab it makes) still exists."""
+        self._hidden = not visible
 
     def visible(self) -> bool:
+        return not self._hidden and not self._flags & INVISIBLE
+
+    def clearFlag(self, flag: int) -> None:
+        self._flags &= ~flag
+
+    def has_widget(self) -> bool:
+        """Test hook: whether the panel makes a widget for this knob (INVISIBLE: none)."""
         return not self._flags & INVISIBLE
 
     def node(self) -> Node | None:
@@ -185,6 +223,15 @@ class PyScript_Knob(Knob):
             _state.this_node.pop()
 
 
+class _ReloadKnob(PyScript_Knob):
+    """A Read's ``reload`` button: forget the frames the Read cached, so the files are read again."""
+
+    def execute(self) -> None:
+        _main_thread_only("reload")
+        if self._node is not None:
+            self._node._frame_cache.clear()
+
+
 class Format:
     def __init__(self, width: int, height: int, name: str = "") -> None:
         self._width, self._height, self._name = int(width), int(height), name
@@ -216,6 +263,7 @@ def _class_knobs(cls: str) -> list[Knob]:
             Enumeration_Knob("after", "after", ["hold", "loop", "bounce", "black"]),
             Boolean_Knob("raw"),
             Text_Knob("label"),
+            _ReloadKnob("reload", "Reload"),
         ]
     if cls == "Write":
         return [
@@ -249,6 +297,7 @@ class Node:
         self._inputs: dict[int, Node] = {}
         self._parent = parent
         self._name = cls
+        self._frame_cache: dict[str, tuple[np.ndarray, list[str]]] = {}  # a Read's frames, by path
         for knob in _class_knobs(cls):
             self.addKnob(knob)
         if cls == "Root":
@@ -284,6 +333,22 @@ class Node:
         knob._node = self
         self._knobs[knob.name()] = knob
         self._order.append(knob.name())
+
+    def panel_tabs(self) -> list[str]:
+        """Test hook: the tabs of the node's panel made by user knobs, in order. A knob with a widget before the
+        first Tab_Knob makes Nuke add a "User" tab; a tab whose knobs are all INVISIBLE still shows (it was asked
+        for), an implicit "User" tab only when some knob in it has a widget."""
+        builtin = {k.name() for k in _class_knobs(self._class)}
+        tabs: list[str] = []
+        for name in self._order:
+            if name in builtin:
+                continue
+            knob = self._knobs[name]
+            if isinstance(knob, Tab_Knob):
+                tabs.append(knob.label())
+            elif not tabs and knob.has_widget():
+                tabs.append("User")
+        return tabs
 
     def setInput(self, index: int, node: Node | None) -> bool:
         if node is None:
@@ -371,6 +436,7 @@ nodes = _NodesFactory()
 
 
 def _create(cls: str) -> Node:
+    _main_thread_only(f"creating a {cls} node")
     parent = _state.context[-1] if _state.context else _state.root
     node = Group(cls, parent) if cls == "Group" else Node(cls, parent)
     taken = {child.name() for child in parent._children}
@@ -420,7 +486,27 @@ def thisKnob() -> Knob:
 
 
 def message(text: str) -> None:
+    _main_thread_only("nuke.message")
     _state.messages.append(str(text))
+
+
+def executeInMainThread(call: Callable, args: Any = (), kwargs: dict | None = None) -> None:
+    """Queue ``call`` for Nuke's main thread and return at once (it runs when the main loop gets to it)."""
+    if not isinstance(args, tuple):
+        args = (args,)
+    _state.main_queue.put((call, args, kwargs or {}, None))
+
+
+def executeInMainThreadWithResult(call: Callable, args: Any = (), kwargs: dict | None = None) -> Any:
+    """Run ``call`` on the main thread and wait for its result (from the main thread itself: at once)."""
+    if not isinstance(args, tuple):
+        args = (args,)
+    if threading.current_thread() is threading.main_thread():
+        return call(*args, **(kwargs or {}))
+    box: dict[str, Any] = {"done": threading.Event()}
+    _state.main_queue.put((call, args, kwargs or {}, box))
+    box["done"].wait()
+    return box.get("result")
 
 
 def pluginAddPath(path: str) -> None:
@@ -457,11 +543,15 @@ def _image(node: Node | None, frame: int) -> tuple[np.ndarray, list[str]]:
         frame = min(max(frame, first), last)
         pattern = node["proxy"].value() if node.proxy() and node["proxy"].value() else node["file"].value()
         path = _frame_path(pattern, frame)
-        buf = oiio.ImageBuf(path)
-        if buf.has_error or not os.path.exists(path):
-            raise RenderError(f"{node.fullName()}: Read error: {path}: no such file")
-        pixels = buf.get_pixels(oiio.FLOAT)
-        channels = list(buf.spec().channelnames)
+        if path in node._frame_cache:  # Nuke shows what it cached for this path until the Read is reloaded
+            pixels, channels = node._frame_cache[path]
+        else:
+            buf = oiio.ImageBuf(path)
+            if buf.has_error or not os.path.exists(path):
+                raise RenderError(f"{node.fullName()}: Read error: {path}: no such file")
+            pixels = buf.get_pixels(oiio.FLOAT)
+            channels = list(buf.spec().channelnames)
+            node._frame_cache[path] = (pixels, channels)
         if node.proxy() and node["proxy"].value():
             return pixels, channels
         return _scaled(pixels), channels
@@ -505,9 +595,12 @@ def _write(node: Node, frame: int) -> str:
 
 
 def execute(nameOrNode: Node | str, start: int, end: int, incr: int = 1, continueOnError: bool = False) -> None:
+    _main_thread_only("nuke.execute")
     node = toNode(nameOrNode) if isinstance(nameOrNode, str) else nameOrNode
     if node is None or node.Class() != "Write":
         raise ValueError(f"{nameOrNode!r} is not a Write node")
+    if node["disable"].value():
+        raise RuntimeError(f"{node.fullName()}: the node is disabled")
     _state.executed.append((node.fullName(), int(start), int(end)))
     for frame in range(int(start), int(end) + 1, int(incr)):
         try:
@@ -515,6 +608,27 @@ def execute(nameOrNode: Node | str, start: int, end: int, incr: int = 1, continu
         except RenderError as exc:
             if not continueOnError:
                 raise RuntimeError(str(exc)) from None
+
+
+def _writes(group: Group) -> list[Node]:
+    found = []
+    for child in group.nodes():
+        if child.Class() == "Write":
+            found.append(child)
+        elif isinstance(child, Group):
+            found += _writes(child)
+    return found
+
+
+def _render_script() -> list[str]:
+    """``nuke -x script.nk``: execute every enabled Write of the script (Groups included) over its frame range."""
+    first, last = int(_state.root["first_frame"].value()), int(_state.root["last_frame"].value())
+    done = []
+    for write in _writes(_state.root):
+        if not write["disable"].value():
+            execute(write, first, last)
+            done.append(write.fullName())
+    return done
 
 
 def sample_image(node: Node, frame: int) -> tuple[np.ndarray, list[str]]:
@@ -529,6 +643,7 @@ class ProgressTask:
 
     def __init__(self, title: str) -> None:
         self.title = title
+        self.thread = threading.current_thread().name  # test hook: which thread made it
         self.messages: list[str] = []
         self.values: list[int] = []
         _state.progress_tasks.append(self)
@@ -603,7 +718,7 @@ def _dump(group: Group) -> list[dict]:
             knobs[name] = knob.value()
             if name not in {k.name() for k in _class_knobs(node.Class())}:
                 extra = {"values": knob.values()} if isinstance(knob, Enumeration_Knob) else {}
-                user.append({"class": knob.Class(), "name": name, "label": knob.label(), **extra})
+                user.append({"class": knob.Class(), "name": name, "label": knob.label(), "flags": knob._flags, **extra})
         entry = {
             "class": node.Class(),
             "name": node.name(),
@@ -633,6 +748,7 @@ def _load(group: Group, entries: list[dict]) -> None:
                 if "values" in spec
                 else cls(spec["name"], spec["label"])
             )
+            knob._flags = spec.get("flags", 0)
             node.addKnob(knob)
         for name, value in entry["knobs"].items():
             node[name]._value = value
@@ -692,6 +808,37 @@ class _State:
         self.progress_tasks: list[ProgressTask] = []
         self.messages: list[str] = []
         self.cancel_after_updates: int | None = None
+        self.main_queue: queue.Queue = queue.Queue()
+        self.thread_violations: list[str] = []
+        env["gui"] = True
+
+    def run_main_loop(self, until: Callable[[], bool], timeout_s: float = 300.0) -> bool:
+        """Test hook: be Nuke's main loop (run queued ``executeInMainThread`` calls) until ``until()`` holds and
+        nothing is queued, or ``timeout_s`` passed (False)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                call, args, kwargs, box = self.main_queue.get(timeout=0.05)
+            except queue.Empty:
+                if until():
+                    return True
+                continue
+            result = None
+            try:
+                result = call(*args, **kwargs)
+            finally:
+                if box is not None:
+                    box["result"] = result
+                    box["done"].set()
+        return False
+
+    def panel_edit(self, node: Node, knob: str, value: Any) -> None:
+        """Test hook: the artist changes ``knob`` in the node's panel (knobChanged runs, as for every change)."""
+        node[knob].setValue(value)
+
+    def render_script(self) -> list[str]:
+        """Test hook: ``nuke -x`` on the open script; the Writes it executed."""
+        return _render_script()
 
 
 _state = _State()

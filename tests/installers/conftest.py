@@ -1,0 +1,68 @@
+"""Fixtures for installs that must be self-contained: host-dependency wheels, and a Python that lacks them.
+
+``host_wheels``: pyzmq, msgpack and numpy wheels for this Python on this OS, fetched once per session with
+``pip download`` (or taken from ``$E2FGVI_TEST_WHEELS``), passed to installers as ``--wheels DIR``.
+``isolated_site``: this environment's site-packages seen through links, without zmq, msgpack and our own
+packages, so a ``python -I -S`` given only that folder (and what an installer placed) plays a host's Python.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+HIDDEN_PREFIXES = ("zmq", "pyzmq", "msgpack", "e2fgvi", "__editable__", "_e2fgvi")
+
+
+@pytest.fixture(scope="session")
+def host_wheels(tmp_path_factory) -> Path:
+    given = os.environ.get("E2FGVI_TEST_WHEELS")
+    if given:
+        return Path(given)
+    from installers import _dependencies
+    from installers.blender import host_side_distributions
+
+    folder = tmp_path_factory.mktemp("wheels")
+    python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    argv = [sys.executable, "-m", "pip", "download", "--dest", str(folder), "--only-binary=:all:", "--quiet"]
+    argv += ["--python-version", python, "--implementation", "cp", "--disable-pip-version-check"]
+    for tag in _dependencies.PLATFORM_TAGS["linux"]:
+        argv += ["--platform", tag]
+    reqs = _dependencies.requirements(host_side_distributions())
+    done = subprocess.run([*argv, *reqs], capture_output=True, text=True, timeout=600, check=False)
+    if done.returncode != 0 or not list(folder.glob("*.whl")):
+        pytest.skip(f"cannot download {reqs} (no package index; set E2FGVI_TEST_WHEELS): {done.stderr[-300:]}")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def isolated_site(tmp_path_factory) -> Path:
+    if sys.platform.startswith("win"):
+        pytest.skip("the isolated host Python is built with symlinks")
+    site = Path(sysconfig.get_paths()["purelib"])
+    folder = tmp_path_factory.mktemp("isolated-site")
+    for entry in site.iterdir():
+        if entry.name.startswith(HIDDEN_PREFIXES) or entry.suffix == ".pth":
+            continue
+        (folder / entry.name).symlink_to(entry)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def host_python(isolated_site):
+    """``host_python(script, *front, env=None) -> CompletedProcess``: ``script`` in a host-like Python (no site, no
+    PYTHONPATH; ``front`` folders then ``isolated_site`` on sys.path), its current folder a fresh temp folder."""
+
+    def run(script: str, *front: Path, env: dict[str, str] | None = None, timeout_s: float = 300):
+        paths = [str(p) for p in front] + [str(isolated_site)]
+        argv = [sys.executable, "-I", "-S", "-c", f"import sys; sys.path[:0] = {paths!r}\n{script}"]
+        return subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout_s, check=False, env=env, cwd=isolated_site.parent
+        )
+
+    return run

@@ -1,0 +1,58 @@
+"""The server's shared ShotCache serves the weight-free engine too: a re-submit reuses each pair's flows and each
+window's outputs, a matte tweak recomputes only the flows of the pairs it touches, and every result equals an
+uncached run bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from e2fgvi_core.io.reader import read_frame
+from e2fgvi_core.io.writer import write_frame
+from e2fgvi_core.removal.api import RemovalRequest, run_removal
+from e2fgvi_core.removal.cache import ShotCache
+from e2fgvi_core.removal.config import CacheConfig
+from e2fgvi_host.client import Client
+
+TIMEOUT_S = 120.0
+FRAMES = 12
+
+
+def _pixels(pattern: str, first: int, count: int) -> np.ndarray:
+    return np.stack([np.asarray(read_frame(pattern % n).pixels) for n in range(first, first + count)])
+
+
+def test_propagate_resubmits_hit_the_cache_and_equal_an_uncached_run(server_factory, support):
+    server = server_factory()
+    folder = server_factory.roots / "propagate"
+    shot = support.make_shot(folder, frames=FRAMES, size=(48, 64), seed=5)
+    request = {**shot, "engine": "propagate"}
+    with Client(server.address, heartbeat_interval_s=1.0) as client:
+        client.submit({**request, "out": str(folder / "a.%04d.exr")}).wait(TIMEOUT_S)
+        first = client.status()["cache"]
+        assert first["misses_by_kind"]["flows"] == FRAMES - 1  # one per adjacent pair, none asked twice
+        client.submit({**request, "out": str(folder / "b.%04d.exr")}).wait(TIMEOUT_S)
+        second = client.status()["cache"]
+        assert second["misses"] == first["misses"], "an identical re-submit recomputes nothing"
+        assert second["hits_by_kind"]["windows"] > first["hits_by_kind"].get("windows", 0)
+        np.testing.assert_array_equal(
+            _pixels(str(folder / "b.%04d.exr"), 1001, FRAMES), _pixels(str(folder / "a.%04d.exr"), 1001, FRAMES)
+        )
+
+        matte_path = shot["matte"] % 1006
+        matte = read_frame(matte_path)
+        pixels = np.array(matte.pixels)
+        pixels[:6, :6] = 1.0
+        matte.pixels = pixels
+        write_frame(matte_path, matte)
+        client.submit({**request, "out": str(folder / "c.%04d.exr")}).wait(TIMEOUT_S)
+        third = client.status()["cache"]
+        recomputed = third["misses_by_kind"]["flows"] - second["misses_by_kind"]["flows"]
+        assert recomputed == 2, "only the two pairs that read the changed frame"
+
+    # The same request run in this process with a cache that keeps nothing: identical bit for bit.
+    uncached = ShotCache(CacheConfig(budget_bytes=0))
+    run_removal(RemovalRequest.from_mapping({**request, "out": str(folder / "d.%04d.exr")}), cache=uncached)
+    assert uncached.stats().hits == 0
+    np.testing.assert_array_equal(
+        _pixels(str(folder / "c.%04d.exr"), 1001, FRAMES), _pixels(str(folder / "d.%04d.exr"), 1001, FRAMES)
+    )
