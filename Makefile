@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-stress install bench-quality bench-ceiling bench-speed bench-memory bench-server clean
+.PHONY: demo test test-stress ofx ofx-deps install bench-quality bench-ceiling bench-speed bench-memory bench-server clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -20,21 +20,35 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m e2fgvi_core.cli.main demo
 
+# The OpenFX plug-in (host_plugin/ofx): build/ofx/RemoveObject.ofx.bundle. Its build dependencies are Debian
+# packages: installed with apt-get when we run as root and one is missing, else the one command that does is printed.
+OFX_DEPS := g++ cmake pkg-config libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
+ofx-deps:
+	@missing=$$(for p in $(OFX_DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		else echo "missing build dependencies of the OpenFX plug-in; run: sudo apt-get install $$missing"; exit 1; fi; \
+	fi
+
+ofx: $(STAMP) ofx-deps
+	cmake -S host_plugin/ofx -B build/ofx -DPython_EXECUTABLE=$(abspath $(PY))
+	cmake --build build/ofx -j2
+
 # ruff first (lint, then formatting): a style error fails fast, before the ~15 minutes of tests (ruff is in the test extra).
-test: $(STAMP)
+test: $(STAMP) ofx
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q -ra
 
 # The same tests while a CPU hog keeps every core busy: a test that races the clock fails here, not on a loaded CI
-# machine. The hog (stress-ng, else one Python busy loop per core) runs in its own process group, which the trap
-# stops however pytest ends (pass, fail, Ctrl-C).
-test-stress: $(STAMP)
-	@set -m; \
-	if command -v stress-ng >/dev/null 2>&1; then stress-ng --cpu 0 --quiet & \
-	else $(PY) -c 'import os; any(os.fork() == 0 for _ in range((os.cpu_count() or 1) - 1)); exec("while True: pass")' & \
+# machine. The hog (stress-ng, else one Python busy loop per core) runs in a session of its own (setsid), whose
+# process group the trap stops however pytest ends (pass, fail, Ctrl-C); pytest's exit status is make's.
+test-stress: $(STAMP) ofx  # the prerequisites of `test`, so the same tests run (ruff needs no load)
+	@if command -v stress-ng >/dev/null 2>&1; then setsid stress-ng --cpu 0 --quiet & \
+	else setsid $(PY) -c 'import os; any(os.fork() == 0 for _ in range((os.cpu_count() or 1) - 1)); exec("while True: pass")' & \
 	fi; \
-	hog=$$!; trap 'kill -TERM -- -$$hog 2>/dev/null; wait $$hog 2>/dev/null' EXIT INT TERM; \
+	hog=$$!; trap 'kill -TERM -$$hog 2>/dev/null || kill -TERM $$hog 2>/dev/null; wait $$hog 2>/dev/null' EXIT INT TERM; \
 	echo "test-stress: CPU hog (process group $$hog) on $$(getconf _NPROCESSORS_ONLN) cores"; \
 	$(PY) -m pytest -q -ra
 

@@ -132,6 +132,33 @@ def run_engine(engine: str, plate: Path, matte: Path, out: Path, count: int, con
     return time.perf_counter() - start
 
 
+def run_with_reference(gt: np.ndarray, holes: np.ndarray, reference: int) -> tuple[np.ndarray, float]:
+    """``propagate`` given the ground truth's frame ``reference`` as a clean (reference) frame; returns the results
+    (t, h, w, 3) uint8 and seconds.
+
+    The request key for reference frames is not wired yet, so this row drives the shot engine's ``PropagateEngine``
+    window by window on frames in memory (the runner's plan and order, whole frames, no file I/O).
+    """
+    from e2fgvi_core.propagate.references import Reference
+    from e2fgvi_core.removal.config import EngineConfig
+    from e2fgvi_core.removal.engines import PropagateEngine
+    from e2fgvi_core.removal.roi import plan_geometry
+
+    frames = gt.astype(np.float32) / np.float32(255)
+    size = (gt.shape[2], gt.shape[1])
+    start = time.perf_counter()
+    engine = PropagateEngine(None, None, {reference: Reference.from_pixels(frames[reference])})
+    results: dict[int, np.ndarray] = {}
+    for window in engine.plan(len(gt), EngineConfig()).windows:
+        local = [holes[p] for p in window.local]
+        geometry = plan_geometry(size, local, roi="full", margin=0, proxy=1.0, engine="propagate")
+        done = engine.run_window(window, geometry, lambda p: f"{p}", lambda p: (frames[p], holes[p]))
+        for position, filled in done.items():
+            results.setdefault(position, metrics.to_u8(filled))
+    seconds = time.perf_counter() - start
+    return np.stack([results[i] for i in range(len(gt))]), seconds
+
+
 def hq_available() -> bool:
     """True when an E2FGVI-HQ checkpoint is installed (never downloads one)."""
     try:
@@ -191,11 +218,18 @@ def score(
     """
     outside_identical = bool(np.array_equal(result[~holes], gt[~holes]))
     composite = np.where(holes[..., None], result, gt)
+    # A frame left exact (a reference frame, the ground truth's own row) has infinite PSNR: it counts as
+    # EXACT_FRAME_PSNR, so a mean over frames stays finite.
     whole = [metrics.paper_psnr_ssim(g, c) for g, c in zip(gt, composite)]
-    hole_psnr = [metrics.psnr(g, c, 255.0, h) for g, c, h in zip(gt, composite, holes)]
+    whole = [(min(p, EXACT_FRAME_PSNR), s) for p, s in whole]
+    hole_psnr = [min(metrics.psnr(g, c, 255.0, h), EXACT_FRAME_PSNR) for g, c, h in zip(gt, composite, holes)]
     hole_ssim = [metrics.ssim(g, c, 255.0, 7, h) for g, c, h in zip(gt, composite, holes)]
     background = holes & ~objects
-    background_psnr = metrics.psnr(gt[background], composite[background], 255.0) if background.any() else float("nan")
+    background_psnr = (
+        min(metrics.psnr(gt[background], composite[background], 255.0), EXACT_FRAME_PSNR)
+        if background.any()
+        else float("nan")
+    )
     # The ceiling of background recovery: this engine's result with the background part of the hole made exact
     # (what is left is the hole on the clip's own moving objects, which no frame shows).
     exact = np.where(background[..., None], gt, composite)
@@ -332,6 +366,21 @@ def markdown(
                 f" ({1e3 * by['propagate'].ewarp:.3f} vs {1e3 * by['telea'].ewarp:.3f});"
                 f" propagate {by['propagate'].fps:.1f} frames/s (target >= 5)"
             )
+    for (clip, kind), scores in table.items():
+        by = {s.engine: s for s in scores}
+        if "propagate" in by and "(ground truth)" in by:
+            p, truth = by["propagate"], by["(ground truth)"]
+            line = (
+                f"* {clip} / {kind}: propagate hole detail {p.hole_detail:.2f} (target 0.7-1.3), hole E_warp"
+                f" {1e3 * p.hole_ewarp:.3f} (the ground truth's own {1e3 * truth.hole_ewarp:.3f})"
+            )
+            if "propagate + reference" in by:
+                r = by["propagate + reference"]
+                line += (
+                    f"; with one reference frame: PSNR {r.psnr - p.psnr:+.2f} dB over propagate, hole detail"
+                    f" {r.hole_detail:.2f}, hole E_warp {1e3 * r.hole_ewarp:.3f}"
+                )
+            lines.append(line)
     capped = [
         f"{clip} / {kind}"
         for (clip, kind), scores in table.items()
@@ -373,10 +422,12 @@ def markdown(
             f"them (forward-backward checked, up to {PropagateConfig().candidates_per_direction} frames averaged per"
             " direction, weighted by distance and"
         ),
-        "agreement). Pixels that no frame shows as background under a known camera motion, and pixels no chain",
-        "reaches, are painted by OpenCV Telea; the colour difference on the hole border is diffused into the",
-        "propagated pixels (seam correction). What no frame shows is blended with the previous output frame carried",
-        "along the motion (`TEMPORAL_SPATIAL_FILL` of it), so painted areas do not flicker.",
+        "agreement). Colours are sampled bicubically, clamped to the 2x2 pixels around each sample",
+        "(`RESAMPLE_KERNEL`). Pixels that no frame shows as background under a known camera motion, and pixels no",
+        "chain reaches, are painted by OpenCV Telea plus the fine-detail band of the surroundings (`SPATIAL_DETAIL`,",
+        "copied from beside the hole on key frames, then carried); the colour difference on the hole border is",
+        "diffused into the propagated pixels (seam correction). What no frame shows is blended with the previous",
+        "output frame carried along the motion (`TEMPORAL_SPATIAL_FILL` of it), so painted areas do not flicker.",
         "Options: `PropagateConfig` fields, also settable as",
         "environment variables `E2FGVI_PROPAGATE_<FIELD>`: "
         + ", ".join(f"`{f.name.upper()}`" for f in dataclasses.fields(PropagateConfig))
@@ -404,6 +455,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--roi", default="full", choices=["full", "auto"], help="engine ROI mode for propagate")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where quality.md and img/ go")
     parser.add_argument("--no-docs", action="store_true", help="print the table only")
+    parser.add_argument("--no-reference", action="store_true", help="skip the propagate + reference rows")
     parser.add_argument(
         "--i3d-weights",
         type=Path,
@@ -425,6 +477,12 @@ def main(argv=None) -> int:
         engines.append("e2fgvi_hq")
     else:
         notes.append("e2fgvi_hq skipped: no E2FGVI-HQ checkpoint installed (`e2fgvi weights add ...`).")
+    if not args.no_reference:
+        notes.append(
+            "`propagate + reference`: the ground truth's middle frame given as one reference (clean-plate) frame; run"
+            " through `PropagateEngine` on frames in memory (no file I/O in its frames/s) until the request key is"
+            " wired."
+        )
     try:
         i3d_network = load_vfid_network(args.i3d_weights, notes)
     except E2fgviError as exc:
@@ -479,6 +537,21 @@ def main(argv=None) -> int:
                         + (f" VFID {s.vfid:.4f}" if i3d_network is not None else ""),
                         flush=True,
                     )
+                if "propagate" in engines and not args.no_reference:
+                    reference = len(gt) // 2
+                    result, seconds = run_with_reference(gt, holes, reference)
+                    name = "propagate + reference"
+                    results[name] = result
+                    scores.append(score(name, gt, holes, objects, result, warps, seconds))
+                    s = scores[-1]
+                    print(
+                        f"{clip:12s} {kind:7s} {name} PSNR {s.psnr:6.2f} hole {s.hole_psnr:6.2f}"
+                        f" E_warp {1e3 * s.ewarp:.3f} hole {1e3 * s.hole_ewarp:.3f} detail {s.hole_detail:.2f}"
+                        f" {s.fps:5.1f} fps",
+                        flush=True,
+                    )
+                # The truth's own steadiness and detail: what the hole E_warp and hole detail targets compare with.
+                scores.append(score("(ground truth)", gt, holes, objects, gt, warps, float("nan")))
                 table[(clip, kind)] = scores
                 if not args.no_docs:
                     contact_sheet(gt, holes, results, args.docs / "img" / f"quality_{clip}_{kind}.png")

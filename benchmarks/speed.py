@@ -14,7 +14,15 @@ Modes (``--modes``, comma-separated):
 * ``fast_bf16``: the same with ``precision="bf16"`` (CPUs with AVX-512 BF16/AMX, CUDA GPUs from Ampere);
 * ``fast_fp16``: the same with ``precision="fp16"`` (CUDA only).
 
-A mode the device cannot run natively is reported as refused with the engine's reason. ``--probe-bf16`` measures
+Roofline: before the modes, the machine's own peak at the model's shapes (``measure_peak``: fp32, and bf16/fp16
+when such a mode runs); during each mode every stage's FLOPs (``torch.utils.flop_counter``); at the end, per mode
+and stage, seconds, share, GFLOP, GFLOP/s and percent of the peak for the mode's precision. With ``--threads 1`` on
+the CPU the clock is the main thread's CPU time (``--clock``): it holds on a loaded machine, wall clock does not.
+A reduced-precision mode is also compared with ``fast_fp32`` inside the hole (the quality delta).
+
+A mode the device cannot run natively is reported as refused with the engine's reason; ``--emulated-bf16`` runs
+``fast_bf16`` anyway on a CPU without native bf16 (same arithmetic, so the same quality delta; not the speed).
+``--probe-bf16`` measures
 what bf16 does on this machine anyway: one generator forward of the shot's first window under
 ``torch.autocast(bfloat16)`` against float32, seconds and the PSNR of the bf16 prediction against the fp32 one
 inside the hole (the engine refuses emulated bf16; the probe is how that decision was measured).
@@ -23,6 +31,7 @@ Default shot: the shared tennis clip (``../shared/footage``, 70 frames, 432x240)
 weights (``../shared/parity/fill_weights.py``, seed 1). Run from the project root:
 
     .venv/bin/python benchmarks/speed.py                                   # 70 frames, reference + fast_fp32
+    .venv/bin/python benchmarks/speed.py --frames 6 --threads 1 --modes reference,fast_fp32   # quick roofline
     .venv/bin/python benchmarks/speed.py --frames 20 --probe-bf16 --json /tmp/speed.json
     .venv/bin/python benchmarks/speed.py --modes "" --probe-bf16-kernels --threads 1   # kernels only
 """
@@ -30,6 +39,7 @@ weights (``../shared/parity/fill_weights.py``, seed 1). Run from the project roo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -64,13 +74,25 @@ _STAGE_OF = {
 
 
 # ------------------------------------------------------------------------------------------------ measurement
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+_clock = time.perf_counter  # main() picks it: the main thread's CPU time with one torch thread, else wall clock
+
+
+def now() -> float:
+    """The benchmark's clock: with one torch thread all compute runs on the calling thread, and its CPU time holds
+    on a loaded machine where wall clock does not (a descheduled thread's wait is not counted)."""
+    return _clock()
+
+
 class StageTimer:
     """Wraps a generator's stage methods on the instance and sums their wall time and their FLOPs
     (``torch.utils.flop_counter``: matmuls, convolutions, SDPA; elementwise work, gathers and ``grid_sample`` count
     zero) by stage (outermost call only: ``complete_flows`` calls ``estimate_flows``, ``hallucinate`` the three
-    token stages). The counter is a dispatch mode: a Python call per aten op, negligible next to these stages."""
+    token stages). FLOPs only when ``count_flops``: the counter is a dispatch mode (a Python call per aten op) that
+    measured up to ~12 % slower on the transformer, so ``main`` counts in a separate, untimed pass."""
 
-    def __init__(self, model, device) -> None:
+    def __init__(self, model, device, count_flops: bool = False) -> None:
+        self.count_flops = count_flops
         self.seconds = dict.fromkeys(STAGES, 0.0)
         self.flops = dict.fromkeys(STAGES, 0)
         self._depth = 0
@@ -84,14 +106,16 @@ class StageTimer:
                 return fn(*args, **kwargs)
             self._depth += 1
             self._sync()
-            start = time.perf_counter()
+            start = now()
+            counter = flop_counter() if self.count_flops else contextlib.nullcontext()
             try:
-                with flop_counter() as counter:
+                with counter:
                     return fn(*args, **kwargs)
             finally:
                 self._sync()
-                self.seconds[stage] += time.perf_counter() - start
-                self.flops[stage] += counter.get_total_flops()
+                self.seconds[stage] += now() - start
+                if self.count_flops:
+                    self.flops[stage] += counter.get_total_flops()
                 self._depth -= 1
 
         return timed
@@ -182,7 +206,7 @@ def load_clip(clip: str, frames: int, size: tuple[int, int]) -> tuple[np.ndarray
 
 
 # ------------------------------------------------------------------------------------------------------ modes
-def run_reference(frames, mattes, weights: Path, device) -> tuple[np.ndarray, object]:
+def run_reference(frames, mattes, weights: Path, device, count_flops: bool = False) -> tuple[np.ndarray, object]:
     """test.py's loop with the plain attention: one whole forward per window, composite, running 0.5 blend."""
     import torch
 
@@ -196,7 +220,7 @@ def run_reference(frames, mattes, weights: Path, device) -> tuple[np.ndarray, ob
     model = build_generator("e2fgvi_hq", attention_impl="reference")
     model.load_state_dict(state, strict=True)
     model.eval().to(device)
-    timer = StageTimer(model, device)
+    timer = StageTimer(model, device, count_flops)
     t, h, w = mattes.shape
     holes = np.stack([dilate_hole(m > 0) for m in mattes])
     imgs = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(255) * 2 - 1
@@ -373,9 +397,9 @@ def measure_peak(dtypes=("fp32", "bf16"), budget_s: float = 1.0) -> dict[str, di
                 fn(*inputs)  # warm-up: oneDNN primitive creation
                 best, spent = float("inf"), 0.0
                 for _ in range(5):
-                    start = time.perf_counter()
+                    start = now()
                     fn(*inputs)
-                    took = time.perf_counter() - start
+                    took = now() - start
                     best, spent = min(best, took), spent + took
                     if spent > budget_s:
                         break
@@ -423,7 +447,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default="reference,fast_fp32,fast_bf16,fast_fp16")
     parser.add_argument("--probe-bf16", action="store_true", help="time one window under bf16 autocast anyway")
     parser.add_argument("--probe-bf16-kernels", action="store_true", help="time matmul/conv/SDPA in fp32 vs bf16")
+    parser.add_argument(
+        "--clock",
+        choices=("auto", *CLOCKS),
+        default="auto",
+        help="auto: the main thread's CPU time with --threads 1 (robust under load), wall clock otherwise",
+    )
     parser.add_argument("--no-peak", action="store_true", help="skip the peak measurement (no % of peak)")
+    parser.add_argument("--no-flops", action="store_true", help="skip the FLOP-counting pass (no roofline)")
     parser.add_argument(
         "--emulated-bf16",
         action="store_true",
@@ -438,8 +469,14 @@ def main(argv: list[str] | None = None) -> int:
     from e2fgvi_core.removal.engines import load_model
     from e2fgvi_core.removal.prepare import dilate_hole
 
+    global _clock
     if args.threads:
         torch.set_num_threads(args.threads)
+    on_cpu = torch.device(args.device).type == "cpu"
+    clock = args.clock if args.clock != "auto" else ("cpu" if on_cpu and torch.get_num_threads() == 1 else "wall")
+    if clock == "cpu" and not (on_cpu and torch.get_num_threads() == 1):
+        raise SystemExit("speed benchmark: --clock cpu needs --device cpu --threads 1 (only this thread is timed)")
+    _clock = CLOCKS[clock]
     machine_info = machine()  # before --emulated-bf16 below: the CPU's own answer
     if args.emulated_bf16:  # the engine refuses emulated bf16 (too slow to offer); this run measures it anyway
         from e2fgvi_core.models import precision as precision_module
@@ -455,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     holes = np.stack([dilate_hole(m > 0) for m in mattes])
     report: dict[str, object] = {
         "command": "benchmarks/speed.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "clock": clock,
         "machine": machine_info,
         "shot": {"clip": args.clip, "frames": len(frames), "size": list(size), "hole_share": float(holes.mean())},
         "modes": {},
@@ -475,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
         for mode in modes:
             precision = mode.split("_")[-1]
             with PeakMemory(device) as memory:
-                start = time.perf_counter()
+                start = now()
                 try:
                     if mode == "reference":
                         result, ref_timer = run_reference(frames, mattes, weights, device)
@@ -487,7 +525,17 @@ def main(argv: list[str] | None = None) -> int:
                     report["modes"][mode] = {"refused": str(exc)}
                     print(f"{mode:10s} refused: {exc}", flush=True)
                     continue
-                seconds = time.perf_counter() - start
+                seconds = now() - start
+            if not args.no_flops:  # an untimed second pass (the counter slows what it counts)
+                if mode in ("fast_bf16", "fast_fp16") and "fast_fp32" in report["modes"]:
+                    flops = dict(report["modes"]["fast_fp32"]["stages_flops"])  # the same ops at the same shapes
+                elif mode == "reference":
+                    flops = run_reference(frames, mattes, weights, device, count_flops=True)[1].take()[1]
+                else:
+                    timer.count_flops = True
+                    run_fast(frames, mattes, weights, device, precision)
+                    flops = timer.take()[1]
+                    timer.count_flops = False
             entry = {
                 "seconds": seconds,
                 "s_per_frame": seconds / len(frames),
@@ -523,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print(report: dict) -> None:
     m, shot = report["machine"], report["shot"]
-    print(f"\n{report['command']}")
+    print(f"\n{report['command']}  (clock: {report['clock']})")
     print(
         f"machine: {m['cpu']}, {m['cpu_count']} CPUs ({m['cpu_capability']}, native bf16: {m['cpu_native_bf16']}), "
         f"torch {m['torch']}, {m['threads']} threads, cuda: {m['cuda']}, load before {m['load_average_before']:.1f}"
@@ -577,20 +625,17 @@ def _print_roofline(report: dict, ran: dict) -> None:
     """Per mode and stage: seconds, share of the mode's time, GFLOP, achieved GFLOP/s and percent of the measured
     peak for the mode's precision (the dense kernels' best at the model's shapes)."""
     peaks = report.get("peak_gflops", {})
-    print(
-        f"\nroofline ({report['shot']['frames']} frames; peak GFLOP/s: "
-        + ", ".join(f"{k} {v['peak']:.1f}" for k, v in peaks.items())
-        + ")"
-    )
+    peak_text = ", ".join(f"{k} {v['peak']:.1f}" for k, v in peaks.items()) or "not measured"
+    print(f"\nroofline ({report['shot']['frames']} frames; peak GFLOP/s: {peak_text})")
     print(f"{'mode':10s} {'stage':17s} {'seconds':>9s} {'share':>6s} {'GFLOP':>9s} {'GFLOP/s':>8s} {'% peak':>7s}")
     for mode, v in ran.items():
         precision = "fp32" if mode == "reference" else mode.split("_")[-1]
-        peak = peaks.get(precision, {}).get("peak")
         total_s = sum(v["stages_s"].values())
         rows = [(s, v["stages_s"][s], v.get("stages_flops", {}).get(s, 0)) for s in STAGES]
         rows.append(("all stages", total_s, sum(f for _, _, f in rows)))
         for stage, seconds, flops in rows:
             rate = flops / seconds / 1e9 if seconds else 0.0
+            peak = peaks.get("fp32" if stage == "flows" else precision, {}).get("peak")  # flows stay float32
             share = f"{100 * seconds / total_s:5.1f}%" if total_s else "-"
             of_peak = f"{100 * rate / peak:6.1f}%" if peak else "      -"
             print(f"{mode:10s} {stage:17s} {seconds:9.2f} {share:>6s} {flops / 1e9:9.1f} {rate:8.1f} {of_peak}")

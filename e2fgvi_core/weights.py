@@ -24,11 +24,11 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from e2fgvi_core import user_dirs
 from e2fgvi_core.atomic_files import write_atomic, write_text_atomic
 from e2fgvi_core.errors import CheckpointError
 
@@ -82,13 +82,7 @@ def weights_dir() -> Path:
     override = os.environ.get(WEIGHTS_DIR_ENV)
     if override:
         return Path(override).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return base / "e2fgvi" / "weights"
+    return user_dirs.user_cache_dir() / "weights"
 
 
 def file_sha256(path: Path) -> str:
@@ -188,8 +182,11 @@ def _find_installed(name: str) -> InstalledWeights:
 def remove_weights(name: str) -> InstalledWeights:
     """Take installed weights ``name`` out of the store (index entry, then file); clears the default if it was it."""
     folder = weights_dir()
-    removed = _find_installed(name)
-    entries = [entry for entry in _read_index(folder) if entry.get("name") != name]
+    entries = _read_index(folder)
+    found = [entry for entry in entries if entry.get("name") == name]
+    # an entry whose file was deleted by hand is removed too (installed_weights() no longer lists it)
+    removed = _entry_to_weights(folder, found[-1]) if found else _find_installed(name)
+    entries = [entry for entry in entries if entry.get("name") != name]
     _write_index(folder, entries)  # first the index: a crash in between leaves a stray file, never a dangling entry
     removed.path.unlink(missing_ok=True)
     if default_name() == name:

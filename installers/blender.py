@@ -32,7 +32,7 @@ NAME = "blender"
 DESCRIPTION = "the Remove Object add-on for Blender 5.0+ (Video Sequencer and compositor)"
 EXTENSION_ID = "e2fgvi_remove_object"
 DEFAULT_VERSIONS = ("5.0",)
-# The Python each Blender version embeds (Blender release notes); a newer Blender takes the newest one known.
+# The Python each supported Blender version embeds (Blender release notes): the extension carries wheels for each.
 BLENDER_PYTHONS = {(5, 0): "3.11", (5, 1): "3.13"}
 BUNDLED_WITH_BLENDER = ("numpy",)  # Blender ships numpy; an extension must not carry its own
 BLENDER_PLATFORMS = {"linux": "linux-x64", "windows": "windows-x64", "macos": "macos-arm64"}
@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--zip", metavar="FILE", help="also write the extension zip to FILE")
     from . import _dependencies
 
-    _dependencies.add_arguments(parser, "Blender (default: from each --blender-version; 5.0: 3.11, 5.1: 3.13)")
+    _dependencies.add_arguments(parser, "a Blender newer than those known (5.0: 3.11, 5.1: 3.13, always carried)")
 
 
 HOST_SIDE_IMPORT = "from e2fgvi_host import bridge"  # what the add-on needs besides its own package
@@ -71,10 +71,32 @@ def host_side_distributions() -> list[str]:
     return _host_side()[1]
 
 
+def adapter_imports() -> list[str]:
+    """Our modules the host adapters import by absolute name (``from e2fgvi_core.schema import ...``), read from
+    their source: the adapters import ``bpy``/``nuke``/Resolve's module, so the fresh interpreter cannot import
+    them, but what they take of ours must be vendored too."""
+    import ast
+
+    import e2fgvi_host
+
+    names = set()
+    for path in sorted(Path(e2fgvi_host.__file__).parent.glob("*/*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            names.update(m for m in modules if m.split(".")[0] in OURS and not m.startswith("e2fgvi_host"))
+    return sorted(names)
+
+
 @functools.lru_cache(maxsize=1)
 def _host_side() -> tuple[dict[str, Path], list[str]]:
+    extra = "; ".join(f"import {name}" for name in adapter_imports()) or "pass"
     code = (
-        f"import json, sys, importlib.metadata as md; before = set(sys.modules); {HOST_SIDE_IMPORT}; "
+        f"import json, sys, importlib.metadata as md; before = set(sys.modules); {HOST_SIDE_IMPORT}; {extra}; "
         f"ours = {{n: m.__file__ for n, m in sys.modules.items() if n.split('.')[0] in {OURS!r}}}; "
         "tops = {n.split('.')[0] for n, m in sys.modules.items() if n not in before and getattr(m, '__file__', 0)}; "
         f"tops -= set(sys.stdlib_module_names) | set({OURS!r}); "
@@ -138,14 +160,16 @@ def extension_files(platform: str, pythons: list[str], options: dict[str, Any] |
 
 
 def manifest_text(source: str, platform: str, wheel_names: list[str]) -> str:
-    """The manifest with ``platforms`` and ``wheels`` filled in (top-level keys: before the first table)."""
-    lines = [f'platforms = ["{BLENDER_PLATFORMS[platform]}"]']
+    """The manifest with ``platforms`` and ``wheels`` filled in: parsed, changed and written back by ``tomli_w``
+    (top-level keys before the tables, names quoted whatever they hold); the source's comments are not carried."""
+    import tomli_w
+    import tomllib
+
+    manifest = tomllib.loads(source)
+    manifest["platforms"] = [BLENDER_PLATFORMS[platform]]
     if wheel_names:
-        lines.append("wheels = [")
-        lines += [f'  "./wheels/{name}",' for name in wheel_names]
-        lines.append("]")
-    head, table, tail = source.partition("\n[")
-    return head.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n" + (f"\n[{tail}" if table else "")
+        manifest["wheels"] = [f"./wheels/{name}" for name in wheel_names]
+    return tomli_w.dumps(manifest)
 
 
 def min_version() -> tuple[int, int]:
@@ -157,13 +181,6 @@ def min_version() -> tuple[int, int]:
     if match is None:
         raise ConfigError("blender_manifest.toml states no blender_version_min")
     return int(match[1]), int(match[2])
-
-
-def blender_python(version: str) -> str:
-    """The Python of Blender ``version`` (``5.0`` -> ``3.11``)."""
-    major, minor = (int(p) for p in version.split("."))
-    known = [v for v in sorted(BLENDER_PYTHONS) if v <= (major, minor)]
-    return BLENDER_PYTHONS[known[-1]] if known else BLENDER_PYTHONS[min(BLENDER_PYTHONS)]
 
 
 def build_zip(files: dict[str, bytes]) -> bytes:
@@ -217,8 +234,8 @@ def extension_dirs(ctx: InstallContext, options: dict[str, Any]) -> list[Path]:
 
 
 def plan(ctx: InstallContext, options: dict[str, Any]) -> list[Change]:
-    chosen = list(options.get("blender_version") or []) if ctx.target is not None else versions(ctx, options)
-    pythons = sorted({blender_python(v) for v in chosen or DEFAULT_VERSIONS} | set(options.get("host_python") or []))
+    # every Python the supported Blender versions use: one extension folder works in each of them
+    pythons = sorted(set(BLENDER_PYTHONS.values()) | set(options.get("host_python") or []))
     files = extension_files(ctx.platform, pythons, options)
     changes: list[Change] = [
         WriteFile(folder / name, content) for folder in extension_dirs(ctx, options) for name, content in files.items()

@@ -186,6 +186,7 @@ class Broker:
                 "keep_running",
                 "status",
                 "shutdown",
+                "footprint",
             ],
             "heartbeat_interval_s": self.config.heartbeat_interval_s,
             "heartbeat_liveness": self.config.heartbeat_liveness,

@@ -25,7 +25,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
-from e2fgvi_core import errors
+from e2fgvi_core import errors, user_dirs
 from e2fgvi_core.errors import (
     ClientError,
     ConfigError,
@@ -643,12 +643,12 @@ ACCESS_KEY_FIELD = "access_key"
 
 def default_access_key_file() -> str:
     """Where the server's user keeps the access key (mode 0600): ``$E2FGVI_SERVER_ACCESS_KEY_FILE``, else
-    ``$XDG_CONFIG_HOME/e2fgvi/server-access.key`` (``~/.config`` by default). Another local user cannot read it."""
+    ``server-access.key`` in this user's e2fgvi configuration folder (``user_dirs.user_config_dir()``: e.g.
+    ``$XDG_CONFIG_HOME/e2fgvi``, ``~/.config/e2fgvi`` by default on Linux). Another local user cannot read it."""
     explicit = os.environ.get(ACCESS_KEY_FILE_ENV)
     if explicit:
         return os.path.expanduser(explicit)
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(base, "e2fgvi", "server-access.key")
+    return str(user_dirs.user_config_dir() / "server-access.key")
 
 
 def private_temp_root() -> str:

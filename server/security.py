@@ -19,6 +19,7 @@ from pathlib import Path
 import zmq
 import zmq.auth
 
+from e2fgvi_core.atomic_files import write_text_atomic
 from e2fgvi_core.errors import ConfigError, OutputError
 from e2fgvi_server import protocol as wire
 from e2fgvi_server.config import ServerConfig
@@ -199,13 +200,7 @@ def load_or_create_token(config: ServerConfig) -> str:
             return token
     token = secrets.token_urlsafe(24)
     if config.token_file:
-        path = Path(config.token_file)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(token + "\n")
-        os.replace(tmp, path)
+        write_text_atomic(config.token_file, token + "\n")  # its temp file is made 0600 (mkstemp), kept by the rename
     return token
 
 

@@ -258,7 +258,13 @@ class Worker(threading.Thread):
         precision = None
         if ENGINES[choice.engine].needs_weights and self._engine_ready.is_set():
             precision = run_precision(choice.engine, removal.config.precision, removal.device)
-        return replace(removal, engine=choice.engine), choice.to_mapping(precision)
+        announced = choice.to_mapping(precision)
+        if choice.notice:  # `auto` fell back: the same sentence in-process and here (engine_registry's notice)
+            announced["notice"] = choice.notice
+        return replace(removal, engine=choice.engine), announced
+
+
+MAX_FOOTPRINT_FRAMES = 1000
 
 
 def footprint(mapping: dict[str, Any]) -> dict[str, Any]:
@@ -277,12 +283,16 @@ def footprint(mapping: dict[str, Any]) -> dict[str, Any]:
     shot = removal.shot_numbers()
     if shot is None:
         raise ConfigError("footprint needs 'request.shot' (the node's frame range, e.g. 1001-1100)")
+    outputs = removal.output_numbers(shot)
+    if len(outputs) > MAX_FOOTPRINT_FRAMES:  # answered on the broker's thread: keep each answer small
+        raise ConfigError(
+            f"footprint of {len(outputs)} frames asked; ask for at most {MAX_FOOTPRINT_FRAMES} at a time "
+            "('frames': the chunk a host is about to run)"
+        )
     engine = choose_engine(removal.engine, removal.weights).engine
     plan = engine_shot_plan(replace(removal, engine=engine), len(shot))
     position = {number: i for i, number in enumerate(shot)}
-    reads = {
-        frame: [shot[p] for p in plan_frames(plan, [position[frame]]).reads] for frame in removal.output_numbers(shot)
-    }
+    reads = {frame: [shot[p] for p in plan_frames(plan, [position[frame]]).reads] for frame in outputs}
     return wire.footprint_reply_fields(engine, reads)
 
 

@@ -9,6 +9,7 @@ import pickle
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -210,6 +211,10 @@ def test_remove_deletes_file_and_entry_and_clears_the_default(checkpoints, store
     with pytest.raises(CheckpointError, match="no installed weights named 'nope'"):
         store.set_default("nope")
     assert store.default_name() is None  # a refused default leaves the state as it was
+    kept.path.unlink()  # a file deleted by hand: its index entry still goes with `remove`
+    assert store.remove_weights("orig").name == "orig" and json.loads((store_dir / "index.json").read_text()) == {
+        "weights": []
+    }
 
 
 def test_cli_remove_default_list_marks_and_refused_pickle_in_one_line(checkpoints, store_dir, tmp_path):
@@ -240,3 +245,37 @@ def test_cli_remove_default_list_marks_and_refused_pickle_in_one_line(checkpoint
     assert refused.returncode == 2 and not _RunsCode.marker.exists()
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
     assert "plain.pth" in refused.stderr and "Warning" not in refused.stderr
+
+
+def test_remove_names_engine_weights_and_precision_before_the_first_frame(checkpoints, store_dir, tmp_path):
+    from e2fgvi_core.io import Frame, write_frame
+
+    rng = np.random.default_rng(5)
+    for i in range(2):
+        write_frame(tmp_path / f"plate.{1001 + i}.png", Frame.from_array(rng.integers(0, 256, (40, 64, 3), np.uint8)))
+        matte = np.zeros((40, 64), np.uint8)
+        matte[12:24, 20:36] = 255
+        write_frame(tmp_path / f"matte.{1001 + i}.png", Frame.from_array(matte))
+    env = dict(os.environ, **{store.WEIGHTS_DIR_ENV: str(store_dir)})
+    scratch = store.add_weights(checkpoints["e2fgvi_hq"], name="scratch")
+    shot = ("--plate", str(tmp_path / "plate.%04d.png"), "--matte", str(tmp_path / "matte.%04d.png"), "--json")
+
+    def remove(out: str):
+        done = _cli("remove", *shot, "--out", str(tmp_path / out / "clean.%04d.png"), "--device", "cpu", env=env)
+        assert done.returncode == 0, done.stderr
+        return done.stderr, json.loads(done.stdout)
+
+    stderr, summary = remove("a")  # installed, not the default: auto runs propagate and says why
+    assert "installed weights ('scratch') are neither the default nor an official checkpoint" in stderr
+    assert stderr.index("e2fgvi remove: engine propagate\n") < stderr.index("frames/s")
+    assert (summary["engine"], summary["weights"], summary["precision"]) == ("propagate", None, None)
+    store.set_default("scratch")
+    stderr, summary = remove("b")
+    line = f"e2fgvi remove: engine e2fgvi_hq, weights scratch (sha256 {scratch.sha256[:12]}), precision fp32\n"
+    assert stderr.index(line) < stderr.index("frames/s")  # before the progress bar's first drawing
+    assert (summary["engine"], summary["weights"], summary["weights_sha256"], summary["precision"]) == (
+        "e2fgvi_hq",
+        "scratch",
+        scratch.sha256,
+        "fp32",
+    )

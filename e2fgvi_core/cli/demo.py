@@ -2,9 +2,9 @@
 
 It synthesises a shot whose clean plate it knows (a camera pan over a procedural texture, with a moving occluder
 and its matte), writes it as scene-linear half-float EXR the way a compositor would hand it over, runs the same
-removal as ``e2fgvi remove`` with the default engine (E2FGVI-HQ when a checkpoint is installed, else the weight-free
-``propagate`` engine, said plainly), writes the clean EXRs and a before/after contact sheet PNG, and prints the
-PSNR of the result against the clean plate, in the hole and over the whole frame.
+removal as ``e2fgvi remove`` with the default engine (E2FGVI-HQ with the default or official weights, else the
+weight-free ``propagate`` engine, said plainly), writes the clean EXRs and a before/after contact sheet PNG, and
+prints the PSNR of the result against the clean plate, in the hole and over the whole frame.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from e2fgvi_core.contact_sheet import SAMPLE_FRAMES
 from e2fgvi_core.io.colour import decode_srgb as srgb_decode
 from e2fgvi_core.io.colour import encode_srgb as srgb_encode
 from e2fgvi_core.removal.engine_registry import ENGINE_CHOICES
-
-SAMPLE_FRAMES = 4
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,20 +78,13 @@ def _write_shot(folder: Path, plates: np.ndarray, mattes: np.ndarray, first: int
 
 def _contact_sheet(before: np.ndarray, after: np.ndarray, clean: np.ndarray, mattes: np.ndarray) -> np.ndarray:
     """uint8 sheet: one row per sample frame, columns before (matte outlined) | after | clean plate."""
-    import cv2
+    from e2fgvi_core.contact_sheet import display_uint8, draw_sheet, outline_matte, sample_positions
 
-    picks = np.linspace(0, len(before) - 1, min(SAMPLE_FRAMES, len(before))).round().astype(int)
     rows = []
-    for i in picks:
-        cells = []
-        for image in (before[i], after[i], clean[i]):
-            cells.append((np.clip(srgb_encode(image), 0, 1) * 255 + 0.5).astype(np.uint8))
-        edge = cv2.morphologyEx(mattes[i].astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
-        cells[0][edge] = (255, 64, 32)
-        gap = np.full((before.shape[1], 4, 3), 255, np.uint8)
-        rows.append(np.concatenate([cells[0], gap, cells[1], gap, cells[2]], axis=1))
-        rows.append(np.full((4, rows[-1].shape[1], 3), 255, np.uint8))
-    return np.concatenate(rows[:-1], axis=0)
+    for i in sample_positions(len(before), SAMPLE_FRAMES):
+        cells = [display_uint8(image) for image in (before[i], after[i], clean[i])]
+        rows.append([outline_matte(cells[0], mattes[i]), cells[1], cells[2]])
+    return draw_sheet(rows)
 
 
 def run(args: argparse.Namespace) -> int:

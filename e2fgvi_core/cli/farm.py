@@ -114,7 +114,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _removal_arguments(chunk)
     chunk.add_argument("--first-frame", type=int, help="fallback template: first frame of the chunk (with --chunk)")
     chunk.add_argument("--chunk", type=int, help="fallback template: frames per chunk (with --first-frame)")
-    chunk.add_argument("--resume", action="store_true", help="keep frames already complete with this job's provenance")
+    # --resume comes with the flags of `e2fgvi remove` (cli/remove.py): keep frames complete with this job's provenance
     chunk.add_argument("--weights-sha256", help="refuse to run unless the weights have this sha256")
     chunk.add_argument("--settings", default="{}", help="further request keys as a JSON object")
 
@@ -137,6 +137,10 @@ def _request(args: argparse.Namespace, extra: dict | None = None):
 
     if getattr(args, "server", None):
         raise ConfigError("--server does not apply to farm jobs: tasks use their worker session's server")
+    if getattr(args, "contact_sheet", None):
+        raise ConfigError(
+            "--contact-sheet does not apply to farm jobs: run `e2fgvi remove --contact-sheet` on the result"
+        )
     request = remove.build_request(args)
     if extra:
         request = RemovalRequest.from_mapping({**request.to_mapping(), **extra})

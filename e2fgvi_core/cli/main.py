@@ -70,7 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"e2fgvi {name}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"e2fgvi {name}: interrupted", file=sys.stderr)
+        # a subcommand may say what the interruption left (remove: which frames are complete), else one word
+        explain = getattr(module, "interrupted_message", None)
+        try:
+            message = explain(args) if explain is not None else "interrupted"
+        except (E2fgviError, KeyboardInterrupt):
+            message = "interrupted"
+        print(f"e2fgvi {name}: {message}", file=sys.stderr)
         return 130
 
 

@@ -11,7 +11,16 @@ from __future__ import annotations
 import os
 
 from e2fgvi_core import errors
-from e2fgvi_core.cli.report import ProgressBar, print_json, print_summary, print_warnings, summary_json
+from e2fgvi_core.cli.report import (
+    ProgressBar,
+    engine_fields,
+    print_engine_line,
+    print_json,
+    print_notice,
+    print_summary,
+    print_warnings,
+    summary_json,
+)
 from e2fgvi_core.removal.request import Progress, RemovalRequest, RemovalSummary
 from e2fgvi_core.schema import absolutise_paths
 
@@ -102,6 +111,12 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False, as_js
         with Client(address) as client:
             handle = client.submit(submitted, on_progress=on_progress)
             try:
+                handle.wait_accepted(timeout_s)
+                announced = engine_fields(handle.accepted)
+                bar.interrupt()
+                if handle.accepted.get("notice"):  # the server's `auto` fell back: as the in-process run says it
+                    print_notice(str(handle.accepted["notice"]))
+                print_engine_line(announced)  # engine, weights, precision: before the first frame
                 result = handle.wait(timeout_s)
             except (KeyboardInterrupt, errors.RequestTimeoutError):
                 handle.cancel()
@@ -117,6 +132,12 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False, as_js
     print_summary(summary, submitted["out"], where=f"server {address}")
     if as_json:
         print_json(
-            summary_json(summary, submitted["out"], server=address, server_seconds=result.summary.get("server_seconds"))
+            summary_json(
+                summary,
+                submitted["out"],
+                server=address,
+                server_seconds=result.summary.get("server_seconds"),
+                **announced,
+            )
         )
     return 0

@@ -51,6 +51,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run_group.add_argument("--server", metavar="ADDRESS", help="run on an e2fgvi-server (e.g. tcp://127.0.0.1:5577)")
     run_group.add_argument("--quiet", action="store_true", help="no progress bar")
     run_group.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+    add_resume_and_sheet_options(run_group)
+
+
+def add_resume_and_sheet_options(group) -> None:
+    """``--resume`` (``cli/resume.py``; farm ``render-chunk`` takes it from here too) and ``--contact-sheet``."""
+    group.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the frames whose file is complete and carries this request's provenance; render the rest",
+    )
+    group.add_argument(
+        "--contact-sheet",
+        metavar="PATH",
+        help="also write a few frames as plate | matte | result into one image (e.g. sheet.png)",
+    )
 
 
 def _add_option(group: argparse._ArgumentGroup, spec: RequestField) -> None:
@@ -73,12 +88,31 @@ def build_request(args: argparse.Namespace) -> RemovalRequest:
     return RemovalRequest.from_mapping({spec.key: getattr(args, spec.key) for spec in request_fields()})
 
 
+def interrupted_message(args: argparse.Namespace) -> str:
+    """What a Ctrl-C says (``cli/main.py`` asks): the job was cancelled and which frames are complete."""
+    from e2fgvi_core.cli.resume import interrupted_message as message
+
+    return message(build_request(args))
+
+
 def run(args: argparse.Namespace) -> int:
     request = build_request(args)
+    whole = request  # the job as asked: what --contact-sheet draws from, after --resume narrowed the run
+    if args.contact_sheet:
+        from e2fgvi_core.contact_sheet import check_sheet_path
+
+        check_sheet_path(args.contact_sheet, request)
+    if args.resume:
+        from e2fgvi_core.cli.resume import resumed_request
+
+        request = resumed_request(request, print_notice)
+        if request is None:
+            return _draw_sheet(args, whole)
     if args.server:
         from e2fgvi_core.cli.remote import run_remote
 
-        return int(run_remote(request, args.server, quiet=args.quiet, as_json=args.json))
+        code = int(run_remote(request, args.server, quiet=args.quiet, as_json=args.json))
+        return code or _draw_sheet(args, whole)
     from e2fgvi_core.cli.report import print_engine_line
     from e2fgvi_core.removal.api import run_removal
     from e2fgvi_core.removal.engine_registry import choose_engine, run_precision
@@ -102,4 +136,14 @@ def run(args: argparse.Namespace) -> int:
     print_summary(summary, request.out)
     if args.json:
         print_json(summary_json(summary, request.out, **announced))
+    return _draw_sheet(args, whole)
+
+
+def _draw_sheet(args: argparse.Namespace, request: RemovalRequest) -> int:
+    """``--contact-sheet PATH``: plate | matte | result of a few written frames, drawn from the files."""
+    if args.contact_sheet:
+        from e2fgvi_core.cli.resume import output_frames
+        from e2fgvi_core.contact_sheet import write_removal_sheet
+
+        print_notice(f"contact sheet {write_removal_sheet(args.contact_sheet, request, output_frames(request))}")
     return 0

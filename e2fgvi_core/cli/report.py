@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
+from e2fgvi_core.removal.engine_registry import describe_choice
 from e2fgvi_core.removal.request import Progress, RemovalSummary
 
 PREFIX = "e2fgvi remove"
@@ -26,9 +27,14 @@ def _clock(seconds: float | None) -> str:
 
 
 class ProgressBar:
-    """One self-rewriting line on stderr: bar, frames, frames/s, ETA, stage."""
+    """One self-rewriting line on stderr: bar, frames, frames/s, ETA, stage.
+
+    The CLI's one bar: ``e2fgvi train`` draws its steps with ``draw`` too (``cli/train.py``), so both commands
+    look alike and redraw at a bounded rate.
+    """
 
     WIDTH = 24
+    INTERVAL_S = 0.2  # at most ~5 redraws a second; the final state always shows
 
     def __init__(self, stream: TextIO | None = None, enabled: bool = True) -> None:
         self.stream = stream if stream is not None else sys.stderr
@@ -37,21 +43,22 @@ class ProgressBar:
         self._drawn = False
 
     def __call__(self, progress: Progress) -> None:
+        final = progress.frames_done == progress.frames_total or progress.stage == "done"
+        rate = progress.frames_done / progress.elapsed_s if progress.elapsed_s > 0 else 0.0
+        fraction = progress.frames_done / max(progress.frames_total, 1)
+        count, speed = f"{progress.frames_done}/{progress.frames_total} frames", f"{rate:5.2f} frames/s"
+        self.draw(fraction, count, speed, progress.eta_s, f"{progress.stage:<14}", final)
+
+    def draw(self, fraction: float, count: str, rate: str, eta_s: float | None, tail: str, now: bool) -> None:
+        """``[####....] COUNT RATE ETA mm:ss TAIL``; ``now`` draws even within INTERVAL_S (a final state)."""
         if not self.enabled:
             return
-        now = time.monotonic()
-        final = progress.frames_done == progress.frames_total or progress.stage == "done"
-        if not final and now - self._last < 0.2:
+        clock = time.monotonic()
+        if not now and clock - self._last < self.INTERVAL_S:
             return
-        self._last = now
-        total = max(progress.frames_total, 1)
-        filled = int(self.WIDTH * progress.frames_done / total)
-        rate = progress.frames_done / progress.elapsed_s if progress.elapsed_s > 0 else 0.0
-        line = (
-            f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {progress.frames_done}/{progress.frames_total} frames "
-            f"{rate:5.2f} frames/s ETA {_clock(progress.eta_s)} {progress.stage:<14}"
-        )
-        self.stream.write(line)
+        self._last = clock
+        filled = int(self.WIDTH * min(max(fraction, 0.0), 1.0))
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {count} {rate} ETA {_clock(eta_s)} {tail}")
         self.stream.flush()
         self._drawn = True
 
@@ -72,22 +79,17 @@ def print_notice(message: str) -> None:
     print(f"{PREFIX}: {message}", file=sys.stderr)
 
 
-def engine_line(choice: Mapping[str, Any]) -> str:
-    """The engine, weights and precision of a run in words, from ``EngineChoice.to_mapping`` keys (in-process) or
-    the server's ``accepted`` message (the same keys): e.g. ``engine e2fgvi_hq, weights finetuned (sha256
-    0123456789ab), precision fp32``."""
-    words = [f"engine {choice.get('engine')}"]
-    if choice.get("weights"):
-        sha = str(choice.get("weights_sha256") or "")[:12]
-        words.append(f"weights {choice['weights']}" + (f" (sha256 {sha})" if sha else ""))
-    if choice.get("precision"):
-        words.append(f"precision {choice['precision']}")
-    return ", ".join(words)
+def engine_fields(message: Mapping[str, Any]) -> dict[str, Any]:
+    """The engine choice keys (``EngineChoice.to_mapping``: engine, weights, weights_sha256, precision) of a
+    server's ``accepted`` message, for ``print_engine_line`` and ``--json``."""
+    from e2fgvi_core.removal.engine_registry import EngineChoice
+
+    return {key: message.get(key) for key in EngineChoice("").to_mapping()}
 
 
 def print_engine_line(choice: Mapping[str, Any]) -> None:
     """Say which engine, weights and precision run, before the first frame (in-process and through a server)."""
-    print(f"{PREFIX}: {engine_line(choice)}", file=sys.stderr)
+    print(f"{PREFIX}: {describe_choice(choice)}", file=sys.stderr)
 
 
 def print_warnings(messages: Iterable[str]) -> None:
@@ -108,16 +110,14 @@ def print_summary(summary: RemovalSummary, out: str | None, where: str = "") -> 
     warned = f"; {len(summary.warnings)} warning(s) above" if summary.warnings else ""
     print(
         f"{PREFIX}: wrote {frames} frames to {out} in {seconds:.1f} s ({rate:.2f} frames/s) with {summary.engine}"
-        f"{model}; {summary.frames_passthrough} passed through (empty matte); {cache_text(summary.engine, cache)}"
+        f"{model}; {summary.frames_passthrough} passed through (empty matte); {cache_text(cache)}"
         f"{where_text}{warned}",
         file=sys.stderr,
     )
 
 
-def cache_text(engine: str | None, cache: tuple[int, int] | None) -> str:
-    """The summary's cache words: the job's own counters, or plainly that the engine has no cache."""
-    if engine == "propagate":
-        return "no cache (the propagate engine does not cache features between runs)"
+def cache_text(cache: tuple[int, int] | None) -> str:
+    """The summary's cache words: the job's own counters, or plainly that the run had no cache."""
     if cache is None:
         return "no cache"
     return f"cache {cache[0]} hits / {cache[1]} misses (this job)"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import tomllib
 
@@ -103,40 +102,24 @@ def build_config(args: argparse.Namespace):
     return TrainConfig.from_mapping(merge_dotted(base, overrides_from(args)))
 
 
-class ProgressBar:
-    """One self-rewriting line on stderr: step, it/s, ETA and the latest losses."""
+class TrainProgress:
+    """The CLI's one progress bar (``report.ProgressBar``) for training steps: step, it/s, ETA, the latest losses."""
 
-    WIDTH = 20
+    def __init__(self, enabled: bool = True) -> None:
+        from e2fgvi_core.cli.report import ProgressBar
 
-    def __init__(self, stream=sys.stderr, enabled: bool = True) -> None:
-        self.stream = stream
-        self.enabled = enabled
-        self._last = 0.0
-        self._drawn = False
+        self.bar = ProgressBar(enabled=enabled)
 
     def __call__(self, report) -> None:
-        from e2fgvi_core.cli.report import _clock
-
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if report.step != report.steps and now - self._last < 0.5 and not report.skipped:
-            return
-        self._last = now
-        filled = int(self.WIDTH * report.step / max(report.steps, 1))
         losses = " ".join(f"{k} {v:.4f}" for k, v in report.losses.items() if k in ("hole", "valid", "flow"))
-        flag = " SKIPPED" if report.skipped else ""
-        self.stream.write(
-            f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] step {report.step}/{report.steps} "
-            f"{report.steps_per_s:5.2f} it/s ETA {_clock(report.eta_s)} {losses}{flag}   "
-        )
-        self.stream.flush()
-        self._drawn = True
+        final = report.step == report.steps or report.skipped
+        tail = f"{losses}{' SKIPPED' if report.skipped else ''}   "
+        fraction = report.step / max(report.steps, 1)
+        count, rate = f"step {report.step}/{report.steps}", f"{report.steps_per_s:5.2f} it/s"
+        self.bar.draw(fraction, count, rate, report.eta_s, tail, final)
 
     def close(self) -> None:
-        if self.enabled and self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
+        self.bar.close()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -154,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         config = load_run_config(args.out, overrides_from(args))
     else:
         config = build_config(args)
-    bar = ProgressBar(enabled=not args.quiet and sys.stderr is not None)
+    bar = TrainProgress(enabled=not args.quiet and sys.stderr is not None)
     try:
         trainer = Trainer(config, args.out, resume=args.resume, progress=bar)
         summary = trainer.train()

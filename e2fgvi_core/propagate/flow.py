@@ -216,18 +216,18 @@ _CORNER = np.ones((2, 2), np.uint8)
 
 
 def sample_colour(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernel: str = "cubic") -> np.ndarray:
-    """Colours of ``image`` (h, w, 3) at float positions inside it with ``kernel`` (``PropagateConfig``'s
+    """Colours of ``image`` (h, w, 3) at float positions (clamped into it) with ``kernel`` (``PropagateConfig``'s
     ``resample_kernel``); returns (n, 3) float32.
 
     Why: a bilinear sample half a pixel off keeps only about half of the fine detail, and every propagated pixel is
     such a sample. Bicubic and Lanczos keep it, but overshoot at edges (dark and bright halos): each sample is
     clamped to the range of the 2x2 pixels around it, which a bilinear sample can never leave either.
     """
-    if kernel == "linear":
-        return sample(image, xs, ys)
     h, w = image.shape[:2]
     xs = np.clip(xs, 0, w - 1).astype(np.float32)
     ys = np.clip(ys, 0, h - 1).astype(np.float32)
+    if kernel == "linear":
+        return sample(image, xs, ys)
     values = sample(image, xs, ys, interpolation=_KERNELS[kernel], border=cv2.BORDER_REFLECT_101)
     # min / max of the 2x2 block whose top-left pixel is (x, y), read at (floor x, floor y); the last row and column
     # are replicated so a sample on the far edge sees its own pixels.

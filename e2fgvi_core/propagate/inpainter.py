@@ -27,7 +27,7 @@ from e2fgvi_core.propagate.global_motion import PairMotion, transform_points
 from e2fgvi_core.propagate.harmonic import grow_mask
 from e2fgvi_core.propagate.pixel_propagation import blend_candidates, camera_deviation, trace_camera, trace_direction
 from e2fgvi_core.propagate.references import Reference, apply_references, blend_reference
-from e2fgvi_core.propagate.spatial_fill import correct_seams, inpaint_spatial
+from e2fgvi_core.propagate.spatial_fill import add_detail, correct_seams, detail_band, inpaint_spatial
 
 _SEAM_RING_PX = 2
 
@@ -124,7 +124,8 @@ class PropagateInpainter:
             lo, hi = min(lo, *references), max(hi, *references)
         digests = [frame_digest(frame, hole) for frame, hole in zip(frames[lo : hi + 1], holes[lo : hi + 1])]
         reach = max(self.context_frames, hi - lo) if references else self.context_frames
-        span = self._span(frames[lo : hi + 1], holes[lo : hi + 1], digests, reach) if needed else None
+        trusted = {k - lo: original_holes[k] & ~holes[k] for k in references if lo <= k <= hi}
+        span = self._span(frames[lo : hi + 1], holes[lo : hi + 1], digests, reach, trusted) if needed else None
         for j, i in enumerate(targets):
             if span is not None and holes[i].any():
                 previous = None if i in restarts else self._previous_output(digests, i - lo)
@@ -137,8 +138,20 @@ class PropagateInpainter:
             self._previous = (digest, out[j].copy())
         return out
 
-    def _span(self, frames: np.ndarray, holes: np.ndarray, digests: list[bytes], reach: int) -> _Span:
+    def _span(
+        self, frames: np.ndarray, holes: np.ndarray, digests: list[bytes], reach: int, trusted: dict[int, np.ndarray]
+    ) -> _Span:
+        """``trusted``: span index -> the reference pixels that became known there (never moving foreground: the
+        flow measured on them against a neighbour's pre-filled hole would flag them, and block the camera trace)."""
         forward, backward, motions = self.flows.window_flows(frames, holes, digests)
+        motions = list(motions)  # the cached PairMotion objects are shared: replaced, never changed
+        for k, known in trusted.items():
+            if k < len(motions):
+                m = motions[k]
+                motions[k] = PairMotion(m.homography, m.moving_a & ~known, m.moving_b)
+            if k >= 1:
+                m = motions[k - 1]
+                motions[k - 1] = PairMotion(m.homography, m.moving_a, m.moving_b & ~known)
         return _Span(frames, holes, holes.astype(np.float32), forward, backward, motions, reach)
 
     def _previous_output(self, digests: list[bytes], target: int) -> np.ndarray | None:
@@ -163,7 +176,11 @@ class PropagateInpainter:
         unknown = hole & ~filled
         painted = inpaint_spatial(image, unknown, cfg.spatial_method, cfg.spatial_radius_px)
         weight = cfg.temporal_spatial_fill
-        if previous is not None and weight > 0 and unknown.any():
+        carries = previous is not None and weight > 0 and unknown.any()
+        if not carries:
+            # A key frame (the carry restarts, or nothing to carry from): detail copied from beside the hole.
+            painted = add_detail(painted, unknown, span.frames[target], hole, cfg.spatial_detail)
+        if carries:
             carried = _carry_previous(
                 image,
                 unknown,
@@ -174,6 +191,10 @@ class PropagateInpainter:
                 cfg.seam_correction,
                 cfg.resample_kernel,
             )
+            if cfg.spatial_detail > 0:
+                # The detail travels with the carry whole (the blend below would fade it by ``weight`` a frame, and
+                # detail synthesised anew every frame would flicker): the new paint takes the carried detail band.
+                painted[unknown] += detail_band(carried)[unknown]
             painted[unknown] = weight * carried[unknown] + (1.0 - weight) * painted[unknown]
         image = painted
         result = span.frames[target].copy()  # outside the hole: the input, untouched (even out-of-range values)

@@ -7,8 +7,10 @@ library only; ``engines.py`` holds the implementations and imports this, never t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from e2fgvi_core.errors import CheckpointError, ConfigError
 
@@ -115,6 +117,21 @@ class EngineChoice:
             "weights_sha256": self.weights_sha256,
             "precision": precision,
         }
+
+
+def describe_choice(choice: Mapping[str, Any]) -> str:
+    """The engine, weights and precision of a run in words, from ``EngineChoice.to_mapping`` keys (in-process) or
+    the server's ``accepted`` message (the same keys): e.g. ``engine e2fgvi_hq, weights finetuned (sha256
+    0123456789ab), precision fp32``. The CLI prints it before the first frame; host progress texts show it."""
+    if not choice.get("engine"):
+        return ""
+    words = [f"engine {choice.get('engine')}"]
+    if choice.get("weights"):
+        sha = str(choice.get("weights_sha256") or "")[:12]
+        words.append(f"weights {choice['weights']}" + (f" (sha256 {sha})" if sha else ""))
+    if choice.get("precision"):
+        words.append(f"precision {choice['precision']}")
+    return ", ".join(words)
 
 
 def _pinned(engine: str, installed) -> EngineChoice:

@@ -41,7 +41,7 @@ class RemovalRequest:
     plate (alpha by default). ``shot`` is the range the protocol sees (reference selection, windows; None: the
     ``frames`` range if given, else every frame on disk or given by value); ``frames`` the frames to produce and
     write (None: the whole shot), which must lie inside the shot. ``engine`` is ``auto`` or a key of
-    ``engines.ENGINES`` (``auto``: E2FGVI-HQ when a checkpoint is installed, else ``propagate``). ``weights`` is a
+    ``engines.ENGINES`` (``auto``: the default or official weights' engine, else ``propagate``). ``weights`` is a
     checkpoint path or an installed name; ``device`` ``auto|cpu|cuda[:n]|mps``. ``out_channels`` ("R,G,B") keeps
     only those channels in the output files; ``out_colorspace`` (``io.output_encoding.OUT_COLORSPACES``) overrides
     the encoding the output format implies.
@@ -173,10 +173,8 @@ class RemovalRequest:
             if spec.group is None:
                 if spec.type == "str" and value is not None and not isinstance(value, str):
                     raise ConfigError(f"{key} must be a string, got {type(value).__name__}")
-                if value == "" and key in ("shot", "frames"):
-                    raise ConfigError(f"{key} is empty: give a frame range such as 1001-1100, or leave it out")
-                if value is not None and value != "":
-                    own[spec.attr] = value
+                if value is not None and (value != "" or key in ("shot", "frames")):
+                    own[spec.attr] = value  # an empty range is parsed, and refused, as one
             elif value is not None and not (value == "" and spec.type != "bool"):
                 nested[spec.group][spec.attr] = value
         return cls(

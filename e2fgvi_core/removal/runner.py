@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ import numpy as np
 from e2fgvi_core.errors import DeviceError, JobCancelled, MatteError, SequenceError
 from e2fgvi_core.io.channels import rgb_channel_indices
 from e2fgvi_core.io.colour import build_colour_transform
+from e2fgvi_core.io.sequence import format_frame_ranges
 from e2fgvi_core.io.windows import on_display_window, to_own_data_window
 from e2fgvi_core.removal.blend import WindowBlend, composite_window_frame
 from e2fgvi_core.removal.cache import ShotCache, digest_arrays
@@ -349,7 +351,8 @@ class ShotRunner:
         return path, was_passthrough
 
     def _provenance(self, number: int) -> dict[str, Any]:
-        data = job_provenance(self.request, self.engine.name, self.engine.variant, self.engine.weights_sha256, number)
+        engine = self.engine
+        data = job_provenance(self.request, engine.name, engine.variant, engine.weights_sha256, number, self.numbers)
         if self._exposed is not None:
             data["exposure"] = float(self._exposed.exposure)
             data["highlight_rolloff"] = self._exposed.knee or 0
@@ -421,7 +424,12 @@ MEASURED_PROVENANCE_KEYS = ("exposure", "highlight_rolloff")
 
 
 def job_provenance(
-    request: RemovalRequest, engine: str, variant: str | None, weights_sha256: str | None, frame: int
+    request: RemovalRequest,
+    engine: str,
+    variant: str | None,
+    weights_sha256: str | None,
+    frame: int,
+    shot: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """The provenance of one output frame that follows from the request alone (the farm's ``--resume`` compares it).
 
@@ -442,4 +450,8 @@ def job_provenance(
         data[spec.key] = "" if value is None else value
     if not request.plate:
         data["plate"] = "by value"
+    # the shot as it resolved (``shot``, else ``frames``, else what the run found on disk): a frame of
+    # `--frames 1001-1005` is never taken for one of the whole shot (`remove --resume`, `farm render-chunk --resume`)
+    numbers = shot if shot is not None else request.shot_numbers()
+    data["shot"] = format_frame_ranges(numbers).replace(" ", "") if numbers else ""
     return data

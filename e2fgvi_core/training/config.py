@@ -214,21 +214,10 @@ def load_config_file(path: str | Path) -> dict[str, object]:
 
 
 def dump_toml(config: TrainConfig) -> str:
-    """``config`` as TOML text that ``load_config_file`` reads back to an equal config."""
-    top = {k: v for k, v in config.to_mapping().items() if not isinstance(v, dict)}
-    lines = [f"{key} = {_toml_value(value)}" for key, value in top.items()]
-    for name in ("data", "loss", "optim"):
-        section = getattr(config, name)
-        lines += ["", f"[{name}]"]
-        tables = []
-        for key, value in dataclasses.asdict(section).items():
-            if isinstance(value, dict):
-                tables.append((key, value))
-            else:
-                lines.append(f"{key} = {_toml_value(value)}")
-        for key, table in tables:
-            lines += ["", f"[{name}.{key}]"] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
-    return "\n".join(lines) + "\n"
+    """``config`` as TOML text that ``load_config_file`` reads back to an equal config (written by ``tomli_w``)."""
+    import tomli_w
+
+    return tomli_w.dumps(config.to_mapping())
 
 
 def parse_size(text: str) -> list[int]:
@@ -318,18 +307,6 @@ def _number(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise ConfigError(f"config key {name!r} must be a finite non-negative number, got {value!r}")
     return float(value)
-
-
-def _toml_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {value!r} as TOML")
 
 
 def _first_line(text: str) -> str:

@@ -244,9 +244,7 @@ class RemovalJob:
         report = self.progress
         if report is None:
             return "Remove Object: starting..."
-        eta = f", {report.eta_s:.0f} s left" if report.eta_s is not None else ""
-        rate = f", {report.frames_per_s:.2f} frames/s" if report.frames_per_s else ""
-        return f"Remove Object: {report.frames_done}/{report.frames_total} frames{rate}{eta} (Esc cancels)"
+        return f"Remove Object: {report.text} (Esc cancels)"
 
 
 _RUNNING: RemovalJob | None = None

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from e2fgvi_core.errors import E2fgviError
+from e2fgvi_core.removal.engine_registry import describe_choice
 
 from .. import launcher
 from ..client import Client, RequestTimeoutError, ResultFrame, ServerUnavailableError, wire
@@ -50,10 +51,19 @@ class ProgressReport:
     frames_per_s: float | None
     eta_s: float | None
     stage: str
+    engine: str = ""  # the engine, weights and precision in words, once the server has accepted the job
 
     @property
     def fraction(self) -> float:
         return self.frames_done / self.frames_total if self.frames_total else 0.0
+
+    @property
+    def text(self) -> str:
+        """The one progress line every host shows: frames, speed, time left and what runs them."""
+        rate = f", {self.frames_per_s:.2f} frames/s" if self.frames_per_s else ""
+        eta = f", {self.eta_s:.0f} s left" if self.eta_s else ""
+        engine = f" ({self.engine})" if self.engine else ""
+        return f"{self.frames_done}/{self.frames_total} frames{rate}{eta}{engine}"
 
 
 ProgressCallback = Callable[[ProgressReport], None]
@@ -305,12 +315,14 @@ class RemoveObjectEffect:
         self._cancel.clear()
         request, inputs = self._request(frames)
         started = time.monotonic()
-        report = self._reporter(len(frames), started)
+        submitted: list[Any] = []  # the job handle, once submit returns: its `accepted` names the engine
+        report = self._reporter(len(frames), started, submitted)
         client = self._connect()
         try:
             handle = client.submit(request, on_progress=report, **inputs)
         except E2fgviError as exc:
             raise _translate(exc, self.params.server) from None
+        submitted.append(handle)
         self.jobs_submitted += 1
         result = self._wait(handle)
         missing = [f for f in frames if f not in result.frames]
@@ -328,7 +340,8 @@ class RemoveObjectEffect:
         self.frames_computed.extend(frames)
         if self.on_progress is not None:
             seconds = max(time.monotonic() - started, 1e-9)
-            self.on_progress(ProgressReport(len(frames), len(frames), len(frames) / seconds, 0.0, "done"))
+            engine = describe_choice(handle.accepted)
+            self.on_progress(ProgressReport(len(frames), len(frames), len(frames) / seconds, 0.0, "done", engine))
         return produced
 
     def _wait(self, handle) -> Any:
@@ -354,7 +367,7 @@ class RemoveObjectEffect:
                 raise BridgeCancelled()
             return result
 
-    def _reporter(self, total: int, started: float) -> Callable[[dict[str, Any]], None]:
+    def _reporter(self, total: int, started: float, submitted: list[Any]) -> Callable[[dict[str, Any]], None]:
         def report(progress: dict[str, Any]) -> None:
             if self.on_progress is None:
                 return
@@ -362,7 +375,8 @@ class RemoveObjectEffect:
             done, seconds = fields.frames_done, time.monotonic() - started
             rate = done / seconds if done and seconds > 0 else None
             eta = (total - done) / rate if rate else None
-            self.on_progress(ProgressReport(min(done, total), total, rate, eta, fields.stage))
+            engine = describe_choice(submitted[0].accepted) if submitted else ""
+            self.on_progress(ProgressReport(min(done, total), total, rate, eta, fields.stage, engine))
 
         return report
 

@@ -26,7 +26,7 @@ from e2fgvi_core.farm.config import DEFAULT_CHUNK_SIZE
 from e2fgvi_core.schema import field_for
 
 from .. import launcher
-from ..bridge import BridgeError, BridgeParams, ParamsError, PathClip, RemoveObjectEffect, describe
+from ..bridge import BridgeCancelled, BridgeError, BridgeParams, ParamsError, PathClip, RemoveObjectEffect, describe
 from ..client import wire
 from . import adapter
 
@@ -390,6 +390,8 @@ def _run_with_progress(effect: RemoveObjectEffect, first: int, last: int, progre
     def work() -> None:
         try:
             effect.process_range(first, last)
+        except BridgeCancelled:
+            failure.append("cancelled")
         except BridgeError as exc:
             failure.append(exc.message)
 
@@ -400,8 +402,7 @@ def _run_with_progress(effect: RemoveObjectEffect, first: int, last: int, progre
             effect.cancel()
         if latest:
             report = latest[-1]
-            eta = f", {report.eta_s:.0f} s left" if report.eta_s else ""
-            progress.update(int(100 * report.fraction), f"{report.frames_done}/{report.frames_total} frames{eta}")
+            progress.update(int(100 * report.fraction), report.text)
         time.sleep(POLL_S)
     worker.join()
     return failure[0] if failure else None

@@ -36,7 +36,7 @@ def _kind(entry: dict[str, Any]) -> str:
 
 
 def render_header() -> str:
-    from e2fgvi_host import launcher
+    from e2fgvi_host import client, launcher
     from e2fgvi_host.bridge.params import describe_params
     from e2fgvi_server import protocol as wire
 
@@ -51,6 +51,7 @@ def render_header() -> str:
         f"constexpr double kHeartbeatIntervalS = {float(wire.HEARTBEAT_INTERVAL_S)!r};",
         f"constexpr int kHeartbeatLiveness = {int(wire.HEARTBEAT_LIVENESS)};",
         f"constexpr double kLocalServerStartTimeoutS = {float(launcher.LOCAL_SERVER_START_TIMEOUT_S)!r};",
+        f"constexpr int kReconnectRetries = {int(client.RECONNECT_RETRIES)};",
         f"constexpr const char *kDefaultAddress = {c_string(wire.DEFAULT_ADDRESS)};",
         f"constexpr const char *kAccessKeyFileEnv = {c_string(wire.ACCESS_KEY_FILE_ENV)};",
         f"constexpr const char *kAccessKeyField = {c_string(wire.ACCESS_KEY_FIELD)};",

@@ -9,13 +9,9 @@
 // whole-shot `e2fgvi remove`, bit for bit, whatever order the host asks in.
 #include <dlfcn.h>
 #include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -23,7 +19,6 @@
 #include <memory>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <string>
 #include <unordered_map>
 
@@ -435,7 +430,6 @@ void write_output(OfxImageEffectHandle effect, OfxPropertySetHandle in_args, con
     if (in_result >= 0) from.emplace_back(&result, in_result);
     else from.emplace_back(&source.pixels, pick(source.pixels));
   }
-  bool same = result.dtype == (bit == kOfxBitDepthByte ? "uint8" : bit == kOfxBitDepthHalf ? "float16" : "float32");
   int x1 = std::max({window.x1, bounds.x1, source.bounds.x1}), x2 = std::min({window.x2, bounds.x2, source.bounds.x2});
   int y1 = std::max({window.y1, bounds.y1, source.bounds.y1}), y2 = std::min({window.y2, bounds.y2, source.bounds.y2});
   size_t out_size = bit == kOfxBitDepthByte ? 1 : (bit == kOfxBitDepthShort || bit == kOfxBitDepthHalf) ? 2 : 4;
@@ -474,7 +468,6 @@ void write_output(OfxImageEffectHandle effect, OfxPropertySetHandle in_args, con
       }
     }
   }
-  (void)same;
 }
 
 // --- the server ---------------------------------------------------------------------------------------------
@@ -502,13 +495,13 @@ std::mutex gStartMutex;
 // A server answers at `address`, or one is started from the recorded command (local addresses only) and waited for.
 void ensure_server(const std::string &address) {
   try {
-    ServerClient(address).hello(ServerClient::silence_limit_s());
+    ServerClient(address).hello(ServerClient::silence_limit_s(), 0);
     return;
   } catch (const ServerError &) {
   }
   std::lock_guard<std::mutex> lock(gStartMutex);
   try {  // another thread may have started it meanwhile
-    ServerClient(address).hello(ServerClient::silence_limit_s());
+    ServerClient(address).hello(ServerClient::silence_limit_s(), 0);
     return;
   } catch (const ServerError &) {
   }
@@ -526,7 +519,7 @@ void ensure_server(const std::string &address) {
   int failed = posix_spawn(&pid, "/bin/sh", nullptr, &attributes, const_cast<char *const *>(argv), environ);
   posix_spawnattr_destroy(&attributes);
   if (failed != 0) throw ServerError("server_unavailable", "cannot start the server: " + std::string(strerror(failed)));
-  ServerClient(address).hello(kLocalServerStartTimeoutS);
+  ServerClient(address).hello(kLocalServerStartTimeoutS, 1 << 20);  // until the start timeout
 }
 
 // --- render --------------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <random>
-#include <sstream>
 
 #define MSGPACK_NO_BOOST 1
 #include <msgpack.hpp>
@@ -134,7 +133,13 @@ struct ServerClient::Impl {
   int64_t next_req = 1;
   Clock::time_point last_heard, last_ping;
 
-  explicit Impl(std::string where) : address(std::move(where)), socket(context(), zmq::socket_type::dealer) {
+  int retries = kReconnectRetries;
+  int failures = 0;
+
+  explicit Impl(std::string where) : address(std::move(where)) { open(); }
+
+  void open() {
+    socket = zmq::socket_t(context(), zmq::socket_type::dealer);
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::rcvhwm, 0);
     socket.set(zmq::sockopt::sndhwm, 0);
@@ -143,6 +148,16 @@ struct ServerClient::Impl {
     } catch (const zmq::error_t &error) {
       throw ServerError("config_error", "server address " + address + " cannot be used: " + error.what());
     }
+  }
+
+  // Silence for interval x liveness: a new socket and the same message again (zguide's Lazy Pirate, as the Python
+  // client does: a job's key and secret re-attach it), at most `retries` times before the server is taken as gone.
+  void retry_or_give_up(const std::vector<std::pair<const void *, size_t>> &parts) {
+    if (++failures > retries) unavailable();
+    socket.close();
+    open();
+    send(parts);
+    last_heard = last_ping = Clock::now();
   }
 
   // Send one multipart message without blocking (a queued message waits for the connection; silence is noticed).
@@ -189,6 +204,7 @@ struct ServerClient::Impl {
         if (!more) break;
       }
       last_heard = Clock::now();
+      failures = 0;
     }
     return parts;
   }
@@ -213,13 +229,27 @@ struct ServerClient::Impl {
     fields.emplace_back("req", req);
     std::string key = read_access_key();
     if (!key.empty()) fields.emplace_back(kAccessKeyField, key);
+    msgpack::sbuffer packed;
+    {
+      Packer pk(&packed);
+      pk.pack_map(static_cast<uint32_t>(2 + fields.size()));
+      pk.pack(std::string("v"));
+      pk.pack(kProtocolVersion);
+      pk.pack(std::string("type"));
+      pk.pack(type);
+      for (const auto &[name, value] : fields) {
+        pk.pack(name);
+        pack_value(pk, value);
+      }
+    }
+    std::vector<std::pair<const void *, size_t>> message{{packed.data(), packed.size()}};
     last_heard = last_ping = Clock::now();
-    send_header(type, fields);
+    send(message);
     auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
     while (Clock::now() < deadline) {
       auto parts = poll_once();
       if (parts.empty()) {
-        if (silent_too_long()) unavailable();
+        if (silent_too_long()) retry_or_give_up(message);
         continue;
       }
       handle = msgpack::unpack(static_cast<const char *>(parts[0].data()), parts[0].size());
@@ -238,16 +268,17 @@ double ServerClient::silence_limit_s() { return kHeartbeatIntervalS * kHeartbeat
 ServerClient::ServerClient(std::string address) : impl_(new Impl(std::move(address))) {}
 ServerClient::~ServerClient() { delete impl_; }
 
-void ServerClient::hello(double timeout_s) {
+void ServerClient::hello(double timeout_s, int retries) {
   msgpack::object_handle handle;
+  impl_->retries = retries;
   impl_->request(kMsgHello, {{"client", std::string("e2fgvi OpenFX plug-in")}}, handle, timeout_s);
+  impl_->retries = kReconnectRetries;
 }
 
 std::map<int, std::vector<int>> ServerClient::footprint(const Fields &request) {
   msgpack::object_handle handle;
   msgpack::sbuffer packed;
-  // the request travels as a nested map: build the header by hand around it
-  Fields none;
+  // the request travels as a nested map: the header is packed by hand around it
   int64_t req = impl_->next_req++;
   {
     Packer pk(&packed);
@@ -266,12 +297,13 @@ std::map<int, std::vector<int>> ServerClient::footprint(const Fields &request) {
       pk.pack(key);
     }
   }
+  std::vector<std::pair<const void *, size_t>> message{{packed.data(), packed.size()}};
   impl_->last_heard = impl_->last_ping = Clock::now();
-  impl_->send({{packed.data(), packed.size()}});
+  impl_->send(message);
   while (true) {
     auto parts = impl_->poll_once();
     if (parts.empty()) {
-      if (impl_->silent_too_long()) impl_->unavailable();
+      if (impl_->silent_too_long()) impl_->retry_or_give_up(message);
       continue;
     }
     handle = msgpack::unpack(static_cast<const char *>(parts[0].data()), parts[0].size());
@@ -374,7 +406,7 @@ std::map<int, Pixels> ServerClient::run_job(const Fields &request, const std::ve
     if (message.empty()) {
       if (impl_->silent_too_long()) {
         if (cancel_sent) throw ServerError(kCodeCancelled, "cancelled");
-        impl_->unavailable();
+        impl_->retry_or_give_up(parts);  // the same key and secret: the server re-attaches us to the job
       }
       continue;
     }

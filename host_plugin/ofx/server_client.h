@@ -48,8 +48,9 @@ class ServerClient {
   ServerClient(const ServerClient &) = delete;
   ServerClient &operator=(const ServerClient &) = delete;
 
-  // hello; raises ServerError("server_unavailable") when nothing answers within the silence limit.
-  void hello(double timeout_s);
+  // hello; raises ServerError("server_unavailable") when nothing answers within `timeout_s` (each silence of
+  // interval x liveness is retried on a new socket `retries` times: 0 for a quick "is one there?" probe).
+  void hello(double timeout_s, int retries);
   // footprint: for each frame of request["frames"], the shot frames producing it reads.
   std::map<int, std::vector<int>> footprint(const Fields &request);
   // submit by value and wait for the job's end; frames by number. Raises ServerError (code "cancelled" on abort).

@@ -178,8 +178,7 @@ def run(
     log(f"Remove Object: {plan.plate} frames {plan.first}-{plan.last} -> {plan.out}")
 
     def on_progress(report: ProgressReport) -> None:
-        eta = f", {report.eta_s:.0f} s left" if report.eta_s else ""
-        log(f"Remove Object: {report.frames_done}/{report.frames_total} frames{eta}")
+        log(f"Remove Object: {report.text}")
 
     with RemoveObjectEffect(
         PathClip(plan.plate), PathClip(plan.matte), params, output=plan.out, on_progress=on_progress
@@ -199,9 +198,11 @@ def main(settings_folder: str | None = None, resolve: Any = None) -> int:
     """Entry point of the Workspace > Scripts item: one line in the Console on failure, never a traceback.
 
     ``settings_folder`` holds ``e2fgvi_resolve.json`` (the installed launcher passes its own folder); ``resolve`` is
-    the object Resolve gives a script it starts (None: the launcher's ``resolve`` global, else a scripting connection
-    from outside Resolve, ``adapter.connect``).
+    the object Resolve gives a script it starts (None: the ``resolve`` global of the script that called this, which
+    is where Resolve puts it, else a scripting connection from outside Resolve, ``adapter.connect``).
     """
+    if resolve is None:
+        resolve = sys._getframe(1).f_globals.get("resolve")  # the launcher script's globals, as Resolve set them
     try:
         params, output_folder = _load(settings_folder or os.path.dirname(os.path.abspath(__file__)))
         run(adapter.connect(resolve), params, output_folder=output_folder)

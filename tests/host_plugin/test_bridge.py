@@ -178,6 +178,8 @@ def test_chunks_by_path_equal_one_whole_run(server_address, shot):
         assert result.path == str(shot / f"clean.{frame:04d}.exr")
         np.testing.assert_array_equal(read_frame(result.path).pixels, whole[frame], err_msg=str(frame))
     assert reports[-1].frames_done == reports[-1].frames_total == 4
+    # the host's progress line names what runs the job (the server's `accepted`), as the CLI does before frame one
+    assert reports[-1].engine == "engine propagate" and reports[-1].text.endswith("(engine propagate)")
 
 
 def test_a_changed_dilation_or_feather_recomputes_and_equals_e2fgvi_remove(server_address, shot):

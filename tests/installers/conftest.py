@@ -21,22 +21,28 @@ HIDDEN_PREFIXES = ("zmq", "pyzmq", "msgpack", "e2fgvi", "__editable__", "_e2fgvi
 
 @pytest.fixture(scope="session")
 def host_wheels(tmp_path_factory) -> Path:
+    """pyzmq, msgpack, numpy for this Python, and pyzmq, msgpack for every Python Blender uses (its extension carries
+    them all), on this OS: what ``--wheels DIR`` must hold for these tests' installs."""
     given = os.environ.get("E2FGVI_TEST_WHEELS")
     if given:
         return Path(given)
     from installers import _dependencies
-    from installers.blender import host_side_distributions
+    from installers.blender import BLENDER_PYTHONS, BUNDLED_WITH_BLENDER, host_side_distributions
 
     folder = tmp_path_factory.mktemp("wheels")
-    python = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    argv = [sys.executable, "-m", "pip", "download", "--dest", str(folder), "--only-binary=:all:", "--quiet"]
-    argv += ["--python-version", python, "--implementation", "cp", "--disable-pip-version-check"]
-    for tag in _dependencies.PLATFORM_TAGS["linux"]:
-        argv += ["--platform", tag]
-    reqs = _dependencies.requirements(host_side_distributions())
-    done = subprocess.run([*argv, *reqs], capture_output=True, text=True, timeout=600, check=False)
-    if done.returncode != 0 or not list(folder.glob("*.whl")):
-        pytest.skip(f"cannot download {reqs} (no package index; set E2FGVI_TEST_WHEELS): {done.stderr[-300:]}")
+    this = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    wanted = {this: _dependencies.requirements(host_side_distributions())}
+    for python in BLENDER_PYTHONS.values():
+        blender = _dependencies.requirements(host_side_distributions(), BUNDLED_WITH_BLENDER)
+        wanted[python] = sorted(set(wanted.get(python, [])) | set(blender))
+    for python, reqs in wanted.items():
+        argv = [sys.executable, "-m", "pip", "download", "--dest", str(folder), "--only-binary=:all:", "--quiet"]
+        argv += ["--python-version", python, "--implementation", "cp", "--disable-pip-version-check", "--no-deps"]
+        for tag in _dependencies.PLATFORM_TAGS["linux"]:
+            argv += ["--platform", tag]
+        done = subprocess.run([*argv, *reqs], capture_output=True, text=True, timeout=600, check=False)
+        if done.returncode != 0:
+            pytest.skip(f"cannot download {reqs} for {python} (no index? set E2FGVI_TEST_WHEELS): {done.stderr[-300:]}")
     return folder
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from e2fgvi_core.testing import run_e2fgvi
+from installers.blender import host_side_files
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,7 +61,8 @@ def test_install_reinstall_uninstall_and_dry_run(tmp_path, platform, env_of, ext
     # the host side only, under unique names, and the commands of the installation that installed it
     assert vendored == ["e2fgvi_commands.json", "e2fgvi_core", "e2fgvi_host", "e2fgvi_server"]
     assert sorted(p.name for p in (addon / "_vendor" / "e2fgvi_server").iterdir()) == ["__init__.py", "protocol.py"]
-    assert sorted(p.name for p in (addon / "_vendor" / "e2fgvi_core").iterdir()) == ["__init__.py", "errors.py"]
+    core = {p.relative_to(addon / "_vendor").as_posix() for p in (addon / "_vendor" / "e2fgvi_core").rglob("*.py")}
+    assert core == {name for name in host_side_files() if name.startswith("e2fgvi_core/")}  # what the host imports
     assert not (addon / "_vendor" / "e2fgvi_host" / "nuke").exists() and not list(old.iterdir())
     installed = snapshot(home)
 

@@ -44,10 +44,10 @@ def build_plugin() -> Path:
 
 
 def whole_run(folder: Path, *flags: str, plate: str = "plate.%04d.exr", matte: str | None = "matte.%04d.exr",
-              out: str = "whole.%04d.exr") -> dict[int, np.ndarray]:  # fmt: skip
+              out: str = "whole.%04d.exr", engine: str = "propagate") -> dict[int, np.ndarray]:  # fmt: skip
     """``e2fgvi remove`` over the whole shot (propagate): the reference every host render must equal bit for bit."""
     command = [sys.executable, "-m", "e2fgvi_core.cli.main", "remove", "--plate", str(folder / plate),
-               "--out", str(folder / out), "--frames", SHOT, "--engine", "propagate", "--quiet", *flags]  # fmt: skip
+               "--out", str(folder / out), "--frames", SHOT, "--engine", engine, "--quiet", *flags]  # fmt: skip
     if matte:
         command += ["--matte", str(folder / matte)]
     done = subprocess.run(

@@ -239,3 +239,38 @@ def test_a_changed_parameter_recomputes(plugin_binary, server, shot, engine):
     np.testing.assert_array_equal(changed, reference[1002])
     assert not np.array_equal(default, changed)
     host.destroy(effect)
+
+
+@pytest.mark.slow
+def test_e2fgvi_hq_with_the_parity_weights_equals_one_whole_run(
+    plugin_binary, server, shot, filled_checkpoint, tmp_path
+):
+    weights = filled_checkpoint(tmp_path / "hq.pth", seed=1)
+    reference = whole_run(shot, "--weights", str(weights), out="hq.%04d.exr", engine="e2fgvi_hq")
+    host = Host(plugin_binary)
+    host.load()
+    effect = _instance(host, server, shot, engine="e2fgvi_hq", weights=str(weights), chunk_size=6)
+    for frame in (1009, 1002):
+        status, image = host.render(effect, frame)
+        assert status == STAT_OK, host.messages
+        np.testing.assert_array_equal(image, reference[frame], err_msg=str(frame))
+    host.destroy(effect)
+
+
+def test_a_server_dying_mid_job_gives_an_error_not_a_crash(plugin_binary, shot, tmp_path):
+    from e2fgvi_core.testing import ServerProcess
+
+    dying = ServerProcess(free_address(), ["--output-root", str(tmp_path)], tmp_path / "server.log").start()
+    host = Host(plugin_binary)
+    host.load()
+    effect = _instance(host, dying, shot, chunk_size=COUNT)
+    host.on_progress = lambda found, value: dying.kill()  # the server goes away while the job runs
+    try:
+        started = time.monotonic()
+        status, _ = host.render(effect, 1004)
+        assert status == STAT_FAILED
+        assert time.monotonic() - started < 120  # the protocol's retries, then an answer
+        assert len(host.messages) == 1 and "does not answer" in host.messages[0][1], host.messages
+        assert host.destroy(effect) == STAT_OK
+    finally:
+        dying.kill()

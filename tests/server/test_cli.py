@@ -96,3 +96,24 @@ def test_remove_through_the_server_reports_server_errors_as_one_line(server, sho
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "outside the allowed roots" in lines[0]
+
+
+def test_the_no_checkpoint_note_is_the_same_sentence_in_process_and_through_the_server(
+    server_factory, shot, tmp_path, monkeypatch
+):
+    from e2fgvi_core.removal.engine_registry import PROPAGATE_NOTICE
+
+    monkeypatch.setenv("E2FGVI_WEIGHTS_DIR", str(tmp_path / "no-weights-installed"))  # the server's store too
+    server = server_factory()
+    notes = []
+    for where, extra in (("local", []), ("remote", ["--server", server.address])):
+        out = server_factory.roots / where / "out.%04d.exr"
+        done = run_python(
+            ["-m", "e2fgvi_core.cli.main", "remove", "--plate", shot["plate"], "--matte", shot["matte"]]
+            + ["--out", str(out), "--quiet", *extra],
+            timeout_s=CLI_TIMEOUT_S,
+            env=subprocess_env(),
+        )
+        assert done.returncode == 0, done.stderr
+        notes.append([line for line in done.stderr.splitlines() if "E2FGVI checkpoint" in line])
+    assert notes[0] == notes[1] == [f"e2fgvi remove: {PROPAGATE_NOTICE}"]  # before: the server path said nothing

@@ -269,5 +269,6 @@ def test_message_types_are_the_documented_snake_case_strings():
         "ping",
         "pong",
         "shutdown",
+        "footprint",
     )
     assert wire.PROTOCOL_VERSION == 1

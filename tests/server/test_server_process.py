@@ -94,7 +94,7 @@ def test_version_mismatch_gets_a_clear_error_not_a_hang(raw):
                 )
             ],
             "config_error",
-            "unknown RemovalRequest key 'neighbour_stride'; valid keys:",
+            "unknown request key 'neighbour_stride'; valid keys:",
         ),
         (
             [msgpack.packb({"v": 1, "type": "submit", "req": 1, "key": "k", "request": {}})],

@@ -25,7 +25,9 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 import host_test_support as support
 
-FOOTAGE = support.SHARED_DIR / "footage" / "tennis"
+from e2fgvi_core.testing import SHARED_DIR
+
+FOOTAGE = SHARED_DIR / "footage" / "tennis"
 FRAMES = 20
 SHOWN = (5, 15)
 
@@ -53,35 +55,21 @@ def run_nuke(shot: dict, server, work: Path) -> dict[int, np.ndarray]:
     for name, value in (("server", server.address), ("engine", "propagate"), ("matte_from", "Source alpha")):
         created[name].setValue(value)
     created["work_folder"].setValue(str(work))
-    if not remove_node.process(created):
+    if not support.nuke_process(nuke, created):
         raise SystemExit(f"Nuke node failed: {nuke.standin.messages}")
     return {f: nuke.sample_image(created, f)[0] for f in SHOWN}
 
 
 def run_fuse(shot: dict, server, cache: Path) -> dict[int, np.ndarray]:
-    import lupa.luajit21 as luajit
+    from fusion_session import FusionSession
 
-    lua = luajit.LuaRuntime(unpack_returned_tuples=True, encoding="latin-1")
-    lua.execute((HERE / "fusion" / "fusion_standin.lua").read_text())
-    standin = lua.globals().Standin
     frames = {f: support.read_exr(shot["plate"] % f) for f in range(shot["first"], shot["last"] + 1)}
-
-    def host_frame(name, frame):
-        image = frames.get(int(frame)) if name == "Source" else None
-        if image is None:
-            return None
-        return image.shape[1], image.shape[0], np.ascontiguousarray(image[::-1]).tobytes()
-
-    standin.host_frame = host_frame
-    standin.comp_start, standin.comp_end = shot["first"], shot["last"]
-    standin.load((support.PROJECT_ROOT / "host_plugin" / "resolve" / "RemoveObject.fuse").read_text())
-    for name, value in (("engine", 3), ("server", server.address), ("matte_from", 1), ("cache", str(cache))):
-        standin.set(name, value)
-    out = {}
-    for frame in SHOWN:
-        width, height, data = standin.render(frame)
-        out[frame] = np.frombuffer(data.encode("latin-1"), np.float32).reshape(height, width, 4)[::-1]
-    return out
+    session = FusionSession({"Source": frames}, shot["first"], shot["last"])
+    # the footage's float EXRs are scene-linear like the Nuke node's default; the Fuse's default is Resolve's
+    settings = (("engine", 3), ("server", server.address), ("matte_from", 1), ("cache", str(cache)), ("colorspace", ""))
+    for name, value in settings:
+        session.set(name, value)
+    return {frame: session.render(frame) for frame in SHOWN}
 
 
 def main(target: str) -> None:

@@ -53,33 +53,19 @@ def test_bad_configs_fail_before_training_with_one_line(run_cli, clips_dir, tmp_
 
 
 @pytest.mark.slow
-def test_exported_full_model_installs_and_removes(run_cli, clips_dir, tmp_path):
-    """One step of the full E2FGVI-HQ at 60x108, exported, installed with `weights add`, used by `e2fgvi remove`."""
+def test_tiny_preset_exports_installs_is_used_by_remove_and_removed(run_cli, clips_dir, tmp_path):
+    """The quick path of docs/training.md (issue 22): `train --preset tiny`, `train export`, `weights add`; `remove`
+    leaves the new weights alone until they are the default, then names them before the first frame; `weights
+    remove` takes them out again."""
+    import json
+
     from e2fgvi_core.io import Frame, read_frame, write_frame
     from e2fgvi_core.models import build_generator, load_checkpoint
 
-    run = tmp_path / "hq"
-    done = run_cli(
-        "train",
-        "--data",
-        str(clips_dir / "train"),
-        "--out",
-        str(run),
-        "--steps",
-        "1",
-        "--size",
-        "60x108",
-        "--set",
-        "data.num_local_frames=2",
-        "--set",
-        "data.num_ref_frames=1",
-        "--set",
-        "data.batch_size=1",
-        "--set",
-        "data.num_workers=0",
-        "--quiet",
-    )
+    run = tmp_path / "tiny"
+    done = run_cli("train", "--preset", "tiny", "--data", str(clips_dir / "train"), "--out", str(run), "--steps", "1")
     assert done.returncode == 0, done.stderr
+    assert "steps 0->1 of e2fgvi_hq" in done.stderr
     out = tmp_path / "export" / "finetuned.pth"
     done = run_cli("train", "export", str(run), str(out))
     assert done.returncode == 0, done.stderr
@@ -88,33 +74,34 @@ def test_exported_full_model_installs_and_removes(run_cli, clips_dir, tmp_path):
     build_generator("e2fgvi_hq").load_state_dict(state, strict=True)
     done = run_cli("weights", "add", str(out))
     assert done.returncode == 0 and "installed finetuned (e2fgvi_hq" in done.stdout, done.stderr
+    assert "engine auto does not use finetuned" in done.stdout
 
     shot = tmp_path / "shot"
     rng = np.random.default_rng(5)
-    for i in range(4):
+    for i in range(2):
         write_frame(shot / f"plate.{1001 + i:04d}.png", Frame.from_array(rng.integers(0, 256, (40, 64, 3), np.uint8)))
         matte = np.zeros((40, 64), np.uint8)
         matte[12:24, 20:36] = 255
         write_frame(shot / f"matte.{1001 + i:04d}.png", Frame.from_array(matte))
-    done = run_cli(
-        "remove",
-        "--plate",
-        str(shot / "plate.%04d.png"),
-        "--matte",
-        str(shot / "matte.%04d.png"),
-        "--out",
-        str(shot / "out" / "clean.%04d.png"),
-        "--engine",
-        "e2fgvi_hq",
-        "--weights",
-        "finetuned",
-        "--device",
-        "cpu",
-        "--quiet",
-    )
-    assert done.returncode == 0, done.stderr
-    assert "wrote 4 frames" in done.stderr and "e2fgvi_hq" in done.stderr
-    assert read_frame(shot / "out" / "clean.1001.png").pixels.shape == (40, 64, 3)
+
+    def remove(name: str):
+        plate, matte = str(shot / "plate.%04d.png"), str(shot / "matte.%04d.png")
+        out = str(shot / name / "clean.%04d.png")
+        done = run_cli("remove", "--plate", plate, "--matte", matte, "--out", out, "--device", "cpu", "--json")
+        assert done.returncode == 0, done.stderr
+        return done.stderr, json.loads(done.stdout)
+
+    stderr, summary = remove("before")  # a training experiment never becomes what `auto` runs by being installed
+    assert summary["engine"] == "propagate" and "('finetuned') are neither the default" in stderr
+    assert run_cli("weights", "default", "finetuned").returncode == 0
+    stderr, summary = remove("after")
+    assert stderr.index("e2fgvi remove: engine e2fgvi_hq, weights finetuned (sha256 ") < stderr.index("frames/s")
+    assert (summary["engine"], summary["weights"], summary["precision"]) == ("e2fgvi_hq", "finetuned", "fp32")
+    assert read_frame(shot / "after" / "clean.1001.png").pixels.shape == (40, 64, 3)
+    done = run_cli("weights", "remove", "finetuned")
+    assert done.returncode == 0 and "removed finetuned" in done.stdout
+    assert "no weights installed" in run_cli("weights", "list").stdout
+    assert remove("gone")[1]["engine"] == "propagate"
 
 
 @pytest.mark.slow

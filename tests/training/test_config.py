@@ -9,6 +9,18 @@ from e2fgvi_core.training import TrainConfig
 from e2fgvi_core.training.config import dump_toml, load_config_file
 
 
+def test_tiny_preset_trains_an_exportable_variant_at_a_tiny_size():
+    """`--preset tiny` is the documented quick path that must end in `train export` (issue 22): the real E2FGVI-HQ
+    generator (an official key layout) at the smallest size it takes; `test` is the tests' test-only variant."""
+    from e2fgvi_core.models import list_variants
+    from e2fgvi_core.training import PRESETS
+
+    tiny = TrainConfig.from_mapping(PRESETS["tiny"])  # validated against the model: the size is one it takes
+    assert tiny.variant in list_variants() and tiny.data.size == (52, 100)
+    assert (tiny.data.batch_size, tiny.data.num_local_frames, tiny.data.num_ref_frames) == (1, 2, 1)
+    assert TrainConfig.from_mapping(PRESETS["test"]).variant not in list_variants()
+
+
 def test_defaults_are_the_official_e2fgvi_hq_recipe():
     config = TrainConfig.from_mapping({})
     assert config.variant == "e2fgvi_hq" and config.data.size == (240, 432)

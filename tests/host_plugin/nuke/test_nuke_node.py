@@ -188,13 +188,14 @@ def test_process_returns_while_the_server_works_and_calls_nuke_only_on_its_main_
     server_task = nuke.standin.progress_tasks[-1]
     assert server_task.thread != "MainThread" and server_task.values  # progress from the worker, as documented
 
-    nuke.standin.env["gui"] = False  # `nuke -t`: no main loop to come back to, so Process finishes before returning
+    nuke.env["gui"] = False  # `nuke -t`: no main loop to come back to, so Process finishes before returning
     again = remove_node.process(created)
     assert again is not None and again.done.is_set() and again.ok
 
 
 def test_a_second_process_shows_the_new_frames(nuke_session, server, shot, tmp_path):
     nuke = nuke_session
+    remove_node.register()
     created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address)
     assert support.nuke_process(nuke, created), nuke.standin.messages
     frame = shot["first"] + 1
@@ -267,3 +268,14 @@ def test_the_standin_keeps_nukes_main_thread_rule(nuke_session):
     assert caught and knob.value() == ""  # refused; the queued call waits for the main loop
     assert nuke.standin.run_main_loop(lambda: knob.value() != "", 10)
     assert knob.value() == "set on the main thread"
+
+
+def test_cancel_while_the_server_works_reaches_the_job(nuke_session, server, shot, tmp_path):
+    nuke = nuke_session
+    created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address)
+    # Cancel in the server's progress window (made by the worker thread) once the server has reported progress
+    nuke.standin.cancel_if = lambda task: task.thread != "MainThread" and len(task.values) >= 1
+    assert not support.nuke_process(nuke, created)
+    assert created["status"].value() == "failed: cancelled", nuke.standin.messages
+    assert created.node("Result")["file"].value() == ""  # nothing shown for a cancelled run
+    assert nuke.standin.thread_violations == []

@@ -16,100 +16,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "standins"))
 
 import host_test_support as support
+from fusion_session import FUSE, FUSION_API_MARKER, FusionSession
 
+from e2fgvi_core.testing import wait_until
 from e2fgvi_host.bridge import describe
-
-FUSE = support.PROJECT_ROOT / "host_plugin" / "resolve" / "RemoveObject.fuse"
-STANDIN = support.PROJECT_ROOT / "tests" / "standins" / "fusion" / "fusion_standin.lua"
-
-
-FUSION_API_MARKER = "-- Fusion API (the only part that calls Fusion)"
-
-
-def _window_of(spec) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
-    """An EXR's display and data windows as Fusion rectangles (left, bottom, right, top; y up from the bottom)."""
-    height = spec.full_y + spec.full_height
-    display = (spec.full_x, 0, spec.full_x + spec.full_width, spec.full_height)
-    data = (spec.x, height - (spec.y + spec.height), spec.x + spec.width, height - spec.y)
-    return display, data
-
-
-class FusionSession:
-    """One LuaJIT state with the Fuse API stand-in and the Fuse loaded; frames come from numpy arrays.
-
-    ``data_windows`` gives an input's data window (Fusion's DoD) as (left, bottom, right, top) where it is not the
-    whole frame. EXRIO's files are real EXRs written and read with OpenImageIO."""
-
-    def __init__(self, frames: dict[str, dict[int, np.ndarray]], first: int, last: int, data_windows=None) -> None:
-        self.frames = frames
-        self.data_windows = data_windows or {}
-        self.lua = luajit.LuaRuntime(unpack_returned_tuples=True, encoding="latin-1")
-        assert "LuaJIT 2.1" in self.lua.eval("jit.version")
-        self.lua.execute(STANDIN.read_text())
-        self.standin = self.lua.globals().Standin
-        self.standin.host_frame = self._host_frame
-        self.standin.exr_header = self._exr_header
-        self.standin.exr_read = self._exr_read
-        self.standin.exr_write = self._exr_write
-        self.standin.comp_start, self.standin.comp_end = first, last
-        self.standin.load(FUSE.read_text())
-
-    def _host_frame(self, name: str, frame: float):
-        image = self.frames.get(name, {}).get(int(frame))
-        if image is None:
-            return None
-        rows_up = np.ascontiguousarray(image[::-1], dtype=np.float32)  # Fusion's (0, 0) is the bottom left
-        window = self.data_windows.get(name, (0, 0, image.shape[1], image.shape[0]))
-        return (image.shape[1], image.shape[0], rows_up.tobytes(), *window)
-
-    def _exr_header(self, path: str):
-        handle = oiio.ImageInput.open(path)
-        if handle is None:
-            return None
-        spec = handle.spec()
-        handle.close()
-        display, data = _window_of(spec)
-        return self.lua.table_from(
-            {"display": self.lua.table_from(display), "data": self.lua.table_from(data),
-             "names": self.lua.table_from(list(spec.channelnames))}
-        )  # fmt: skip
-
-    def _exr_read(self, path: str, name: str):
-        buf = oiio.ImageBuf(path)
-        names = list(buf.spec().channelnames)
-        if name not in names:
-            return None
-        plane = buf.get_pixels(oiio.FLOAT)[..., names.index(name)]
-        return np.ascontiguousarray(plane[::-1], np.float32).tobytes()  # rows bottom to top, as Fusion's
-
-    def _exr_write(self, path: str, display, data, names, planes):
-        (dl, db, dr, dt), (left, bottom, right, top) = tuple(display.values()), tuple(data.values())
-        width, height = right - left, top - bottom
-        stack = [
-            np.frombuffer(planes[i + 1].encode("latin-1"), np.float32).reshape(height, width) for i in range(len(names))
-        ]
-        pixels = np.ascontiguousarray(np.stack(stack, -1)[::-1])
-        spec = oiio.ImageSpec(width, height, len(names), oiio.FLOAT)
-        spec.x, spec.y = left, (dt - db) - top
-        spec.full_x, spec.full_y, spec.full_width, spec.full_height = dl, 0, dr - dl, dt - db
-        spec.channelnames = tuple(names[i + 1] for i in range(len(names)))
-        spec.attribute("compression", "zip")
-        out = oiio.ImageOutput.create(path)
-        if out is None or not out.open(path, spec):
-            return False, f"cannot write {path}: {oiio.geterror()}"
-        out.write_image(pixels)
-        out.close()
-        return True, ""
-
-    def set(self, name: str, value) -> None:
-        self.standin.set(name, value)
-
-    def render(self, frame: int) -> np.ndarray:
-        width, height, data = self.standin.render(frame)  # latin-1: Lua's byte string, one char per byte
-        return np.frombuffer(data.encode("latin-1"), np.float32).reshape(height, width, 4)[::-1]
-
-    def controls(self) -> dict[str, dict]:
-        return {c.name: c for c in self.standin.controls().values()}
 
 
 def shot_frames(shot) -> dict[str, dict[int, np.ndarray]]:
@@ -327,3 +237,29 @@ def test_the_command_line_survives_spaces_and_quotes_on_windows_and_posix():
     line = core.command_line(posix_command, lua.table_from(args), False)
     assert line.endswith(" 2>&1")
     assert shlex.split(line[: -len(" 2>&1")]) == ["/opt/e2fgvi env/bin/e2fgvi", *args]
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie waiting for its parent has stopped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="on Windows the chunk's command runs to its end (documented)")
+def test_an_abort_stops_the_running_chunk_and_caches_nothing(server, shot, tmp_path, counted_command):
+    """Fusion aborts a request (ESC, a changed control) by setting self.Status: the chunk's command stops at once,
+    no result is cached, and the next render runs the chunk again."""
+    session = fuse_for(shot, server, tmp_path)
+    session.standin.aborted = lambda: counted_command() >= 1  # ESC once the chunk's command has started
+    assert session.standin.render(shot["first"]) is None  # no output for an aborted request
+    [pid_file] = (tmp_path / "fuse-cache").glob("*/results/*/remove.*.log.pid")
+    pid = int(pid_file.read_text())
+    assert wait_until(lambda: not _running(pid), 30), "the chunk's command still runs"
+    assert not list((tmp_path / "fuse-cache").glob("*/results/*/clean.*.exr"))
+
+    session.standin.aborted = lambda: False
+    out = session.render(shot["first"])
+    assert counted_command() == 2 and out.shape == (40, 56, 4)

@@ -8,18 +8,18 @@ import os
 import sys
 from pathlib import Path
 
-import lupa.luajit21 as luajit
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "standins"))
 
 import host_test_support as support
-
-FUSE = support.PROJECT_ROOT / "host_plugin" / "resolve" / "RemoveObject.fuse"
-STANDIN = support.PROJECT_ROOT / "tests" / "standins" / "fusion" / "fusion_standin.lua"
+from fusion_session import FusionSession
 
 
 def test_the_default_cache_is_private_and_outside_the_shared_temp_dir(server, shot, tmp_path, monkeypatch):
+    from e2fgvi_server import protocol
+
+    monkeypatch.setenv(protocol.ACCESS_KEY_FILE_ENV, protocol.default_access_key_file())  # the server's key stays
     home, shared_temp = tmp_path / "home", tmp_path / "shared-tmp"
     home.mkdir()
     shared_temp.mkdir()
@@ -36,18 +36,8 @@ def test_the_default_cache_is_private_and_outside_the_shared_temp_dir(server, sh
         alpha = support.read_exr(shot["matte"] % frame)[..., 0]
         frames["Matte"][frame] = np.stack([alpha] * 4, -1)
 
-    def host_frame(name: str, frame: float):
-        image = frames.get(name, {}).get(int(frame))
-        if image is None:
-            return None
-        return image.shape[1], image.shape[0], np.ascontiguousarray(image[::-1], dtype=np.float32).tobytes()
-
-    lua = luajit.LuaRuntime(unpack_returned_tuples=True, encoding="latin-1")
-    lua.execute(STANDIN.read_text())
-    standin = lua.globals().Standin
-    standin.host_frame = host_frame
-    standin.comp_start, standin.comp_end = shot["first"], shot["last"]
-    standin.load(FUSE.read_text())
+    session = FusionSession(frames, shot["first"], shot["last"])  # EXRIO's files through OpenImageIO
+    standin = session.standin
     for name, value in (("engine", 3), ("server", server.address), ("chunk_size", 3)):  # no cache folder set
         standin.set(name, value)
     standin.render(shot["first"])

@@ -121,12 +121,16 @@ def test_started_from_the_scripts_menu_uses_the_resolve_object_it_is_given(
     assert resolve_script.main(str(tmp_path)) == 1  # outside Resolve without its module: one line, never a traceback
     assert "set RESOLVE_SCRIPT_API" in capsys.readouterr().err
 
-    monkeypatch.setattr(__main__, "resolve", dvr.Resolve(), raising=False)  # the launcher's `resolve` global
-    assert resolve_script.main(str(tmp_path)) == 0, capsys.readouterr().err
+    launcher = {"resolve": dvr.Resolve(), "resolve_script": resolve_script, "folder": str(tmp_path)}
+    exec("code = resolve_script.main(folder)", launcher)  # noqa: S102 - the launcher script, with Resolve's global
+    assert launcher["code"] == 0, capsys.readouterr().err
     assert len(timeline.GetItemListInTrack("video", 3)) == 1
+    monkeypatch.setattr(__main__, "resolve", dvr.Resolve(), raising=False)  # a script run as __main__
+    assert resolve_script.main(str(tmp_path)) == 0, capsys.readouterr().err
+    assert len(timeline.GetItemListInTrack("video", 4)) == 1  # a second run: a new track, a new version folder
     monkeypatch.delattr(__main__, "resolve")
     assert resolve_script.main(str(tmp_path), resolve=dvr.Resolve()) == 0  # or passed in by the launcher
-    assert len(timeline.GetItemListInTrack("video", 4)) == 1  # a second run: a new track, a new version folder
+    assert len(timeline.GetItemListInTrack("video", 5)) == 1
 
 
 def test_results_go_where_the_user_can_write(timeline, shot, server, tmp_path, monkeypatch):

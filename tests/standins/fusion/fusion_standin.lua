@@ -13,6 +13,8 @@ output back the same way. Fusion images are premultiplied RGBA floats with (0, 0
 Where Fusion hurts, so does the stand-in:
 - An image has a data window (`image.DataWindow`, Fusion's DoD: left/bottom inclusive, right/top exclusive) that
   can be smaller than the frame; outside it there is no data (zero here).
+- `self.Status` is Fusion's abort flag ("OK" until the request is aborted: `Standin.aborted()`, a test hook);
+  a Fuse that writes it is refused. An aborted Process may set no output (`Standin.render` returns nil).
 - Every `GetPixel`/`SetPixel` is counted (`Standin.pixel_calls`): a Lua call per pixel is what makes a Fuse crawl
   on a 4K frame, and a test fails when the count grows with the frame's area.
 - EXRIO (Fusion 9+): `EXRIO()`, `ReadOpen(path, frame)`, `ReadHeader()`, `DisplayWindow(part)`,
@@ -291,12 +293,23 @@ function Tool:SetProgress(fraction)
   Standin.progress[#Standin.progress + 1] = fraction
 end
 
-setmetatable(Tool, { __newindex = function(t, key, value)
-  if key == "Status" then
-    Standin.status[#Standin.status + 1] = value
-  end
-  rawset(t, key, value)
-end })
+-- self.Status is Fusion's abort flag: "OK" while the request stands, anything else once it was aborted (ESC, a
+-- changed control or time). `Standin.aborted()` (a test hook) says when; a Fuse that writes Status is refused.
+Standin.aborted = function() return false end
+setmetatable(Tool, {
+  __index = function(t, key)
+    if key == "Status" then
+      return Standin.aborted() and "Aborted" or "OK"
+    end
+    return nil
+  end,
+  __newindex = function(t, key, value)
+    if key == "Status" then
+      error("self.Status is Fusion's abort flag, not a message: use SetProgress", 2)
+    end
+    rawset(t, key, value)
+  end,
+})
 
 self = Tool
 
@@ -318,8 +331,12 @@ function Standin.render(frame)
   local req = { Time = frame }
   function req:GetFlags() return 0 end
   function req:IsPreCalc() return false end
+  Standin.outputs[frame] = nil
   Process(req)
   local image = Standin.outputs[frame]
+  if image == nil then
+    return nil  -- Process set no output (an aborted request)
+  end
   return image.Width, image.Height, image:bytes()
 end
 

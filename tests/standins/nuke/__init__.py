@@ -655,6 +655,8 @@ class ProgressTask:
         self.values.append(int(value))
 
     def isCancelled(self) -> bool:
+        if _state.cancel_if is not None:
+            return bool(_state.cancel_if(self))
         limit = _state.cancel_after_updates
         return limit is not None and len(self.values) >= limit
 
@@ -808,6 +810,7 @@ class _State:
         self.progress_tasks: list[ProgressTask] = []
         self.messages: list[str] = []
         self.cancel_after_updates: int | None = None
+        self.cancel_if: Callable[[ProgressTask], bool] | None = None  # the user's Cancel, decided per task
         self.main_queue: queue.Queue = queue.Queue()
         self.thread_violations: list[str] = []
         env["gui"] = True
