@@ -59,7 +59,7 @@ bench-ceiling: $(STAMP)
 	$(PY) benchmarks/propagation_ceiling.py
 
 bench-speed: $(STAMP)
-	$(PY) benchmarks/speed.py --probe-bf16
+	$(PY) benchmarks/speed.py --frames 20 --threads 1
 
 bench-memory: $(STAMP)
 	$(PY) benchmarks/memory.py

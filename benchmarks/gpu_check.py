@@ -275,7 +275,7 @@ def check_server(table: Table, device, weights: Path, sizes: Sizes, folder: Path
     from e2fgvi_core.io import read_frame
     from e2fgvi_core.removal.api import RemovalRequest, run_removal
     from e2fgvi_core.testing import ServerProcess, free_port, make_shot
-    from host_plugin.client import Client
+    from e2fgvi_host.client import Client
 
     roots = folder / "server-roots"
     shots = [make_shot(roots / f"shot{i}", frames=sizes.shot_frames, size=sizes.shot_size, seed=i) for i in range(2)]

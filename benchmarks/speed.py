@@ -453,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="auto: the main thread's CPU time with --threads 1 (robust under load), wall clock otherwise",
     )
-    parser.add_argument("--no-peak", action="store_true", help="skip the peak measurement (no % of peak)")
+    parser.add_argument("--no-peak", action="store_true", help="skip the peak measurement (no %% of peak)")
     parser.add_argument("--no-flops", action="store_true", help="skip the FLOP-counting pass (no roofline)")
     parser.add_argument(
         "--emulated-bf16",

@@ -6,7 +6,8 @@ a second spelling of it. Now each setting is one field of ``RemovalRequest`` or 
 dataclasses, declared with ``request_field(...)``, whose metadata says
 
 * ``path``: ``"read"`` (a file the job reads), ``"write"`` (a pattern the job writes: the server confines it),
-  ``"weights"`` (a checkpoint file, or the name of an installed one), or None;
+  ``"weights"`` (a checkpoint file, or the name of an installed one), ``"read_frames"`` (a list of ``FRAMES=PATH``
+  entries whose paths are read), or None;
 * ``pixels``: whether the value can change a written pixel (the provenance a farm ``--resume`` compares);
 * ``help``, ``flag`` and ``cli`` (extra ``argparse`` keywords): the ``e2fgvi remove`` option;
 * ``label`` (shown on host nodes when set), ``minimum``/``maximum``/``choices``: the host parameter.
@@ -35,7 +36,9 @@ from e2fgvi_core.errors import ConfigError
 PATH_READ = "read"
 PATH_WRITE = "write"
 PATH_WEIGHTS = "weights"
-PATH_KINDS = (PATH_READ, PATH_WRITE, PATH_WEIGHTS)
+PATH_READ_FRAMES = "read_frames"
+PATH_KINDS = (PATH_READ, PATH_WRITE, PATH_WEIGHTS, PATH_READ_FRAMES)
+"""``read_frames``: a list of ``FRAMES=PATH`` entries (reference frames): each entry's path is a file read."""
 
 _META = "e2fgvi_request"
 _CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
@@ -116,10 +119,12 @@ GROUPS: tuple[tuple[str, str], ...] = (
 
 def _type_name(annotation: Any) -> str:
     text = str(annotation)
+    if text.startswith("tuple"):
+        return "list"
     for name in ("bool", "int", "float", "str"):
         if text.startswith(name):
             return name
-    raise TypeError(f"request fields are bool, int, float or str (or None); got {text}")
+    raise TypeError(f"request fields are bool, int, float, str (or None) or a tuple of str; got {text}")
 
 
 def _default(spec: dataclasses.Field) -> Any:
@@ -248,6 +253,34 @@ def names_a_file(field: RequestField, value: str) -> bool:
     )
 
 
+def split_frames_entry(entry: str) -> tuple[str, str]:
+    """``"1001,1050=clean.%04d.exr"`` -> ``("1001,1050", "clean.%04d.exr")`` (a ``read_frames`` entry)."""
+    frames, sep, path = entry.partition("=")
+    if not sep or not frames.strip() or not path:
+        raise ConfigError(
+            f"reference {entry!r} must be FRAMES=PATH, e.g. 1001=clean.1001.exr or 1001,1050=clean.%04d.exr"
+        )
+    return frames.strip(), path
+
+
+def _each_path(field: RequestField, value: Any, change) -> Any:
+    """``value`` with ``change(path)`` applied to each file path it names (entries of a ``read_frames`` list)."""
+    if field.path == PATH_READ_FRAMES:
+        if not isinstance(value, (list, tuple)):
+            return value
+        changed = []
+        for entry in value:
+            if not isinstance(entry, str):
+                changed.append(entry)
+                continue
+            frames, path = split_frames_entry(entry)
+            changed.append(f"{frames}={change(path)}")
+        return type(value)(changed)
+    if isinstance(value, str) and value and names_a_file(field, value):
+        return change(value)
+    return value
+
+
 def absolutise_paths(mapping: Mapping[str, Any], base: str | os.PathLike | None = None) -> dict[str, Any]:
     """``mapping`` with every path field's value made absolute against ``base`` (default: the working folder).
 
@@ -256,19 +289,34 @@ def absolutise_paths(mapping: Mapping[str, Any], base: str | os.PathLike | None 
     """
     result = dict(mapping)
     root = os.fspath(base) if base is not None else os.getcwd()
+
+    def absolute(path: str) -> str:
+        return os.path.normpath(os.path.join(root, os.path.expanduser(path)))
+
     for field in path_fields():
-        value = result.get(field.key)
-        if isinstance(value, str) and value and names_a_file(field, value):
-            result[field.key] = os.path.normpath(os.path.join(root, os.path.expanduser(value)))
+        if field.key in result:
+            result[field.key] = _each_path(field, result[field.key], absolute)
     return result
 
 
 def check_paths_absolute(mapping: Mapping[str, Any]) -> None:
     """``ConfigError`` for a relative path in any path field: the receiver cannot know the sender's folder."""
-    for field in path_fields():
-        value = mapping.get(field.key)
-        if isinstance(value, str) and value and names_a_file(field, value) and not os.path.isabs(value):
+
+    def refuse_relative(path: str, key: str) -> str:
+        if not os.path.isabs(path):
             raise ConfigError(
-                f"{field.key} {value!r} is relative: a request sent to another process carries absolute paths "
+                f"{key} {path!r} is relative: a request sent to another process carries absolute paths "
                 "(`e2fgvi remove --server` and the client library make them absolute for you)"
             )
+        return path
+
+    for field in path_fields():
+        if field.key in mapping:
+            _each_path(field, mapping[field.key], lambda path, key=field.key: refuse_relative(path, key))
+
+
+def file_paths(field: RequestField, value: Any) -> list[str]:
+    """The file paths a path setting's value names (none for a URI or an installed weights name)."""
+    found: list[str] = []
+    _each_path(field, value, lambda path: found.append(path) or path)
+    return found

@@ -16,6 +16,7 @@ from e2fgvi_core.errors import ConfigError
 from e2fgvi_core.removal.request import RemovalRequest, RemovalSummary
 from e2fgvi_core.schema import (
     PATH_READ,
+    PATH_READ_FRAMES,
     PATH_WEIGHTS,
     PATH_WRITE,
     absolutise_paths,
@@ -26,10 +27,13 @@ from e2fgvi_core.schema import (
 )
 from e2fgvi_core.testing import PROJECT_ROOT, make_shot
 
-
-def _relative_value(spec) -> str:
-    """A relative value of a path setting that names a file (a weights value needs a file-like name)."""
-    return {PATH_WEIGHTS: "ckpt/mine.pth", PATH_WRITE: "rel/out.%04d.exr", PATH_READ: "rel/in.%04d.exr"}[spec.path]
+RELATIVE = {
+    PATH_WEIGHTS: "ckpt/mine.pth",
+    PATH_WRITE: "rel/out.%04d.exr",
+    PATH_READ: "rel/in.%04d.exr",
+    PATH_READ_FRAMES: ("1001=rel/clean.exr",),
+}
+"""A relative value of each kind of path setting that names a file (a weights value needs a file-like name)."""
 
 
 def test_every_setting_has_one_wire_key_and_a_request_round_trips():
@@ -55,6 +59,7 @@ def test_the_path_settings_are_the_declared_ones():
         "weights": PATH_WEIGHTS,
         "ocio_config": PATH_READ,
         "matte_write": PATH_WRITE,
+        "reference": PATH_READ_FRAMES,
     }
 
 
@@ -64,10 +69,13 @@ def test_every_path_setting_is_made_absolute_for_a_server(key, tmp_path, monkeyp
 
     monkeypatch.chdir(tmp_path)
     spec = field_for(key)
-    relative = _relative_value(spec)
+    relative = RELATIVE[spec.path]
     mapping = {"plate": "/abs/plate.%04d.exr", "out": "/abs/out.%04d.exr", key: relative}
     sent = request_for_server(RemovalRequest.from_mapping(mapping))
-    assert sent[key] == os.path.join(str(tmp_path), relative)
+    if spec.path == PATH_READ_FRAMES:
+        assert list(sent[key]) == [f"1001={tmp_path / 'rel' / 'clean.exr'}"]
+    else:
+        assert sent[key] == os.path.join(str(tmp_path), relative)
     assert absolutise_paths({"ocio_config": "ocio://default", "weights": "e2fgvi_hq"}) == {
         "ocio_config": "ocio://default",  # a URI and an installed name are not files: left as they are
         "weights": "e2fgvi_hq",

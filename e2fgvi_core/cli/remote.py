@@ -97,6 +97,20 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False, as_js
     bar = ProgressBar(enabled=not quiet)
 
     shown: list[str] = []
+    handles: list = []  # the job's handle once submit returns: its `accepted` names the engine
+    announced: list[bool] = []
+
+    def announce() -> None:
+        """The notice and the engine line, once: at the job's first progress report, which the server sends when
+        every check has passed (a refused job prints its one error line alone), so before the first frame."""
+        if announced or not handles or not handles[0].accepted:
+            return
+        announced.append(True)
+        bar.interrupt()
+        accepted = handles[0].accepted
+        if accepted.get("notice"):  # the server's `auto` fell back: as the in-process run says it
+            print_notice(str(accepted["notice"]))
+        print_engine_line(engine_fields(accepted))  # engine, weights, precision
 
     def on_progress(fields: dict) -> None:
         if fields.get("warning"):  # the server sends each warning when it arises
@@ -104,20 +118,17 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False, as_js
             print_warnings([str(fields["warning"])])
             shown.append(str(fields["warning"]))
             return
+        announce()
         sent = ProgressFields.from_fields(fields)
         bar(Progress(sent.frames_done, sent.frames_total, sent.stage, sent.elapsed_s, sent.eta_s))
 
     try:
         with Client(address) as client:
             handle = client.submit(submitted, on_progress=on_progress)
+            handles.append(handle)
             try:
-                handle.wait_accepted(timeout_s)
-                announced = engine_fields(handle.accepted)
-                bar.interrupt()
-                if handle.accepted.get("notice"):  # the server's `auto` fell back: as the in-process run says it
-                    print_notice(str(handle.accepted["notice"]))
-                print_engine_line(announced)  # engine, weights, precision: before the first frame
                 result = handle.wait(timeout_s)
+                announce()
             except (KeyboardInterrupt, errors.RequestTimeoutError):
                 handle.cancel()
                 raise
@@ -137,7 +148,7 @@ def run_remote(request: RemovalRequest, address: str, quiet: bool = False, as_js
                 submitted["out"],
                 server=address,
                 server_seconds=result.summary.get("server_seconds"),
-                **announced,
+                **engine_fields(handles[0].accepted),
             )
         )
     return 0

@@ -31,7 +31,7 @@ CLI_GROUPS = {
     "propagate": ("propagate engine (advanced)", "per-job settings of the weight-free engine"),
 }
 """``--help``'s sections, in order, by the request schema's ``cli_group`` (everyday options first)."""
-_PYTHON_TYPES = {"int": int, "float": float, "str": str}
+_PYTHON_TYPES = {"int": int, "float": float, "str": str, "list": str}  # a list option appends its strings
 
 EPILOG = """examples:
   e2fgvi remove --plate shot/plate.%04d.exr --matte shot/matte.%04d.png --out clean/clean.%04d.exr
@@ -121,16 +121,23 @@ def run(args: argparse.Namespace) -> int:
     if choice.notice:
         print_notice(choice.notice)
     announced = choice.to_mapping(run_precision(choice.engine, request.config.precision, request.device))
-    print_engine_line(announced)  # engine, weights, precision: before the first frame
     request = dataclasses.replace(request, engine=choice.engine)
     bar = ProgressBar(enabled=not args.quiet)
+    shown: list[bool] = []
+
+    def progress(report) -> None:
+        if not shown:  # the run's first report comes once every check has passed, before the first frame
+            shown.append(True)
+            bar.interrupt()
+            print_engine_line(announced)  # engine, weights, precision
+        bar(report)
 
     def warn_now(message: str) -> None:
         bar.interrupt()
         print_warnings([message])
 
     try:
-        summary = run_removal(request, progress=bar, on_warning=warn_now)
+        summary = run_removal(request, progress=progress, on_warning=warn_now)
     finally:
         bar.close()
     print_summary(summary, request.out)

@@ -34,7 +34,15 @@ from e2fgvi_core.io.sequence import (
     resolve_frames,
 )
 from e2fgvi_core.removal.api import RemovalRequest
-from e2fgvi_core.schema import PATH_READ, PATH_WEIGHTS, PATH_WRITE, absolutise_paths, names_a_file, path_fields
+from e2fgvi_core.schema import (
+    PATH_READ,
+    PATH_READ_FRAMES,
+    PATH_WEIGHTS,
+    PATH_WRITE,
+    absolutise_paths,
+    file_paths,
+    path_fields,
+)
 
 TEMPLATE_FILE = "template.yaml"
 PARAMETER_VALUES_FILE = "parameter_values.yaml"
@@ -66,10 +74,9 @@ class FarmBundle:
         return shlex.join(self.openjd_run_command())
 
 
-def _path_values(request: RemovalRequest, kind: str) -> list[str]:
-    """The request's file paths of one kind (URIs and installed weights names left out)."""
-    values = [(spec, request.value_of(spec.key)) for spec in path_fields(kind)]
-    return [value for spec, value in values if value and names_a_file(spec, value)]
+def _path_values(request: RemovalRequest, *kinds: str) -> list[str]:
+    """The request's file paths of these kinds (URIs and installed weights names left out)."""
+    return [path for spec in path_fields(*kinds) for path in file_paths(spec, request.value_of(spec.key))]
 
 
 def _shot_of(request: RemovalRequest, shot: str | None) -> str:
@@ -189,7 +196,7 @@ def write_bundle(
     )
     values = {"parameterValues": [{"name": name, "value": value} for name, value in parameters.items()]}
     write_text_atomic(files[PARAMETER_VALUES_FILE], yaml.safe_dump(values, sort_keys=False, width=120))
-    inputs = sorted({os.path.dirname(p) for p in _path_values(request, PATH_READ)})
+    inputs = sorted({os.path.dirname(p) for p in _path_values(request, PATH_READ, PATH_READ_FRAMES)})
     outputs = sorted({os.path.dirname(p) for p in _path_values(request, PATH_WRITE)})
     assets = {
         "assetReferences": {

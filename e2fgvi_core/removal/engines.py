@@ -297,8 +297,10 @@ def build_engine(
     device: str | None,
     cache: ShotCache,
     propagate: PropagateConfig | None = None,
+    references: dict | None = None,
 ):
-    """The engine implementation of a resolved engine name (a key of ``ENGINES``); ``propagate`` its settings."""
+    """The engine implementation of a resolved engine name (a key of ``ENGINES``); ``propagate`` its settings,
+    ``references`` its clean frames by shot position (``propagate.references.Reference``)."""
     traits = ENGINES.get(engine)
     if traits is None:
         raise ConfigError(f"engine {engine!r} is not resolved: choose one of {', '.join(ENGINES)}")
@@ -307,7 +309,7 @@ def build_engine(
             from e2fgvi_core.device import select_device
 
             select_device(device)  # an explicit device that is not there is an error for every engine
-        return PropagateEngine(propagate, cache)
+        return PropagateEngine(propagate, cache, references)
     from e2fgvi_core.device import out_of_memory_errors, select_device
 
     torch_device = select_device(device)

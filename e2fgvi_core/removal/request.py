@@ -20,12 +20,22 @@ from e2fgvi_core.errors import ConfigError, SequenceError
 from e2fgvi_core.io.colour import ColourConfig
 from e2fgvi_core.io.matte import MatteConfig
 from e2fgvi_core.io.output_encoding import OUT_COLORSPACES
-from e2fgvi_core.io.sequence import parse_frame_range
+from e2fgvi_core.io.sequence import FrameSequence, parse_frame_range
 from e2fgvi_core.propagate.config import PropagateConfig
 from e2fgvi_core.removal.cache import CacheStats
 from e2fgvi_core.removal.config import EngineConfig
 from e2fgvi_core.removal.engine_registry import AUTO, ENGINE_CHOICES, check_engine_name
-from e2fgvi_core.schema import GROUPS, PATH_READ, PATH_WEIGHTS, PATH_WRITE, field_for, request_field, request_fields
+from e2fgvi_core.schema import (
+    GROUPS,
+    PATH_READ,
+    PATH_READ_FRAMES,
+    PATH_WEIGHTS,
+    PATH_WRITE,
+    field_for,
+    request_field,
+    request_fields,
+    split_frames_entry,
+)
 
 
 def _default_propagate() -> PropagateConfig:
@@ -104,6 +114,14 @@ class RemovalRequest:
     out_channels: str | None = request_field(
         None, help="write only these channels (e.g. for PNG output)", cli_group="io", cli={"metavar": "R,G,B"}
     )
+    reference: tuple[str, ...] = request_field(
+        (),
+        help="a clean frame the artist painted, FRAMES=PATH: 1001=clean.1001.exr, or 1001,1050=clean.%04d.exr "
+        "(repeatable); its alpha, if any, says which pixels to trust (the propagate engine)",
+        path=PATH_READ_FRAMES,
+        cli_group="io",
+        cli={"action": "append", "metavar": "FRAMES=PATH"},
+    )
     out_colorspace: str | None = request_field(
         None,
         help="auto (default): EXR outputs scene-linear, PNG/JPEG/DPX display-referred; raw: the plate's values",
@@ -125,6 +143,9 @@ class RemovalRequest:
         ):
             if not isinstance(getattr(self, name), kind):
                 raise ConfigError(f"{name} must be a {kind.__name__}, got {type(getattr(self, name)).__name__}")
+        if not isinstance(self.reference, tuple):
+            raise ConfigError(f"reference must be a tuple of FRAMES=PATH entries, got {type(self.reference).__name__}")
+        self.reference_paths()  # every entry parses, and no frame has two
         shot = _parse_range("shot", self.shot)
         frames = _parse_range("frames", self.frames)
         if shot is not None and frames is not None:
@@ -144,6 +165,22 @@ class RemovalRequest:
     def matte_channel(self) -> str | None:
         """The matte's channel (``matte_config.channel``)."""
         return self.matte_config.channel
+
+    def reference_paths(self) -> dict[int, str]:
+        """Frame number -> file of each reference frame (``reference`` entries; a pattern is filled per frame)."""
+        paths: dict[int, str] = {}
+        for entry in self.reference:
+            if not isinstance(entry, str):
+                raise ConfigError(f"reference entries must be FRAMES=PATH strings, got {entry!r}")
+            frames, path = split_frames_entry(entry)
+            numbers = _parse_range("reference", frames)
+            if len(numbers) > 1 and FrameSequence(path).is_single_file:
+                raise ConfigError(f"reference {entry!r}: several frames need a pattern with a frame token (%04d, ####)")
+            for number in numbers:
+                if number in paths:
+                    raise ConfigError(f"reference frame {number} is given twice")
+                paths[number] = FrameSequence(path).path(number)
+        return paths
 
     def shot_numbers(self) -> tuple[int, ...] | None:
         """Frame numbers of the shot, when the request names them (``shot``, else ``frames``)."""
@@ -170,6 +207,8 @@ class RemovalRequest:
         nested: dict[str, dict[str, Any]] = {group: {} for group, _ in GROUPS}
         for key, value in dict(data).items():
             spec = field_for(key)
+            if spec.type == "list" and isinstance(value, (str, list, tuple)):
+                value = (value,) if isinstance(value, str) else tuple(value)  # one entry, or a wire/CLI list
             if spec.group is None:
                 if spec.type == "str" and value is not None and not isinstance(value, str):
                     raise ConfigError(f"{key} must be a string, got {type(value).__name__}")

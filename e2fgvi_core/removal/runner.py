@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from e2fgvi_core.errors import DeviceError, JobCancelled, MatteError, SequenceError
+from e2fgvi_core.errors import ConfigError, DeviceError, JobCancelled, MatteError, SequenceError
 from e2fgvi_core.io.channels import rgb_channel_indices
 from e2fgvi_core.io.colour import build_colour_transform
 from e2fgvi_core.io.sequence import format_frame_ranges
@@ -184,6 +184,46 @@ class ShotRunner:
                 exposure = measure_exposure(frame.pixels[..., list(rgb)], frame_hole(matte, self.matte))
             self._exposed = ExposedColour(self.colour, exposure, settings.highlight_rolloff)
         return self._exposed
+
+    def reference_frames(self) -> dict:
+        """The request's reference (clean-plate) frames by shot position, converted as the plate is (its colour
+        transform and the shot's exposure), with their alpha as the trust: ``propagate.references.Reference``."""
+        from e2fgvi_core.io.channels import alpha_channel_index
+        from e2fgvi_core.io.reader import read_frame
+        from e2fgvi_core.propagate.references import Reference
+
+        position = {number: i for i, number in enumerate(self.numbers)}
+        first = on_display_window(self.source.read(self.numbers[0]))  # the plate's size and exposure, not cached
+        plate_size = (first.pixels.shape[1], first.pixels.shape[0])
+        colour = self.colour
+        if np.issubdtype(first.pixels.dtype, np.floating):
+            matte_frame = None if self.matte_source is None else self.matte_source.read(self.numbers[0])
+            colour = self._exposed_colour(0, first, matte_of_frame(first, matte_frame, self.matte, note=False)[0])
+        references = {}
+        for number, path in sorted(self.request.reference_paths().items()):
+            if number not in position:
+                raise ConfigError(
+                    f"reference frame {number} ({path}) is not a frame of the shot "
+                    f"({self.numbers[0]}-{self.numbers[-1]}): give references inside --shot"
+                )
+            frame = on_display_window(read_frame(path))
+            size = (frame.pixels.shape[1], frame.pixels.shape[0])
+            if size != plate_size:
+                raise SequenceError(
+                    f"reference {path} is {size[0]}x{size[1]} but the shot is {plate_size[0]}x{plate_size[1]}"
+                )
+            rgb = rgb_channel_indices(frame.channels)
+            linear = np.issubdtype(frame.pixels.dtype, np.floating)
+            display = to_display(frame.pixels, rgb, linear, colour, self.config.nan_policy, path, self._warn)
+            display = display.astype(np.float32) / 255.0 if display.dtype == np.uint8 else display
+            alpha = alpha_channel_index(frame.channels)
+            trust = np.ones(display.shape[:2], np.float32)
+            if alpha is not None:
+                values = frame.pixels[..., alpha].astype(np.float32)
+                kind = frame.pixels.dtype
+                trust = values / float(np.iinfo(kind).max) if np.issubdtype(kind, np.integer) else values
+            references[position[number]] = Reference(display, trust)
+        return references
 
     def _digest(self, position: int) -> str:
         if position not in self._digests:
@@ -403,19 +443,27 @@ def run_request(
         sink = FileSink(request.out, inputs, outputs, no_links, encoding) if request.out else MemorySink()
     matte_write = request.matte_config.write
     matte_sink = FileSink(matte_write, inputs, outputs, no_links, flag="--write-matte") if matte_write else None
+    cache = cache if cache is not None else ShotCache()
+    choice = choose_engine(request.engine, request.weights)
+    if request.reference and choice.engine != "propagate":
+        raise ConfigError(
+            f"reference frames are used by the propagate engine only, not {choice.engine} (yet): "
+            "add --engine propagate, or leave out --reference"
+        )
+    notices = (choice.notice,) if choice.notice else ()
+    runner = ShotRunner(
+        request, numbers, outputs, source, matte_source, sink, None, cache, progress, cancel, notices,
+        on_warning, on_frame_written, matte_sink,
+    )  # fmt: skip
+    references = runner.reference_frames() if request.reference else None  # converted as the plate is
     for checked in (matte_sink, sink):  # the matte first: a refused matte leaves no empty result folder
         if checked is not None:
             checked.check()
-    cache = cache if cache is not None else ShotCache()
-    if progress is not None:
+    if progress is not None:  # the first report: everything that can be refused before any work has passed
         progress(Progress(0, len(outputs), "loading engine", 0.0, None))
-    choice = choose_engine(request.engine, request.weights)
-    engine_impl = build_engine(choice.engine, request.weights, request.device, cache, request.propagate)
-    notices = (choice.notice,) if choice.notice else ()
-    runner = ShotRunner(
-        request, numbers, outputs, source, matte_source, sink, engine_impl, cache, progress, cancel, notices,
-        on_warning, on_frame_written, matte_sink,
-    )  # fmt: skip
+    runner.engine = build_engine(
+        choice.engine, request.weights, request.device, cache, request.propagate, references=references
+    )
     return runner.run()
 
 

@@ -398,13 +398,15 @@ def _run_with_progress(effect: RemoveObjectEffect, first: int, last: int, progre
     worker = threading.Thread(target=work, name="e2fgvi-nuke-process", daemon=True)
     worker.start()
     while worker.is_alive():
-        if progress.cancelled():
-            effect.cancel()
         if latest:
             report = latest[-1]
             progress.update(int(100 * report.fraction), report.text)
+        if progress.cancelled():
+            effect.cancel()
         time.sleep(POLL_S)
     worker.join()
+    if not failure and progress.cancelled():  # pressed while the last frames came back: the artist's cancel wins
+        return "cancelled"
     return failure[0] if failure else None
 
 

@@ -1,4 +1,5 @@
-"""The host side must load in a host's Python: no torch, nothing of ours but the protocol and the error tree, and
+"""The host side must load in a host's Python: no torch, nothing of ours but the protocol, the error tree and the
+per-user folders (the bridge adds the request schema: tests/host_plugin/test_bridge.py), and
 import names (``e2fgvi_host``, ``e2fgvi_server``) that cannot collide with a host's own ``server`` module."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ OURS = ("e2fgvi_core", "e2fgvi_server", "e2fgvi_host", "server", "host_plugin")
 HOST_SIDE_MODULES = [
     "e2fgvi_core",
     "e2fgvi_core.errors",
+    "e2fgvi_core.user_dirs",  # the per-user folders (platformdirs): where the access key lives
     "e2fgvi_host",
     "e2fgvi_host.client",
     "e2fgvi_host.launcher",

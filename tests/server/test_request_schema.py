@@ -13,13 +13,18 @@ import msgpack
 import pytest
 import zmq
 
-from e2fgvi_core.schema import PATH_READ, PATH_WEIGHTS, PATH_WRITE, path_fields
+from e2fgvi_core.schema import PATH_READ, PATH_READ_FRAMES, PATH_WEIGHTS, PATH_WRITE, path_fields
 from e2fgvi_core.testing import make_shot, subprocess_env
 from e2fgvi_server import protocol as wire
 
 
-def _relative_value(spec) -> str:
-    return {PATH_WEIGHTS: "ckpt/mine.pth", PATH_WRITE: "rel/out.%04d.exr", PATH_READ: "rel/in.%04d.exr"}[spec.path]
+def _relative_value(spec):
+    return {
+        PATH_WEIGHTS: "ckpt/mine.pth",
+        PATH_WRITE: "rel/out.%04d.exr",
+        PATH_READ: "rel/in.%04d.exr",
+        PATH_READ_FRAMES: ["1001=rel/clean.exr"],
+    }[spec.path]
 
 
 def _raw_submit(address: str, header_pairs: list) -> wire.Message:
@@ -66,7 +71,7 @@ def test_the_server_refuses_relative_nested_duplicate_and_outside_paths_naming_t
         assert spec.key in reply.get("message") and "relative" in reply.get("message")
     for spec in path_fields(PATH_WRITE):  # every written path is confined to the roots, whatever its key
         pattern = str(outside / spec.key / "x.%04d.exr")
-        pairs = [*base, *dict([("out", inside), (spec.key, pattern)]).items()]
+        pairs = [*base, *{"out": inside, spec.key: pattern}.items()]
         reply = _raw_submit(server.address, _header(f"out-{spec.key}", pairs))
         assert reply.type == "error" and reply.get("code") == "output_error", reply.header
     nested = [*base, ("out", inside), ("matte_config", [("write", str(outside / "m.%04d.exr"))])]
