@@ -62,6 +62,7 @@ PING = "ping"
 PONG = "pong"
 SHUTDOWN = "shutdown"
 FOOTPRINT = "footprint"  # which shot frames producing a request's frames reads (the engine's own plan)
+MAX_FOOTPRINT_FRAMES = 1000  # frames one footprint answers (the broker's thread answers it): a host chunk's limit too
 MESSAGE_TYPES = (HELLO, SUBMIT, ACCEPTED, PROGRESS, RESULT, ERROR, CANCEL, STATUS, PING, PONG, SHUTDOWN, FOOTPRINT)
 CLIENT_TYPES = (HELLO, SUBMIT, CANCEL, STATUS, PING, SHUTDOWN, FOOTPRINT)
 SERVER_TYPES = (HELLO, ACCEPTED, PROGRESS, RESULT, ERROR, STATUS, PONG, SHUTDOWN, FOOTPRINT)

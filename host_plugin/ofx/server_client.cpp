@@ -430,7 +430,11 @@ std::map<int, Pixels> ServerClient::run_job(const Fields &request, const std::ve
       throw Impl::remote_error(header);
     } else if (type == kMsgResult) {
       const msgpack::object *final_flag = find(header, "final");
-      if (final_flag && final_flag->type == msgpack::type::BOOLEAN && final_flag->via.boolean) return results;
+      if (final_flag && final_flag->type == msgpack::type::BOOLEAN && final_flag->via.boolean) {
+        // an abort the host asked for while the result was on its way still wins: nothing of this job is cached
+        if (cancel_sent || (callbacks.aborted && callbacks.aborted())) throw ServerError(kCodeCancelled, "cancelled");
+        return results;
+      }
       int64_t frame = 0, index = -1;
       const msgpack::object *buffers = find(header, "buffers");
       if (!integer(find(header, "frame"), frame) || !integer(find(header, "buffer"), index) || buffers == nullptr ||

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -49,4 +48,12 @@ def whole(shot) -> dict[int, np.ndarray]:
     return whole_run(shot)
 
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+@pytest.fixture(scope="module", autouse=True)
+def one_openmp_thread():
+    """Processes these tests start (the server the plug-in starts itself among them) compute with one OpenMP
+    thread, as ``testing.subprocess_env``'s children do: E2FGVI-HQ's bits depend on the thread count. Per module,
+    not at import: set when this file was imported, it leaked into every other test's children and broke the
+    farm's bit-for-bit test (its in-process run kept two threads, the farm's server got one)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OMP_NUM_THREADS", "1")
+        yield
