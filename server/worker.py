@@ -281,9 +281,9 @@ def footprint(mapping: dict[str, Any]) -> dict[str, Any]:
     if shot is None:
         raise ConfigError("footprint needs 'request.shot' (the node's frame range, e.g. 1001-1100)")
     outputs = removal.output_numbers(shot)
-    if len(outputs) > wire.MAX_FOOTPRINT_FRAMES:  # answered on the broker's thread: keep each answer small
+    if len(outputs) > wire.FOOTPRINT_FRAME_LIMIT:  # answered on the broker's thread: keep each answer small
         raise ConfigError(
-            f"footprint of {len(outputs)} frames asked; ask for at most {wire.MAX_FOOTPRINT_FRAMES} at a time "
+            f"footprint of {len(outputs)} frames asked; ask for at most {wire.FOOTPRINT_FRAME_LIMIT} at a time "
             "('frames': the chunk a host is about to run)"
         )
     engine = choose_engine(removal.engine, removal.weights).engine

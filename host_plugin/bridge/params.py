@@ -44,7 +44,7 @@ def _field_specs() -> list[tuple[str, Any, dataclasses.Field]]:
         )),
         ("chunk_size", DEFAULT_CHUNK_SIZE, _meta(
             "int", "Chunk size", "frames one job produces around the frame asked for", request=False, minimum=1,
-            maximum=wire.MAX_FOOTPRINT_FRAMES,
+            maximum=wire.FOOTPRINT_FRAME_LIMIT,
         )),
     )  # fmt: skip
     specs.extend((name, Any, dataclasses.field(default=default, metadata=meta)) for name, default, meta in own)
