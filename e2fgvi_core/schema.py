@@ -60,9 +60,30 @@ def request_field(
     default_factory: Any = dataclasses.MISSING,
 ) -> Any:
     """A dataclass field that is a request setting (see the module docstring for what each keyword means)."""
+    meta = _meta(
+        help=help, path=path, pixels=pixels, flag=flag, cli=cli, cli_group=cli_group, label=label, minimum=minimum,
+        maximum=maximum, choices=choices,
+    )  # fmt: skip
+    return dataclasses.field(default=default, default_factory=default_factory, metadata={_META: meta})
+
+
+def _meta(
+    *,
+    help: str,
+    path: str | None = None,
+    pixels: bool = True,
+    flag: str | None = None,
+    cli: Mapping[str, Any] | None = None,
+    cli_group: str | None = None,
+    label: str | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
+    """The metadata of one setting (``RequestField``'s fields beyond its key, place, type and default)."""
     if path is not None and path not in PATH_KINDS:
         raise ValueError(f"path must be one of {PATH_KINDS}, got {path!r}")
-    meta = {
+    return {
         "help": help,
         "path": path,
         "pixels": pixels,
@@ -74,7 +95,6 @@ def request_field(
         "maximum": maximum,
         "choices": tuple(choices) if choices else None,
     }
-    return dataclasses.field(default=default, default_factory=default_factory, metadata={_META: meta})
 
 
 @dataclass(frozen=True)
@@ -142,20 +162,13 @@ def _implicit_meta(cls: type, spec: dataclasses.Field, prefix: str) -> dict[str,
     if table is None:
         return None
     env = f"E2FGVI_{prefix.upper()}{spec.name.upper()}"
-    meta: dict[str, Any] = {
+    given = {
         "help": f"default {_default(spec)} (or ${env})",
-        "path": None,
-        "pixels": True,
-        "flag": None,
         "cli": {"metavar": "VALUE", "type": str},  # from_mapping converts (as it does environment values)
         "cli_group": prefix.rstrip("_"),
-        "label": None,
-        "minimum": None,
-        "maximum": None,
-        "choices": None,
+        **table.get(spec.name, {}),
     }
-    meta.update(table.get(spec.name, {}))
-    return meta
+    return _meta(**given)
 
 
 def _from_dataclass(cls: type, group: str | None, prefix: str) -> list[RequestField]:

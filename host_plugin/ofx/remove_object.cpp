@@ -270,25 +270,40 @@ struct HostFrame {
   std::string digest;
 };
 
+// A host image fetched with clipGetImage, released when it goes out of scope, with the properties both the
+// input fetch and the output write read.
+struct HeldImage {
+  OfxPropertySetHandle image = nullptr;
+  void *data = nullptr;
+  int row_bytes = 0;
+  OfxRectI bounds{};
+  std::string depth, components;
+
+  explicit HeldImage(OfxPropertySetHandle handle) : image(handle) {
+    char *bit = nullptr, *comp = nullptr;
+    gProps->propGetPointer(image, kOfxImagePropData, 0, &data);
+    gProps->propGetInt(image, kOfxImagePropRowBytes, 0, &row_bytes);
+    gProps->propGetIntN(image, kOfxImagePropBounds, 4, &bounds.x1);
+    gProps->propGetString(image, kOfxImageEffectPropPixelDepth, 0, &bit);
+    gProps->propGetString(image, kOfxImageEffectPropComponents, 0, &comp);
+    depth = bit ? bit : "";
+    components = comp ? comp : "";
+  }
+  ~HeldImage() { gEffects->clipReleaseImage(image); }
+  HeldImage(const HeldImage &) = delete;
+  HeldImage &operator=(const HeldImage &) = delete;
+};
+
 std::shared_ptr<HostFrame> fetch_frame(OfxImageClipHandle clip, int frame, const char *clip_name) {
   OfxPropertySetHandle image = nullptr;
   if (gEffects->clipGetImage(clip, OfxTime(frame), nullptr, &image) != kOfxStatOK || image == nullptr)
     throw ServerError("missing_frames", std::string("the host gave no ") + clip_name + " image at frame " +
                                             std::to_string(frame));
-  struct Release {
-    OfxPropertySetHandle image;
-    ~Release() { gEffects->clipReleaseImage(image); }
-  } release{image};
-  void *data = nullptr;
-  int row_bytes = 0;
-  OfxRectI bounds{};
-  char *depth = nullptr, *components = nullptr;
-  gProps->propGetPointer(image, kOfxImagePropData, 0, &data);
-  gProps->propGetInt(image, kOfxImagePropRowBytes, 0, &row_bytes);
-  gProps->propGetIntN(image, kOfxImagePropBounds, 4, &bounds.x1);
-  gProps->propGetString(image, kOfxImageEffectPropPixelDepth, 0, &depth);
-  gProps->propGetString(image, kOfxImageEffectPropComponents, 0, &components);
-  if (data == nullptr || depth == nullptr || components == nullptr)
+  HeldImage held(image);
+  const void *data = held.data;
+  const int row_bytes = held.row_bytes;
+  const OfxRectI bounds = held.bounds;
+  if (data == nullptr || held.depth.empty() || held.components.empty())
     throw ServerError("missing_frames", std::string("the host's ") + clip_name + " image at frame " +
                                             std::to_string(frame) + " has no pixels");
   auto out = std::make_shared<HostFrame>();
@@ -297,7 +312,7 @@ std::shared_ptr<HostFrame> fetch_frame(OfxImageClipHandle clip, int frame, const
   px.frame = frame;
   px.width = bounds.x2 - bounds.x1;
   px.height = bounds.y2 - bounds.y1;
-  std::string comp = components, bit = depth;
+  const std::string &comp = held.components, &bit = held.depth;
   if (comp == kOfxImageComponentRGBA) px.names = {"R", "G", "B", "A"};
   else if (comp == kOfxImageComponentRGB) px.names = {"R", "G", "B"};
   else if (comp == kOfxImageComponentAlpha) px.names = {"A"};
@@ -400,20 +415,11 @@ void write_output(OfxImageEffectHandle effect, OfxPropertySetHandle in_args, con
   OfxPropertySetHandle image = nullptr;
   if (gEffects->clipGetImage(output, time, nullptr, &image) != kOfxStatOK || image == nullptr)
     throw ServerError("e2fgvi_error", "the host gave no output image");
-  struct Release {
-    OfxPropertySetHandle image;
-    ~Release() { gEffects->clipReleaseImage(image); }
-  } release{image};
-  void *data = nullptr;
-  int row_bytes = 0;
-  OfxRectI bounds{};
-  char *depth = nullptr, *components = nullptr;
-  gProps->propGetPointer(image, kOfxImagePropData, 0, &data);
-  gProps->propGetInt(image, kOfxImagePropRowBytes, 0, &row_bytes);
-  gProps->propGetIntN(image, kOfxImagePropBounds, 4, &bounds.x1);
-  gProps->propGetString(image, kOfxImageEffectPropPixelDepth, 0, &depth);
-  gProps->propGetString(image, kOfxImageEffectPropComponents, 0, &components);
-  std::string comp = components ? components : "", bit = depth ? depth : "";
+  HeldImage held(image);
+  void *data = held.data;
+  const int row_bytes = held.row_bytes;
+  const OfxRectI bounds = held.bounds;
+  const std::string &comp = held.components, &bit = held.depth;
   std::vector<std::string> names = comp == kOfxImageComponentRGBA  ? std::vector<std::string>{"R", "G", "B", "A"}
                                    : comp == kOfxImageComponentRGB ? std::vector<std::string>{"R", "G", "B"}
                                                                    : std::vector<std::string>{"A"};

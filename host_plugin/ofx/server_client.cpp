@@ -169,8 +169,8 @@ struct ServerClient::Impl {
     }
   }
 
-  void send_header(const std::string &type, const Fields &fields) {
-    msgpack::sbuffer buffer;
+  // A header map: the protocol version, the message type, then ``fields``.
+  static void pack_header(msgpack::sbuffer &buffer, const std::string &type, const Fields &fields) {
     Packer pk(&buffer);
     pk.pack_map(static_cast<uint32_t>(2 + fields.size()));
     pk.pack(std::string("v"));
@@ -181,6 +181,11 @@ struct ServerClient::Impl {
       pk.pack(name);
       pack_value(pk, value);
     }
+  }
+
+  void send_header(const std::string &type, const Fields &fields) {
+    msgpack::sbuffer buffer;
+    pack_header(buffer, type, fields);
     send({{buffer.data(), buffer.size()}});
   }
 
@@ -230,18 +235,7 @@ struct ServerClient::Impl {
     std::string key = read_access_key();
     if (!key.empty()) fields.emplace_back(kAccessKeyField, key);
     msgpack::sbuffer packed;
-    {
-      Packer pk(&packed);
-      pk.pack_map(static_cast<uint32_t>(2 + fields.size()));
-      pk.pack(std::string("v"));
-      pk.pack(kProtocolVersion);
-      pk.pack(std::string("type"));
-      pk.pack(type);
-      for (const auto &[name, value] : fields) {
-        pk.pack(name);
-        pack_value(pk, value);
-      }
-    }
+    pack_header(packed, type, fields);
     std::vector<std::pair<const void *, size_t>> message{{packed.data(), packed.size()}};
     last_heard = last_ping = Clock::now();
     send(message);
