@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-stress ofx ofx-deps install bench-quality bench-ceiling bench-speed bench-memory bench-server clean
+.PHONY: demo test test-stress ofx ofx-deps install bench-quality bench-reference bench-ceiling bench-speed bench-memory bench-server clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ test-stress: $(STAMP) ofx  # the prerequisites of `test`, so the same tests run 
 
 bench-quality: $(STAMP)
 	$(PY) benchmarks/quality.py
+
+bench-reference: $(STAMP)
+	$(PY) benchmarks/reference_walkthrough.py
 
 bench-ceiling: $(STAMP)
 	$(PY) benchmarks/propagation_ceiling.py

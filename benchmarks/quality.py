@@ -132,31 +132,18 @@ def run_engine(engine: str, plate: Path, matte: Path, out: Path, count: int, con
     return time.perf_counter() - start
 
 
-def run_with_reference(gt: np.ndarray, holes: np.ndarray, reference: int) -> tuple[np.ndarray, float]:
-    """``propagate`` given the ground truth's frame ``reference`` as a clean (reference) frame; returns the results
-    (t, h, w, 3) uint8 and seconds.
-
-    The request key for reference frames is not wired yet, so this row drives the shot engine's ``PropagateEngine``
-    window by window on frames in memory (the runner's plan and order, whole frames, no file I/O).
-    """
-    from e2fgvi_core.propagate.references import Reference
-    from e2fgvi_core.removal.config import EngineConfig
-    from e2fgvi_core.removal.engines import PropagateEngine
-    from e2fgvi_core.removal.roi import plan_geometry
-
-    frames = gt.astype(np.float32) / np.float32(255)
-    size = (gt.shape[2], gt.shape[1])
-    start = time.perf_counter()
-    engine = PropagateEngine(None, None, {reference: Reference.from_pixels(frames[reference])})
-    results: dict[int, np.ndarray] = {}
-    for window in engine.plan(len(gt), EngineConfig()).windows:
-        local = [holes[p] for p in window.local]
-        geometry = plan_geometry(size, local, roi="full", margin=0, proxy=1.0, engine="propagate")
-        done = engine.run_window(window, geometry, lambda p: f"{p}", lambda p: (frames[p], holes[p]))
-        for position, filled in done.items():
-            results.setdefault(position, metrics.to_u8(filled))
-    seconds = time.perf_counter() - start
-    return np.stack([results[i] for i in range(len(gt))]), seconds
+def run_with_reference(
+    gt: np.ndarray, plate: Path, matte: Path, out: Path, reference: int, config: dict
+) -> tuple[np.ndarray, float]:
+    """``propagate`` given the ground truth's frame ``reference`` as a clean (reference) frame, through the request
+    path (``reference`` key, the frame written as a PNG file); returns the results (t, h, w, 3) uint8 and seconds
+    (I/O included, as the other rows)."""
+    clean = out.parent / f"reference_{reference:05d}.png"
+    write_png(clean, gt[reference])
+    out.mkdir()
+    config = {**config, "reference": [f"{reference}={clean}"]}
+    seconds = run_engine("propagate", plate, matte, out, len(gt), config)
+    return read_results(out, len(gt)), seconds
 
 
 def hq_available() -> bool:
@@ -457,6 +444,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-docs", action="store_true", help="print the table only")
     parser.add_argument("--no-reference", action="store_true", help="skip the propagate + reference rows")
     parser.add_argument(
+        "--skip", nargs="+", default=[], choices=["telea", "propagate"], help="engines to leave out (faster iteration)"
+    )
+    parser.add_argument(
         "--i3d-weights",
         type=Path,
         default=os.environ.get("E2FGVI_I3D_WEIGHTS") or None,
@@ -472,16 +462,16 @@ def main(argv=None) -> int:
         return 2
     started = time.perf_counter()
     notes = []
-    engines = ["telea", "propagate"]
+    engines = [e for e in ("telea", "propagate") if e not in args.skip]
     if hq_available():
         engines.append("e2fgvi_hq")
     else:
         notes.append("e2fgvi_hq skipped: no E2FGVI-HQ checkpoint installed (`e2fgvi weights add ...`).")
     if not args.no_reference:
         notes.append(
-            "`propagate + reference`: the ground truth's middle frame given as one reference (clean-plate) frame; run"
-            " through `PropagateEngine` on frames in memory (no file I/O in its frames/s) until the request key is"
-            " wired."
+            "`propagate + reference`: the ground truth's middle frame given as one reference (clean-plate) frame, written"
+            " as a PNG file and given through the request's `reference` key (`--reference FRAME=PATH`), files in ->"
+            " files out like the other rows."
         )
     try:
         i3d_network = load_vfid_network(args.i3d_weights, notes)
@@ -537,9 +527,11 @@ def main(argv=None) -> int:
                         + (f" VFID {s.vfid:.4f}" if i3d_network is not None else ""),
                         flush=True,
                     )
-                if "propagate" in engines and not args.no_reference:
+                if not args.no_reference:
                     reference = len(gt) // 2
-                    result, seconds = run_with_reference(gt, holes, reference)
+                    result, seconds = run_with_reference(
+                        gt, case / "plate", case / "matte", case / "propagate_reference", reference, {"roi": args.roi}
+                    )
                     name = "propagate + reference"
                     results[name] = result
                     scores.append(score(name, gt, holes, objects, result, warps, seconds))

@@ -21,11 +21,11 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from e2fgvi_core.atomic_files import write_atomic
 from e2fgvi_core.errors import ConfigError, OutputError
 
 PLATFORMS = ("linux", "macos", "windows")
@@ -317,17 +317,15 @@ def _note_dirs(receipt: Receipt, folder: Path) -> None:
 
 
 def _write_atomic(path: Path, content: bytes, mode: int = 0o644) -> None:
+    """``content`` at ``path`` with ``mode``, whole or not at all: the project's one atomic writer
+    (``e2fgvi_core.atomic_files``, standard library only, so the installer loads nothing heavy); an OS error is the
+    installer's one-line ``OutputError``."""
+
+    def write(temp: Path) -> None:
+        temp.write_bytes(content)
+        os.chmod(temp, mode)
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(content)
-            os.chmod(temp, mode)
-            os.replace(temp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
+        write_atomic(path, write)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -8,7 +8,8 @@ Where Fusion looks (Blackmagic's Fusion scripting guide and the Resolve scriptin
 | Fusion Studio | ``~/.fusion/BlackmagicDesign/Fusion`` | ``~/Library/Application Support/Blackmagic Design/Fusion`` | ``%APPDATA%\\Blackmagic Design\\Fusion`` |
 
 The Fuse goes to ``Fuses/E2fgviRemoveObject.fuse`` with the full command of this installation's ``e2fgvi`` written
-into it (``--command`` overrides). For Resolve, ``Scripts/Edit/E2FGVI Remove Object.py`` is a small launcher (shown
+into it (``--command`` overrides), and its default cache folder: this user's cache folder as the Python side names
+it (``e2fgvi_core.user_dirs``, ``fuse`` below it), so the Fuse spells out no per-OS folder of its own. For Resolve, ``Scripts/Edit/E2FGVI Remove Object.py`` is a small launcher (shown
 under Workspace > Scripts) that imports the torch-free host side from ``e2fgvi/hosts/resolve/_vendor`` in the
 user's data folder, outside Resolve's folders so no extra menu entries appear, with ``_vendor/pythonX.Y`` (pyzmq,
 msgpack, numpy for the system Python Resolve uses: ``--host-python``, else ``python3`` on PATH; from the index or
@@ -35,6 +36,8 @@ APPS = ("resolve", "fusion", "both")
 FUSE_NAME = "E2fgviRemoveObject.fuse"
 SCRIPT_NAME = "E2FGVI Remove Object.py"
 COMMAND_LINE = 'local E2FGVI_COMMAND = "e2fgvi"'
+CACHE_LINE = 'local DEFAULT_CACHE = ""'
+FUSE_CACHE_FOLDER = "fuse"  # below this user's e2fgvi cache folder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,14 +93,34 @@ def resolve_pythons(options: dict[str, Any]) -> list[str]:
     raise ConfigError("cannot find the Python 3 Resolve uses: give --host-python X.Y (see `python3 --version`)")
 
 
-def fuse_source(source: Path, command: str) -> bytes:
-    """The Fuse ``source`` with ``command`` written in (a Lua long string: no escaping needed)."""
+def fuse_cache_dir(ctx: InstallContext) -> Path | None:
+    """The Fuse's default cache: ``fuse`` in this user's e2fgvi cache folder (``user_dirs.user_cache_dir``,
+    platformdirs: private to the user; the Fuse makes its folders 0700). None for an install planned for another
+    platform than this one (``--platform``): that user's folder is not known here, and the Fuse then asks for its
+    Cache folder control rather than guess."""
+    from e2fgvi_core.user_dirs import user_cache_dir
+
+    from ._framework import current_platform
+
+    if ctx.platform != current_platform():
+        return None
+    return user_cache_dir() / FUSE_CACHE_FOLDER
+
+
+def fuse_source(source: Path, command: str, cache: Path | None = None) -> bytes:
+    """The Fuse ``source`` with ``command`` and the default ``cache`` folder written in (Lua long strings: no
+    escaping needed)."""
     text = source.read_text(encoding="utf-8")
-    if text.count(COMMAND_LINE) != 1:
-        raise ConfigError(f"RemoveObject.fuse must hold the line {COMMAND_LINE!r} exactly once")
-    if "]==]" in command:
-        raise ConfigError(f"--command cannot contain ']==]': {command!r}")
-    return text.replace(COMMAND_LINE, f"local E2FGVI_COMMAND = [==[{command}]==]").encode("utf-8")
+    for line in (COMMAND_LINE, CACHE_LINE):
+        if text.count(line) != 1:
+            raise ConfigError(f"RemoveObject.fuse must hold the line {line!r} exactly once")
+    for name, value in (("--command", command), ("the cache folder", str(cache or ""))):
+        if "]==]" in value:
+            raise ConfigError(f"{name} cannot contain ']==]': {value!r}")
+    text = text.replace(COMMAND_LINE, f"local E2FGVI_COMMAND = [==[{command}]==]")
+    if cache is not None:
+        text = text.replace(CACHE_LINE, f"local DEFAULT_CACHE = [==[{cache}]==]")
+    return text.encode("utf-8")
 
 
 def vendor_dir(ctx: InstallContext) -> Path:
@@ -130,7 +153,7 @@ def plan(ctx: InstallContext, options: dict[str, Any]) -> list[Change]:
     app = options.get("app") or "resolve"
     command = options.get("command") or default_command(ctx.platform)
     files, host_name, sources = adapter_files("resolve")
-    fuse = fuse_source(sources / "RemoveObject.fuse", command)
+    fuse = fuse_source(sources / "RemoveObject.fuse", command, fuse_cache_dir(ctx))
     changes: list[Change] = []
     roots = fusion_roots(ctx, app)
     for root in roots:

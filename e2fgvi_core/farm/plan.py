@@ -190,18 +190,19 @@ def parse_shot(text: str | None) -> tuple[int, ...]:
     return frames
 
 
-def engine_shot_plan(request: RemovalRequest, length: int) -> ShotPlan:
+def engine_shot_plan(request: RemovalRequest, length: int, references: Sequence[int] = ()) -> ShotPlan:
     """The engine's own plan of a shot of ``length`` frames: the one call into the engine's planning.
 
     The same ``plan(length, config)`` the runner calls, without loading any weights (the model engines plan by the
-    official protocol; the weight-free engine by its context size and carry restarts, from the request's settings).
+    official protocol, with the ``references`` positions, reference frames, in every window; the weight-free engine
+    by its context size and carry restarts, from the request's settings; it holds its references itself).
     """
     from e2fgvi_core.removal.engines import PropagateEngine
     from e2fgvi_core.removal.plan import plan_shot
 
     if not ENGINES[request.engine].needs_weights:
         return PropagateEngine(request.propagate).plan(length, request.config)
-    return plan_shot(length, request.config)
+    return plan_shot(length, request.config, clean=references)
 
 
 def windows_for_positions(plan: ShotPlan, positions: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -214,8 +215,14 @@ def windows_for_positions(plan: ShotPlan, positions: Sequence[int]) -> tuple[tup
     return tuple(w.index for w in subset.windows), subset.reads
 
 
-def _cost(plan: ShotPlan, windows: Sequence[int], reads: Sequence[int]) -> int:
-    return len(reads) + sum(len(plan.windows[index].inputs) for index in windows)
+def _cost(plan: ShotPlan, windows: Sequence[int], reads: Sequence[int], references: frozenset[int]) -> int:
+    """Frame passes: the plate frames read, plus every frame each window runs on: its inputs and its reference
+    frames (a model window's ``clean`` ones; the weight-free engine holds the references beside its inputs)."""
+    total = len(reads)
+    for index in windows:
+        window = plan.windows[index]
+        total += len(window.inputs) + (len(window.clean) if window.clean else len(references - set(window.inputs)))
+    return total
 
 
 def plan_chunks(request: RemovalRequest, shot: str, chunk_size: int, chunking: bool = True) -> FarmPlan:
@@ -232,7 +239,8 @@ def plan_chunks(request: RemovalRequest, shot: str, chunk_size: int, chunking: b
     frames = parse_shot(shot)
     split = split_contiguous if chunking else split_stepped
     bounds = split(frames[0], frames[-1], chunk_size)
-    plan = engine_shot_plan(request, len(frames))
+    references = frozenset(number - frames[0] for number in request.reference_paths())
+    plan = engine_shot_plan(request, len(frames), sorted(references))
     chunks = []
     for index, (first, last) in enumerate(bounds):
         positions = range(first - frames[0], last - frames[0] + 1)
@@ -243,7 +251,7 @@ def plan_chunks(request: RemovalRequest, shot: str, chunk_size: int, chunking: b
                 frames=tuple(range(first, last + 1)),
                 reads=tuple(frames[p] for p in reads),
                 windows=windows,
-                cost=_cost(plan, windows, reads),
+                cost=_cost(plan, windows, reads, references),
             )
         )
     all_windows = [w.index for w in plan.windows]
@@ -254,5 +262,5 @@ def plan_chunks(request: RemovalRequest, shot: str, chunk_size: int, chunking: b
         engine=request.engine,
         chunks=tuple(chunks),
         windows_total=len(plan.windows),
-        single_run_cost=_cost(plan, all_windows, range(len(frames))),
+        single_run_cost=_cost(plan, all_windows, range(len(frames)), references),
     )

@@ -42,6 +42,10 @@ log = logging.getLogger("e2fgvi.io")
 LOSSY_EXR_COMPRESSIONS = frozenset({"dwaa", "dwab", "b44", "b44a", "pxr24"})
 _LOSSLESS_EXR_FALLBACK = "zip"
 # Formats that store arbitrary string attributes; the others get the provenance as JSON in ImageDescription.
+PNG_COMPRESSION_LEVEL = 1
+"""zlib level of written PNGs. Lossless at every level; level 1 writes a 432x240 frame in 11 ms against 31 ms at
+OpenImageIO's default 6 (one core), for files about 3% larger: at the default, writing PNGs was 75% of a cached
+re-submit."""
 _FORMATS_WITH_CUSTOM_ATTRIBUTES = frozenset({"openexr", "png"})
 
 
@@ -296,6 +300,8 @@ def _build_spec(target: Path, frame: Frame, format_name: str, compression: str |
     _oiio.write_attributes(spec, frame.metadata, frame.metadata_types, same_format)
     if compression is not None:
         spec.attribute("compression", compression)
+    elif format_name == "png":
+        spec.attribute("png:compressionLevel", PNG_COMPRESSION_LEVEL)
     elif format_name == "openexr":
         current = spec.get_string_attribute("compression", "")
         if current.partition(":")[0].lower() in LOSSY_EXR_COMPRESSIONS:

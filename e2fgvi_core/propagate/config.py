@@ -103,7 +103,7 @@ class PropagateConfig:
     spatial_method: str = "telea"
     spatial_radius_px: int = 5
     flow_cache_pairs: int = 64
-    candidates_per_direction: int = 3
+    candidates_per_direction: int = 1
     camera_motion_px: float = 6.0
     temporal_spatial_fill: float = 0.75
     carry_restart_frames: int = 30

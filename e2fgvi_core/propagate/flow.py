@@ -134,6 +134,7 @@ class FlowEstimator:
             forward = complete_flow(forward, invalid, iterations)
             backward = complete_flow(backward, invalid, iterations)
         result = (forward, backward, motion)
+        _freeze(forward, backward, motion.homography, motion.moving_a, motion.moving_b)
         if self.store is not None:
             # As a tuple of arrays, so the store counts every byte against its budget.
             stored = (forward, backward, motion.homography, motion.moving_a, motion.moving_b)
@@ -199,6 +200,14 @@ class FlowEstimator:
     def clear(self) -> None:
         """Forget cached flows (e.g. between shots)."""
         self._cache.clear()
+
+
+def _freeze(*arrays: np.ndarray | None) -> None:
+    """Make a pair's cached arrays read-only: windows in this run and later runs (the shared store) are handed the
+    very same arrays, so a change by one reader would be a wrong value for the next."""
+    for array in arrays:
+        if array is not None:
+            array.flags.writeable = False
 
 
 def frame_digest(frame: np.ndarray, hole: np.ndarray) -> bytes:

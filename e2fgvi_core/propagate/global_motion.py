@@ -20,6 +20,8 @@ _GRID_STRIDE_PX = 6
 _MIN_POINTS = 16
 _MIN_INLIER_SHARE = 0.2
 _RANSAC_PX = 1.0
+CHANGE_DISTANCE_FRAMES = 10  # ``changed_pixels`` compares a frame with the frames this far on each side
+CHANGE_LEVEL = 12.0 / 255.0  # a change larger than this (blurred, largest channel) marks a pixel as changed
 
 
 @dataclass(frozen=True)
@@ -90,3 +92,74 @@ def transform_points(matrix: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tupl
     points = np.stack([xs, ys], axis=-1).astype(np.float64)[None]
     moved = cv2.perspectiveTransform(points, matrix)[0]
     return moved[:, 0].astype(np.float32), moved[:, 1].astype(np.float32)
+
+
+def compose_motion(motions: list[PairMotion], a: int, b: int) -> np.ndarray | None:
+    """The homography mapping positions of frame ``a`` to frame ``b`` (indices of the frames ``motions`` pairs up:
+    ``motions[k]`` is k -> k+1), composed pair by pair; None where a pair on the way has none."""
+    matrix = np.eye(3)
+    step = 1 if b >= a else -1
+    for k in range(a, b, step):
+        pair = motions[k] if step > 0 else motions[k - 1]
+        if pair.homography is None:
+            return None
+        matrix = (pair.homography if step > 0 else np.linalg.inv(pair.homography)) @ matrix
+    return matrix
+
+
+def changed_pixels(
+    frames: np.ndarray,
+    holes: np.ndarray,
+    motions: list[PairMotion],
+    index: int,
+    others: list[int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which pixels of frame ``index`` show something else in the frames ``others`` (default: the frames
+    ``CHANGE_DISTANCE_FRAMES`` before and after it, the nearest within ``frames`` on each side), the camera motion
+    compensated: ``(changed, compared)``, bool (h, w) each; ``compared``: where at least one of those frames is
+    known (outside its hole, inside the image).
+
+    Why: the flow between adjacent frames flags only what moves more than ``MOVING_PX`` a frame; people standing
+    and talking move less, yet over ten frames they change. ``frames`` (t, h, w, 3) float32, ``holes`` bool.
+    """
+    t, h, w = holes.shape
+    if others is None:
+        others = [index - CHANGE_DISTANCE_FRAMES, index + CHANGE_DISTANCE_FRAMES]
+    own = ~holes[index]
+    changed = np.zeros((h, w), bool)
+    compared = np.zeros((h, w), bool)
+    for other in sorted({min(max(k, 0), t - 1) for k in others} - {index}):
+        matrix = compose_motion(motions, index, other)
+        if matrix is None:
+            continue
+        # The other frame and its hole at this frame's pixels (WARP_INVERSE_MAP: dst(x) = src(matrix x)).
+        seen = cv2.warpPerspective(frames[other], matrix, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+        unknown = cv2.warpPerspective(
+            holes[other].astype(np.uint8), matrix, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=1
+        )
+        known = own & (unknown == 0)
+        # Blurred over the known pixels only: what a hole holds (the object to remove) must not count.
+        difference = _nearest_difference(_known_blur(frames[index], known), _known_blur(seen, known))
+        changed |= known & (difference > CHANGE_LEVEL)
+        compared |= known
+    return changed, compared
+
+
+def _known_blur(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``image`` (h, w, 3) blurred (Gaussian, sigma 1) over its ``known`` pixels only (normalised convolution)."""
+    weight = known.astype(np.float32)
+    total = cv2.GaussianBlur(image * weight[..., None], (0, 0), 1.0)
+    norm = cv2.GaussianBlur(weight, (0, 0), 1.0)
+    return total / np.maximum(norm, 1e-6)[..., None]
+
+
+def _nearest_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per pixel, the smallest difference (largest channel) between ``a`` and ``b`` shifted by up to one pixel:
+    a camera motion fitted to a fraction of a pixel must not mark sharp edges as changed."""
+    h, w = a.shape[:2]
+    padded = cv2.copyMakeBorder(b, 1, 1, 1, 1, cv2.BORDER_REPLICATE)
+    best = np.full((h, w), np.inf, np.float32)
+    for dy in range(3):
+        for dx in range(3):
+            best = np.minimum(best, np.abs(a - padded[dy : dy + h, dx : dx + w]).max(axis=-1))
+    return best

@@ -23,13 +23,16 @@ import numpy as np
 from e2fgvi_core.errors import ConfigError, MatteError, SequenceError
 from e2fgvi_core.propagate.config import PropagateConfig
 from e2fgvi_core.propagate.flow import FlowEstimator, SharedStore, frame_digest, sample, sample_colour
-from e2fgvi_core.propagate.global_motion import PairMotion, transform_points
+from e2fgvi_core.propagate.global_motion import PairMotion, changed_pixels, compose_motion, transform_points
 from e2fgvi_core.propagate.harmonic import grow_mask
 from e2fgvi_core.propagate.pixel_propagation import blend_candidates, camera_deviation, trace_camera, trace_direction
-from e2fgvi_core.propagate.references import Reference, apply_references, blend_reference
+from e2fgvi_core.propagate.references import Reference, apply_references, blend_reference, still_background
 from e2fgvi_core.propagate.spatial_fill import add_detail, correct_seams, detail_band, inpaint_spatial
 
 _SEAM_RING_PX = 2
+# A reference whose colours on a target's hole border differ from the target's by more than this (median of the
+# largest channel) is not fetched from directly for that target (a wrong camera motion, a change of light).
+_REFERENCE_MISMATCH = 0.1
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,9 @@ class _Span:
 
     ``frames`` (t, h, w, 3) float32, ``holes`` bool and ``holes_f32`` (t, h, w), ``forward[k]`` / ``backward[k]``
     the completed flows k -> k+1 / k+1 -> k, ``motions[k]`` the pair's camera motion, ``reach`` how many frames a trace may step (``context_frames``, or
-    the whole span when it holds reference frames, so that they reach every target).
+    the whole span when it holds reference frames, so that they reach every target), ``sources`` the reference
+    frames' span indices with the float32 (h, w) map of where each shows trusted background that stays put
+    (``references.still_background``; 1 there), None without references.
     """
 
     frames: np.ndarray
@@ -48,6 +53,7 @@ class _Span:
     backward: list[np.ndarray]
     motions: list[PairMotion]
     reach: int
+    sources: tuple[tuple[int, np.ndarray], ...] | None = None
 
 
 class PropagateInpainter:
@@ -141,18 +147,25 @@ class PropagateInpainter:
     def _span(
         self, frames: np.ndarray, holes: np.ndarray, digests: list[bytes], reach: int, trusted: dict[int, np.ndarray]
     ) -> _Span:
-        """``trusted``: span index -> the reference pixels that became known there (never moving foreground: the
-        flow measured on them against a neighbour's pre-filled hole would flag them, and block the camera trace)."""
+        """``trusted``: span index -> the reference pixels that became known there. They are moving foreground for
+        the camera traces where the reference shows something that does not stay put (``still_background``: a
+        passer-by copied along the camera motion would be a ghost), and background elsewhere, whatever the flow
+        measured on them against a neighbour's pre-filled hole flagged. Flow chains follow the motion and may still
+        fetch a passer-by from the reference for the frames where he has moved on."""
         forward, backward, motions = self.flows.window_flows(frames, holes, digests)
         motions = list(motions)  # the cached PairMotion objects are shared: replaced, never changed
-        for k, known in trusted.items():
+        sources = []
+        for k, known in sorted(trusted.items()):
+            still = still_background(frames, holes, motions, k)
+            sources.append((k, (still & ~holes[k]).astype(np.float32)))
             if k < len(motions):
                 m = motions[k]
-                motions[k] = PairMotion(m.homography, m.moving_a & ~known, m.moving_b)
+                motions[k] = PairMotion(m.homography, (m.moving_a & ~known) | (known & ~still), m.moving_b)
             if k >= 1:
                 m = motions[k - 1]
-                motions[k - 1] = PairMotion(m.homography, m.moving_a, m.moving_b & ~known)
-        return _Span(frames, holes, holes.astype(np.float32), forward, backward, motions, reach)
+                motions[k - 1] = PairMotion(m.homography, m.moving_a, (m.moving_b & ~known) | (known & ~still))
+        holes_f32 = holes.astype(np.float32)
+        return _Span(frames, holes, holes_f32, forward, backward, motions, reach, tuple(sources) or None)
 
     def _previous_output(self, digests: list[bytes], target: int) -> np.ndarray | None:
         """This engine's output for the frame before ``target`` (``digests``: the span's frame digests), if that is
@@ -163,6 +176,14 @@ class PropagateInpainter:
         return output if digest == digests[target - 1] else None
 
     def _fill_one(self, span: _Span, target: int, previous: np.ndarray | None) -> np.ndarray:
+        """The output of ``target``: its analysis (what the other frames and the spatial fill give), then the
+        temporal carry from ``previous``."""
+        return self._finish(span, target, self._analyse(span, target), previous)
+
+    def _analyse(self, span: _Span, target: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What the fill of ``target`` takes from the other frames and the spatial fill, before the carry:
+        ``(image, unknown, painted)`` (the propagated image, the hole pixels no frame showed, and the image with
+        those painted). It depends on the span only, not on the carry."""
         cfg = self.config
         hole = span.holes[target]
         ring = grow_mask(hole, _SEAM_RING_PX) & ~hole if cfg.seam_correction else np.zeros_like(hole)
@@ -173,13 +194,30 @@ class PropagateInpainter:
             image, filled, chained = self._fill_from_camera(span, target, ring, image)
         if chained.any():
             image = self._fill_from_chains(span, target, chained, ring, image, filled)
+        if span.sources and not __import__("os").environ.get("H5_NODIRECT"):
+            image = self._fill_from_references(span, target, ring, image, filled)
         unknown = hole & ~filled
         painted = inpaint_spatial(image, unknown, cfg.spatial_method, cfg.spatial_radius_px)
+        return image, unknown, painted
+
+    def _finish(
+        self,
+        span: _Span,
+        target: int,
+        analysis: tuple[np.ndarray, np.ndarray, np.ndarray],
+        previous: np.ndarray | None,
+    ) -> np.ndarray:
+        """The output of ``target`` from its ``_analyse`` result (whose arrays it may change) and the carry."""
+        cfg = self.config
+        hole = span.holes[target]
+        image, unknown, painted = analysis
         weight = cfg.temporal_spatial_fill
         carries = previous is not None and weight > 0 and unknown.any()
-        if not carries:
-            # A key frame (the carry restarts, or nothing to carry from): detail copied from beside the hole.
-            painted = add_detail(painted, unknown, span.frames[target], hole, cfg.spatial_detail)
+        if not carries and cfg.spatial_detail > 0 and unknown.any():
+            # A key frame (the carry restarts, or nothing to carry from): detail copied from beside the hole, from
+            # background that stays put (the next key frame then copies the same detail).
+            changed, _ = changed_pixels(span.frames, span.holes, span.motions, target)
+            painted = add_detail(painted, unknown, span.frames[target], hole, cfg.spatial_detail, changed)
         if carries:
             carried = _carry_previous(
                 image,
@@ -243,6 +281,55 @@ class PropagateInpainter:
             image = _correct_from_ring(
                 image, propagated, span.frames[target], ys[ring_hit], xs[ring_hit], colours[ring_hit]
             )
+        return image
+
+    def _fill_from_references(
+        self, span: _Span, target: int, ring: np.ndarray, image: np.ndarray, filled: np.ndarray
+    ) -> np.ndarray:
+        """Colour hole pixels straight from the reference frames along the composed camera motion; updates
+        ``filled`` in place.
+
+        Why: a reference is the truth at its frame; carried by flow chains and camera traces through the frames in
+        between it picks up their drift and their foreground, and its pixels arrive by other routes at every frame
+        (the fill jitters). Fetched directly, each hole pixel whose completed flow follows the camera takes the
+        reference's colour where the reference shows background that stays put (``span.sources``), nearest
+        reference first, over what the camera traces, flow chains and the spatial fill gave. The check: the
+        reference's colours on the hole's border must match the target's (median difference at most
+        ``_REFERENCE_MISMATCH``); the remaining difference is diffused into the fetched pixels (seam correction).
+        """
+        cfg = self.config
+        hole = span.holes[target]
+        hy, hx = np.nonzero(hole)
+        if cfg.camera_motion_px <= 0 or hy.size == 0:
+            return image
+        pending = camera_deviation(hx, hy, target, span.forward, span.backward, span.motions) <= cfg.camera_motion_px
+        ry, rx = np.nonzero(ring)
+        truth = span.frames[target]
+        for k, usable in sorted(span.sources or (), key=lambda source: abs(source[0] - target)):
+            matrix = None if k == target else compose_motion(span.motions, target, k)
+            if matrix is None or not pending.any():
+                continue
+            index = np.nonzero(pending)[0]
+            qx, qy = transform_points(matrix, hx[index], hy[index])
+            use = sample(usable, qx, qy) >= 1.0 - 1e-3
+            if not use.any():
+                continue
+            border = np.zeros(0, bool)
+            if ry.size:
+                bx, by = transform_points(matrix, rx, ry)
+                border = sample(usable, bx, by) >= 1.0 - 1e-3
+            if border.any():
+                colours = sample_colour(span.frames[k], bx[border], by[border], cfg.resample_kernel)
+                mismatch = np.abs(truth[ry[border], rx[border]] - colours).max(axis=-1)
+                if float(np.median(mismatch)) > _REFERENCE_MISMATCH:
+                    continue
+            taken = np.zeros_like(hole)
+            taken[hy[index[use]], hx[index[use]]] = True
+            image[hy[index[use]], hx[index[use]]] = sample_colour(span.frames[k], qx[use], qy[use], cfg.resample_kernel)
+            if cfg.seam_correction and border.any():
+                image = _correct_from_ring(image, taken, truth, ry[border], rx[border], colours)
+            filled |= taken
+            pending[index[use]] = False
         return image
 
     def _fill_from_camera(

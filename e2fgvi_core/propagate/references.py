@@ -18,8 +18,12 @@ import cv2
 import numpy as np
 
 from e2fgvi_core.errors import ConfigError
+from e2fgvi_core.metrics import to_u8
+from e2fgvi_core.propagate.global_motion import changed_pixels
+from e2fgvi_core.propagate.harmonic import grow_mask
 
 TRUSTED = 0.5  # trust at or above which a reference pixel counts as known background (below: blended only)
+STILL_MARGIN_PX = 2  # the moving part of a reference, grown by this margin
 
 
 @dataclass(frozen=True)
@@ -97,3 +101,24 @@ def blend_reference(filled: np.ndarray, hole: np.ndarray, reference: Reference) 
     trust = reference.trust[hole][:, None]
     out[hole] = trust * reference.rgb[hole] + (1.0 - trust) * filled[hole]
     return out
+
+
+def still_background(
+    frames: np.ndarray, holes: np.ndarray, motions: list, index: int, others: list[int] | None = None
+) -> np.ndarray:
+    """Where the reference frame ``index`` (of ``frames``, the reference applied) shows what the frames ``others``
+    show too (default: ``global_motion.changed_pixels``'s): bool (h, w).
+
+    Why: a reference is trusted at its own frame, but what it shows inside the hole may be a passer-by who has
+    moved on a few frames later (the benchmark's reference is a real frame, people included); copied into those
+    frames it would be a ghost. Where the other frames are known, the reference is compared with them: pixels that
+    changed seed "moving", the others "still", and a watershed on the reference's colours extends both into the
+    hole, where no other frame shows anything; the moving part is grown by a margin (its edge is uncertain).
+    ``holes``: bool (t, h, w); ``motions``: the frames' ``PairMotion`` (``motions[k]``: k -> k+1).
+    """
+    changed, compared = changed_pixels(frames, holes, motions, index, others)
+    if not changed.any():
+        return np.ones(changed.shape, bool)
+    markers = np.where(compared, np.where(changed, 2, 1), 0).astype(np.int32)
+    cv2.watershed(to_u8(frames[index]), markers)
+    return ~grow_mask(markers != 1, STILL_MARGIN_PX)

@@ -7,7 +7,9 @@ completed flows once per adjacent pair (through the ``ShotCache``, one frame or 
 other algorithms for other batch sizes, and a cached value must equal a fresh one bit for bit), then per window
 only propagation, the transformer and the decoder, decoding only the local frames (the official script decodes
 the references too and throws them away). A window's predictions are cached as well, keyed by all its inputs:
-re-running a shot after a matte tweak re-runs only the windows that read a changed frame.
+re-running a shot after a matte tweak re-runs only the windows that read a changed frame. Reference (clean-plate)
+frames the artist painted join every window after the official references, masked only where their alpha does not
+trust them (``clean_frame_input``), so the transformer attends to the true background.
 
 Both engines share one contract with the runner: ``plan(length, config)`` and ``run_window(window, geometry,
 digests, prepare) -> {position: (h, w, 3) float32 display-referred prediction in [0, 1]}`` at processing size, and
@@ -30,11 +32,18 @@ import numpy as np
 
 from e2fgvi_core.errors import ConfigError, DeviceError
 from e2fgvi_core.propagate.config import PropagateConfig
+from e2fgvi_core.propagate.references import TRUSTED, Reference
 from e2fgvi_core.removal.cache import ShotCache, digest_arrays
 from e2fgvi_core.removal.config import EngineConfig
 from e2fgvi_core.removal.engine_registry import ENGINES
 from e2fgvi_core.removal.plan import ShotPlan, Window, plan_shot
-from e2fgvi_core.removal.prepare import prediction_to_display, symmetric_pad, to_model_input
+from e2fgvi_core.removal.prepare import (
+    prediction_to_display,
+    resize_display,
+    resize_matte,
+    symmetric_pad,
+    to_model_input,
+)
 
 if TYPE_CHECKING:
     from e2fgvi_core.removal.roi import Geometry
@@ -47,10 +56,39 @@ def _key(*parts: str) -> str:
     return hashlib.blake2b("|".join(parts).encode(), digest_size=20).hexdigest()
 
 
-class ModelEngine:
-    """E2FGVI / E2FGVI-HQ generator stages with per-frame features and per-pair flows from the cache."""
+def clean_frame_input(reference: Reference, geometry: Geometry, quantised: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A reference (clean-plate) frame as a model engine's window holds it: ``(display, hole)`` like ``Prepare``.
 
-    def __init__(self, model, variant: str, weights_sha256: str, device, cache: ShotCache) -> None:
+    Cropped and resized exactly as the runner prepares a plate frame for ``geometry`` (the ROI rectangle, then the
+    processing size by the plate's filter), so it lines up with the window's own frames. ``quantised`` (8-bit
+    plates): the reference enters as an 8-bit frame, as every frame of that protocol does. The hole is where its
+    alpha trusts it less than ``propagate.references.TRUSTED`` (resized like a matte, nearest, and not dilated:
+    the alpha says exactly which pixels were painted); elsewhere its pixels are known, as a plate frame's are
+    outside the matte.
+    """
+    x0, y0, x1, y1 = geometry.rect
+    display = np.ascontiguousarray(reference.rgb[y0:y1, x0:x1])
+    hole = np.ascontiguousarray(reference.trust[y0:y1, x0:x1] < TRUSTED)
+    if quantised:
+        display = np.round(display * np.float32(255)).astype(np.uint8)
+    if geometry.resized:
+        display, hole = resize_display(display, geometry.proc_wh), resize_matte(hole, geometry.proc_wh)
+    return display, hole
+
+
+class ModelEngine:
+    """E2FGVI / E2FGVI-HQ generator stages with per-frame features and per-pair flows from the cache.
+
+    ``references``: the request's reference (clean-plate) frames by shot position (``propagate.references.
+    Reference`` at the plate's full size, display-referred like the plate). The plan puts them in every window
+    (``Window.clean``): the window's model input is its local frames, its official references, then these, each
+    masked only where its alpha does not trust it. At a reference's own frame the output is the reference over the
+    prediction by its trust (as the propagate engine's). Their content digests are part of every window's cache key.
+    """
+
+    def __init__(
+        self, model, variant: str, weights_sha256: str, device, cache: ShotCache, references: dict | None = None
+    ) -> None:
         self.model = model
         self.variant = variant
         self.name = variant
@@ -63,13 +101,15 @@ class ModelEngine:
 
         self.out_of_memory_errors = out_of_memory_errors()
         self.precision = "fp32"
+        self.references: dict[int, Reference] = dict(references or {})
+        self._clean_digests = {p: reference.digest().hex() for p, reference in self.references.items()}
 
     def plan(self, length: int, config: EngineConfig) -> ShotPlan:
         from e2fgvi_core.models.precision import resolve_precision
 
         # Checked before any frame is read: an unsupported precision is bad input, not a failure mid-shot.
         self.precision = resolve_precision(config.precision, self.device)
-        return plan_shot(length, config)
+        return plan_shot(length, config, clean=tuple(self.references))
 
     def run_window(
         self, window: Window, geometry: Geometry, digests: Callable[[int], str], prepare: Prepare, context: str = ""
@@ -80,21 +120,25 @@ class ModelEngine:
 
         gkey = f"{self.model_id}|{self.precision}|{geometry.key}|{context}"
         # The whole window's result depends on its inputs' contents in order: a re-run after a matte tweak
-        # elsewhere in the shot takes it from the cache without running any stage.
-        window_key = _key(gkey, str(len(window.local)), *(digests(p) for p in window.inputs))
+        # elsewhere in the shot takes it from the cache without running any stage. A repainted reference (another
+        # digest) is another window.
+        clean_keys = [f"clean:{self._clean_digests[p]}" for p in window.clean]
+        window_key = _key(gkey, str(len(window.local)), *(digests(p) for p in window.inputs), *clean_keys)
         done = self.cache.get("windows", window_key)
         if done is not None:
             return {p: done[i] for i, p in enumerate(window.local)}
         self._check_fits(window, geometry)
         inputs: dict[int, torch.Tensor] = {}
 
+        def padded_input(display: np.ndarray, hole: np.ndarray) -> torch.Tensor:
+            if geometry.pad_multiple_hw is not None:
+                display = symmetric_pad(display, geometry.pad_multiple_hw)
+                hole = symmetric_pad(hole, geometry.pad_multiple_hw)
+            return to_model_input(display, hole)[None].to(self.device)
+
         def model_input(position: int) -> torch.Tensor:
             if position not in inputs:
-                display, hole = prepare(position)
-                if geometry.pad_multiple_hw is not None:
-                    display = symmetric_pad(display, geometry.pad_multiple_hw)
-                    hole = symmetric_pad(hole, geometry.pad_multiple_hw)
-                inputs[position] = to_model_input(display, hole)[None].to(self.device)
+                inputs[position] = padded_input(*prepare(position))
             return inputs[position]
 
         def fetch_features(positions: list[int]) -> dict[int, torch.Tensor]:
@@ -126,9 +170,28 @@ class ModelEngine:
                 self.counts["flows"] += len(missing)
             return [(found[pair][0].to(self.device), found[pair][1].to(self.device)) for pair in pairs]
 
+        def fetch_clean_features() -> list[torch.Tensor]:
+            """Encoder features of the reference frames, one per call as the plate's, cached by their content."""
+            if not window.clean:
+                return []
+            quantised = prepare(window.local[0])[0].dtype == np.uint8  # the 8-bit protocol, as the window's frames
+            found = []
+            for position, clean_key in zip(window.clean, clean_keys):
+                key = _key(gkey, clean_key, f"quantised={quantised}")
+                value = self.cache.get("features", key)
+                if value is None:
+                    model_in = padded_input(*clean_frame_input(self.references[position], geometry, quantised))
+                    with autocast(self.precision, self.device):
+                        value = self.model.encode(model_in)[0]
+                    self.cache.put("features", key, value)
+                    self.counts["features"] += 1
+                found.append(value.to(self.device))
+            return found
+
         local = list(window.local)
         with torch.inference_mode():
             feats = fetch_features(local + list(window.refs))
+            clean_feats = fetch_clean_features()
             local_feat = torch.stack([feats[p] for p in local])[None]
             pairs = fetch_flows(list(itertools.pairwise(local)))
             if pairs:
@@ -141,8 +204,9 @@ class ModelEngine:
             # Flows stay float32 (they are sampling positions); the rest follows the precision.
             with autocast(self.precision, self.device):
                 feat = self.model.propagate(local_feat, flows_forward, flows_backward)
-                if window.refs:
-                    feat = torch.cat([feat, torch.stack([feats[p] for p in window.refs])[None]], dim=1)
+                context = [feats[p] for p in window.refs] + clean_feats
+                if context:
+                    feat = torch.cat([feat, torch.stack(context)[None]], dim=1)
                 feat = feat + self.model.hallucinate(feat)
                 # One frame per decoder call: the decoder's full-resolution activations are its memory peak
                 # (2.9 GB per 128-channel map of 11 frames at 1080p), and a fixed batch size keeps results
@@ -151,6 +215,11 @@ class ModelEngine:
             display = prediction_to_display(pred.float())
         h, w = geometry.proc_wh[1], geometry.proc_wh[0]
         result = np.ascontiguousarray(display[:, :h, :w])
+        for i, position in enumerate(local):
+            if position in window.clean:  # at its own frame the painted reference is the answer, by its trust
+                painted = self.references[position].crop(geometry.rect, geometry.proc_wh)
+                trust = painted.trust[..., None]
+                result[i] = trust * painted.rgb + (1 - trust) * result[i]
         self.cache.put("windows", window_key, result)
         self.counts["windows"] += 1
         return {p: result[i] for i, p in enumerate(local)}
@@ -161,11 +230,12 @@ class ModelEngine:
         if geometry.pad_multiple_hw is not None:
             mh, mw = geometry.pad_multiple_hw
             h, w = -(-h // mh) * mh, -(-w // mw) * mw
-        need = self.model.estimate_window_bytes(len(window.inputs), len(window.local), h, w)
+        frames = len(window.inputs) + len(window.clean)
+        need = self.model.estimate_window_bytes(frames, len(window.local), h, w)
         free = available_memory_bytes(self.device)
         if free is not None and need > free:
             raise DeviceError(
-                f"window {window.index} needs about {need / 2**30:.1f} GiB on {self.device} ({len(window.inputs)} "
+                f"window {window.index} needs about {need / 2**30:.1f} GiB on {self.device} ({frames} "
                 f"frames at {w}x{h}) but {free / 2**30:.1f} GiB is free: use --roi auto (process only around the "
                 f"matte), --proxy 0.5 (half size) or a smaller --num-ref"
             )
@@ -317,4 +387,4 @@ def build_engine(
         model, installed = load_model(weights, engine, torch_device)
     except out_of_memory_errors() as exc:
         raise DeviceError(f"out of memory loading the {engine} model on {torch_device}: use --device cpu") from exc
-    return ModelEngine(model, engine, installed.sha256, torch_device, cache)
+    return ModelEngine(model, engine, installed.sha256, torch_device, cache, references)

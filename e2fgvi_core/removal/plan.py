@@ -15,6 +15,7 @@ Running only these gives the same pixels as the whole shot, bit for bit (the run
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from e2fgvi_core.errors import ConfigError
@@ -23,16 +24,23 @@ from e2fgvi_core.removal.config import EngineConfig
 
 @dataclass(frozen=True)
 class Window:
-    """One model call: ``local`` positions are inpainted and output, ``refs`` only give context."""
+    """One model call: ``local`` positions are inpainted and output, ``refs`` only give context.
+
+    ``clean``: the positions of the request's reference (clean-plate) frames the window also holds, after ``refs``
+    and with only their untrusted pixels masked. Their pixels come from the painted files, not the plate, so they
+    are not in ``inputs`` (what the runner reads); every window of a model engine holds all of them, which keeps
+    a ``frames`` subset or farm chunk equal to the whole run.
+    """
 
     index: int
     center: int
     local: tuple[int, ...]
     refs: tuple[int, ...]
+    clean: tuple[int, ...] = ()
 
     @property
     def inputs(self) -> tuple[int, ...]:
-        """Model input order of the official script: local frames, then references."""
+        """Plate positions in the model input order of the official script: local frames, then references."""
         return self.local + self.refs
 
 
@@ -85,22 +93,31 @@ def select_references(center: int, local: tuple[int, ...], length: int, ref_step
     return refs
 
 
-def plan_shot(length: int, config: EngineConfig, context_frames: int | None = None) -> ShotPlan:
+def plan_shot(
+    length: int, config: EngineConfig, context_frames: int | None = None, clean: Sequence[int] = ()
+) -> ShotPlan:
     """Cut a shot of ``length`` frames into windows.
 
     ``context_frames`` replaces the model protocol for engines that want a plain sliding neighbourhood (the
     weight-free ``propagate`` engine): windows centred every ``neighbor_stride`` frames output their
     ``neighbor_stride`` centre frames and read ``context_frames`` more on each side, with no references.
+    ``clean``: positions of reference (clean-plate) frames that every window of the model protocol holds after its
+    official references (``Window.clean``; ignored with ``context_frames``, whose engine holds its references
+    itself); the official windows are otherwise unchanged.
     """
     if length <= 0:
         raise ConfigError("the shot has no frames: check --frames and the plate pattern")
+    clean = tuple(sorted({int(p) for p in clean}))
+    outside = [p for p in clean if not 0 <= p < length]
+    if outside:
+        raise ConfigError(f"reference frame positions {outside[:5]} lie outside the shot of {length} frames")
     stride = config.neighbor_stride
     windows: list[Window] = []
     if context_frames is None:
         for number, center in enumerate(range(0, length, stride)):
             local = tuple(range(max(0, center - stride), min(length, center + stride + 1)))
             refs = tuple(select_references(center, local, length, config.ref_step, config.num_ref))
-            windows.append(Window(number, center, local, refs))
+            windows.append(Window(number, center, local, refs, clean))
     else:
         for number, start in enumerate(range(0, length, stride)):
             targets = tuple(range(start, min(length, start + stride)))

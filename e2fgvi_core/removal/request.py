@@ -54,7 +54,8 @@ class RemovalRequest:
     ``engines.ENGINES`` (``auto``: the default or official weights' engine, else ``propagate``). ``weights`` is a
     checkpoint path or an installed name; ``device`` ``auto|cpu|cuda[:n]|mps``. ``out_channels`` ("R,G,B") keeps
     only those channels in the output files; ``out_colorspace`` (``io.output_encoding.OUT_COLORSPACES``) overrides
-    the encoding the output format implies.
+    the encoding the output format implies. ``regrain`` adds grain matched to the plate's around the hole to the
+    fill (``removal/grain.py``), after the engine, so its fill and cache stay grain-free.
     """
 
     plate: str | None = request_field(
@@ -128,6 +129,14 @@ class RemovalRequest:
         cli_group="io",
         choices=OUT_COLORSPACES,
     )
+    regrain: bool = request_field(
+        False,
+        help="add grain matched to the plate's around the hole (per channel and brightness) to the fill, "
+        "as the last step of each frame (removal/grain.py)",
+        cli_group="matte",
+        cli={"action": "store_true", "default": None},
+        label="Regrain",
+    )
     config: EngineConfig = field(default_factory=EngineConfig)
     colour: ColourConfig = field(default_factory=ColourConfig)
     matte_config: MatteConfig = field(default_factory=MatteConfig)
@@ -143,6 +152,8 @@ class RemovalRequest:
         ):
             if not isinstance(getattr(self, name), kind):
                 raise ConfigError(f"{name} must be a {kind.__name__}, got {type(getattr(self, name)).__name__}")
+        if not isinstance(self.regrain, bool):
+            raise ConfigError(f"regrain must be true or false, got {self.regrain!r}")
         if not isinstance(self.reference, tuple):
             raise ConfigError(f"reference must be a tuple of FRAMES=PATH entries, got {type(self.reference).__name__}")
         self.reference_paths()  # every entry parses, and no frame has two

@@ -33,6 +33,7 @@ from e2fgvi_core.removal.engine_registry import choose_engine
 from e2fgvi_core.removal.engines import build_engine
 from e2fgvi_core.removal.exposure import ExposedColour, measure_exposure
 from e2fgvi_core.removal.feather import feather_native, feather_weights
+from e2fgvi_core.removal.grain import regrain_fill
 from e2fgvi_core.removal.hole import (
     empty_shot_warning,
     frame_hole,
@@ -338,7 +339,8 @@ class ShotRunner:
             raise DeviceError(
                 f"out of memory on {getattr(self.engine, 'device', 'the device')} in window {window.index} "
                 f"(frames {self.numbers[window.local[0]]}-{self.numbers[window.local[-1]]}, {w}x{h}, "
-                f"{len(window.inputs)} frames): use --roi auto, --proxy 0.5 or a smaller --num-ref"
+                f"{len(window.inputs) + len(window.clean)} frames): use --roi auto, --proxy 0.5, a smaller --num-ref "
+                "or fewer --reference frames"
             ) from exc
         x0, y0, x1, y1 = geometry.rect
         for position, item in zip(window.local, local):
@@ -375,6 +377,9 @@ class ShotRunner:
                     top = np.iinfo(pixels.dtype).max
                     values = np.clip(np.round(values * top), 0, top)
                 filled = values.astype(pixels.dtype)
+            if self.request.regrain:  # the last per-frame step: the engine's fill and its cache stay grain-free
+                neighbour, neighbour_hole = self._grain_neighbour(position)
+                filled = regrain_fill(pixels[..., list(item.rgb)], filled, hole, number, 0, neighbour, neighbour_hole)
             weights = feather_weights(hole, self.matte.feather)
             if self.matte.feather:
                 filled = feather_native(pixels[..., list(item.rgb)], filled, weights)
@@ -389,6 +394,23 @@ class ShotRunner:
             write_matte_frame(self.matte_sink, number, frame, weights)
         path = self.sink.write(number, result_frame, self._provenance(number))
         return path, was_passthrough
+
+    def _grain_neighbour(self, position: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The plate frame ``--regrain`` compares ``position`` with to tell grain from texture (``removal/grain.py``):
+        the shot's previous frame (the next for the first), as RGB pixels and its hole; (None, None) in a one-frame
+        shot. The same frame for ``position`` in every run (exactness); read without the loop's bookkeeping."""
+        other = position - 1 if position > 0 else position + 1
+        if other >= len(self.numbers):
+            return None, None
+        loaded = self._loaded.get(other)
+        if loaded is not None:
+            frame, hole = loaded.frame, loaded.hole
+        else:
+            number = self.numbers[other]
+            frame = on_display_window(self.source.read(number))
+            matte_frame = None if self.matte_source is None else self.matte_source.read(number)
+            hole = frame_hole(matte_of_frame(frame, matte_frame, self.matte, note=False)[0], self.matte)
+        return frame.pixels[..., list(rgb_channel_indices(frame.channels))], hole
 
     def _provenance(self, number: int) -> dict[str, Any]:
         engine = self.engine
@@ -445,11 +467,6 @@ def run_request(
     matte_sink = FileSink(matte_write, inputs, outputs, no_links, flag="--write-matte") if matte_write else None
     cache = cache if cache is not None else ShotCache()
     choice = choose_engine(request.engine, request.weights)
-    if request.reference and choice.engine != "propagate":
-        raise ConfigError(
-            f"reference frames are used by the propagate engine only, not {choice.engine} (yet): "
-            "add --engine propagate, or leave out --reference"
-        )
     notices = (choice.notice,) if choice.notice else ()
     runner = ShotRunner(
         request, numbers, outputs, source, matte_source, sink, None, cache, progress, cancel, notices,

@@ -10,6 +10,11 @@ Frames travel by path: image-sequence strips already are files the server can re
 rendered alone to a numbered PNG sequence first (in a hidden folder removed when the job ends). The result is written by the
 server into a hidden run folder and renamed to ``<output dir>/<plate>_clean_vNNN/`` only when every frame is there,
 so a cancelled or failed run leaves neither a strip nor a file.
+
+A third selected strip is the reference (clean frames the artist painted): of the two strips selected besides the
+active plate, the one on the lower channel is the matte and the one above it the reference. Every plate frame the
+reference strip shows is a reference frame (the file it shows there; alpha, if any, says which pixels to trust), so a
+painted frame is an image strip trimmed to that frame.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dataclasses import dataclass
 
 import bpy
 
-from ..bridge import BridgeError, BridgeParams, PathClip, ProgressReport, RemoveObjectEffect, describe
+from ..bridge import BridgeError, BridgeParams, FrameFiles, PathClip, ProgressReport, RemoveObjectEffect, describe
 from ..client import wire
 
 _NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)(?P<suffix>\.[A-Za-z0-9]+)$")
@@ -168,6 +173,27 @@ def check_alignment(plate: ImageSequence, matte: ImageSequence) -> None:
             )
 
 
+def reference_files(strip, plate: ImageSequence) -> dict[int, str]:
+    """Plate frame number -> the file the reference strip shows at that plate frame (an image strip: a numbered
+    sequence, or one still image shown for the strip's whole length)."""
+    if strip.type != "IMAGE":
+        raise AdapterError(
+            f"the reference '{strip.name}' is a {strip.type.lower()} strip; give the painted frames as an image "
+            "strip (PNG or EXR; alpha, if any, says which pixels to trust)"
+        )
+    elements = list(strip.elements)
+    directory = bpy.path.abspath(strip.directory)
+    files = {}
+    for timeline in range(int(strip.frame_final_start), int(strip.frame_final_end)):
+        number = plate.number_at(timeline)
+        index = 0 if len(elements) == 1 else timeline - int(strip.frame_start)
+        if number is not None and 0 <= index < len(elements):
+            files[number] = os.path.join(directory, elements[index].filename)
+    if not files:
+        raise AdapterError(f"the reference '{strip.name}' shows none of the plate's frames: move it over the plate")
+    return files
+
+
 def params_from_settings(settings, shot: str) -> BridgeParams:
     """The bridge parameters of the scene's Remove Object settings, for the given shot range."""
     values = {p["name"]: getattr(settings, p["name"]) for p in describe()["params"] if p["name"] not in SETTINGS_SKIP}
@@ -194,6 +220,7 @@ class RemovalJob:
         out_root: str,
         name: str,
         scratch: tuple[str, ...] = (),
+        reference: dict[int, str] | None = None,
     ) -> None:
         self.scratch = list(scratch)  # folders of rendered inputs, removed when the job ends
         self.plate = plate
@@ -203,6 +230,8 @@ class RemovalJob:
         self.run_dir = os.path.join(out_root, f".{self.name}.run-{uuid.uuid4().hex[:8]}")
         output = os.path.join(self.run_dir, f"{plate.prefix}{'#' * plate.width}{plate.suffix}")
         self.effect = RemoveObjectEffect(PathClip(plate.pattern), PathClip(matte.pattern), params, output=output)
+        if reference:
+            self.effect.set_reference(FrameFiles(reference), sorted(reference))
         self.progress: ProgressReport | None = None
         self.error: BridgeError | None = None
         self.result_dir: str | None = None
@@ -261,16 +290,23 @@ def cancel_running() -> bool:
 
 # --- the Video Sequencer -------------------------------------------------------------------------------------
 def sequencer_job(scene, settings) -> tuple[RemovalJob, object]:
-    """The job for the active strip (plate) and the other selected strip (matte); raises ``AdapterError``."""
+    """The job for the active strip (plate), the other selected strip (matte) and, when a third is selected, the
+    reference (the upper of the two); raises ``AdapterError``."""
     editor = scene.sequence_editor
     plate_strip = editor.active_strip if editor else None
     if plate_strip is None:
         raise AdapterError("make the plate strip active (click it) and select its matte strip too")
-    others = [s for s in editor.strips if s.select and s != plate_strip]
+    others = sorted((s for s in editor.strips if s.select and s != plate_strip), key=lambda s: s.channel)
     if not others:
         raise AdapterError(f"select a matte strip together with the plate '{plate_strip.name}' (none is selected)")
-    if len(others) > 1:
-        raise AdapterError(f"select one matte strip besides the plate '{plate_strip.name}'; {len(others)} are selected")
+    if len(others) > 2:
+        raise AdapterError(
+            f"select the matte strip and at most one reference strip above it besides the plate "
+            f"'{plate_strip.name}'; {len(others)} are selected"
+        )
+    if len(others) == 2 and others[0].channel == others[1].channel:
+        raise AdapterError(f"put the reference '{others[1].name}' on a channel above the matte '{others[0].name}'")
+    reference_strip = others[1] if len(others) == 2 else None
     out_root, scratch = output_root(settings), []
     inputs = os.path.join(out_root, f".{uuid.uuid4().hex[:8]}.inputs")
     try:
@@ -282,9 +318,19 @@ def sequencer_job(scene, settings) -> tuple[RemovalJob, object]:
         if matte is None:
             scratch.append(inputs)
             matte = render_strip(scene, others[0], os.path.join(inputs, "matte"), plate, matte=True)
-        check_alignment(plate, matte)
+        try:
+            check_alignment(plate, matte)
+        except AdapterError as exc:
+            if reference_strip is None:
+                raise
+            raise AdapterError(
+                f"{exc.message} (of the two strips selected besides the plate, the lower channel is the matte, "
+                "the upper one the reference)"
+            ) from None
+        reference = reference_files(reference_strip, plate) if reference_strip is not None else None
         params = params_from_settings(settings, f"{plate.numbers[0]}-{plate.numbers[-1]}")
-        return RemovalJob(plate, matte, params, out_root, plate_strip.name, tuple(sorted(set(scratch)))), plate_strip
+        job = RemovalJob(plate, matte, params, out_root, plate_strip.name, tuple(sorted(set(scratch))), reference)
+        return job, plate_strip
     except BaseException:
         shutil.rmtree(inputs, ignore_errors=True)
         raise

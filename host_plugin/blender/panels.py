@@ -6,7 +6,8 @@ import bpy
 
 from . import adapter
 
-_KIND = {"int": bpy.props.IntProperty, "float": bpy.props.FloatProperty}
+_KIND = {"int": bpy.props.IntProperty, "float": bpy.props.FloatProperty, "bool": bpy.props.BoolProperty}
+"""``describe()``'s type -> the property (a checkbox for a bool); anything else is text, choices a menu."""
 
 
 def _property(param: dict):
@@ -16,10 +17,8 @@ def _property(param: dict):
         items = [(c, c, "") for c in param["choices"]]
         return bpy.props.EnumProperty(items=items, default=param["default"], **common)
     if param["type"] in _KIND:
-        limits = {k: param[k] for k in ("minimum", "maximum") if param.get(k) is not None}
-        return _KIND[param["type"]](
-            default=param["default"], min=limits.get("minimum"), max=limits.get("maximum"), **common
-        )
+        limits = {short: param[k] for k, short in (("minimum", "min"), ("maximum", "max")) if param.get(k) is not None}
+        return _KIND[param["type"]](default=param["default"], **limits, **common)
     return bpy.props.StringProperty(default=param["default"] or "", **common)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -48,8 +48,10 @@ class PathClip:
     def digest(self, frame: int) -> str:
         path = self.path(frame)
         try:
-            stat = os.stat(path)
+            stat = os.stat(path) if path else None
         except OSError:
+            stat = None
+        if stat is None:
             return "missing"
         stamp = (stat.st_size, stat.st_mtime_ns)
         known = self._digests.get(path)
@@ -64,6 +66,18 @@ class PathClip:
 
     def pixels(self, frame: int) -> np.ndarray | None:
         return None if self.reader is None else np.asarray(self.reader(self.path(frame)))
+
+
+class FrameFiles(PathClip):
+    """Frames as loose files, one per frame number (``{1050: "/paint/clean_a.png"}``): a painted reference frame
+    is a file named however the artist saved it, not a numbered sequence. Digests as ``PathClip``."""
+
+    def __init__(self, files: Mapping[int, str], reader: Callable[[str], np.ndarray] | None = None) -> None:
+        super().__init__("", reader)
+        self.files = {int(frame): str(path) for frame, path in files.items()}
+
+    def path(self, frame: int) -> str:
+        return self.files.get(frame, "")
 
 
 class ArrayClip:

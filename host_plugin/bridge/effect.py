@@ -17,6 +17,7 @@ callback, its error display from ``BridgeError.message`` (one line, no traceback
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from .clips import ArrayClip, PathClip
 from .errors import BridgeCancelled, BridgeError, ParamsError, artist_message
 from .frame_cache import FrameCache
 from .params import BridgeParams, describe_params
+from .references import REFERENCE_FRAMES, check_reference_frames, parse_reference_frames, reference_entries
 
 EFFECT_NAME = "Remove Object"
 WAIT_POLL_S = 0.1  # how often a waiting job looks at the cancel flag
@@ -81,6 +83,13 @@ def describe() -> dict[str, Any]:
                 "optional": True,
                 "help": "what to remove (> 0); absent: Source's alpha or the 'Matte channel' of Source",
             },
+            {
+                "name": "Reference",
+                "channels": "RGB or RGBA",
+                "optional": True,
+                "help": "clean frames you painted (alpha, if any: which pixels to trust), used at its Reference frames",
+                "params": [dict(REFERENCE_FRAMES)],
+            },
             {"name": "Output", "channels": "as Source", "optional": False, "help": "Source with the matte filled"},
         ],
         "params": describe_params(),
@@ -119,6 +128,10 @@ class RemoveObjectEffect:
     ``source``/``matte`` are ``PathClip`` (frames travel by path: the server reads the files) or ``ArrayClip``
     (frames travel by value). ``matte=None`` takes the matte from Source (``matte_channel``, else alpha).
     ``output`` is a pattern the server writes atomically (results come back by path) or None (by value).
+    ``reference`` (optional) is the Reference clip and ``reference_frames`` which of its frames are references
+    (``"1050,1080-1082"`` or numbers; empty: none): every job of the shot sends all of them (``reference``
+    entries; a value clip's frames are written to EXR under ``scratch``, default this user's private temp folder),
+    and they are part of every frame's cache key.
     ``on_progress`` is called on the client's I/O thread with a ``ProgressReport``; keep it short.
     """
 
@@ -132,9 +145,16 @@ class RemoveObjectEffect:
         cache: FrameCache | None = None,
         on_progress: ProgressCallback | None = None,
         start_local_server: bool = True,
+        reference: Clip | None = None,
+        reference_frames: str | list[int] | tuple[int, ...] | None = None,
+        scratch: str | None = None,
     ) -> None:
         self.source = source
         self.matte = matte
+        self.reference = reference
+        self.reference_frames = parse_reference_frames(reference_frames)
+        self.scratch = scratch
+        self._written: set[str] = set()  # reference files this effect wrote (removed on close)
         self.params = params or BridgeParams()
         self.output = output
         self.cache = cache or FrameCache()
@@ -154,6 +174,11 @@ class RemoveObjectEffect:
     def set_params(self, params: BridgeParams) -> None:
         """New knob values; cached frames stay valid where the pixel-changing parameters are the same."""
         self.params = params
+
+    def set_reference(self, reference: Clip | None, frames: str | list[int] | tuple[int, ...] | None) -> None:
+        """A new Reference clip or frames; cached frames stay valid where the references' content is the same."""
+        self.reference = reference
+        self.reference_frames = parse_reference_frames(frames)
 
     @property
     def shot_range(self) -> tuple[int, int]:
@@ -188,7 +213,10 @@ class RemoveObjectEffect:
         from anywhere in the frame, so the honest answer for any output region is the full input frame.
         """
         self._check_in_shot(frame)
-        return {"Source": None, "Matte": None}
+        regions: dict[str, None] = {"Source": None, "Matte": None}
+        if self.reference is not None and self.reference_frames:
+            regions["Reference"] = None  # at its reference frames (whatever the frame asked for), whole
+        return regions
 
     def is_identity(self, frame: int) -> bool:
         """True when ``frame``'s matte is empty, so the output is Source unchanged and no server call is needed.
@@ -245,6 +273,12 @@ class RemoveObjectEffect:
         if self._client is not None:
             self._client.close()
             self._client = None
+        for path in list(self._written):  # the reference frames this effect wrote for the server
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+            self._written.discard(path)
 
     def __enter__(self) -> RemoveObjectEffect:  # noqa: PYI034 - typing.Self needs Python 3.11
         return self
@@ -276,7 +310,7 @@ class RemoveObjectEffect:
                 digests[name, number] = clip.digest(number)
             return digests[name, number]
 
-        base = f"{self.params.digest()}|{self.params.shot}|{self.output}"
+        base = f"{self.params.digest()}|{self.params.shot}|{self.output}|{self._references_digest()}"
         keys = {}
         for frame in frames:
             hasher = hashlib.blake2b(base.encode(), digest_size=16)
@@ -287,9 +321,21 @@ class RemoveObjectEffect:
             keys[frame] = hasher.hexdigest()
         return keys
 
+    def _references_digest(self) -> str:
+        """The reference frames and their content: every frame reads every reference (any window may carry it)."""
+        self._check_references()
+        if self.reference is None or not self.reference_frames:
+            return "no references"
+        return ",".join(f"{n}:{self.reference.digest(n)}" for n in self.reference_frames)
+
+    def _check_references(self) -> None:
+        check_reference_frames(self.reference_frames, self.shot_range, has_clip=self.reference is not None)
+
     def _request(self, frames: list[int]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The submit's request and its by-value inputs for producing ``frames``."""
         request: dict[str, Any] = {**self.params.request_fields(), "frames": format_frames(frames), "out": self.output}
+        if self.reference is not None and self.reference_frames:  # all of them, whatever the chunk: exact chunks
+            request["reference"] = reference_entries(self.reference, self.reference_frames, self.scratch, self._written)
         inputs: dict[str, Any] = {}
         reads = sorted({n for f in frames for n in self.frames_needed(f)})
         for name, clip in (("plate", self.source), ("matte", self.matte)):

@@ -1,11 +1,12 @@
 """The Remove Object node's parameters: the request schema's host settings plus the bridge's own two.
 
 Why derived: every host adapter (Blender, Nuke, Resolve, the OpenFX plug-in) builds its knobs from ``describe()``
-(type, default, range, choices, label, help). A request setting is declared once, in the request schema
-(``e2fgvi_core.schema``: the fields with a ``label``), and reaches the server under the key the engine reads, with the
-defaults `e2fgvi remove` has. Two fields are the bridge's own and never travel in a request: ``server`` (where the
-job runs) and ``chunk_size`` (how many frames one job produces around the frame a host asks for); neither changes
-a single output pixel. The schema module is torch-free (it imports numpy at most), so a host's Python reads it.
+(type, default, range, choices, label, help); the ``type`` (``int``, ``float``, ``str``, ``bool``: the schema
+field's) picks each host's control kind (a ``bool`` is a checkbox). A request setting is declared once, in the request
+schema (``e2fgvi_core.schema``: the fields with a ``label``), and reaches the server under the key the engine reads,
+with the defaults `e2fgvi remove` has. Two fields are the bridge's own and never travel in a request: ``server``
+(where the job runs) and ``chunk_size`` (how many frames one job produces around the frame a host asks for); neither
+changes a single output pixel. The schema module is torch-free (it imports numpy at most), so a host's Python reads it.
 """
 
 from __future__ import annotations
@@ -116,8 +117,15 @@ def request_keys() -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(BridgeParams) if f.metadata["request"])
 
 
+_BOOL_TEXTS = {"true": True, "1": True, "on": True, "yes": True, "false": False, "0": False, "off": False, "no": False}
+"""What a host's checkbox or a settings file may hold for a bool parameter: Nuke and Blender give ``bool``, OpenFX
+and Fusion an integer 0 or 1, a JSON or text setting a word."""
+
+
 def _coerce(spec, value: Any) -> Any:
     kind = spec.metadata["type"]
+    if kind == "bool":
+        return _coerce_bool(spec, value)
     try:
         if kind == "int":
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
@@ -135,6 +143,16 @@ def _coerce(spec, value: Any) -> Any:
     return str(value).strip()
 
 
+def _coerce_bool(spec, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _BOOL_TEXTS:
+        return _BOOL_TEXTS[value.strip().lower()]
+    raise ParamsError(f"{spec.metadata['label']} ({spec.name}) must be on or off (true/false, 1/0), got {value!r}")
+
+
 def _check(spec, value: Any) -> None:
     label = f"{spec.metadata['label']} ({spec.name})"
     if value is None:
@@ -142,6 +160,10 @@ def _check(spec, value: Any) -> None:
             raise ParamsError(f"{label} needs a value")
         return
     kind = spec.metadata["type"]
+    if kind == "bool":  # a bool is an int in Python, and 1 is not True to a reader of the request
+        if not isinstance(value, bool):
+            raise ParamsError(f"{label} must be a bool, got {type(value).__name__}")
+        return
     expected = {"int": int, "float": (int, float), "str": str}[kind]
     if not isinstance(value, expected) or isinstance(value, bool):
         raise ParamsError(f"{label} must be a {kind}, got {type(value).__name__}")

@@ -5,10 +5,15 @@ documented API (``createNode``, knob classes, ``execute``, ``ProgressTask``, ``r
 callbacks) and exercised through a stand-in of that API (``tests/standins/nuke``). ``node.py`` decides *what* to
 do; this module only translates it into Nuke calls.
 
-The Group holds: ``Input`` nodes ``Source`` (0) and ``Matte`` (1), two ``Write`` nodes that render them to EXR
-(``WriteSource``, ``WriteMatte``; disabled except while Process renders with them, so a farm render of the script,
-``nuke -x``, never executes them), a ``Read`` of the results (``Result``, ``on_error=error``: a frame that was not
-processed shows Nuke's error, never black) and the ``Output``.
+The Group holds: ``Input`` nodes ``Source`` (0), ``Matte`` (1) and ``Reference`` (2), three ``Write`` nodes that
+render them to EXR (``WriteSource``, ``WriteMatte``, ``WriteReference``; disabled except while Process renders with
+them, so a farm render of the script, ``nuke -x``, never executes them), a ``Read`` of the results (``Result``,
+``on_error=error``: a frame that was not processed shows Nuke's error, never black) and the ``Output``. A node made
+before the Reference input existed gets it (and its Write) the first time a reference is rendered.
+
+Channels: a Write set to ``rgba`` writes an alpha of 0 where its input has none (Nuke fills a channel its input lacks
+with black), which would make a matte empty and a reference untrusted; so the matte and reference Writes write alpha
+only when the input has one (``Node.channels()``), else RGB.
 
 Threads: Nuke's API belongs to its main thread. Process's server work runs on a worker thread that calls nothing
 here except ``Progress`` (Foundry's ``ProgressTask`` example drives one from a thread) and ``in_main_thread``
@@ -64,14 +69,9 @@ def create_group(role: str, knobs: Iterable[KnobSpec]) -> Any:
     try:
         source = nuke.nodes.Input(name="Source")
         matte = nuke.nodes.Input(name="Matte")
-        for name, upstream, channels in (("WriteSource", source, "all"), ("WriteMatte", matte, "rgba")):
-            write = nuke.nodes.Write(name=name)
-            write["file_type"].setValue("exr")
-            write["channels"].setValue(channels)
-            write["create_directories"].setValue(True)
-            write["raw"].setValue(True)
-            write["disable"].setValue(True)  # enabled only inside render_inputs
-            write.setInput(0, upstream)
+        _add_write("WriteSource", source, "all")
+        _add_write("WriteMatte", matte, "rgba")
+        _add_write("WriteReference", nuke.nodes.Input(name="Reference"), "rgba")
         read = nuke.nodes.Read(name="Result")
         read["on_error"].setValue("error")
         read["raw"].setValue(True)
@@ -80,6 +80,30 @@ def create_group(role: str, knobs: Iterable[KnobSpec]) -> Any:
     finally:
         group.end()
     return group
+
+
+def _add_write(name: str, upstream: Any, channels: str) -> Any:
+    """An internal EXR Write of ``upstream`` (call inside the Group), disabled until a render enables it."""
+    write = nuke.nodes.Write(name=name)
+    write["file_type"].setValue("exr")
+    write["channels"].setValue(channels)
+    write["create_directories"].setValue(True)
+    write["raw"].setValue(True)
+    write["disable"].setValue(True)  # enabled only inside render_inputs / render_reference
+    write.setInput(0, upstream)
+    return write
+
+
+def _reference_write(group: Any) -> Any:
+    """The Reference input's Write, added to a node made before the Reference input existed."""
+    write = group.node("WriteReference")
+    if write is None:
+        group.begin()
+        try:
+            write = _add_write("WriteReference", nuke.nodes.Input(name="Reference"), "rgba")
+        finally:
+            group.end()
+    return write
 
 
 def _make_knob(spec: KnobSpec) -> Any:
@@ -138,12 +162,19 @@ def set_hidden_value(node: Any, name: str, value: str) -> None:
 def set_write_paths(group: Any, source: str, source_proxy: str, matte: str, matte_proxy: str) -> None:
     """Point the internal Writes at the input sequences (full resolution and proxy), 32-bit float: what the
     engine reads is what the comp had, with nothing rounded to half."""
-    datatype = "32 bit float"
     for name, full, proxy in (("WriteSource", source, source_proxy), ("WriteMatte", matte, matte_proxy)):
-        write = group.node(name)
-        write["file"].setValue(full)
-        write["proxy"].setValue(proxy)
-        write["datatype"].setValue(datatype)
+        _point_write(group.node(name), full, proxy)
+
+
+def _point_write(write: Any, full: str, proxy: str) -> None:
+    write["file"].setValue(full)
+    write["proxy"].setValue(proxy)
+    write["datatype"].setValue("32 bit float")
+
+
+def _input_has_alpha(group: Any, index: int) -> bool:
+    upstream = group.input(index)
+    return upstream is not None and "rgba.alpha" in upstream.channels()
 
 
 def render_inputs(group: Any, first: int, last: int, with_matte: bool) -> None:
@@ -151,19 +182,34 @@ def render_inputs(group: Any, first: int, last: int, with_matte: bool) -> None:
 
     Raises ``RuntimeError`` with Nuke's message when an upstream node errors (e.g. a Read with missing frames).
     """
+    if with_matte:  # a matte without alpha is its RGB (an rgba Write would add an empty alpha, which wins)
+        group.node("WriteMatte")["channels"].setValue("rgba" if _input_has_alpha(group, 1) else "rgb")
     names = ("WriteSource", "WriteMatte") if with_matte else ("WriteSource",)
     for name in names:
-        write = group.node(name)
-        write["disable"].setValue(False)
-        try:
+        _execute(group.node(name), [(int(first), int(last))])
+
+
+def render_reference(group: Any, full: str, proxy: str, spans: list[tuple[int, int]]) -> None:
+    """Render the Reference input to EXR at the reference frames only (``spans``: inclusive first/last pairs), RGBA
+    when it has an alpha (which pixels to trust), else RGB (every pixel trusted). Raises ``RuntimeError``."""
+    write = _reference_write(group)
+    _point_write(write, full, proxy)
+    write["channels"].setValue("rgba" if _input_has_alpha(group, 2) else "rgb")
+    _execute(write, spans)
+
+
+def _execute(write: Any, spans: list[tuple[int, int]]) -> None:
+    write["disable"].setValue(False)
+    try:
+        for first, last in spans:
             nuke.execute(write, int(first), int(last), 1)
-        finally:
-            write["disable"].setValue(True)
+    finally:
+        write["disable"].setValue(True)
 
 
 def disable_writes(group: Any) -> None:
     """Disable the internal Writes (a script saved before they were kept disabled would render them on a farm)."""
-    for name in ("WriteSource", "WriteMatte"):
+    for name in ("WriteSource", "WriteMatte", "WriteReference"):
         write = group.node(name)
         if write is not None and not write["disable"].value():
             write["disable"].setValue(True)
@@ -202,6 +248,15 @@ def script_path() -> str:
 
 def node_name(node: Any) -> str:
     return str(node.fullName())
+
+
+def node_exists(node: Any) -> bool:
+    """Whether ``node`` is still in the script: a deleted node's Python object raises ValueError on every call."""
+    try:
+        node.fullName()
+    except ValueError:
+        return False
+    return True
 
 
 class Progress:
@@ -252,8 +307,11 @@ def add_menu_command(menu_path: str, command: Callable[[], Any], shortcut: str) 
     nuke.menu("Nodes").addCommand(menu_path, command, shortcut)
 
 
-def add_callbacks(on_script_load: Callable[[], None], on_knob_changed: Callable[[], None]) -> None:
-    """Register the script-load callback (re-find results) and a knob-changed callback on Group nodes (the
-    callback checks ``role_of(this_node())``: every Group has the Nuke class "Group")."""
+def add_callbacks(
+    on_script_load: Callable[[], None], on_knob_changed: Callable[[], None], on_destroy: Callable[[], None]
+) -> None:
+    """Register the script-load callback (re-find results), and knob-changed and destroy callbacks on Group nodes
+    (the callbacks check ``role_of(this_node())``: every Group has the Nuke class "Group")."""
     nuke.addOnScriptLoad(on_script_load)
     nuke.addKnobChanged(on_knob_changed, nodeClass="Group")
+    nuke.addOnDestroy(on_destroy, nodeClass="Group")

@@ -1,7 +1,8 @@
 """The *Remove Object* node for Nuke: its knobs, its *Process* button and its callbacks, without one Nuke call.
 
-How it works: the node is a Group with ``Source`` and ``Matte`` inputs. *Process* renders the inputs to EXR over
-the node's frame range (internal Write nodes run with ``nuke.execute``, so Nuke's format and proxy mode apply), then
+How it works: the node is a Group with ``Source``, ``Matte`` and ``Reference`` inputs. *Process* renders the inputs
+to EXR over the node's frame range, the Reference input only at its *Reference frames* (clean frames the artist
+painted; internal Write nodes run with ``nuke.execute``, so Nuke's format and proxy mode apply), then
 returns: the range goes to ``e2fgvi-server`` by path through the host bridge (one job; results equal one whole-shot
 run) on a worker thread that shows a ``ProgressTask`` with Cancel, so Nuke stays responsive while the server works;
 when the job ends, the main thread (``nuke.executeInMainThread``) points the internal Read at the results and
@@ -9,7 +10,8 @@ reloads it. A frame that has no result yet shows the Read's error, never black. 
 so do the Read's paths and the node's results folder (kept in a hidden knob at the first Process, so renaming the
 node keeps its results), so reopening the script shows the results again (the script-load callback re-counts them
 into the status line). *Submit to farm* renders the inputs the same way and writes a farm job bundle by running
-``e2fgvi farm bundle`` (``launcher.run_cli``).
+``e2fgvi farm bundle`` (``launcher.run_cli``). A node deleted while its job runs has the job cancelled (the destroy
+callback) and its result dropped: nothing touches the deleted node.
 
 Every Nuke call is in ``adapter.py``; every server call in the bridge. The bridge parameters' knobs are made from
 ``describe()`` (names, defaults, ranges, labels, tooltips), so a new parameter appears here without an edit.
@@ -26,7 +28,19 @@ from e2fgvi_core.farm.config import DEFAULT_CHUNK_SIZE
 from e2fgvi_core.schema import field_for
 
 from .. import launcher
-from ..bridge import BridgeCancelled, BridgeError, BridgeParams, ParamsError, PathClip, RemoveObjectEffect, describe
+from ..bridge import (
+    REFERENCE_FRAMES,
+    BridgeCancelled,
+    BridgeError,
+    BridgeParams,
+    ParamsError,
+    PathClip,
+    RemoveObjectEffect,
+    describe,
+    format_frames,
+    parse_reference_frames,
+)
+from ..bridge.references import check_reference_frames
 from ..client import wire
 from . import adapter
 
@@ -37,7 +51,7 @@ MATTE_FROM = ("Matte input", "Source alpha", "Source channel")
 # Bridge parameters with a knob of their own in Nuke: the shot comes from the frame range knobs, and the chunk size
 # matters only for frame-by-frame rendering, which this node does not do (Process runs the whole range).
 _NOT_KNOBS = ("shot", "chunk_size", "matte_channel")
-_KIND_OF_TYPE = {"int": "int", "float": "float", "str": "string"}
+_KIND_OF_TYPE = {"int": "int", "float": "float", "str": "string", "bool": "bool"}  # describe()'s type -> knob kind
 POLL_S = 0.1
 RESULTS_KNOB = "e2fgvi_results_folder"  # hidden: the folder chosen at the first Process, kept through renames
 
@@ -49,10 +63,12 @@ class ProcessRun:
     """One *Process* in flight: ``done`` is set (on the main thread) once the results are shown or the failure said;
     ``ok`` tells which. Scripts without Nuke's interface get it back finished."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, effect: RemoveObjectEffect | None = None) -> None:
         self.name = name
+        self.effect = effect
         self.done = threading.Event()
         self.ok = False
+        self.abandoned = threading.Event()  # the node was deleted: cancel the job, whenever it starts
 
 
 def bridge_params() -> list[dict[str, Any]]:
@@ -76,6 +92,9 @@ def knob_specs(first: int, last: int) -> list[adapter.KnobSpec]:
         adapter.KnobSpec("string", "matte_channel", channel["label"], channel["help"], default=""),
         adapter.KnobSpec("int", "range_first", "First frame", "first frame of the shot to clean", default=first),
         adapter.KnobSpec("int", "range_last", "Last frame", "last frame of the shot to clean", default=last),
+        adapter.KnobSpec(
+            "string", REFERENCE_FRAMES["name"], REFERENCE_FRAMES["label"], REFERENCE_FRAMES["help"], default=""
+        ),
     ]
     for param in bridge_params():
         kind = "choice" if param.get("choices") else _KIND_OF_TYPE[param["type"]]
@@ -137,7 +156,7 @@ def create() -> Any:
 def register() -> None:
     """What ``menu.py`` runs: the Nodes menu entry with its shortcut, and the callbacks."""
     adapter.add_menu_command(MENU_PATH, create, SHORTCUT)
-    adapter.add_callbacks(on_script_load, on_knob_changed)
+    adapter.add_callbacks(on_script_load, on_knob_changed, on_destroy)
 
 
 def work_folder(node: Any) -> str:
@@ -179,8 +198,9 @@ def paths(node: Any) -> dict[str, str]:
     """The EXR sequences of ``node``: rendered inputs and results, at full resolution and in proxy mode."""
     folder = work_folder(node)
     out = {}
+    inputs = [clip["name"].lower() for clip in describe()["clips"] if clip["name"] != "Output"]  # source, matte, ...
     for mode in ("full", "proxy"):
-        for stem in ("source", "matte", "clean"):
+        for stem in [*inputs, "clean"]:
             out[f"{stem}_{mode}"] = os.path.join(folder, mode, f"{stem}.%04d.exr")
     return out
 
@@ -203,20 +223,35 @@ def params_of(node: Any) -> tuple[BridgeParams, bool, int, int]:
     return BridgeParams.from_mapping(values), matte_from == "Matte input", first, last
 
 
-def _connected_params(node: Any) -> tuple[BridgeParams, bool, int, int]:
+def reference_frames_of(node: Any) -> tuple[int, ...]:
+    """The node's *Reference frames* (none on a node made before the knob existed)."""
+    name = REFERENCE_FRAMES["name"]
+    return parse_reference_frames(adapter.hidden_value(node, name))
+
+
+def _connected_params(node: Any) -> tuple[BridgeParams, bool, int, int, tuple[int, ...]]:
     """``params_of`` plus the inputs the settings need: what both buttons check before rendering anything."""
     params, use_matte, first, last = params_of(node)
+    references = reference_frames_of(node)
     if not adapter.input_connected(node, 0):
         raise ParamsError("connect the Source input")
     if use_matte and not adapter.input_connected(node, 1):
         raise ParamsError("connect the Matte input, or set Matte from to Source alpha / Source channel")
-    return params, use_matte, first, last
+    check_reference_frames(references, (first, last), has_clip=adapter.input_connected(node, 2))
+    return params, use_matte, first, last, references
 
 
 def _render(
-    node: Any, where: dict[str, str], first: int, last: int, use_matte: bool, progress: adapter.Progress
+    node: Any,
+    where: dict[str, str],
+    first: int,
+    last: int,
+    use_matte: bool,
+    references: tuple[int, ...],
+    progress: adapter.Progress,
 ) -> str | None:
-    """Render Source (and Matte) to EXR over the range with the internal Writes; the error line, or None."""
+    """Render Source (and Matte) to EXR over the range with the internal Writes, and the Reference input at its
+    reference frames; the error line, or None."""
     progress.update(0, f"rendering inputs {first}-{last}")
     adapter.set_write_paths(
         node, where["source_full"], where["source_proxy"], where["matte_full"], where["matte_proxy"]
@@ -225,7 +260,24 @@ def _render(
         adapter.render_inputs(node, first, last, with_matte=use_matte)
     except RuntimeError as exc:
         return f"rendering the inputs failed: {_one_line(exc)}"
+    if references:
+        spans = _spans(references)
+        try:
+            adapter.render_reference(node, where["reference_full"], where["reference_proxy"], spans)
+        except RuntimeError as exc:
+            return f"rendering the Reference input failed: {_one_line(exc)}"
     return None
+
+
+def _spans(frames: tuple[int, ...]) -> list[tuple[int, int]]:
+    """Sorted frame numbers as (first, last) runs of consecutive frames: one ``nuke.execute`` each."""
+    spans: list[tuple[int, int]] = []
+    for frame in frames:
+        if spans and frame == spans[-1][1] + 1:
+            spans[-1] = (spans[-1][0], frame)
+        else:
+            spans.append((frame, frame))
+    return spans
 
 
 def process(node: Any) -> ProcessRun | None:
@@ -236,7 +288,7 @@ def process(node: Any) -> ProcessRun | None:
     writes each frame atomically).
     """
     try:
-        params, use_matte, first, last = _connected_params(node)
+        params, use_matte, first, last, references = _connected_params(node)
     except BridgeError as exc:  # ParamsError included
         _fail(node, exc.message)
         return None
@@ -249,7 +301,7 @@ def process(node: Any) -> ProcessRun | None:
     name = adapter.node_name(node)
     progress = adapter.Progress(f"Remove Object: {name} (rendering inputs)")
     try:
-        error = _render(node, where, first, last, use_matte, progress)
+        error = _render(node, where, first, last, use_matte, references, progress)
         if not error and progress.cancelled():
             error = "cancelled"
     finally:
@@ -257,15 +309,15 @@ def process(node: Any) -> ProcessRun | None:
     if error:
         _fail(node, error)
         return None
-    effect = _effect_for(node, where, mode, use_matte, params)
-    run = ProcessRun(name)
+    effect = _effect_for(node, where, mode, use_matte, params, references)
+    run = ProcessRun(name, effect)
     _running[folder] = run
     adapter.set_knob(node, "status", f"processing {first}-{last} ({mode})...")
 
     def work() -> None:
         progress = adapter.Progress(f"Remove Object: {name}")  # driven from this thread, as Foundry's example does
         try:
-            failure = _run_with_progress(effect, first, last, progress)
+            failure = _run_with_progress(effect, first, last, progress, run.abandoned)
         except BaseException as exc:  # noqa: BLE001 - whatever it was, the main thread must hear of it
             failure = _one_line(exc)
         finally:
@@ -282,9 +334,12 @@ def process(node: Any) -> ProcessRun | None:
 
 
 def _finish(run: ProcessRun, node: Any, folder: str, failure: str | None, where: dict[str, str], done: str) -> None:
-    """On Nuke's main thread: show the results (the Read pointed and reloaded) or say why not."""
+    """On Nuke's main thread: show the results (the Read pointed and reloaded) or say why not; for a node deleted
+    meanwhile, nothing (its job was cancelled by the destroy callback, or its result is dropped)."""
     try:
-        if failure:
+        if not adapter.node_exists(node):
+            _forget_effect(run.effect)
+        elif failure:
             _fail(node, failure)
         else:
             adapter.point_result(node, where["clean_full"], where["clean_proxy"], *adapter.script_range())
@@ -304,7 +359,7 @@ def submit_to_farm(node: Any) -> str | None:
     when it refuses one).
     """
     try:
-        params, use_matte, first, last = _connected_params(node)
+        params, use_matte, first, last, references = _connected_params(node)
         chunk = adapter.knob_values(node, ["farm_chunk"])["farm_chunk"]
         if isinstance(chunk, bool) or not isinstance(chunk, (int, float)) or int(chunk) != chunk or chunk < 1:
             raise ParamsError(f"Farm chunk (farm_chunk) must be a whole number of frames, 1 or more; got {chunk!r}")
@@ -316,7 +371,7 @@ def submit_to_farm(node: Any) -> str | None:
     where = paths(node)
     progress = adapter.Progress(f"Remove Object: {adapter.node_name(node)} (farm)")
     try:
-        error = _render(node, where, first, last, use_matte, progress)
+        error = _render(node, where, first, last, use_matte, references, progress)
         if error:
             _fail(node, error)
             return None
@@ -326,6 +381,8 @@ def submit_to_farm(node: Any) -> str | None:
         if use_matte:
             arguments += ["--matte", where[f"matte_{mode}"]]
         arguments += ["--out", where[f"clean_{mode}"], "--shot", f"{first}-{last}", "--chunk", str(int(chunk))]
+        if references:
+            arguments += ["--reference", f"{format_frames(references)}={where[f'reference_{mode}']}"]
         arguments += farm_flags(params)
         done = launcher.run_cli(arguments)
         if done.returncode != 0:
@@ -347,7 +404,11 @@ def farm_flags(params: BridgeParams) -> list[str]:
     """The node's settings as ``e2fgvi farm bundle`` flags (the shot and chunk travel as ``--shot``/``--chunk``)."""
     flags = []
     for key, value in params.request_fields().items():
-        if key != "shot":
+        if key == "shot":
+            continue
+        if field_for(key).type == "bool":  # a switch (store_true): on is the bare flag, off is no flag at all
+            flags += [field_for(key).option] if value else []
+        else:
             flags += [field_for(key).option, str(value)]
     return flags
 
@@ -370,7 +431,9 @@ def _cli_error(stderr: str) -> str:
     return text
 
 
-def _effect_for(node: Any, where: dict[str, str], mode: str, use_matte: bool, params: BridgeParams):
+def _effect_for(
+    node: Any, where: dict[str, str], mode: str, use_matte: bool, params: BridgeParams, references: tuple[int, ...]
+):
     key = f"{adapter.node_name(node)}|{mode}|{use_matte}|{where['clean_' + mode]}"
     effect = _effects.get(key)
     if effect is None:
@@ -378,11 +441,24 @@ def _effect_for(node: Any, where: dict[str, str], mode: str, use_matte: bool, pa
         effect = RemoveObjectEffect(PathClip(where[f"source_{mode}"]), matte, params, output=where[f"clean_{mode}"])
         _effects[key] = effect
     effect.set_params(params)
+    effect.set_reference(PathClip(where[f"reference_{mode}"]) if references else None, references)
     return effect
 
 
-def _run_with_progress(effect: RemoveObjectEffect, first: int, last: int, progress: adapter.Progress) -> str | None:
-    """Run the range on a worker thread; this thread keeps the progress window current and watches Cancel."""
+def _forget_effect(effect: RemoveObjectEffect | None) -> None:
+    """Close a deleted node's effect and drop it (its frame cache and connection)."""
+    for key, known in list(_effects.items()):
+        if known is effect:
+            del _effects[key]
+    if effect is not None:
+        effect.close()
+
+
+def _run_with_progress(
+    effect: RemoveObjectEffect, first: int, last: int, progress: adapter.Progress, abandoned: threading.Event
+) -> str | None:
+    """Run the range on a worker thread; this thread keeps the progress window current and watches Cancel (and
+    ``abandoned``: the node was deleted), asking again every poll, so a cancel before the job started still holds."""
     latest: list[Any] = []
     failure: list[str] = []
     effect.on_progress = latest.append
@@ -401,11 +477,11 @@ def _run_with_progress(effect: RemoveObjectEffect, first: int, last: int, progre
         if latest:
             report = latest[-1]
             progress.update(int(100 * report.fraction), report.text)
-        if progress.cancelled():
+        if progress.cancelled() or abandoned.is_set():
             effect.cancel()
         time.sleep(POLL_S)
     worker.join()
-    if not failure and progress.cancelled():  # pressed while the last frames came back: the artist's cancel wins
+    if not failure and (progress.cancelled() or abandoned.is_set()):  # pressed as the last frames came: cancel wins
         return "cancelled"
     return failure[0] if failure else None
 
@@ -444,5 +520,16 @@ def on_knob_changed() -> None:
     node = adapter.this_node()
     if adapter.role_of(node) != ROLE:
         return
-    if adapter.this_knob_name() in {p["name"] for p in bridge_params()} | {"matte_from", "matte_channel"}:
+    settings = {p["name"] for p in bridge_params()} | {"matte_from", "matte_channel", REFERENCE_FRAMES["name"]}
+    if adapter.this_knob_name() in settings:
         adapter.set_knob(node, "status", "settings changed: press Process")
+
+
+def on_destroy() -> None:
+    """One of our nodes is being deleted: cancel the job it has on the server (its result would have nowhere to go)."""
+    node = adapter.this_node()
+    if adapter.role_of(node) != ROLE:
+        return
+    run = _running.get(work_folder(node))
+    if run is not None:
+        run.abandoned.set()

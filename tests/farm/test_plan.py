@@ -57,6 +57,24 @@ def test_model_chunks_read_the_references_of_the_whole_shot():
     assert [len(c.frames) for c in plan.chunks] == [50] * 6
 
 
+@pytest.mark.parametrize("engine", ["e2fgvi_hq", "propagate"])
+def test_reference_frames_count_in_every_window_they_join_but_read_no_plate_frame(engine):
+    """A reference frame runs in every window beside the plate frames (a model window appends it after the official
+    references, the weight-free engine holds it beside its context), so the farm's cost counts it there; which
+    plate frames a chunk reads does not change."""
+    plain = plan_chunks(RemovalRequest.from_mapping({"engine": engine}), "1001-1100", 10)
+    referenced = plan_chunks(
+        RemovalRequest.from_mapping({"engine": engine, "reference": ["1005=/paint/clean.1005.exr"]}), "1001-1100", 10
+    )
+    assert [c.reads for c in referenced.chunks] == [c.reads for c in plain.chunks]
+    assert [c.windows for c in referenced.chunks] == [c.windows for c in plain.chunks]
+    shot_plan = engine_shot_plan(RemovalRequest.from_mapping({"engine": engine}), 100)
+    holding = [w for w in shot_plan.windows if engine == "e2fgvi_hq" or 4 not in w.inputs]
+    assert len(holding) > len(shot_plan.windows) // 2, "most windows do not see frame 1005 themselves"
+    assert referenced.single_run_cost == plain.single_run_cost + len(holding)
+    assert referenced.chunks[-1].cost > plain.chunks[-1].cost
+
+
 @pytest.mark.parametrize(
     "shot, chunk, engine, message",
     [

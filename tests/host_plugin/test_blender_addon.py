@@ -28,6 +28,8 @@ CLIP = SHARED_DIR / "footage" / "tennis"
 FRAMES = 20
 MOVIE_FRAMES = 8
 TWICE_FRAMES = 4  # the "press it again" scenario: short, it runs the operator twice
+REF_SHOT_FRAMES, REF_AT, PAINT = 6, 3, (200, 40, 200)  # the reference scenario: a painted clean frame at frame 3
+REF_HOLE = (slice(16, 32), slice(24, 44))
 
 pytestmark = pytest.mark.blender
 
@@ -183,6 +185,61 @@ def scenario(kind: str, address: str, out_dir: str) -> dict:
     return report
 
 
+def reference_scenario(address: str, out_dir: str) -> dict:
+    """Plate (channel 1, active), matte (2) and a painted clean frame as a one-frame image strip (3) at REF_AT: the
+    operator runs once with plate and matte selected, then again with the reference selected too."""
+    import bpy
+
+    import e2fgvi_host.blender as addon
+
+    addon.register()
+    shot = Path(f"{out_dir}-shot")
+    scene = bpy.context.scene
+    editor = scene.sequence_editor_create()
+    made = {}
+    for channel, name in ((1, "plate"), (2, "matte")):
+        strip = editor.strips.new_image(name, str(shot / f"{name}.0001.png"), channel, 1)
+        for i in range(2, REF_SHOT_FRAMES + 1):
+            strip.elements.append(f"{name}.{i:04d}.png")
+        made[name] = strip
+    clean = editor.strips.new_image("clean", str(shot / "clean_painted.png"), 3, REF_AT)
+    clean.frame_final_duration = 1
+    scene.frame_start, scene.frame_end = 1, REF_SHOT_FRAMES
+    settings = scene.e2fgvi
+    settings.engine, settings.server, settings.output_dir = "propagate", address, out_dir
+    report: dict = {}
+    for run, selected in (("plain", ("plate", "matte")), ("with_reference", ("plate", "matte", "clean"))):
+        for strip in editor.strips:
+            strip.select = strip.name in selected
+        editor.active_strip = made["plate"]
+        try:
+            report[run] = sorted(bpy.ops.e2fgvi.remove_object())
+        except RuntimeError as exc:
+            report[run] = str(exc)
+    report["strips"] = describe_strips(scene)
+    addon.unregister()
+    return report
+
+
+def regrain_scenario(address: str, out_dir: str) -> dict:
+    """The Regrain setting as Blender shows it (its RNA property), then a run with it checked."""
+    import bpy
+
+    import e2fgvi_host.blender as addon
+
+    addon.register()
+    scene = build_scene(bpy, frames=TWICE_FRAMES)
+    settings = scene.e2fgvi
+    prop = type(settings).bl_rna.properties["regrain"]
+    report: dict = {"property": [prop.type, prop.name, prop.default, settings.regrain]}
+    settings.engine, settings.server, settings.output_dir = "propagate", address, out_dir
+    settings.regrain = True
+    report["result"] = sorted(bpy.ops.e2fgvi.remove_object())
+    report["strips"] = describe_strips(scene)
+    addon.unregister()
+    return report
+
+
 def make_picture(path: str, address: str) -> None:
     """Before (plate with its matte in red) and after (the add-on's result), frames 5 and 15, side by side."""
     import tempfile
@@ -243,11 +300,11 @@ def run_in_blender(kind: str, address: str, out_dir: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _cli_remove(plate: Path, out_dir: Path, frames: int) -> subprocess.CompletedProcess:
+def _cli_remove(plate: Path, out_dir: Path, frames: int, *flags: str) -> subprocess.CompletedProcess:
     """``e2fgvi remove`` on the shared clip's matte, as an artist would run it outside Blender."""
     command = [sys.executable, "-m", "e2fgvi_core.cli.main", "remove", "--plate", str(plate)]
     command += ["--matte", str(CLIP / "masks" / "#####.png"), "--out", str(out_dir / "#####.png")]
-    command += ["--frames", f"0-{frames - 1}", "--engine", "propagate", "--quiet"]
+    command += ["--frames", f"0-{frames - 1}", "--engine", "propagate", "--quiet", *flags]
     return subprocess.run(
         command, cwd=PROJECT_ROOT, env=_env(), capture_output=True, text=True, timeout=600, check=False
     )
@@ -335,6 +392,75 @@ def test_pressing_remove_object_again_right_after_a_run_works(server, tmp_path):
     ]  # fmt: skip
 
 
+def test_regrain_is_a_checkbox_off_by_default_and_checked_equals_e2fgvi_remove_regrain(server, tmp_path):
+    import numpy as np
+
+    from e2fgvi_core.io.reader import read_frame
+
+    address, root = server
+    report = run_in_blender("regrain", address, root / tmp_path.name)
+    assert report["property"] == ["BOOLEAN", "Regrain", False, False], report
+    assert report.get("result") == ["FINISHED"], report
+    clean = next(s for s in report["strips"] if s["name"].endswith("clean"))
+    for name, flags in (("regrained", ("--regrain",)), ("plain", ())):
+        cli = _cli_remove(CLIP / "frames" / "#####.png", tmp_path / name, TWICE_FRAMES, *flags)
+        assert cli.returncode == 0, cli.stderr
+    assert clean["files"] == [f"{i:05d}.png" for i in range(TWICE_FRAMES)]
+    changed = 0
+    for name in clean["files"]:
+        ours = read_frame(Path(clean["directory"]) / name).pixels
+        np.testing.assert_array_equal(ours, read_frame(tmp_path / "regrained" / name).pixels, err_msg=name)
+        changed += int(np.count_nonzero(ours != read_frame(tmp_path / "plain" / name).pixels))
+    assert changed > 0  # the grain reached the job: the hole is not the plain fill
+
+
+def test_a_third_strip_above_the_matte_is_a_reference_frame_that_fills_the_hole(server, tmp_path):
+    """The painted clean frame (a one-frame image strip above the matte) is trusted background at its frame: the hole
+    there is the painted colour, and the static hole, which no frame reveals, takes it at the other frames too;
+    the result equals ``e2fgvi remove --reference``."""
+    import numpy as np
+
+    from e2fgvi_core.io.frame import Frame
+    from e2fgvi_core.io.reader import read_frame
+    from e2fgvi_core.io.writer import write_frame
+
+    address, root = server
+    out_dir = root / tmp_path.name
+    shot = Path(f"{out_dir}-shot")
+    shot.mkdir(parents=True)
+    rng = np.random.default_rng(5)
+    background = np.kron(rng.integers(0, 256, (12, 16, 3)), np.ones((4, 4, 1))).astype(np.uint8)  # 48x64
+    for number in range(1, REF_SHOT_FRAMES + 1):
+        plate, matte = background.copy(), np.zeros(background.shape[:2], np.uint8)
+        plate[REF_HOLE], matte[REF_HOLE] = (255, 0, 0), 255
+        write_frame(shot / f"plate.{number:04d}.png", Frame.from_array(plate))
+        write_frame(shot / f"matte.{number:04d}.png", Frame.from_array(matte))
+    painted = background.copy()
+    painted[REF_HOLE] = PAINT
+    write_frame(shot / "clean_painted.png", Frame.from_array(painted))
+
+    report = run_in_blender("reference", address, out_dir)
+    assert report["plain"] == report["with_reference"] == ["FINISHED"], report
+    assert [(s["name"], s["channel"]) for s in report["strips"]] == [
+        ("plate", 1), ("matte", 2), ("clean", 3), ("plate clean", 4), ("plate clean.001", 5)
+    ]  # fmt: skip
+    cli = subprocess.run(
+        [sys.executable, "-m", "e2fgvi_core.cli.main", "remove", "--plate", str(shot / "plate.%04d.png"), "--matte",
+         str(shot / "matte.%04d.png"), "--out", str(tmp_path / "cli" / "c.%04d.png"), "--engine", "propagate",
+         "--frames", f"1-{REF_SHOT_FRAMES}", "--reference", f"{REF_AT}={shot / 'clean_painted.png'}", "--quiet"],
+        cwd=PROJECT_ROOT, env=_env(), capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    for number in range(1, REF_SHOT_FRAMES + 1):
+        plain = read_frame(out_dir / "plate_clean_v001" / f"plate.{number:04d}.png").pixels.astype(np.float32)
+        ours = read_frame(out_dir / "plate_clean_v002" / f"plate.{number:04d}.png").pixels
+        np.testing.assert_array_equal(ours, read_frame(tmp_path / "cli" / f"c.{number:04d}.png").pixels)
+        paint_error = np.abs(ours[REF_HOLE].astype(np.float32) - PAINT).mean()
+        assert paint_error < np.abs(plain[REF_HOLE] - PAINT).mean() - 50, number  # the reference fills the hole
+        if number == REF_AT:
+            assert paint_error < 2.0  # at its own frame the painted pixels are the result
+
+
 @pytest.mark.slow
 def test_remove_object_adds_an_aligned_strip_equal_to_e2fgvi_remove(server, tmp_path):
     import numpy as np
@@ -393,5 +519,9 @@ def test_a_movie_plate_is_rendered_to_frames_and_the_result_aligned(server, tmp_
 if __name__ == "__main__":
     if sys.argv[1] == "picture":
         make_picture(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "reference":
+        print(json.dumps(reference_scenario(sys.argv[2], sys.argv[3])))
+    elif sys.argv[1] == "regrain":
+        print(json.dumps(regrain_scenario(sys.argv[2], sys.argv[3])))
     else:
         print(json.dumps(scenario(sys.argv[1], sys.argv[2], sys.argv[3])))

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import host_test_support as support  # tests/standins, put on sys.path by tests/host_plugin/conftest.py
 import numpy as np
 import pytest
 
@@ -134,7 +135,10 @@ def test_params_are_removal_request_keys_and_described():
     )  # the node's defaults are `e2fgvi remove`'s
     described = {p["name"]: p for p in describe()["params"]}
     assert described["num_ref"]["minimum"] == -1 and described["engine"]["choices"][-1] == "propagate"
-    assert [c["name"] for c in describe()["clips"]] == ["Source", "Matte", "Output"]
+    assert [c["name"] for c in describe()["clips"]] == ["Source", "Matte", "Reference", "Output"]
+    (reference,) = [c for c in describe()["clips"] if c["name"] == "Reference"]
+    assert reference["optional"] and [p["name"] for p in reference["params"]] == ["reference_frames"]
+    assert "reference_frames" not in {p["name"] for p in describe()["params"]}  # the clip's, not a request key
     with pytest.raises(BridgeError, match=r"Proxy scale \(proxy\) must be in"):
         BridgeParams.from_mapping({"proxy": 3})
     with pytest.raises(BridgeError, match="unknown Remove Object parameter 'dilate'"):
@@ -347,3 +351,141 @@ def test_server_errors_are_one_line_an_artist_reads(server_address, shot, monkey
     assert caught.value.code == "server_unavailable"
     assert caught.value.message.startswith(f"No Remove Object server answers: at {dead}")
     assert "exited with code 3" in caught.value.message
+
+
+# --- the Reference clip ---------------------------------------------------------------------------------------------
+REF_FRAME = FIRST + 4
+PURPLE, ORANGE = (0.3, 0.02, 0.3), (0.3, 0.2, 0.02)  # purple, orange: below the shot's exposure (values above clip)
+
+
+def _painted(colour: tuple[float, float, float]) -> np.ndarray:
+    """The plate of ``REF_FRAME`` with the matte's region painted ``colour`` (an artist's clean frame, RGB)."""
+    painted = _plate(REF_FRAME - FIRST).astype(np.float32)
+    painted[_matte(REF_FRAME - FIRST)[..., 0] > 0] = colour
+    return painted
+
+
+def _hole_mean(pixels: np.ndarray) -> np.ndarray:
+    return np.asarray(pixels, np.float32)[_matte(REF_FRAME - FIRST)[..., 0] > 0][:, :3].mean(axis=0)
+
+
+def test_reference_chunks_equal_one_whole_run_and_a_changed_reference_is_never_served_stale(server_address, shot):
+    """Every chunk's job sends every reference (inside --shot), so chunks equal one whole run with the same
+    --reference; the reference's content is in every frame's key, so repainting it recomputes."""
+    address, _ = server_address
+    ref = shot / f"ref.{REF_FRAME:04d}.exr"
+    write_frame(ref, Frame.from_array(_painted(PURPLE), ["R", "G", "B"]))
+    with _path_effect(address, shot, out="withref") as effect:
+        effect.set_reference(PathClip(str(shot / "ref.%04d.exr")), str(REF_FRAME))
+        order = [1006, 1001, 1011, 1012, 1002, 1009, 1005, 1003, 1004, 1007, 1008, 1010]
+        results = {f: read_frame(effect.render(f).path).pixels for f in order}
+        assert effect.jobs_submitted == 3 and effect.region_of_interest(FIRST)["Reference"] is None
+        green = _whole_run(shot, "--reference", f"{REF_FRAME}={ref}", out="whole_purple")
+        for frame in order:
+            np.testing.assert_array_equal(results[frame], green[frame], err_msg=str(frame))
+        plain = _whole_run(shot, out="whole_plain")
+        with_ref, without = _hole_mean(results[REF_FRAME]), _hole_mean(plain[REF_FRAME])
+        np.testing.assert_allclose(with_ref, PURPLE, atol=0.01)  # the painted purple fills the hole at its frame
+        assert np.abs(without - PURPLE).max() > 0.1
+
+        write_frame(ref, Frame.from_array(_painted(ORANGE), ["R", "G", "B"]))  # the artist repaints it
+        effect.frames_computed.clear()
+        repainted = read_frame(effect.render(REF_FRAME).path).pixels
+        assert effect.frames_computed == list(range(FIRST + 4, FIRST + 8))  # the chunk again, not the cached frames
+        blue = _whole_run(shot, "--reference", f"{REF_FRAME}={ref}", out="whole_orange")
+        np.testing.assert_array_equal(repainted, blue[REF_FRAME])
+        np.testing.assert_allclose(_hole_mean(repainted), ORANGE, atol=0.01)
+
+        effect.set_reference(effect.reference, "")  # no reference frames: the plain result, recomputed
+        effect.frames_computed.clear()
+        np.testing.assert_array_equal(read_frame(effect.render(FIRST).path).pixels, plain[FIRST])
+        assert effect.frames_computed == list(range(FIRST, FIRST + 4))
+
+
+def test_a_reference_by_value_is_written_to_scratch_and_equals_the_same_reference_by_path(server_address, shot):
+    """A host handing pixels (an ArrayClip) gets the same frames as one whose reference is a file: the bridge writes
+    the frame to an EXR in its scratch folder (named by content) and removes it when the effect closes."""
+    address, _ = server_address
+    scratch = shot / "scratch"
+    scratch.mkdir()
+    painted = _painted(PURPLE)
+    write_frame(shot / f"ref.{REF_FRAME:04d}.exr", Frame.from_array(painted, ["R", "G", "B"]))
+    by_value = _path_effect(address, shot, out="byvalue")
+    by_value.set_reference(ArrayClip({REF_FRAME: painted}.__getitem__, ["R", "G", "B"]), [REF_FRAME])
+    by_value.scratch = str(scratch)
+    with by_value, _path_effect(address, shot, out="bypath") as by_path:
+        by_path.set_reference(PathClip(str(shot / "ref.%04d.exr")), str(REF_FRAME))
+        got = [read_frame(r.path).pixels for r in by_value.process_range(FIRST, FIRST + 7)]
+        expected = [read_frame(r.path).pixels for r in by_path.process_range(FIRST, FIRST + 7)]
+        (written,) = scratch.iterdir()
+        assert written.name.startswith(f"reference.{REF_FRAME}.") and written.suffix == ".exr"
+        np.testing.assert_array_equal(read_frame(written).pixels, painted)
+    for ours, theirs in zip(got, expected):
+        np.testing.assert_array_equal(ours, theirs)
+    assert list(scratch.iterdir()) == []  # closed: the written reference is gone
+
+
+def test_reference_frames_outside_the_shot_or_without_a_clip_are_refused_before_any_job(server_address, shot):
+    address, _ = server_address
+    with _path_effect(address, shot) as effect:
+        effect.set_reference(None, "1005")
+        with pytest.raises(BridgeError, match=r"^Reference frames \(reference_frames\) are set: connect a Reference"):
+            effect.render(FIRST)
+        effect.set_reference(PathClip(str(shot / "plate.%04d.exr")), "1005,2000")
+        with pytest.raises(BridgeError, match="frame 2000 is outside the shot range 1001-1012"):
+            effect.render(FIRST)
+        with pytest.raises(BridgeError, match="Reference frames"):
+            effect.set_reference(effect.reference, "10-x")
+        assert effect.jobs_submitted == 0
+
+
+def _grainy_plate(index: int) -> np.ndarray:
+    """The plate with fresh grain every frame (seeded by the frame): what ``regrain`` measures and matches."""
+    noise = np.random.default_rng(FIRST + index).standard_normal((*SIZE, 3)).astype(np.float32)
+    return _plate(index).astype(np.float32) + 0.02 * noise
+
+
+def test_regrain_is_a_bool_parameter_and_chunks_with_it_equal_one_whole_run(server_address, tmp_path):
+    (regrain,) = [p for p in describe()["params"] if p["name"] == "regrain"]
+    assert (regrain["type"], regrain["default"], regrain["label"], regrain["request"]) == (
+        "bool",
+        False,
+        "Regrain",
+        True,
+    )
+    assert BridgeParams().regrain is False and BridgeParams().request_fields()["regrain"] is False
+    for given, read in ((True, True), (1, True), ("on", True), ("false", False), (0, False), ("", False)):
+        assert BridgeParams.from_mapping({"regrain": given}).regrain is read, given  # checkboxes, JSON, text
+    for wrong in ("maybe", 2):
+        with pytest.raises(BridgeError, match=r"Regrain \(regrain\) must be on or off"):
+            BridgeParams.from_mapping({"regrain": wrong})
+    with pytest.raises(BridgeError, match=r"Regrain \(regrain\) must be a bool"):
+        BridgeParams(regrain=1)
+    assert BridgeParams(regrain=True).digest() != BridgeParams().digest()  # the frame cache tells them apart
+
+    address, root = server_address
+    folder = Path(root) / f"{tmp_path.name}-grainy"
+    folder.mkdir()
+    plates = {FIRST + i: _grainy_plate(i) for i in range(COUNT)}
+    mattes = {FIRST + i: _matte(i) for i in range(COUNT)}
+    for frame, plate in plates.items():
+        write_frame(folder / f"plate.{frame:04d}.exr", Frame.from_array(plate, ["R", "G", "B"]))
+        write_frame(folder / f"matte.{frame:04d}.exr", Frame.from_array(mattes[frame], ["Y"]))
+    order = [1006, 1001, 1011, 1012, 1002, 1009, 1005, 1003, 1004, 1007, 1008, 1010]
+    with _path_effect(address, folder, regrain=True) as effect:
+        results = {f: effect.render(f) for f in order}
+    assert effect.jobs_submitted == 3
+    whole, plain = _whole_run(folder, "--regrain", out="whole"), _whole_run(folder, out="plain")
+    for frame, result in results.items():
+        pixels = read_frame(result.path).pixels
+        np.testing.assert_array_equal(pixels, whole[frame], err_msg=str(frame))
+        assert read_frame(result.path).metadata["e2fgvi:regrain"] == "true"
+        hole = mattes[frame][..., 0] > 0
+        assert support.hole_detail(pixels, hole) > 1.1 * support.hole_detail(plain[frame], hole), frame
+    with RemoveObjectEffect(  # by value: the plug-ins' way (only the frames the server names are sent)
+        ArrayClip(plates.__getitem__, ["R", "G", "B"]),
+        ArrayClip(mattes.__getitem__, ["Y"]),
+        _params(address, regrain=True),
+    ) as by_value:
+        for got in by_value.process_range(FIRST + 4, FIRST + 7):
+            np.testing.assert_array_equal(got.pixels, whole[got.frame], err_msg=str(got.frame))

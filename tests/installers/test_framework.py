@@ -141,3 +141,49 @@ def test_service_install_reinstall_uninstall_dry_run(tmp_path, platform, relativ
 def test_unknown_host_is_a_one_line_error(tmp_path):
     done = run_cli("install", "maya", home=tmp_path, platform="linux")
     assert done.returncode == 2 and "invalid choice: 'maya'" in done.stderr and "blender" in done.stderr
+
+
+def test_installs_write_through_the_projects_one_atomic_writer(tmp_path, monkeypatch):
+    """One way to write atomically (``e2fgvi_core.atomic_files``): every file and the receipt go through it, with
+    the change's mode, and an interrupted write leaves the old file and no temp file behind."""
+    from e2fgvi_core import atomic_files
+
+    written = []
+
+    def recording(path, write):
+        written.append(Path(path))
+        return atomic_files.write_atomic(path, write)
+
+    monkeypatch.setattr(fw, "write_atomic", recording)  # the real writer, watched
+    home = tmp_path / "home"
+    ctx = ctx_for(home)
+    tool = home / "bin" / "tool"
+    assert fw.install(ctx, "t", [fw.WriteFile(tool, b"#!/bin/sh\n", 0o755)]) == 1
+    assert written == [tool, ctx.receipt_path("t")]
+    assert tool.stat().st_mode & 0o777 == 0o755 and tool.read_bytes() == b"#!/bin/sh\n"
+
+    def interrupted(path, write):
+        def write_then_fail(temp):
+            write(temp)
+            raise OSError(28, "No space left on device")
+
+        return atomic_files.write_atomic(path, write_then_fail)
+
+    monkeypatch.setattr(fw, "write_atomic", interrupted)
+    with pytest.raises(fw.OutputError, match="cannot write .*tool: No space left on device"):
+        fw.install(ctx, "t", [fw.WriteFile(tool, b"#!/bin/sh\necho new\n", 0o755)])
+    assert tool.read_bytes() == b"#!/bin/sh\n"
+    assert sorted(p.name for p in tool.parent.iterdir()) == ["tool"]  # no temp file left
+
+
+def test_the_installer_machinery_loads_nothing_heavy():
+    """The installers run in any Python the package is installed in: the atomic writer they share with the farm
+    and the server must not pull torch, numpy or OpenImageIO in."""
+    import sys
+
+    code = (
+        "import sys, e2fgvi_installers._framework\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy', 'OpenImageIO', 'cv2')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

@@ -28,6 +28,13 @@ COMPONENTS = {"OfxImageComponentRGBA": 4, "OfxImageComponentRGB": 3, "OfxImageCo
 DEPTH_OF = {np.dtype(v): k for k, v in DEPTHS.items()}
 COMPONENTS_OF = {v: k for k, v in COMPONENTS.items()}
 
+PARAM_TYPES = frozenset(
+    "OfxParamType" + name
+    for name in ("Integer", "Double", "Boolean", "Choice", "RGBA", "RGB", "Double2D", "Integer2D", "Double3D",
+                 "Integer3D", "String", "Custom", "Bytes", "Group", "Page", "PushButton", "Parametric")
+)  # fmt: skip
+"""The parameter types of OpenFX 1.4 (ofxParam.h); a Boolean's value and default are ints, 0 off, 1 on."""
+
 P = ctypes.c_void_p
 S = ctypes.c_int  # OfxStatus
 CHARP = ctypes.c_char_p
@@ -701,6 +708,8 @@ class Host:
             return STAT_ERR_BAD_HANDLE
         if name.decode() in owner.effect.params:
             return 6  # kOfxStatErrExists
+        if kind.decode() not in PARAM_TYPES:
+            return STAT_ERR_UNKNOWN  # ofxParam.h: "kOfxStatErrUnknown if the type is unknown"
         props = PropertySet({"OfxParamPropType": [kind.decode()], "OfxPropName": [name.decode()]})
         param = Param(name.decode(), kind.decode(), props)
         HANDLES.new(param)

@@ -59,7 +59,10 @@ def test_describes_itself_from_the_bridge_parameters(plugin_binary):
     assert list(filtering.clips) == ["Source", "Output"]
     described = describe_params()
     assert list(general.params) == [entry["name"] for entry in described] + ["process_shot"]
+    kinds = {"int": "Integer", "float": "Double", "str": "String", "bool": "Boolean"}  # ofxParam.h's types
     for entry in described:
+        kind = "Choice" if entry.get("choices") else kinds[entry["type"]]
+        assert general.params[entry["name"]].kind == f"OfxParamType{kind}", entry["name"]
         props = general.params[entry["name"]].props.values
         assert props["OfxPropLabel"] == [entry["label"]] and props["OfxParamPropHint"] == [entry["help"]]
         if entry.get("choices"):
@@ -69,6 +72,7 @@ def test_describes_itself_from_the_bridge_parameters(plugin_binary):
             assert props["OfxParamPropDefault"] == [entry["default"]], entry["name"]
         if entry.get("minimum") is not None:
             assert props["OfxParamPropMin"] == [entry["minimum"]] and props["OfxParamPropMax"] == [entry["maximum"]]
+    assert general.params["regrain"].props.values["OfxParamPropDefault"] == [0]  # a checkbox, off
     assert general.params["process_shot"].kind == "OfxParamTypePushButton"
     assert host.unload() == STAT_OK
 
@@ -274,3 +278,33 @@ def test_a_server_dying_mid_job_gives_an_error_not_a_crash(plugin_binary, shot, 
         assert host.destroy(effect) == STAT_OK
     finally:
         dying.kill()
+
+
+def _hole_detail(pixels: np.ndarray, hole: np.ndarray) -> float:
+    """The high-pass energy inside ``hole`` (RGB minus its 4-neighbour mean): what ``--regrain`` raises."""
+    rgb = pixels[..., :3].astype(np.float64)
+    around = sum(np.roll(rgb, step, axis) for step in (1, -1) for axis in (0, 1)) / 4
+    return float((rgb - around)[hole].std())
+
+
+def test_regrain_checked_reaches_the_request_and_chunks_equal_one_whole_run(plugin_binary, server, shot, tmp_path):
+    """The Boolean parameter travels in the request as a msgpack bool (the server refuses 1 for a bool) and each
+    chunk, by value, equals one whole ``--regrain`` run; the grainy plate's grain shows in the hole."""
+    for frame in range(FIRST, LAST + 1):
+        plate = frames_of(shot, "plate.%04d.exr")(frame).astype(np.float32)
+        plate += 0.02 * np.random.default_rng(frame).standard_normal(plate.shape).astype(np.float32)
+        write_frame(tmp_path / f"plate.{frame:04d}.exr", Frame.from_array(plate, ["R", "G", "B"]))
+        write_frame(
+            tmp_path / f"matte.{frame:04d}.exr", Frame.from_array(frames_of(shot, "matte.%04d.exr")(frame), ["Y"])
+        )
+    regrained, plain = whole_run(tmp_path, "--regrain", out="regrained.%04d.exr"), whole_run(tmp_path)
+    host = Host(plugin_binary)
+    host.load()
+    effect = _instance(host, server, tmp_path, regrain=1)
+    for frame in (1006, 1001, 1012, 1003):
+        status, image = host.render(effect, frame)
+        assert status == STAT_OK, host.messages
+        np.testing.assert_array_equal(image, regrained[frame], err_msg=str(frame))
+        hole = frames_of(shot, "matte.%04d.exr")(frame)[..., 0] > 0
+        assert _hole_detail(image, hole) > _hole_detail(plain[frame], hole), frame  # grain on top of the fill
+    host.destroy(effect)

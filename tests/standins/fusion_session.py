@@ -28,9 +28,11 @@ class FusionSession:
     """One LuaJIT state with the Fuse API stand-in and the Fuse loaded; frames come from numpy arrays.
 
     ``data_windows`` gives an input's data window (Fusion's DoD) as (left, bottom, right, top) where it is not the
-    whole frame. EXRIO's files are real EXRs written and read with OpenImageIO."""
+    whole frame. ``fuse`` is the Fuse file to load (default: the checkout's). EXRIO's files are real EXRs written and read with OpenImageIO."""
 
-    def __init__(self, frames: dict[str, dict[int, np.ndarray]], first: int, last: int, data_windows=None) -> None:
+    def __init__(
+        self, frames: dict[str, dict[int, np.ndarray]], first: int, last: int, data_windows=None, fuse: Path = FUSE
+    ) -> None:
         self.frames = frames
         self.data_windows = data_windows or {}
         self.lua = luajit.LuaRuntime(unpack_returned_tuples=True, encoding="latin-1")
@@ -42,7 +44,7 @@ class FusionSession:
         self.standin.exr_read = self._exr_read
         self.standin.exr_write = self._exr_write
         self.standin.comp_start, self.standin.comp_end = first, last
-        self.standin.load(FUSE.read_text())
+        self.standin.load(Path(fuse).read_text())  # the checkout's Fuse, or one an install wrote
 
     def _host_frame(self, name: str, frame: float):
         image = self.frames.get(name, {}).get(int(frame))

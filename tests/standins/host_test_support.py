@@ -38,8 +38,13 @@ def read_exr(path: str | Path) -> np.ndarray:
     return buf.get_pixels(oiio.FLOAT)
 
 
-def make_float_shot(folder: Path, frames: int = 6, size: tuple[int, int] = (40, 56), first: int = 1001) -> dict:
-    """A float32 RGBA plate (a textured background, a red square moving over it) and its one-channel matte."""
+def make_float_shot(
+    folder: Path, frames: int = 6, size: tuple[int, int] = (40, 56), first: int = 1001, grain: float = 0.0
+) -> dict:
+    """A float32 RGBA plate (a textured background, a red square moving over it) and its one-channel matte.
+
+    ``grain``: the deviation of fresh Gaussian noise added to every frame's background (seeded by the frame), the
+    plate ``--regrain`` measures and matches."""
     h, w = size
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     for i in range(frames):
@@ -55,6 +60,8 @@ def make_float_shot(folder: Path, frames: int = 6, size: tuple[int, int] = (40, 
         matte = np.zeros((h, w, 1), np.float32)
         x0 = 6 + 3 * i
         matte[12:24, x0 : x0 + 10] = 1.0
+        if grain:
+            plate[..., :3] += grain * np.random.default_rng(first + i).standard_normal((h, w, 3)).astype(np.float32)
         plate[matte[..., 0] > 0, :3] = (1.0, 0.0, 0.0)
         write_exr(folder / f"plate.{first + i:04d}.exr", plate, ("R", "G", "B", "A"))
         write_exr(folder / f"matte.{first + i:04d}.exr", matte, ("A",))
@@ -64,6 +71,23 @@ def make_float_shot(folder: Path, frames: int = 6, size: tuple[int, int] = (40, 
         "first": first,
         "last": first + frames - 1,
     }
+
+
+def hole_detail(pixels: np.ndarray, hole: np.ndarray) -> float:
+    """The high-pass energy inside ``hole`` (deviation of RGB minus its 3x3 mean): what ``--regrain`` raises."""
+    rgb = pixels[..., :3].astype(np.float64)
+    padded = np.pad(rgb, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    h, w = rgb.shape[:2]
+    mean = sum(padded[y : y + h, x : x + w] for y in range(3) for x in range(3)) / 9.0
+    return float((rgb - mean)[hole].std())
+
+
+def provenance(path: str | Path, key: str) -> str | None:
+    """The ``e2fgvi:KEY`` attribute of an output EXR (what a request wrote into it), None when absent."""
+    buf = oiio.ImageBuf(str(path))
+    assert not buf.has_error, buf.geterror()
+    value = buf.spec().getattribute(f"e2fgvi:{key}")
+    return None if value is None else str(value)
 
 
 def nuke_remove_script(nuke, shot: dict, work: Path, server_address: str | None = None, matte_input: bool = True):

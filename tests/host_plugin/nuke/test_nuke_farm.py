@@ -31,6 +31,7 @@ def test_submit_to_farm_writes_a_bundle_of_the_rendered_inputs(nuke_session, sho
     created["range_first"].setValue(shot["first"] + 1)
     created["farm_chunk"].setValue(2)
     created["matte_dilate"].setValue(2)
+    created["regrain"].setValue(True)  # a checkbox: the bare --regrain switch on the bundle's command line
 
     folder = remove_node.submit_to_farm(created)
     assert folder is not None, nuke.standin.messages
@@ -41,7 +42,8 @@ def test_submit_to_farm_writes_a_bundle_of_the_rendered_inputs(nuke_session, sho
     assert values["Plate"] == where["source_full"] and values["Matte"] == where["matte_full"]
     assert values["Out"] == where["clean_full"]
     assert values["Shot"] == f"{shot['first'] + 1}-{shot['last']}" and values["ChunkSize"] == 2
-    assert values["Engine"] == "propagate" and json.loads(values["Settings"])["matte_dilate"] == 2
+    settings = json.loads(values["Settings"])
+    assert values["Engine"] == "propagate" and settings["matte_dilate"] == 2 and settings["regrain"] is True
     checked = subprocess.run(
         [sys.executable, "-m", "openjd", "check", str(Path(folder) / "template.yaml")],
         env=subprocess_env(),
@@ -78,3 +80,20 @@ def test_a_bad_setting_gives_one_line_and_writes_nothing(nuke_session, shot, tmp
     assert created["status"].value().startswith("failed:")
     assert not (tmp_path / "work" / "farm" / "bundle_v001").exists()
     assert support.read_exr(remove_node.paths(created)["source_full"] % shot["first"]).shape[:2] == (40, 56)
+
+
+def test_submit_to_farm_sends_the_reference_frames_it_rendered(nuke_session, shot, tmp_path):
+    nuke = nuke_session
+    created = support.nuke_remove_script(nuke, shot, tmp_path / "work")
+    created.setInput(2, nuke.allNodes("Read")[0])  # the plate stands in for a painted frame
+    created["reference_frames"].setValue("1002,1004-1005")
+    folder = remove_node.submit_to_farm(created)
+    assert folder is not None, nuke.standin.messages
+    executed = [(name.split(".")[-1], first, last) for name, first, last in nuke.standin.executed]
+    assert [e for e in executed if e[0] == "WriteReference"] == [
+        ("WriteReference", 1002, 1002), ("WriteReference", 1004, 1005)
+    ]  # fmt: skip
+    pattern = remove_node.paths(created)["reference_full"]
+    settings = json.loads(parameter_values(Path(folder))["Settings"])
+    assert settings["reference"] == [f"1002,1004-1005={pattern}"]
+    assert all(Path(pattern % f).is_file() for f in (1002, 1004, 1005))

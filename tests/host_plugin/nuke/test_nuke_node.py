@@ -279,3 +279,30 @@ def test_cancel_while_the_server_works_reaches_the_job(nuke_session, server, sho
     assert created["status"].value() == "failed: cancelled", nuke.standin.messages
     assert created.node("Result")["file"].value() == ""  # nothing shown for a cancelled run
     assert nuke.standin.thread_violations == []
+
+
+def test_regrain_is_a_checkbox_off_by_default_that_reaches_the_request(nuke_session, server, tmp_path):
+    """``regrain`` (a bool in the schema) is a Boolean_Knob; on, the job regrains (its provenance says so, the hole
+    gains the plate's grain) and a farm bundle gets the bare ``--regrain`` switch."""
+    nuke = nuke_session
+    shot = support.make_float_shot(tmp_path / "grainy", grain=0.02)
+    created = support.nuke_remove_script(nuke, shot, tmp_path / "work", server.address)
+    knob = created.knobs()["regrain"]
+    assert knob.Class() == "Boolean_Knob" and knob.value() is False and knob.label() == "Regrain"
+    params, *_ = remove_node.params_of(created)
+    assert params.regrain is False and "--regrain" not in remove_node.farm_flags(params)
+
+    created["regrain"].setValue(True)
+    params, *_ = remove_node.params_of(created)
+    flags = remove_node.farm_flags(params)
+    assert flags.count("--regrain") == 1 and "True" not in flags and "False" not in flags
+    assert support.nuke_process(nuke, created), nuke.standin.messages
+    ref = reference(shot, tmp_path, "--matte", shot["matte"], "--regrain")
+    plain = reference(shot, tmp_path / "plain", "--matte", shot["matte"])
+    result = created.node("Result")["file"].value()
+    for frame in range(shot["first"], shot["last"] + 1):
+        assert support.provenance(result % frame, "regrain") == "true"
+        pixels = support.read_exr(result % frame)
+        np.testing.assert_array_equal(pixels, support.read_exr(str(ref) % frame))
+        hole = support.read_exr(shot["matte"] % frame)[..., 0] > 0
+        assert support.hole_detail(pixels, hole) > 1.1 * support.hole_detail(support.read_exr(str(plain) % frame), hole)

@@ -69,6 +69,9 @@ def test_controls_mirror_the_bridge_parameters():
             assert list(control["items"].values()) == ["A", "R", "G", "B"]
         elif param["type"] == "str":
             assert control.default == (param["default"] or "")
+        elif param["type"] == "bool":  # Fusion's checkbox: a Number input, 0 or 1
+            assert (control.control, control.kind) == ("CheckboxControl", "Number")
+            assert control.default == int(param["default"]) and (control.low, control.high) == (0, 1)
         else:
             assert control.default == param["default"]
             assert (control.low, control.high) == (param["minimum"], param["maximum"])
@@ -98,6 +101,34 @@ def test_chunks_equal_one_whole_e2fgvi_remove_run_and_are_cached(server, shot, t
     again.set("cache", str(tmp_path / "fuse-cache"))
     np.testing.assert_array_equal(again.render(shot["first"] + 4), rendered[shot["first"] + 4])
     assert counted_command() == 2  # served from the chunk cache on disk
+
+
+def test_regrain_checked_reaches_the_command_and_chunks_equal_one_whole_run(server, tmp_path, counted_command):
+    shot = support.make_float_shot(tmp_path / "grainy", grain=0.02)
+    session = fuse_for(shot, server, tmp_path)
+    assert session.controls()["regrain"].default == 0  # off unless the artist checks it
+    session.set("regrain", 1)
+    frames = range(shot["first"], shot["last"] + 1)
+    rendered = {f: session.render(f) for f in reversed(frames)}
+    assert counted_command() == 2  # 6 frames, chunks of 3
+    (log,) = (tmp_path / "fuse-cache").glob("*/results/*/remove.1001-1003.log")
+    results = log.parent
+
+    flags = ("--matte", shot["matte"], "--engine", "propagate", "--colorspace", "Gamma 2.4 Encoded Rec.709")
+    for name, extra in (("regrained", ("--regrain",)), ("plain", ())):
+        done = support.cli_remove(
+            "--plate", shot["plate"], "--out", str(tmp_path / name / "r.%04d.exr"), *flags, *extra
+        )
+        assert done.returncode == 0, done.stderr
+    for frame in frames:
+        assert support.provenance(results / f"clean.{frame:04d}.exr", "regrain") == "true"
+        expected = support.read_exr(tmp_path / "regrained" / f"r.{frame:04d}.exr")
+        np.testing.assert_array_equal(rendered[frame][..., :3], expected[..., :3])
+        hole = support.read_exr(shot["matte"] % frame)[..., 0] > 0
+        plain = support.read_exr(tmp_path / "plain" / f"r.{frame:04d}.exr")
+        assert support.hole_detail(rendered[frame], hole) > 1.1 * support.hole_detail(plain, hole)
+    with pytest.raises(luajit.LuaError, match="holds a Number"):  # as in Fusion, a checkbox holds 0 or 1, not true
+        session.set("regrain", True)
 
 
 def test_changed_input_or_setting_runs_again(server, shot, tmp_path, counted_command):
@@ -263,3 +294,16 @@ def test_an_abort_stops_the_running_chunk_and_caches_nothing(server, shot, tmp_p
     session.standin.aborted = lambda: False
     out = session.render(shot["first"])
     assert counted_command() == 2 and out.shape == (40, 56, 4)
+
+
+def test_exrio_writes_need_no_unconfirmed_constant_and_stay_float(server, shot, tmp_path, counted_command):
+    """Only ``ANY_TYPE`` is confirmed to exist in Fusion (docs/hosts.md, the Fuse's EXRIO calls): the stand-in has no
+    ``FLOAT_TYPE`` and refuses a nil sample type, so a Fuse that needs one fails here; what it writes is still 32-bit
+    float RGBA, frame-sized, through the part number ``Part`` returned."""
+    session = fuse_for(shot, server, tmp_path)
+    assert session.lua.eval("FLOAT_TYPE") is None and session.lua.eval("ANY_TYPE") is not None
+    session.render(shot["first"])
+    [written] = (tmp_path / "fuse-cache").glob(f"*/inputs/source.{shot['first']:04d}.exr")
+    spec = oiio.ImageBuf(str(written)).spec()
+    assert spec.format == oiio.FLOAT and tuple(spec.channelnames) == ("R", "G", "B", "A")
+    assert (spec.width, spec.height) == (56, 40)

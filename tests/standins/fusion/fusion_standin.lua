@@ -1,7 +1,8 @@
 --[[
 A stand-in for the parts of Fusion's Fuse API that host_plugin/resolve/RemoveObject.fuse calls, written from
 Blackmagic's Fuse documentation (FuRegisterClass, CT_Tool, Create/Process, self:AddInput/AddOutput, Input:GetValue,
-Input:GetSource, ComboControl entries as { CCS_AddString = ... }, Output:Set, Image({IMG_Like=...}), Pixel(), Image:GetPixel and
+Input:GetSource, ComboControl entries as { CCS_AddString = ... }, CheckboxControl (a Number input, 0 or 1: Lua
+takes a 0 as true, so a Fuse must compare), Output:Set, Image({IMG_Like=...}), Pixel(), Image:GetPixel and
 SetPixel, image Width/Height, req.Time, req:GetFlags(), req:IsPreCalc(), self.Comp:GetAttrs(), self:SetProgress,
 self.Status, self.Name).
 
@@ -17,12 +18,17 @@ Where Fusion hurts, so does the stand-in:
   a Fuse that writes it is refused. An aborted Process may set no output (`Standin.render` returns nil).
 - Every `GetPixel`/`SetPixel` is counted (`Standin.pixel_calls`): a Lua call per pixel is what makes a Fuse crawl
   on a 4K frame, and a test fails when the count grows with the frame's area.
-- EXRIO (Fusion 9+): `EXRIO()`, `ReadOpen(path, frame)`, `ReadHeader()`, `DisplayWindow(part)`,
-  `DataWindow(part)`, `Part(part)`, `Channel(name, type, image_index, chan)`, `ReadPart(part, {images})`;
-  `WriteOpen(path, frame)`, `Part(name, display_window, data_window, pixel_aspect)`, `WriteHeader()`,
-  `WritePart(part, {images})`; `Close()`, `GetLastError()`. A channel not in the file, or a size that is not the
-  image's, is an error (`GetLastError`), never a silent zero. The files are real EXRs (the test's
-  `Standin.exr_write`/`Standin.exr_read` hooks, OpenImageIO). `ImgRectI(rect)` copies a rectangle; `:Offset(dx, dy)`.
+- EXRIO (Fusion 9+), with the signatures Fusion itself reports (docs/hosts.md names the sources): `EXRIO()`;
+  `ReadOpen(path, frame)` and `WriteOpen(path, frame)` return nothing (success shows in ReadHeader/WriteHeader and
+  GetLastError); `ReadHeader()` -> boolean; `DisplayWindow(part)`/`DataWindow(part)` -> ImgRectI; `Part(part)` (read)
+  and `Part(name, display_window, data_window, pixel_aspect)` (write) -> the part's number, which ReadPart/WritePart
+  take; `Channel(name, type, image_index, chan[, default])`; `ReadPart(part, {images})`, `WriteHeader()`,
+  `WritePart(part, {images})`, `Close()` -> boolean; `GetLastError()` -> string, `ClearLastError()`; `IsOpen`,
+  `IsWriting`, `NumParts`. Sample types: only `ANY_TYPE` is defined (the one public Fuses show; `FLOAT_TYPE` and
+  `HALF_TYPE` are not confirmed, so a Fuse must not need them). A channel not in the file, a size that is not the
+  image's, a type that is nil, a WritePart before WriteHeader or with a part number Part did not give, is an error
+  (false and `GetLastError`), never a silent zero. The files are real EXRs (the test's `Standin.exr_write`/
+  `Standin.exr_read` hooks, OpenImageIO). `ImgRectI(rect)` copies a rectangle; `:Offset(dx, dy)`.
 --]]
 
 local ffi = require("ffi")
@@ -44,7 +50,7 @@ function Pixel()
 end
 
 CHAN_RED, CHAN_GREEN, CHAN_BLUE, CHAN_ALPHA = 0, 1, 2, 3
-ANY_TYPE, HALF_TYPE, FLOAT_TYPE = "any", "half", "float"
+ANY_TYPE = "any"  -- FLOAT_TYPE/HALF_TYPE: not confirmed to exist in Fusion, so not here either
 
 local RectMethods = {}
 RectMethods.__index = RectMethods
@@ -128,16 +134,26 @@ local ExrMethods = {}
 ExrMethods.__index = ExrMethods
 
 function EXRIO()
-  return setmetatable({ error = "", channels = {}, mode = nil, path = nil, header = nil, part = nil }, ExrMethods)
+  return setmetatable({ error = "", channels = {}, mode = nil, path = nil, header = nil, part = nil,
+    header_written = false, IsOpen = false, IsWriting = false, NumParts = 0 }, ExrMethods)
 end
 
 function ExrMethods:GetLastError()
   return self.error
 end
 
+function ExrMethods:ClearLastError()
+  self.error = ""
+end
+
+local function fail(exr, problem)
+  exr.error = problem
+  return false
+end
+
 function ExrMethods:ReadOpen(path, frame)
   self.mode, self.path, self.channels = "read", path, {}
-  return true
+  self.IsOpen, self.IsWriting = true, false
 end
 
 function ExrMethods:ReadHeader()
@@ -147,6 +163,7 @@ function ExrMethods:ReadHeader()
     return false
   end
   self.header = header
+  self.NumParts = 1
   return true
 end
 
@@ -164,11 +181,18 @@ end
 
 function ExrMethods:Part(name_or_part, display, data, aspect)
   if self.mode == "write" then
+    assert(type(name_or_part) == "string" and display and data and aspect,
+      "EXRIO:Part(name, display_window, data_window, pixel_aspect) when writing")
     self.part = { name = name_or_part, display = ImgRectI(display), data = ImgRectI(data) }
+    self.NumParts = 1
+    return 1  -- the number of the part just added: the one WritePart takes
   end
+  self.channels = {}
+  return name_or_part
 end
 
-function ExrMethods:Channel(name, kind, image_index, chan)
+function ExrMethods:Channel(name, kind, image_index, chan, default)
+  assert(kind ~= nil, "EXRIO:Channel: the sample type is nil (is that constant defined in Fusion?)")
   self.channels[#self.channels + 1] = { name = name, kind = kind, index = image_index, chan = chan }
 end
 
@@ -188,6 +212,9 @@ local function channel_bytes(image, window, chan)
 end
 
 function ExrMethods:ReadPart(part, images)
+  if part ~= 1 then
+    return fail(self, self.path .. " has no part " .. tostring(part))
+  end
   local display = rect(self.header.display)
   local data = rect(self.header.data)
   data:Offset(-display.left, -display.bottom)
@@ -214,18 +241,24 @@ end
 
 function ExrMethods:WriteOpen(path, frame)
   self.mode, self.path, self.channels = "write", path, {}
-  return true
+  self.IsOpen, self.IsWriting, self.header_written = true, true, false
 end
 
 function ExrMethods:WriteHeader()
   if self.part == nil then
-    self.error = "no part given before WriteHeader"
-    return false
+    return fail(self, "no part given before WriteHeader")
   end
+  self.header_written = true
   return true
 end
 
 function ExrMethods:WritePart(part, images)
+  if not self.header_written then
+    return fail(self, "WritePart before WriteHeader")
+  end
+  if part ~= 1 then
+    return fail(self, "no part " .. tostring(part) .. " was added (Part returns the number to write)")
+  end
   local p = self.part
   local names, planes = {}, {}
   for index, channel in ipairs(self.channels) do
@@ -242,7 +275,8 @@ function ExrMethods:WritePart(part, images)
 end
 
 function ExrMethods:Close()
-  self.mode = nil
+  self.mode, self.IsOpen, self.IsWriting = nil, false, false
+  return self.error == ""
 end
 
 local InputMethods = {}
@@ -274,6 +308,11 @@ function Tool.Comp:GetAttrs()
 end
 
 function Tool:AddInput(label, name, attrs)
+  if attrs.INPID_InputControl == "CheckboxControl" then  -- Fusion's checkbox is a Number input, 0 or 1
+    assert(attrs.LINKID_DataType == "Number",
+      "a CheckboxControl holds a Number, not " .. tostring(attrs.LINKID_DataType))
+    assert(attrs.INP_Default == 0 or attrs.INP_Default == 1, "a CheckboxControl's INP_Default is 0 or 1")
+  end
   local items = {}
   for index, entry in ipairs(attrs) do  -- a ComboControl's entries: { CCS_AddString = "..." } in the array part
     items[index] = entry.CCS_AddString
@@ -323,6 +362,9 @@ end
 function Standin.set(name, value)
   local input = Standin.inputs[name]
   assert(input, "no control named " .. name)
+  if input.attrs.LINKID_DataType == "Number" then  -- a Number input holds a number (a checkbox: 0 or 1), never true
+    assert(type(value) == "number", "control " .. name .. " holds a Number, not a " .. type(value))
+  end
   input.value = value
 end
 

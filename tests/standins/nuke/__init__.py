@@ -22,6 +22,13 @@ Where Nuke hurts, so does the stand-in (each from Foundry's documentation, see d
 - knobChanged callbacks run for every knob change, panel edits (``standin.panel_edit``) and ``setValue`` alike.
 - ``standin.render_script()`` is ``nuke -x script.nk``: every enabled Write node of the script, inside Groups too,
   over the script's frame range. ``execute`` on a disabled Write raises.
+- A Write writes every channel of its ``channels`` set; one its input lacks is written black (a Write set to
+  ``rgba`` over an image without alpha writes an alpha of 0). ``Node.channels()`` names the channels a node gives
+  (``rgba.red`` ... ``rgba.alpha``, others ``other.<name>``), so a caller can ask before it writes.
+- ``nuke.delete(node)`` runs the onDestroy callbacks, then detaches the Python object: every later call on it or on
+  one of its knobs raises ``ValueError("A PythonObject is not attached to a node")``, as Nuke does.
+- An Input node inside a Group with nothing connected to that input of the Group renders nothing (an error here;
+  Nuke gives black), so a caller must check ``Group.input(i)`` before it renders a branch.
 
 What it does not do: tcl expressions, real node graphs beyond Read/Input/Write/Output/Dot, .nk syntax (a "script"
 here is JSON of node classes, knob values and connections: enough to test that knob values persist).
@@ -63,6 +70,9 @@ env = {"gui": True}  # nuke.env["gui"]: False for `nuke -t` / `nuke -x`
 
 
 # --- knobs ---------------------------------------------------------------------------------------------------
+_DETACHED = "A PythonObject is not attached to a node"
+
+
 class Knob:
     def __init__(self, name: str, label: str | None = None, value: Any = None) -> None:
         self._name = name
@@ -85,13 +95,19 @@ class Knob:
 
     def value(self) -> Any:
         _main_thread_only(f"{self._name}.value()")
+        self._check_attached()
         return self._value
+
+    def _check_attached(self) -> None:
+        if self._node is not None and self._node._deleted:
+            raise ValueError(_DETACHED)
 
     def getValue(self) -> Any:
         return self.value()
 
     def setValue(self, value: Any) -> bool:
         _main_thread_only(f"{self._name}.setValue()")
+        self._check_attached()
         self._value = value
         if self._node is not None:
             self._node._knob_changed(self)
@@ -298,32 +314,53 @@ class Node:
         self._parent = parent
         self._name = cls
         self._frame_cache: dict[str, tuple[np.ndarray, list[str]]] = {}  # a Read's frames, by path
+        self._deleted = False
         for knob in _class_knobs(cls):
             self.addKnob(knob)
         if cls == "Root":
             self._knobs["proxy_scale"]._value = 0.5
 
+    def _alive(self) -> None:
+        if self._deleted:
+            raise ValueError(_DETACHED)
+
     def Class(self) -> str:
+        self._alive()
         return self._class
 
     def name(self) -> str:
+        self._alive()
         return self._name
 
+    def channels(self) -> list[str]:
+        """The channels this node gives, as Nuke names them (read from its image at the script's first frame)."""
+        self._alive()
+        try:
+            names = _image(self, int(_state.root["first_frame"].value()))[1]
+        except RenderError:
+            return []
+        return [_NUKE_CHANNELS.get(name, f"other.{name}") for name in names]
+
     def fullName(self) -> str:
+        self._alive()
         if self._parent is None or self._parent._class == "Root":
             return self._name
         return f"{self._parent.fullName()}.{self._name}"
 
     def setName(self, name: str) -> None:
+        self._alive()
         self._name = name
 
     def knob(self, name: str) -> Knob | None:
+        self._alive()
         return self._knobs.get(name)
 
     def knobs(self) -> dict[str, Knob]:
+        self._alive()
         return dict(self._knobs)
 
     def __getitem__(self, name: str) -> Knob:
+        self._alive()
         knob = self._knobs.get(name)
         if knob is None:
             raise NameError(f"{self._name} has no knob named {name!r}")
@@ -351,6 +388,7 @@ class Node:
         return tabs
 
     def setInput(self, index: int, node: Node | None) -> bool:
+        self._alive()
         if node is None:
             self._inputs.pop(index, None)
         else:
@@ -358,6 +396,7 @@ class Node:
         return True
 
     def input(self, index: int) -> Node | None:
+        self._alive()
         return self._inputs.get(index)
 
     def inputs(self) -> int:
@@ -387,6 +426,7 @@ class Group(Node):
         self._children: list[Node] = []
 
     def begin(self) -> Group:
+        self._alive()
         _state.context.append(self)
         return self
 
@@ -401,9 +441,11 @@ class Group(Node):
         self.end()
 
     def nodes(self) -> list[Node]:
+        self._alive()
         return list(self._children)
 
     def node(self, name: str) -> Node | None:
+        self._alive()
         head, _, rest = name.partition(".")
         for child in self._children:
             if child.name() == head:
@@ -460,6 +502,34 @@ def createNode(typ: str, knobs: str = "", inpanel: bool = True) -> Node:
             finally:
                 _state.this_node.pop()
     return node
+
+
+def delete(node: Node) -> None:
+    """Delete ``node`` from the script: onDestroy callbacks run (``thisNode()`` is the node), then every Python
+    object of it and of its children is detached (their calls raise ValueError); nodes fed by it lose that input."""
+    _main_thread_only("nuke.delete")
+    node._alive()
+    for callback, node_class in _state.callbacks["onDestroy"]:
+        if node_class in ("*", node._class):
+            _state.this_node.append(node)
+            try:
+                callback()
+            finally:
+                _state.this_node.pop()
+    parent = node._parent
+    if parent is not None and node in parent._children:
+        parent._children.remove(node)
+        for other in parent._children:
+            for index, upstream in list(other._inputs.items()):
+                if upstream is node:
+                    del other._inputs[index]
+
+    def detach(gone: Node) -> None:
+        gone._deleted = True
+        for child in getattr(gone, "_children", []):
+            detach(child)
+
+    detach(node)
 
 
 def toNode(name: str) -> Node | None:
@@ -567,14 +637,16 @@ def _image(node: Node | None, frame: int) -> tuple[np.ndarray, list[str]]:
 
 
 _CHANNEL_SETS = {"rgb": ("R", "G", "B"), "rgba": ("R", "G", "B", "A"), "alpha": ("A",)}
+_NUKE_CHANNELS = {"R": "rgba.red", "G": "rgba.green", "B": "rgba.blue", "A": "rgba.alpha"}
 
 
 def _write(node: Node, frame: int) -> str:
     pixels, channels = _image(node.input(0), frame)
     chosen = node["channels"].value()
-    if chosen != "all":
-        names = [c for c in _CHANNEL_SETS[chosen] if c in channels]
-        pixels = pixels[:, :, [channels.index(c) for c in names]]
+    if chosen != "all":  # every channel of the set; one the input lacks is black (Nuke's channels default to 0)
+        names = list(_CHANNEL_SETS[chosen])
+        black = np.zeros(pixels.shape[:2], np.float32)
+        pixels = np.stack([pixels[:, :, channels.index(c)] if c in channels else black for c in names], -1)
         channels = names
     pattern = node["proxy"].value() if node.proxy() and node["proxy"].value() else node["file"].value()
     if not pattern:
@@ -706,6 +778,7 @@ def _add_callback(kind: str) -> Callable[..., None]:
 
 addOnCreate = _add_callback("onCreate")
 addOnScriptLoad = _add_callback("onScriptLoad")
+addOnDestroy = _add_callback("onDestroy")
 addKnobChanged = _add_callback("knobChanged")
 
 
@@ -793,7 +866,7 @@ def scriptOpen(filename: str) -> None:
 # --- session state ---------------------------------------------------------------------------------------------
 class _State:
     def __init__(self) -> None:
-        self.callbacks: dict[str, list] = {"onCreate": [], "onScriptLoad": [], "knobChanged": []}
+        self.callbacks: dict[str, list] = {"onCreate": [], "onScriptLoad": [], "knobChanged": [], "onDestroy": []}
         self.menus: dict[str, Menu] = {}
         self.plugin_paths: list[str] = []
         self.reset()
