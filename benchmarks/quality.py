@@ -406,8 +406,8 @@ def markdown(
         "homographies from the nearest frames, both directions, that show them as non-moving background (no drift",
         "in large holes, no ghosts of passers-by); the others follow flow chains to the nearest frames that see",
         (
-            f"them (forward-backward checked, up to {PropagateConfig().candidates_per_direction} frames averaged per"
-            " direction, weighted by distance and"
+            f"them (forward-backward checked, the nearest {PropagateConfig().candidates_per_direction} per direction"
+            " (`CANDIDATES_PER_DIRECTION`), both directions weighted by distance and"
         ),
         "agreement). Colours are sampled bicubically, clamped to the 2x2 pixels around each sample",
         "(`RESAMPLE_KERNEL`). Pixels that no frame shows as background under a known camera motion, and pixels no",
@@ -415,6 +415,11 @@ def markdown(
         "copied from beside the hole on key frames, then carried); the colour difference on the hole border is",
         "diffused into the propagated pixels (seam correction). What no frame shows is blended with the previous",
         "output frame carried along the motion (`TEMPORAL_SPATIAL_FILL` of it), so painted areas do not flicker.",
+        "A reference (clean) frame's trusted pixels are known pixels of its frame; hole pixels that follow the camera",
+        "take its colour directly along the composed homographies where no nearer frame shows them, but only where",
+        "the reference shows background that stays put: what differs from the frames 10 before and after it",
+        "(camera-compensated) seeds *moving*, the rest *still*, and a watershed on the reference's colours extends",
+        "both into the hole (a passer-by in the reference is not copied into the frames he has left).",
         "Options: `PropagateConfig` fields, also settable as",
         "environment variables `E2FGVI_PROPAGATE_<FIELD>`: "
         + ", ".join(f"`{f.name.upper()}`" for f in dataclasses.fields(PropagateConfig))

@@ -108,27 +108,22 @@ def compose_motion(motions: list[PairMotion], a: int, b: int) -> np.ndarray | No
 
 
 def changed_pixels(
-    frames: np.ndarray,
-    holes: np.ndarray,
-    motions: list[PairMotion],
-    index: int,
-    others: list[int] | None = None,
+    frames: np.ndarray, holes: np.ndarray, motions: list[PairMotion], index: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Which pixels of frame ``index`` show something else in the frames ``others`` (default: the frames
-    ``CHANGE_DISTANCE_FRAMES`` before and after it, the nearest within ``frames`` on each side), the camera motion
-    compensated: ``(changed, compared)``, bool (h, w) each; ``compared``: where at least one of those frames is
-    known (outside its hole, inside the image).
+    """Which pixels of frame ``index`` show something else ``CHANGE_DISTANCE_FRAMES`` frames before or after it (the
+    nearest frame within ``frames`` on each side), the camera motion compensated: ``(changed, compared)``, bool
+    (h, w) each; ``compared``: where at least one of those frames is known (outside its hole, inside the image),
+    and this frame too.
 
     Why: the flow between adjacent frames flags only what moves more than ``MOVING_PX`` a frame; people standing
     and talking move less, yet over ten frames they change. ``frames`` (t, h, w, 3) float32, ``holes`` bool.
     """
     t, h, w = holes.shape
-    if others is None:
-        others = [index - CHANGE_DISTANCE_FRAMES, index + CHANGE_DISTANCE_FRAMES]
+    others = {min(max(index + d, 0), t - 1) for d in (-CHANGE_DISTANCE_FRAMES, CHANGE_DISTANCE_FRAMES)} - {index}
     own = ~holes[index]
     changed = np.zeros((h, w), bool)
     compared = np.zeros((h, w), bool)
-    for other in sorted({min(max(k, 0), t - 1) for k in others} - {index}):
+    for other in sorted(others):
         matrix = compose_motion(motions, index, other)
         if matrix is None:
             continue

@@ -23,7 +23,7 @@ import numpy as np
 from e2fgvi_core.errors import ConfigError, MatteError, SequenceError
 from e2fgvi_core.propagate.config import PropagateConfig
 from e2fgvi_core.propagate.flow import FlowEstimator, SharedStore, frame_digest, sample, sample_colour
-from e2fgvi_core.propagate.global_motion import PairMotion, changed_pixels, compose_motion, transform_points
+from e2fgvi_core.propagate.global_motion import PairMotion, compose_motion, transform_points
 from e2fgvi_core.propagate.harmonic import grow_mask
 from e2fgvi_core.propagate.pixel_propagation import blend_candidates, camera_deviation, trace_camera, trace_direction
 from e2fgvi_core.propagate.references import Reference, apply_references, blend_reference, still_background
@@ -43,7 +43,9 @@ class _Span:
     the completed flows k -> k+1 / k+1 -> k, ``motions[k]`` the pair's camera motion, ``reach`` how many frames a trace may step (``context_frames``, or
     the whole span when it holds reference frames, so that they reach every target), ``sources`` the reference
     frames' span indices with the float32 (h, w) map of where each shows trusted background that stays put
-    (``references.still_background``; 1 there), None without references.
+    (``references.still_background``; 1 there), ``far_moving`` by reference frame the float32 map of its trusted
+    pixels that do not stay put (1 there; ``pixel_propagation.trace_camera`` takes them for near frames only); both
+    None without references.
     """
 
     frames: np.ndarray
@@ -54,6 +56,7 @@ class _Span:
     motions: list[PairMotion]
     reach: int
     sources: tuple[tuple[int, np.ndarray], ...] | None = None
+    far_moving: dict[int, np.ndarray] | None = None
 
 
 class PropagateInpainter:
@@ -147,25 +150,27 @@ class PropagateInpainter:
     def _span(
         self, frames: np.ndarray, holes: np.ndarray, digests: list[bytes], reach: int, trusted: dict[int, np.ndarray]
     ) -> _Span:
-        """``trusted``: span index -> the reference pixels that became known there. They are moving foreground for
-        the camera traces where the reference shows something that does not stay put (``still_background``: a
-        passer-by copied along the camera motion would be a ghost), and background elsewhere, whatever the flow
-        measured on them against a neighbour's pre-filled hole flagged. Flow chains follow the motion and may still
-        fetch a passer-by from the reference for the frames where he has moved on."""
+        """``trusted``: span index -> the reference pixels that became known there. Camera traces take them as
+        background (whatever the flow measured on them against a neighbour's pre-filled hole flagged), except, for
+        frames more than ``pixel_propagation.NEAR_FRAMES`` away, where the reference shows something that does not
+        stay put (``still_background``: a passer-by copied along the camera motion into the frames he has left would
+        be a ghost). Flow chains follow the motion itself, passers-by included."""
         forward, backward, motions = self.flows.window_flows(frames, holes, digests)
         motions = list(motions)  # the cached PairMotion objects are shared: replaced, never changed
-        sources = []
+        sources, far_moving = [], {}
         for k, known in sorted(trusted.items()):
             still = still_background(frames, holes, motions, k)
             sources.append((k, (still & ~holes[k]).astype(np.float32)))
+            far_moving[k] = (known & ~still).astype(np.float32)
             if k < len(motions):
                 m = motions[k]
-                motions[k] = PairMotion(m.homography, (m.moving_a & ~known) | (known & ~still), m.moving_b)
+                motions[k] = PairMotion(m.homography, m.moving_a & ~known, m.moving_b)
             if k >= 1:
                 m = motions[k - 1]
-                motions[k - 1] = PairMotion(m.homography, m.moving_a, (m.moving_b & ~known) | (known & ~still))
+                motions[k - 1] = PairMotion(m.homography, m.moving_a, m.moving_b & ~known)
         holes_f32 = holes.astype(np.float32)
-        return _Span(frames, holes, holes_f32, forward, backward, motions, reach, tuple(sources) or None)
+        extra = (tuple(sources) or None, far_moving or None)
+        return _Span(frames, holes, holes_f32, forward, backward, motions, reach, *extra)
 
     def _previous_output(self, digests: list[bytes], target: int) -> np.ndarray | None:
         """This engine's output for the frame before ``target`` (``digests``: the span's frame digests), if that is
@@ -190,12 +195,15 @@ class PropagateInpainter:
         image = span.frames[target].copy()
         filled = np.zeros_like(hole)
         chained = hole
+        # With references: how many frames away each filled pixel's nearest source is (the reference wins over
+        # farther ones only).
+        nearest = np.zeros(hole.shape, np.int32) if span.sources else None
         if cfg.camera_motion_px > 0:
-            image, filled, chained = self._fill_from_camera(span, target, ring, image)
+            image, filled, chained = self._fill_from_camera(span, target, ring, image, nearest)
         if chained.any():
-            image = self._fill_from_chains(span, target, chained, ring, image, filled)
-        if span.sources and not __import__("os").environ.get("H5_NODIRECT"):
-            image = self._fill_from_references(span, target, ring, image, filled)
+            image = self._fill_from_chains(span, target, chained, ring, image, filled, nearest)
+        if nearest is not None:
+            image = self._fill_from_references(span, target, ring, image, filled, nearest)
         unknown = hole & ~filled
         painted = inpaint_spatial(image, unknown, cfg.spatial_method, cfg.spatial_radius_px)
         return image, unknown, painted
@@ -213,11 +221,9 @@ class PropagateInpainter:
         image, unknown, painted = analysis
         weight = cfg.temporal_spatial_fill
         carries = previous is not None and weight > 0 and unknown.any()
-        if not carries and cfg.spatial_detail > 0 and unknown.any():
-            # A key frame (the carry restarts, or nothing to carry from): detail copied from beside the hole, from
-            # background that stays put (the next key frame then copies the same detail).
-            changed, _ = changed_pixels(span.frames, span.holes, span.motions, target)
-            painted = add_detail(painted, unknown, span.frames[target], hole, cfg.spatial_detail, changed)
+        if not carries:
+            # A key frame (the carry restarts, or nothing to carry from): detail copied from beside the hole.
+            painted = add_detail(painted, unknown, span.frames[target], hole, cfg.spatial_detail)
         if carries:
             carried = _carry_previous(
                 image,
@@ -240,9 +246,17 @@ class PropagateInpainter:
         return result
 
     def _fill_from_chains(
-        self, span: _Span, target: int, chained: np.ndarray, ring: np.ndarray, image: np.ndarray, filled: np.ndarray
+        self,
+        span: _Span,
+        target: int,
+        chained: np.ndarray,
+        ring: np.ndarray,
+        image: np.ndarray,
+        filled: np.ndarray,
+        nearest: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Colour the ``chained`` pixels from flow chains (both directions); updates ``filled`` in place.
+        """Colour the ``chained`` pixels from flow chains (both directions); updates ``filled`` (and ``nearest``,
+        the distance in frames to the nearer first hit, where given) in place.
 
         The ring around the hole is traced too: the difference between its true and propagated colours is the seam
         residual diffused into the propagated pixels.
@@ -276,6 +290,10 @@ class PropagateInpainter:
         propagated[ys[hit], xs[hit]] = True
         image[ys[hit], xs[hit]] = colours[hit]
         filled |= propagated
+        if nearest is not None:
+            ahead, behind = traced[0].distance[hit], traced[1].distance[hit]
+            # The nearer of the two first hits (0: none that way).
+            nearest[ys[hit], xs[hit]] = np.where((ahead > 0) & ((behind == 0) | (ahead < behind)), ahead, behind)
         ring_hit = ~in_chained & found & ring[ys, xs]
         if cfg.seam_correction and ring_hit.any():
             image = _correct_from_ring(
@@ -284,16 +302,17 @@ class PropagateInpainter:
         return image
 
     def _fill_from_references(
-        self, span: _Span, target: int, ring: np.ndarray, image: np.ndarray, filled: np.ndarray
+        self, span: _Span, target: int, ring: np.ndarray, image: np.ndarray, filled: np.ndarray, nearest: np.ndarray
     ) -> np.ndarray:
         """Colour hole pixels straight from the reference frames along the composed camera motion; updates
-        ``filled`` in place.
+        ``filled`` in place. ``nearest``: for the filled pixels, how many frames away their nearest source is.
 
         Why: a reference is the truth at its frame; carried by flow chains and camera traces through the frames in
         between it picks up their drift and their foreground, and its pixels arrive by other routes at every frame
         (the fill jitters). Fetched directly, each hole pixel whose completed flow follows the camera takes the
         reference's colour where the reference shows background that stays put (``span.sources``), nearest
-        reference first, over what the camera traces, flow chains and the spatial fill gave. The check: the
+        reference first, over the spatial fill and over what camera traces and flow chains fetched from farther
+        frames (a nearer frame shows the present better: light, passers-by). The check: the
         reference's colours on the hole's border must match the target's (median difference at most
         ``_REFERENCE_MISMATCH``); the remaining difference is diffused into the fetched pixels (seam correction).
         """
@@ -303,13 +322,14 @@ class PropagateInpainter:
         if cfg.camera_motion_px <= 0 or hy.size == 0:
             return image
         pending = camera_deviation(hx, hy, target, span.forward, span.backward, span.motions) <= cfg.camera_motion_px
+        seen_at = np.where(filled[hy, hx] & (nearest[hy, hx] > 0), nearest[hy, hx], np.iinfo(np.int32).max)
         ry, rx = np.nonzero(ring)
         truth = span.frames[target]
         for k, usable in sorted(span.sources or (), key=lambda source: abs(source[0] - target)):
             matrix = None if k == target else compose_motion(span.motions, target, k)
-            if matrix is None or not pending.any():
+            index = np.nonzero(pending & (seen_at > abs(k - target)))[0]
+            if matrix is None or not index.size:
                 continue
-            index = np.nonzero(pending)[0]
             qx, qy = transform_points(matrix, hx[index], hy[index])
             use = sample(usable, qx, qy) >= 1.0 - 1e-3
             if not use.any():
@@ -333,9 +353,10 @@ class PropagateInpainter:
         return image
 
     def _fill_from_camera(
-        self, span: _Span, target: int, ring: np.ndarray, image: np.ndarray
+        self, span: _Span, target: int, ring: np.ndarray, image: np.ndarray, nearest: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Colour hole pixels from the frames along the camera motion; returns ``(image, filled, chained)``.
+        """Colour hole pixels from the frames along the camera motion; returns ``(image, filled, chained)``; sets
+        ``nearest`` (where given) of the pixels it colours to the distance in frames to their nearer source.
 
         Where the completed flow follows the camera, the camera-guided colour is used (flow chains drift in large
         holes). Where the camera motion is known but no frame of the window shows the point as static background, a
@@ -350,8 +371,18 @@ class PropagateInpainter:
         deviation = camera_deviation(hx, hy, target, span.forward, span.backward, span.motions)
         ry, rx = np.nonzero(ring)
         qy, qx = np.concatenate([hy, ry]), np.concatenate([hx, rx])
+        distance = np.zeros(qx.size, np.int32) if nearest is not None else None
         camera, seen = trace_camera(
-            span.frames, span.holes_f32, span.motions, target, qx, qy, span.reach, cfg.resample_kernel
+            span.frames,
+            span.holes_f32,
+            span.motions,
+            target,
+            qx,
+            qy,
+            span.reach,
+            cfg.resample_kernel,
+            distance,
+            span.far_moving,
         )
         n = hy.size
         follows = deviation <= cfg.camera_motion_px
@@ -364,6 +395,8 @@ class PropagateInpainter:
             return image, guided, chained
         guided[hy[use], hx[use]] = True
         image[hy[use], hx[use]] = camera[:n][use]
+        if nearest is not None:
+            nearest[hy[use], hx[use]] = distance[:n][use]
         ring_seen = seen[n:]
         if cfg.seam_correction and ring_seen.any():
             image = _correct_from_ring(

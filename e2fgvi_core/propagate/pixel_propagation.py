@@ -14,12 +14,15 @@ colours replace the flow chains' where the completed flow itself agrees with the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from e2fgvi_core.propagate.flow import sample, sample_colour
 from e2fgvi_core.propagate.global_motion import PairMotion, transform_points
+
+NEAR_FRAMES = 2  # ``trace_camera``: a reference frame's passers-by are fetched from it this many frames away at most
 
 
 @dataclass
@@ -154,12 +157,18 @@ def trace_camera(
     ys: np.ndarray,
     max_steps: int,
     kernel: str = "linear",
+    nearest: np.ndarray | None = None,
+    far_moving: Mapping[int, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Colours of the points ``(xs, ys)`` of frame ``target`` from the nearest frames, forwards and backwards, where
     the composed camera motion lands on a pixel that is neither in a hole nor moving foreground.
 
     A direction stops at the first pair without a homography. The two directions' first hits are blended, each
-    weighted by the inverse of its distance in frames. Returns ``(colours (n, 3) float32, found bool (n,))``.
+    weighted by the inverse of its distance in frames. Returns ``(colours (n, 3) float32, found bool (n,))``;
+    ``nearest`` ((n,) int, zeros), when given, receives the distance in frames to the nearer hit (0 where none).
+    ``far_moving``: frame index -> float32 (h, w) map (1: moving) of more moving foreground of that frame, for the
+    sources more than ``NEAR_FRAMES`` frames from ``target`` only (a reference frame's passers-by: near it they
+    have hardly moved).
     """
     n = xs.size
     total = np.zeros((n, 3), dtype=np.float32)
@@ -181,11 +190,15 @@ def trace_camera(
             moving = motions[source].moving_a if source < len(motions) else motions[source - 1].moving_b
             blocked = sample(holes_f32[source], qx, qy, border_value=1.0) > 1e-3
             blocked |= sample(moving.astype(np.float32), qx, qy, border_value=1.0) > 1e-3
+            if far_moving and source in far_moving and k > NEAR_FRAMES:
+                blocked |= sample(far_moving[source], qx, qy, border_value=1.0) > 1e-3
             hit = index[~blocked]
             if hit.size:
                 total[hit] += sample_colour(frames[source], qx[~blocked], qy[~blocked], kernel) / k
                 weight[hit] += 1.0 / k
                 pending[hit] = False
+                if nearest is not None:
+                    nearest[hit] = np.where(nearest[hit] == 0, k, np.minimum(nearest[hit], k))
     found = weight > 0
     colours = total / np.where(found, weight, 1.0)[:, None]
     return colours.astype(np.float32), found

@@ -103,20 +103,19 @@ def blend_reference(filled: np.ndarray, hole: np.ndarray, reference: Reference) 
     return out
 
 
-def still_background(
-    frames: np.ndarray, holes: np.ndarray, motions: list, index: int, others: list[int] | None = None
-) -> np.ndarray:
-    """Where the reference frame ``index`` (of ``frames``, the reference applied) shows what the frames ``others``
-    show too (default: ``global_motion.changed_pixels``'s): bool (h, w).
+def still_background(frames: np.ndarray, holes: np.ndarray, motions: list, index: int) -> np.ndarray:
+    """Where the reference frame ``index`` (of ``frames``, the reference applied) shows background that stays put:
+    bool (h, w).
 
     Why: a reference is trusted at its own frame, but what it shows inside the hole may be a passer-by who has
     moved on a few frames later (the benchmark's reference is a real frame, people included); copied into those
-    frames it would be a ghost. Where the other frames are known, the reference is compared with them: pixels that
-    changed seed "moving", the others "still", and a watershed on the reference's colours extends both into the
-    hole, where no other frame shows anything; the moving part is grown by a margin (its edge is uncertain).
+    frames it would be a ghost. Where the frames ten before and after it are known, the reference is compared with
+    them (``global_motion.changed_pixels``): pixels that changed seed "moving", the others "still", and a watershed
+    on the reference's colours extends both into the hole, where no other frame shows anything; the moving part is
+    grown by a margin (its edge is uncertain).
     ``holes``: bool (t, h, w); ``motions``: the frames' ``PairMotion`` (``motions[k]``: k -> k+1).
     """
-    changed, compared = changed_pixels(frames, holes, motions, index, others)
+    changed, compared = changed_pixels(frames, holes, motions, index)
     if not changed.any():
         return np.ones(changed.shape, bool)
     markers = np.where(compared, np.where(changed, 2, 1), 0).astype(np.int32)

@@ -54,65 +54,44 @@ def inpaint_spatial(image: np.ndarray, unknown: np.ndarray, method: str = "telea
     return out
 
 
-def add_detail(
-    image: np.ndarray,
-    painted: np.ndarray,
-    source: np.ndarray,
-    hole: np.ndarray,
-    gain: float,
-    avoid: np.ndarray | None = None,
-) -> np.ndarray:
+def add_detail(image: np.ndarray, painted: np.ndarray, source: np.ndarray, hole: np.ndarray, gain: float) -> np.ndarray:
     """Add fine detail to the ``painted`` pixels of ``image``: the high-frequency band (each channel minus its
     Gaussian blur, sigma ``DETAIL_SIGMA``) of ``source`` copied from the nearest region of the same shape beside each
-    painted blob that lies (mostly) outside the ``hole`` and outside ``avoid`` (bool (h, w), e.g. what changes over
-    time: ``global_motion.changed_pixels``; regions that meet only the hole criterion are the fallback), times
-    ``gain``.
+    painted blob that lies (mostly) outside the ``hole``, times ``gain``.
 
     Why: what no frame shows is painted smoothly (Telea), a smear with almost no detail (hole detail 0.01 on
     docs/quality.md's schoolgirls/static), which reads as a blur next to the real texture. Exemplar synthesis of the
     whole fill (OpenCV contrib's shift-map) cloned people standing beside the hole and cost 4.5 dB inside it; the
     detail band alone adds the surroundings' texture and grain on top of the smooth fill, at a small PSNR cost (the
     band carries little energy), and the offset depends only on the hole's shape, so a static hole gets the same
-    detail on every frame (no flicker). A source on still background gives the same detail at every key frame,
-    where one on a passer-by changes with him (the fill jumps when the carry restarts).
+    detail on every frame (no flicker).
     """
     if gain <= 0 or not painted.any():
         return image
     band = detail_band(source)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(painted.astype(np.uint8), connectivity=8)
+    h, w = painted.shape
     out = image.copy()
-    passes = [hole] if avoid is None else [hole | avoid, hole]
     for label in range(1, count):
         x, y, bw, bh = (int(v) for v in stats[label, :4])
         blob = labels[y : y + bh, x : x + bw] == label
-        offset = _source(blob, x, y, passes)
-        if offset is None:
-            continue
-        sx, sy = offset
-        known = ~hole[sy : sy + bh, sx : sx + bw][blob]
-        target = out[y : y + bh, x : x + bw]
-        target[blob] += gain * band[sy : sy + bh, sx : sx + bw][blob] * known[:, None]
+        for dx, dy in _offsets(bw, bh):
+            sx, sy = x + dx, y + dy
+            if sx < 0 or sy < 0 or sx + bw > w or sy + bh > h:
+                continue
+            outside = ~hole[sy : sy + bh, sx : sx + bw][blob]
+            if outside.mean() < _MIN_SOURCE_KNOWN:
+                continue
+            detail = band[sy : sy + bh, sx : sx + bw][blob] * outside[:, None]
+            target = out[y : y + bh, x : x + bw]
+            target[blob] += gain * detail
+            break
     return out
 
 
 def detail_band(image: np.ndarray) -> np.ndarray:
     """The fine-detail band of ``image`` (h, w, 3): each channel minus its Gaussian blur (sigma ``DETAIL_SIGMA``)."""
     return image - cv2.GaussianBlur(image, (0, 0), DETAIL_SIGMA, borderType=cv2.BORDER_REFLECT)
-
-
-def _source(blob: np.ndarray, x: int, y: int, passes: list[np.ndarray]) -> tuple[int, int] | None:
-    """The top-left corner of the nearest region beside ``blob`` (at ``x, y``) that lies mostly outside the mask of
-    the first of ``passes`` that has one, or None."""
-    bh, bw = blob.shape
-    h, w = passes[0].shape
-    for excluded in passes:
-        for dx, dy in _offsets(bw, bh):
-            sx, sy = x + dx, y + dy
-            if sx < 0 or sy < 0 or sx + bw > w or sy + bh > h:
-                continue
-            if (~excluded[sy : sy + bh, sx : sx + bw][blob]).mean() >= _MIN_SOURCE_KNOWN:
-                return sx, sy
-    return None
 
 
 def _offsets(width: int, height: int, margin: int = 2) -> list[tuple[int, int]]:
