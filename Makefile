@@ -39,7 +39,7 @@ ofx: $(STAMP) ofx-deps
 test: $(STAMP) ofx
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra --durations=15
 
 # The same tests while a CPU hog keeps every core busy: a test that races the clock fails here, not on a loaded CI
 # machine. The hog (stress-ng, else one Python busy loop per core) runs in a session of its own (setsid), whose

@@ -66,7 +66,9 @@ class PropagateConfig:
     28.13 -> 28.12, the static cases unchanged; E_warp within 0.003; compare
     ``E2FGVI_PROPAGATE_CARRY_RESTART_FRAMES=1000 python benchmarks/quality.py --no-docs``, no restart in a 70-frame
     clip, with the default run in one environment: these were measured with OpenCV 5.0, whose DIS flow gives
-    slightly other absolute numbers than the 4.11 of docs/quality.md).
+    slightly other absolute numbers than the 4.11 of docs/quality.md). Those numbers predate the detail layer: a
+    restart now swaps the carried paint and detail for fresh ones, which the frames before it hand over to gradually
+    (docs/engine.md, the weight-free engine's before -> after table).
     ``resample_kernel``: how colours are sampled between pixels (``linear``, ``cubic``, ``lanczos``; cubic and
     Lanczos clamped to the 2x2 pixels around the sample, so no halos). A bilinear sample half a pixel off keeps about
     half the detail; on 24 frames of docs/quality.md's four cases ``cubic`` against ``linear`` raised hole detail

@@ -30,6 +30,9 @@ from e2fgvi_core.propagate.references import Reference, apply_references, blend_
 from e2fgvi_core.propagate.spatial_fill import add_detail, correct_seams, detail_band, inpaint_spatial
 
 _SEAM_RING_PX = 2
+# Over how many frames before a carry restart the carried fill hands over to the restart's
+# (``PropagateInpainter._towards_key``; ``context_frames`` where that is fewer).
+_HANDOVER_FRAMES = 20
 # A reference whose colours on a target's hole border differ from the target's by more than this (median of the
 # largest channel) is not fetched from directly for that target (a wrong camera motion, a change of light).
 _REFERENCE_MISMATCH = 0.1
@@ -107,8 +110,10 @@ class PropagateInpainter:
         """Return the filled target frames.
 
         ``frames``: float32 (t, h, w, 3) display-referred in [0, 1]; ``holes``: bool (t, h, w), already dilated;
-        ``targets``: indices into ``t`` to produce; ``restarts``: targets that take nothing from the frame filled
-        before them (the runner restarts the carry at fixed shot positions, so a chunk can reproduce a whole run);
+        ``targets``: indices into ``t`` to produce; ``restarts``: the indices where the carry restarts (the runner
+        restarts it at fixed shot positions, so a chunk can reproduce a whole run): a target among them takes
+        nothing from the frame filled before it, and the targets before one hand their carried fill over to its
+        fresh one (``_towards_key``), so give every restart the window holds, targets or not;
         ``references``: clean frames by index into ``t`` (``references.Reference``, the frames' size): their trusted
         pixels are known background of their frame, carried to the others like any visible pixel; at that frame the
         output inside the hole is the reference over the fill by its trust.
@@ -135,10 +140,13 @@ class PropagateInpainter:
         reach = max(self.context_frames, hi - lo) if references else self.context_frames
         trusted = {k - lo: original_holes[k] & ~holes[k] for k in references if lo <= k <= hi}
         span = self._span(frames[lo : hi + 1], holes[lo : hi + 1], digests, reach, trusted) if needed else None
+        analyses: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # of key frames ahead, by span index
         for j, i in enumerate(targets):
             if span is not None and holes[i].any():
                 previous = None if i in restarts else self._previous_output(digests, i - lo)
-                out[j] = self._fill_one(span, i - lo, previous)
+                out[j] = self._fill_one(
+                    span, i - lo, previous, _upcoming(restarts, holes, i, lo, hi, self.context_frames), analyses
+                )
             else:
                 out[j] = frames[i]
             if i in references and original_holes[i].any():
@@ -180,10 +188,63 @@ class PropagateInpainter:
         digest, output = self._previous
         return output if digest == digests[target - 1] else None
 
-    def _fill_one(self, span: _Span, target: int, previous: np.ndarray | None) -> np.ndarray:
+    def _fill_one(
+        self,
+        span: _Span,
+        target: int,
+        previous: np.ndarray | None,
+        upcoming: int | None = None,
+        analyses: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
+    ) -> np.ndarray:
         """The output of ``target``: its analysis (what the other frames and the spatial fill give), then the
-        temporal carry from ``previous``."""
-        return self._finish(span, target, self._analyse(span, target), previous)
+        temporal carry from ``previous`` (``upcoming``: see ``_finish``; ``analyses``: key frames' analyses made so far
+        in this ``fill``, by span index, reused)."""
+        analyses = {} if analyses is None else analyses
+        if target in analyses:
+            analysis = tuple(a.copy() for a in analyses.pop(target))
+        else:
+            analysis = self._analyse(span, target)
+        return self._finish(span, target, analysis, previous, upcoming, analyses)
+
+    def _towards_key(
+        self,
+        span: _Span,
+        target: int,
+        key: int,
+        unknown: np.ndarray,
+        painted: np.ndarray,
+        analyses: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None,
+    ) -> np.ndarray:
+        """The carried fill of ``target``'s ``unknown`` pixels (``painted``) moved ``1 / (key - target + 1)`` of the
+        way to what the key frame ``key`` ahead (a carry restart) will show there: its fill with no carry (its
+        ``_analyse`` image, painted, with detail copied from beside its hole), fetched along the composed camera
+        motion where that lands in the key frame's hole.
+
+        Why: the carry restarts so that a chunk of frames can reproduce a whole run, and a restart swaps the carried
+        paint and detail for fresh ones between two frames: on docs/quality.md's schoolgirls/static those two
+        frame pairs scored a hole E_warp of ~7 against ~1.5 elsewhere. Handed over a share a frame, the restart's
+        fill arrives linearly over ``_HANDOVER_FRAMES`` frames. It reads only the key frame, which lies within
+        the target's window (no farther than ``context_frames``), so a chunk computes what a whole run
+        does; the key frame's analysis is made once per ``fill`` (``analyses``) and reused when it is a target.
+        """
+        matrix = compose_motion(span.motions, target, key)
+        if matrix is None:
+            return painted
+        ys, xs = np.nonzero(unknown)
+        qx, qy = transform_points(matrix, xs, ys)
+        inside = sample(span.holes_f32[key], qx, qy) >= 1.0 - 1e-3
+        if not inside.any():
+            return painted
+        analyses = {} if analyses is None else analyses
+        if key not in analyses:
+            analyses[key] = self._analyse(span, key)
+        _, key_unknown, key_painted = analyses[key]
+        key_fill = add_detail(key_painted, key_unknown, span.frames[key], span.holes[key], self.config.spatial_detail)
+        fetched = sample_colour(key_fill, qx[inside], qy[inside], self.config.resample_kernel)
+        out = painted.copy()
+        yi, xi = ys[inside], xs[inside]
+        out[yi, xi] += np.float32(1.0 / (key - target + 1)) * (fetched - painted[yi, xi])
+        return out
 
     def _analyse(self, span: _Span, target: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """What the fill of ``target`` takes from the other frames and the spatial fill, before the carry:
@@ -214,8 +275,12 @@ class PropagateInpainter:
         target: int,
         analysis: tuple[np.ndarray, np.ndarray, np.ndarray],
         previous: np.ndarray | None,
+        upcoming: int | None = None,
+        analyses: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
     ) -> np.ndarray:
-        """The output of ``target`` from its ``_analyse`` result (whose arrays it may change) and the carry."""
+        """The output of ``target`` from its ``_analyse`` result (whose arrays it may change) and the carry;
+        ``upcoming``: the span index of the carry restart ahead that the carried fill hands over to
+        (``_towards_key``), or None; ``analyses``: see ``_fill_one``."""
         cfg = self.config
         hole = span.holes[target]
         image, unknown, painted = analysis
@@ -240,6 +305,8 @@ class PropagateInpainter:
                 # detail synthesised anew every frame would flicker): the new paint takes the carried detail band.
                 painted[unknown] += detail_band(carried)[unknown]
             painted[unknown] = weight * carried[unknown] + (1.0 - weight) * painted[unknown]
+            if upcoming is not None:
+                painted = self._towards_key(span, target, upcoming, unknown, painted, analyses)
         image = painted
         result = span.frames[target].copy()  # outside the hole: the input, untouched (even out-of-range values)
         result[hole] = np.clip(image[hole], 0.0, 1.0)
@@ -403,6 +470,15 @@ class PropagateInpainter:
                 image, guided, span.frames[target], ry[ring_seen], rx[ring_seen], camera[n:][ring_seen]
             )
         return image, guided, chained
+
+
+def _upcoming(restarts: Collection[int], holes: np.ndarray, target: int, lo: int, hi: int, context: int) -> int | None:
+    """The span index (window index - ``lo``) of the first carry restart (window indices) after ``target`` within
+    ``_HANDOVER_FRAMES`` (at most ``context``: the window reads that far) that lies in ``lo..hi`` and has a hole,
+    or None."""
+    last = min(target + min(_HANDOVER_FRAMES, context), hi)
+    ahead = [k for k in restarts if target < k <= last and holes[k].any()]
+    return min(ahead) - lo if ahead else None
 
 
 def _carry_previous(

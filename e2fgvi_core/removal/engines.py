@@ -316,7 +316,8 @@ class PropagateEngine:
             holes.append(hole)
         targets = [positions.index(p) for p in window.local]
         every = self.config.carry_restart_frames
-        restarts = [positions.index(p) for p in window.local if p % every == 0]
+        # Every restart the window reads, its targets' and those just after them (the detail fades into the next).
+        restarts = [i for i, p in enumerate(positions) if p % every == 0]
         references = {
             positions.index(p): reference.crop(geometry.rect, geometry.proc_wh)
             for p, reference in self.references.items()

@@ -54,3 +54,20 @@ def test_what_no_frame_shows_gets_detail_that_stays_put():
         PropagateConfig(spatial_detail=-1.0)
     with pytest.raises(ConfigError, match="resample_kernel"):
         PropagateConfig(resample_kernel="nearest")
+
+
+def test_a_carry_restart_hands_over_instead_of_jumping():
+    """A camera pan over texture under a static hole that no frame reveals: the carried fill moves with the camera,
+    while the restart's fresh fill copies detail from beside the hole anew. Handed over over the frames before the
+    restart, the fill changes across the restart no more than across the other frame pairs."""
+    rng = np.random.default_rng(8)
+    world = np.kron(rng.random((20, 40, 3)), np.ones((4, 4, 1))).astype(np.float32)
+    count, restart = 16, 10
+    frames = np.stack([world[8:72, 2 * t : 2 * t + 96] for t in range(count)])  # 2 px a frame to the left
+    holes = np.zeros(frames.shape[:3], bool)
+    holes[:, 16:48, 32:64] = True
+    out = PropagateInpainter(PropagateConfig(context_frames=12)).fill(frames, holes, range(count), [0, restart])
+    inner = holes[0].copy()
+    inner[:, 60:] = False  # compare pixel t+1 (x) with pixel t (x + 2), both inside the hole
+    steps = [np.abs(out[t + 1][inner] - np.roll(out[t], -2, axis=1)[inner]).mean() for t in range(count - 1)]
+    assert steps[restart - 1] < 2.0 * np.median(steps), steps
