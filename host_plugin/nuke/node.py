@@ -472,6 +472,7 @@ def _run_with_progress(
             failure.append(exc.message)
 
     worker = threading.Thread(target=work, name="e2fgvi-nuke-process", daemon=True)
+    progress.update(0, f"sending frames {first}-{last} to the server")  # 0% at once, however fast the first report
     worker.start()
     while worker.is_alive():
         if latest:
