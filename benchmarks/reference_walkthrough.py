@@ -7,24 +7,25 @@ command line, files in and files out, the way an artist would:
 1. the plate (the clip's frames) and a matte (the quality benchmark's seeded *static* blobs) are written as PNGs;
 2. ``e2fgvi remove --engine propagate`` fills it: the "before";
 3. the "painted" clean frame: the shot's middle frame with the hole painted clean. Here the paint is the ground
-   truth (the footage has it), saved as an RGBA PNG whose alpha is 1 where the artist trusts the pixels;
+   truth (the footage has it), saved as a PNG without alpha: every pixel trusted;
 4. ``e2fgvi remove --engine propagate --reference N=clean.png``: the "after".
 
 Prints whole-frame and hole PSNR of both against the ground truth and writes ``docs/img/reference_schoolgirls.png``
-(rows: a few frames; columns: the plate with its matte, without the reference, with it, the ground truth).
+(``quality.py``'s sheet: rows a few frames; columns the plate with its hole, the hole, without the reference, with
+it, the ground truth).
 Usage: ``python benchmarks/reference_walkthrough.py [--frames N] [--work DIR] [--sheet PATH]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,28 +36,14 @@ from e2fgvi_core.mask_synthesis import static_masks
 from e2fgvi_core.removal.prepare import dilate_hole
 from e2fgvi_core.testing import SHARED_DIR
 
+_spec = importlib.util.spec_from_file_location("quality", ROOT / "benchmarks" / "quality.py")
+quality = importlib.util.module_from_spec(_spec)
+sys.modules["quality"] = quality  # its dataclasses look their module up
+_spec.loader.exec_module(quality)  # its clip loading, PNG writing and contact sheet: one copy of each
+
 CLIP = "schoolgirls"
 SEED = 2022
-SHEET_SCALE = 0.5
-EXACT_FRAME_PSNR = (
-    60.0  # the reference frame itself comes out exact (infinite PSNR); it counts as this, as in quality.py
-)
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise SystemExit(f"reference walk-through: cannot read {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def write_image(path: Path, pixels: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if pixels.ndim == 3:
-        order = cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR
-        pixels = cv2.cvtColor(pixels, order)
-    if not cv2.imwrite(str(path), pixels):
-        raise SystemExit(f"reference walk-through: cannot write {path}")
+EXACT_FRAME_PSNR = quality.EXACT_FRAME_PSNR  # the reference frame itself comes out exact (infinite PSNR)
 
 
 def remove(work: Path, out: str, count: int, extra: list[str]) -> float:
@@ -86,27 +73,6 @@ def scores(result: np.ndarray, truth: np.ndarray, holes: np.ndarray) -> tuple[fl
     return whole, hole
 
 
-def sheet(plate: np.ndarray, holes: np.ndarray, columns: dict[str, np.ndarray], path: Path) -> None:
-    picks = sorted({len(plate) // 5, len(plate) // 2, (4 * len(plate)) // 5})
-    names = ["plate + matte", *columns]
-    rows = []
-    for i in picks:
-        shown = plate[i].copy()
-        shown[holes[i]] = (0.5 * shown[holes[i]] + 0.5 * np.array([0, 200, 0])).astype(np.uint8)
-        tiles = [shown] + [c[i] for c in columns.values()]
-        small = [cv2.resize(t, None, fx=SHEET_SCALE, fy=SHEET_SCALE, interpolation=cv2.INTER_AREA) for t in tiles]
-        rows.append(
-            np.concatenate(
-                [cv2.copyMakeBorder(s, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=(255, 255, 255)) for s in small], 1
-            )
-        )
-    header = np.full((22, rows[0].shape[1], 3), 255, np.uint8)
-    width = rows[0].shape[1] // len(names)
-    for k, name in enumerate(names):
-        cv2.putText(header, name, (k * width + 6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    write_image(path, np.concatenate([header, *rows], axis=0))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=None, help="first N frames of the clip (default: all)")
@@ -114,34 +80,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sheet", type=Path, default=ROOT / "docs" / "img" / "reference_schoolgirls.png")
     args = parser.parse_args(argv)
 
-    names = sorted((SHARED_DIR / "footage" / CLIP / "frames").glob("*.png"))[: args.frames or None]
-    if not names:
-        raise SystemExit(f"reference walk-through: no frames in {SHARED_DIR / 'footage' / CLIP}")
-    truth = np.stack([read_rgb(p) for p in names])
+    truth, _ = quality.load_clip(SHARED_DIR / "footage", CLIP, args.frames)
     count = len(truth)
     mattes = static_masks(truth.shape[:3], SEED)
     with tempfile.TemporaryDirectory(prefix="e2fgvi-reference-") as temp:
         work = args.work or Path(temp)
         for i in range(count):
-            write_image(work / "plate" / f"{i:05d}.png", truth[i])
-            write_image(work / "matte" / f"{i:05d}.png", (mattes[i] * 255).astype(np.uint8))
-        middle = count // 2
-        clean = np.concatenate([truth[middle], np.full(truth.shape[1:3] + (1,), 255, np.uint8)], axis=2)
-        write_image(work / "paint" / f"clean.{middle:05d}.png", clean)
+            quality.write_png(work / "plate" / f"{i:05d}.png", truth[i])
+            quality.write_png(work / "matte" / f"{i:05d}.png", (mattes[i] * 255).astype(np.uint8))
+        middle = count // 2  # the "painted" frame, without alpha: trusted everywhere
+        quality.write_png(work / "paint" / f"clean.{middle:05d}.png", truth[middle])
 
         before_s = remove(work, "before", count, [])
         after_s = remove(
             work, "after", count, ["--reference", f"{middle}={work / 'paint' / f'clean.{middle:05d}.png'}"]
         )
-        before = np.stack([read_rgb(work / "before" / f"{i:05d}.png") for i in range(count)])
-        after = np.stack([read_rgb(work / "after" / f"{i:05d}.png") for i in range(count)])
+        before = quality.read_results(work / "before", count)
+        after = quality.read_results(work / "after", count)
 
     holes = np.stack([dilate_hole(m) for m in mattes])
     for label, result, seconds in (("without reference", before, before_s), ("with reference", after, after_s)):
         whole, hole = scores(result, truth, holes)
         print(f"{label}: PSNR {whole:.2f} dB, hole PSNR {hole:.2f} dB, {count / seconds:.1f} frames/s")
-    columns = {"without reference": before, f"with reference (frame {middle})": after, "ground truth": truth}
-    sheet(truth, holes, columns, args.sheet)
+    quality.contact_sheet(truth, holes, {"without reference": before, f"with reference ({middle})": after}, args.sheet)
     print(f"contact sheet: {args.sheet.relative_to(ROOT) if args.sheet.is_relative_to(ROOT) else args.sheet}")
     return 0
 

@@ -45,26 +45,11 @@ _CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
 
 
 def request_field(
-    default: Any = dataclasses.MISSING,
-    *,
-    help: str,
-    path: str | None = None,
-    pixels: bool = True,
-    flag: str | None = None,
-    cli: Mapping[str, Any] | None = None,
-    cli_group: str | None = None,
-    label: str | None = None,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    choices: tuple[str, ...] | None = None,
-    default_factory: Any = dataclasses.MISSING,
+    default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING, **meta: Any
 ) -> Any:
-    """A dataclass field that is a request setting (see the module docstring for what each keyword means)."""
-    meta = _meta(
-        help=help, path=path, pixels=pixels, flag=flag, cli=cli, cli_group=cli_group, label=label, minimum=minimum,
-        maximum=maximum, choices=choices,
-    )  # fmt: skip
-    return dataclasses.field(default=default, default_factory=default_factory, metadata={_META: meta})
+    """A dataclass field that is a request setting: ``meta`` are ``_meta``'s keywords (the module docstring says
+    what each means)."""
+    return dataclasses.field(default=default, default_factory=default_factory, metadata={_META: _meta(**meta)})
 
 
 def _meta(

@@ -21,6 +21,17 @@ def _pixels(pattern: str, first: int, count: int) -> np.ndarray:
     return np.stack([np.asarray(read_frame(pattern % n).pixels) for n in range(first, first + count)])
 
 
+def _assert_equals_uncached(request: dict, folder, served: str, uncached_name: str) -> np.ndarray:
+    """Run ``request`` in this process with a cache that keeps nothing and check the server's ``served`` outputs
+    equal it bit for bit; returns them."""
+    uncached = ShotCache(CacheConfig(budget_bytes=0))
+    run_removal(RemovalRequest.from_mapping({**request, "out": str(folder / uncached_name)}), cache=uncached)
+    assert uncached.stats().hits == 0
+    result = _pixels(str(folder / served), 1001, FRAMES)
+    np.testing.assert_array_equal(result, _pixels(str(folder / uncached_name), 1001, FRAMES))
+    return result
+
+
 def test_propagate_resubmits_hit_the_cache_and_equal_an_uncached_run(server_factory, support):
     server = server_factory()
     folder = server_factory.roots / "propagate"
@@ -53,12 +64,7 @@ def test_propagate_resubmits_hit_the_cache_and_equal_an_uncached_run(server_fact
         assert tweak.summary["cache"]["misses_by_kind"]["flows"] == 2
 
     # The same request run in this process with a cache that keeps nothing: identical bit for bit.
-    uncached = ShotCache(CacheConfig(budget_bytes=0))
-    run_removal(RemovalRequest.from_mapping({**request, "out": str(folder / "d.%04d.exr")}), cache=uncached)
-    assert uncached.stats().hits == 0
-    np.testing.assert_array_equal(
-        _pixels(str(folder / "c.%04d.exr"), 1001, FRAMES), _pixels(str(folder / "d.%04d.exr"), 1001, FRAMES)
-    )
+    _assert_equals_uncached(request, folder, "c.%04d.exr", "d.%04d.exr")
 
 
 def test_a_changed_plate_frame_recomputes_its_pairs_and_equals_an_uncached_run(server_factory, support):
@@ -85,11 +91,7 @@ def test_a_changed_plate_frame_recomputes_its_pairs_and_equals_an_uncached_run(s
         assert stats["misses_by_kind"]["flows"] == 2, "both pairs that read the re-rendered frame"
         assert stats["hits_by_kind"]["flows"] == FRAMES - 3
 
-    uncached = ShotCache(CacheConfig(budget_bytes=0))
-    run_removal(RemovalRequest.from_mapping({**request, "out": str(folder / "c.%04d.exr")}), cache=uncached)
-    assert uncached.stats().hits == 0
-    after = _pixels(str(folder / "b.%04d.exr"), 1001, FRAMES)
-    np.testing.assert_array_equal(after, _pixels(str(folder / "c.%04d.exr"), 1001, FRAMES))
+    after = _assert_equals_uncached(request, folder, "b.%04d.exr", "c.%04d.exr")
     # The fill of the frames beside it changed too: what the stale flows would have given is not what was made.
     before = _pixels(str(folder / "a.%04d.exr"), 1001, FRAMES)
     assert not np.array_equal(after[4], before[4]) and not np.array_equal(after[6], before[6])
