@@ -416,10 +416,11 @@ def markdown(
         "diffused into the propagated pixels (seam correction). What no frame shows is blended with the previous",
         "output frame carried along the motion (`TEMPORAL_SPATIAL_FILL` of it), so painted areas do not flicker.",
         "A reference (clean) frame's trusted pixels are known pixels of its frame; hole pixels that follow the camera",
-        "take its colour directly along the composed homographies where no nearer frame shows them, but only where",
-        "the reference shows background that stays put: what differs from the frames 10 before and after it",
-        "(camera-compensated) seeds *moving*, the rest *still*, and a watershed on the reference's colours extends",
-        "both into the hole (a passer-by in the reference is not copied into the frames he has left).",
+        "take its colour directly along the camera motion (composed, then aligned on the two frames themselves:",
+        "no drift) where no nearer frame shows them, but only where the reference shows what that frame shows: what",
+        "differs between the two (camera-compensated) seeds *moving*, the rest *still*, and a watershed on the",
+        "reference's colours extends both into the hole (people in the reference fill the frames that show them too,",
+        "and leave no ghost in the frames they have left).",
         "Options: `PropagateConfig` fields, also settable as",
         "environment variables `E2FGVI_PROPAGATE_<FIELD>`: "
         + ", ".join(f"`{f.name.upper()}`" for f in dataclasses.fields(PropagateConfig))

@@ -23,7 +23,7 @@ import numpy as np
 from e2fgvi_core.errors import ConfigError, MatteError, SequenceError
 from e2fgvi_core.propagate.config import PropagateConfig
 from e2fgvi_core.propagate.flow import FlowEstimator, SharedStore, frame_digest, sample, sample_colour
-from e2fgvi_core.propagate.global_motion import PairMotion, compose_motion, transform_points
+from e2fgvi_core.propagate.global_motion import PairMotion, compose_motion, refine_homography, transform_points
 from e2fgvi_core.propagate.harmonic import grow_mask
 from e2fgvi_core.propagate.pixel_propagation import blend_candidates, camera_deviation, trace_camera, trace_direction
 from e2fgvi_core.propagate.references import Reference, apply_references, blend_reference, still_background
@@ -43,12 +43,10 @@ class _Span:
     """The frames within reach of the targets and what every fill step reads of them.
 
     ``frames`` (t, h, w, 3) float32, ``holes`` bool and ``holes_f32`` (t, h, w), ``forward[k]`` / ``backward[k]``
-    the completed flows k -> k+1 / k+1 -> k, ``motions[k]`` the pair's camera motion, ``reach`` how many frames a trace may step (``context_frames``, or
-    the whole span when it holds reference frames, so that they reach every target), ``sources`` the reference
-    frames' span indices with the float32 (h, w) map of where each shows trusted background that stays put
-    (``references.still_background``; 1 there), ``far_moving`` by reference frame the float32 map of its trusted
-    pixels that do not stay put (1 there; ``pixel_propagation.trace_camera`` takes them for near frames only); both
-    None without references.
+    the completed flows k -> k+1 / k+1 -> k, ``motions[k]`` the pair's camera motion, ``reach`` how many frames a
+    trace may step (``context_frames``, or the whole span when it holds reference frames, so that they reach every
+    target), ``trusted`` by the reference frames' span indices the bool (h, w) map of their trusted pixels inside
+    the hole (None without references).
     """
 
     frames: np.ndarray
@@ -58,8 +56,19 @@ class _Span:
     backward: list[np.ndarray]
     motions: list[PairMotion]
     reach: int
-    sources: tuple[tuple[int, np.ndarray], ...] | None = None
-    far_moving: dict[int, np.ndarray] | None = None
+    trusted: dict[int, np.ndarray] | None = None
+
+
+@dataclass(frozen=True)
+class _ReferenceView:
+    """What the reference frames give one target (``PropagateInpainter._reference_view``), by their span indices:
+    ``matrices`` the homography target -> reference aligned directly, ``usable`` float32 (h, w) maps of where the
+    reference is known and shows what the target shows (1 there), ``moving`` float32 maps of its trusted pixels that
+    do not (1 there: not to be fetched into this target)."""
+
+    matrices: dict[int, np.ndarray]
+    usable: dict[int, np.ndarray]
+    moving: dict[int, np.ndarray]
 
 
 class PropagateInpainter:
@@ -159,17 +168,12 @@ class PropagateInpainter:
         self, frames: np.ndarray, holes: np.ndarray, digests: list[bytes], reach: int, trusted: dict[int, np.ndarray]
     ) -> _Span:
         """``trusted``: span index -> the reference pixels that became known there. Camera traces take them as
-        background (whatever the flow measured on them against a neighbour's pre-filled hole flagged), except, for
-        frames more than ``pixel_propagation.NEAR_FRAMES`` away, where the reference shows something that does not
-        stay put (``still_background``: a passer-by copied along the camera motion into the frames he has left would
-        be a ghost). Flow chains follow the motion itself, passers-by included."""
+        background (whatever the flow measured on them against a neighbour's pre-filled hole flagged), except where
+        a target does not show what the reference shows (``_reference_view``). Flow chains follow the motion itself,
+        passers-by included."""
         forward, backward, motions = self.flows.window_flows(frames, holes, digests)
         motions = list(motions)  # the cached PairMotion objects are shared: replaced, never changed
-        sources, far_moving = [], {}
         for k, known in sorted(trusted.items()):
-            still = still_background(frames, holes, motions, k)
-            sources.append((k, (still & ~holes[k]).astype(np.float32)))
-            far_moving[k] = (known & ~still).astype(np.float32)
             if k < len(motions):
                 m = motions[k]
                 motions[k] = PairMotion(m.homography, m.moving_a & ~known, m.moving_b)
@@ -177,8 +181,28 @@ class PropagateInpainter:
                 m = motions[k - 1]
                 motions[k - 1] = PairMotion(m.homography, m.moving_a, m.moving_b & ~known)
         holes_f32 = holes.astype(np.float32)
-        extra = (tuple(sources) or None, far_moving or None)
-        return _Span(frames, holes, holes_f32, forward, backward, motions, reach, *extra)
+        return _Span(frames, holes, holes_f32, forward, backward, motions, reach, dict(trusted) or None)
+
+    def _reference_view(self, span: _Span, target: int) -> _ReferenceView:
+        """What each reference frame of ``span`` gives ``target``: the direct alignment and the still/moving split.
+
+        Why per target: the split says which of the reference's pixels the target shows too; people standing in
+        the reference are still there a few frames away (copying them is right) and gone thirty frames later
+        (copying them would leave ghosts). Why aligned directly: composed over many pairs, the camera motion drifts
+        by a pixel or two, which turns the reference's fine texture into noise (``refine_homography``)."""
+        matrices, usable, moving = {}, {}, {}
+        known_target = ~span.holes[target]
+        for k, trusted in sorted((span.trusted or {}).items()):
+            chain = None if k == target else compose_motion(span.motions, target, k)
+            if chain is None:
+                continue
+            known = ~span.holes[k]
+            matrices[k] = refine_homography(span.frames[target], known_target, span.frames[k], known, chain)
+            back = np.linalg.inv(matrices[k])
+            still = still_background(span.frames[k], known, span.frames[target], known_target, back)
+            usable[k] = (still & known).astype(np.float32)
+            moving[k] = (trusted & ~still).astype(np.float32)
+        return _ReferenceView(matrices, usable, moving)
 
     def _previous_output(self, digests: list[bytes], target: int) -> np.ndarray | None:
         """This engine's output for the frame before ``target`` (``digests``: the span's frame digests), if that is
@@ -258,13 +282,14 @@ class PropagateInpainter:
         chained = hole
         # With references: how many frames away each filled pixel's nearest source is (the reference wins over
         # farther ones only).
-        nearest = np.zeros(hole.shape, np.int32) if span.sources else None
+        view = self._reference_view(span, target) if span.trusted else None
+        nearest = np.zeros(hole.shape, np.int32) if view is not None else None
         if cfg.camera_motion_px > 0:
-            image, filled, chained = self._fill_from_camera(span, target, ring, image, nearest)
+            image, filled, chained = self._fill_from_camera(span, target, ring, image, nearest, view)
         if chained.any():
             image = self._fill_from_chains(span, target, chained, ring, image, filled, nearest)
-        if nearest is not None:
-            image = self._fill_from_references(span, target, ring, image, filled, nearest)
+        if view is not None:
+            image = self._fill_from_references(span, target, ring, image, filled, nearest, view)
         unknown = hole & ~filled
         painted = inpaint_spatial(image, unknown, cfg.spatial_method, cfg.spatial_radius_px)
         return image, unknown, painted
@@ -369,15 +394,23 @@ class PropagateInpainter:
         return image
 
     def _fill_from_references(
-        self, span: _Span, target: int, ring: np.ndarray, image: np.ndarray, filled: np.ndarray, nearest: np.ndarray
+        self,
+        span: _Span,
+        target: int,
+        ring: np.ndarray,
+        image: np.ndarray,
+        filled: np.ndarray,
+        nearest: np.ndarray,
+        view: _ReferenceView,
     ) -> np.ndarray:
-        """Colour hole pixels straight from the reference frames along the composed camera motion; updates
-        ``filled`` in place. ``nearest``: for the filled pixels, how many frames away their nearest source is.
+        """Colour hole pixels straight from the reference frames along the camera motion (``view``: aligned
+        directly); updates ``filled`` in place. ``nearest``: for the filled pixels, how many frames away their
+        nearest source is.
 
         Why: a reference is the truth at its frame; carried by flow chains and camera traces through the frames in
         between it picks up their drift and their foreground, and its pixels arrive by other routes at every frame
         (the fill jitters). Fetched directly, each hole pixel whose completed flow follows the camera takes the
-        reference's colour where the reference shows background that stays put (``span.sources``), nearest
+        reference's colour where the reference shows what the target shows (``view.usable``), nearest
         reference first, over the spatial fill and over what camera traces and flow chains fetched from farther
         frames (a nearer frame shows the present better: light, passers-by). The check: the
         reference's colours on the hole's border must match the target's (median difference at most
@@ -392,10 +425,10 @@ class PropagateInpainter:
         seen_at = np.where(filled[hy, hx] & (nearest[hy, hx] > 0), nearest[hy, hx], np.iinfo(np.int32).max)
         ry, rx = np.nonzero(ring)
         truth = span.frames[target]
-        for k, usable in sorted(span.sources or (), key=lambda source: abs(source[0] - target)):
-            matrix = None if k == target else compose_motion(span.motions, target, k)
+        for k in sorted(view.matrices, key=lambda k: abs(k - target)):
+            matrix, usable = view.matrices[k], view.usable[k]
             index = np.nonzero(pending & (seen_at > abs(k - target)))[0]
-            if matrix is None or not index.size:
+            if not index.size:
                 continue
             qx, qy = transform_points(matrix, hx[index], hy[index])
             use = sample(usable, qx, qy) >= 1.0 - 1e-3
@@ -420,7 +453,13 @@ class PropagateInpainter:
         return image
 
     def _fill_from_camera(
-        self, span: _Span, target: int, ring: np.ndarray, image: np.ndarray, nearest: np.ndarray | None = None
+        self,
+        span: _Span,
+        target: int,
+        ring: np.ndarray,
+        image: np.ndarray,
+        nearest: np.ndarray | None = None,
+        view: _ReferenceView | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Colour hole pixels from the frames along the camera motion; returns ``(image, filled, chained)``; sets
         ``nearest`` (where given) of the pixels it colours to the distance in frames to their nearer source.
@@ -449,7 +488,8 @@ class PropagateInpainter:
             span.reach,
             cfg.resample_kernel,
             distance,
-            span.far_moving,
+            view.moving if view is not None else None,
+            view.matrices if view is not None else None,
         )
         n = hy.size
         follows = deviation <= cfg.camera_motion_px

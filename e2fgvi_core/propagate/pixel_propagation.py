@@ -22,8 +22,6 @@ import numpy as np
 from e2fgvi_core.propagate.flow import sample, sample_colour
 from e2fgvi_core.propagate.global_motion import PairMotion, transform_points
 
-NEAR_FRAMES = 2  # ``trace_camera``: a reference frame's passers-by are fetched from it this many frames away at most
-
 
 @dataclass
 class Candidates:
@@ -158,7 +156,8 @@ def trace_camera(
     max_steps: int,
     kernel: str = "linear",
     nearest: np.ndarray | None = None,
-    far_moving: Mapping[int, np.ndarray] | None = None,
+    reference_moving: Mapping[int, np.ndarray] | None = None,
+    reference_matrices: Mapping[int, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Colours of the points ``(xs, ys)`` of frame ``target`` from the nearest frames, forwards and backwards, where
     the composed camera motion lands on a pixel that is neither in a hole nor moving foreground.
@@ -166,9 +165,10 @@ def trace_camera(
     A direction stops at the first pair without a homography. The two directions' first hits are blended, each
     weighted by the inverse of its distance in frames. Returns ``(colours (n, 3) float32, found bool (n,))``;
     ``nearest`` ((n,) int, zeros), when given, receives the distance in frames to the nearer hit (0 where none).
-    ``far_moving``: frame index -> float32 (h, w) map (1: moving) of more moving foreground of that frame, for the
-    sources more than ``NEAR_FRAMES`` frames from ``target`` only (a reference frame's passers-by: near it they
-    have hardly moved).
+    ``reference_moving``: frame index -> float32 (h, w) map (1: not there at ``target``) of more foreground of that
+    frame (a reference frame's passers-by who have left by ``target``: ``references.still_background``);
+    ``reference_matrices``: frame index -> the homography ``target`` -> that frame aligned directly
+    (``global_motion.refine_homography``), used instead of the composed one.
     """
     n = xs.size
     total = np.zeros((n, 3), dtype=np.float32)
@@ -186,12 +186,13 @@ def trace_camera(
                 break
             matrix = (pair.homography if step > 0 else np.linalg.inv(pair.homography)) @ matrix
             index = np.nonzero(pending)[0]
-            qx, qy = transform_points(matrix, xs[index], ys[index])
+            direct = reference_matrices.get(source) if reference_matrices else None
+            qx, qy = transform_points(matrix if direct is None else direct, xs[index], ys[index])
             moving = motions[source].moving_a if source < len(motions) else motions[source - 1].moving_b
             blocked = sample(holes_f32[source], qx, qy, border_value=1.0) > 1e-3
             blocked |= sample(moving.astype(np.float32), qx, qy, border_value=1.0) > 1e-3
-            if far_moving and source in far_moving and k > NEAR_FRAMES:
-                blocked |= sample(far_moving[source], qx, qy, border_value=1.0) > 1e-3
+            if reference_moving and source in reference_moving:
+                blocked |= sample(reference_moving[source], qx, qy, border_value=1.0) > 1e-3
             hit = index[~blocked]
             if hit.size:
                 total[hit] += sample_colour(frames[source], qx[~blocked], qy[~blocked], kernel) / k

@@ -103,21 +103,24 @@ def blend_reference(filled: np.ndarray, hole: np.ndarray, reference: Reference) 
     return out
 
 
-def still_background(frames: np.ndarray, holes: np.ndarray, motions: list, index: int) -> np.ndarray:
-    """Where the reference frame ``index`` (of ``frames``, the reference applied) shows background that stays put:
-    bool (h, w).
+def still_background(
+    reference: np.ndarray, known: np.ndarray, target: np.ndarray, target_known: np.ndarray, matrix: np.ndarray
+) -> np.ndarray:
+    """Where the reference frame (``reference`` (h, w, 3) float32, its trusted pixels applied; ``known``: bool (h, w))
+    shows what the frame ``target`` (``target_known``) shows there too: bool (h, w) in the reference's pixels.
+    ``matrix``: positions of the reference to the target's.
 
-    Why: a reference is trusted at its own frame, but what it shows inside the hole may be a passer-by who has
-    moved on a few frames later (the benchmark's reference is a real frame, people included); copied into those
-    frames it would be a ghost. Where the frames ten before and after it are known, the reference is compared with
-    them (``global_motion.changed_pixels``): pixels that changed seed "moving", the others "still", and a watershed
-    on the reference's colours extends both into the hole, where no other frame shows anything; the moving part is
+    Why: a reference is trusted at its own frame, but what it shows inside the hole may be a passer-by, or people
+    standing and talking who leave later (the benchmark's reference is a real frame, people included); copied into
+    the frames they have left they would be ghosts, yet in the frames around the reference they are still there
+    and copying them is right. So the reference is compared with each target itself where both are known
+    (``global_motion.changed_pixels``): what differs seeds "moving", the rest "still", and a watershed on the
+    reference's colours extends both into the hole, where only the reference shows anything; the moving part is
     grown by a margin (its edge is uncertain).
-    ``holes``: bool (t, h, w); ``motions``: the frames' ``PairMotion`` (``motions[k]``: k -> k+1).
     """
-    changed, compared = changed_pixels(frames, holes, motions, index)
+    changed, compared = changed_pixels(reference, known, target, target_known, matrix)
     if not changed.any():
         return np.ones(changed.shape, bool)
     markers = np.where(compared, np.where(changed, 2, 1), 0).astype(np.int32)
-    cv2.watershed(to_u8(frames[index]), markers)
+    cv2.watershed(to_u8(reference), markers)
     return ~grow_mask(markers != 1, STILL_MARGIN_PX)

@@ -369,9 +369,14 @@ def build_engine(
     cache: ShotCache,
     propagate: PropagateConfig | None = None,
     references: dict | None = None,
+    shared: bool = True,
 ):
     """The engine implementation of a resolved engine name (a key of ``ENGINES``); ``propagate`` its settings,
-    ``references`` its clean frames by shot position (``propagate.references.Reference``)."""
+    ``references`` its clean frames by shot position (``propagate.references.Reference``).
+
+    ``shared``: whether ``cache`` outlives this run (the server's). The weight-free engine uses only a shared one:
+    within one run it reads each window once and its flow estimator keeps the pairs the next window needs, so a
+    private cache would only hold every window and pair of the shot, memory growing with its length."""
     traits = ENGINES.get(engine)
     if traits is None:
         raise ConfigError(f"engine {engine!r} is not resolved: choose one of {', '.join(ENGINES)}")
@@ -380,7 +385,7 @@ def build_engine(
             from e2fgvi_core.device import select_device
 
             select_device(device)  # an explicit device that is not there is an error for every engine
-        return PropagateEngine(propagate, cache, references)
+        return PropagateEngine(propagate, cache if shared else None, references)
     from e2fgvi_core.device import out_of_memory_errors, select_device
 
     torch_device = select_device(device)

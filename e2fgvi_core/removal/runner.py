@@ -465,7 +465,8 @@ def run_request(
         sink = FileSink(request.out, inputs, outputs, no_links, encoding) if request.out else MemorySink()
     matte_write = request.matte_config.write
     matte_sink = FileSink(matte_write, inputs, outputs, no_links, flag="--write-matte") if matte_write else None
-    cache = cache if cache is not None else ShotCache()
+    shared = cache is not None
+    cache = cache if shared else ShotCache()
     choice = choose_engine(request.engine, request.weights)
     notices = (choice.notice,) if choice.notice else ()
     runner = ShotRunner(
@@ -479,7 +480,7 @@ def run_request(
     if progress is not None:  # the first report: everything that can be refused before any work has passed
         progress(Progress(0, len(outputs), "loading engine", 0.0, None))
     runner.engine = build_engine(
-        choice.engine, request.weights, request.device, cache, request.propagate, references=references
+        choice.engine, request.weights, request.device, cache, request.propagate, references, shared
     )
     return runner.run()
 

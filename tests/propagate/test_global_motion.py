@@ -91,3 +91,39 @@ def test_camera_motion_option_is_validated():
     assert PropagateConfig.from_mapping({"camera_motion_px": "0"}, use_env=False).camera_motion_px == 0.0
     with pytest.raises(ConfigError, match="camera_motion_px"):
         PropagateConfig.from_mapping({"camera_motion_px": -1}, use_env=False)
+
+
+def _textured(h: int, w: int, seed: int) -> np.ndarray:
+    """Smooth random texture (h, w, 3) float32: trackable at sub-pixel precision, like foliage or gravel."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    return cv2.GaussianBlur(rng.random((h, w, 3)).astype(np.float32), (0, 0), 1.5)
+
+
+def test_refine_homography_removes_the_drift_of_a_composed_motion():
+    """Twenty pairs of fitting error compose to a pixel or so: a direct alignment must bring it back."""
+    import cv2
+
+    from e2fgvi_core.propagate.global_motion import refine_homography, transform_points
+
+    h, w = 96, 160
+    truth = np.array([[1.0, 0.002, 3.3], [-0.001, 1.0, -1.6], [0.0, 0.0, 1.0]])  # frame -> other
+    other = _textured(h, w, 5)
+    # frame(x) = other(truth x): the frame shows the other frame moved by the camera.
+    frame = cv2.warpPerspective(other, truth, (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
+    known = np.ones((h, w), bool)
+    known[30:60, 50:110] = False  # a hole: not compared
+    known[:6], known[-6:], known[:, :6], known[:, -6:] = False, False, False, False
+    drifted = truth @ np.array([[1.0, 0.0, 1.2], [0.0, 1.0, -0.8], [0.0, 0.0, 1.0]])  # 1.4 px off
+    refined = refine_homography(frame, known, other, np.ones((h, w), bool), drifted)
+    xs, ys = np.array([10.0, 150.0, 80.0], np.float32), np.array([10.0, 85.0, 45.0], np.float32)
+    tx, ty = transform_points(truth, xs, ys)
+    rx, ry = transform_points(refined, xs, ys)
+    dx, dy = transform_points(drifted, xs, ys)
+    assert np.hypot(dx - tx, dy - ty).min() > 1.0
+    assert np.hypot(rx - tx, ry - ty).max() < 0.25
+    # Two frames that do not show the same thing: the composed estimate is kept, not a wild guess.
+    unrelated = _textured(h, w, 6)
+    kept = refine_homography(frame, known, unrelated, np.ones((h, w), bool), drifted)
+    np.testing.assert_array_equal(kept, drifted)

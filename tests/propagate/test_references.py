@@ -141,3 +141,30 @@ def grow(mask: np.ndarray, radius: int) -> np.ndarray:
     from e2fgvi_core.propagate.harmonic import grow_mask
 
     return grow_mask(mask, radius)
+
+
+def test_people_standing_in_the_reference_are_copied_while_they_stay_and_not_after_they_leave():
+    """Standing people change nothing for twenty frames around the reference, then leave: the reference is compared
+    with each target itself, so they fill the frames that show them and leave no ghost in those that do not."""
+    frames = 31
+    _, holes, truth = _static_shot(frames, (64, 96))
+    holes[:] = False
+    holes[:, 20:44, 40:72] = True
+    person = np.zeros(truth.shape[1:3], bool)
+    person[26:40, 34:46] = True  # half inside the hole
+    truth[:21, person] = (1.0, 0.0, 1.0)  # stands there until frame 20, gone from 21 on
+    plate = truth.copy()
+    plate[holes] = (0.0, 1.0, 0.0)
+    reference = {10: Reference.from_pixels(truth[10])}
+    targets = [4, 27, 30]
+    filled = PropagateInpainter(PropagateConfig(context_frames=20)).fill(plate, holes, targets, references=reference)
+    inside = holes[0] & person
+    assert inside.sum() > 50
+    # Frame 4 shows him where the reference does: the hole takes him too, exactly where he stands.
+    assert metrics.psnr(truth[4], filled[0], mask=holes[4]) > 35.0
+    for out, i in zip(filled[1:], targets[1:]):
+        magenta = (out[..., 0] > 0.8) & (out[..., 1] < 0.2) & (out[..., 2] > 0.8)
+        assert magenta[inside].mean() < 0.05, i  # gone: no ghost of him
+        background = holes[i] & ~grow(person, 3)
+        exact = (np.abs(out - truth[i]).max(axis=-1) < 0.02)[background].mean()
+        assert exact > 0.5, (i, exact)
