@@ -14,7 +14,9 @@ so a cancelled or failed run leaves neither a strip nor a file.
 A third selected strip is the reference (clean frames the artist painted): of the two strips selected besides the
 active plate, the one on the lower channel is the matte and the one above it the reference. Every plate frame the
 reference strip shows is a reference frame (the file it shows there; alpha, if any, says which pixels to trust), so a
-painted frame is an image strip trimmed to that frame.
+painted frame is an image strip trimmed to that frame. The compositor takes the same rule with a third selected Image
+node: of the two besides the active plate's, the lower one on the node canvas is the matte, the upper one the
+reference (an image sequence, read like the plate's nodes).
 """
 
 from __future__ import annotations
@@ -173,9 +175,9 @@ def check_alignment(plate: ImageSequence, matte: ImageSequence) -> None:
             )
 
 
-def reference_files(strip, plate: ImageSequence) -> dict[int, str]:
-    """Plate frame number -> the file the reference strip shows at that plate frame (an image strip: a numbered
-    sequence, or one still image shown for the strip's whole length)."""
+def strip_reference_shown(strip) -> dict[int, str]:
+    """Timeline frame -> the file a reference strip shows there (an image strip: a numbered sequence, or one still
+    image shown for the strip's whole length)."""
     if strip.type != "IMAGE":
         raise AdapterError(
             f"the reference '{strip.name}' is a {strip.type.lower()} strip; give the painted frames as an image "
@@ -183,14 +185,40 @@ def reference_files(strip, plate: ImageSequence) -> dict[int, str]:
         )
     elements = list(strip.elements)
     directory = bpy.path.abspath(strip.directory)
-    files = {}
+    shown = {}
     for timeline in range(int(strip.frame_final_start), int(strip.frame_final_end)):
-        number = plate.number_at(timeline)
         index = 0 if len(elements) == 1 else timeline - int(strip.frame_start)
-        if number is not None and 0 <= index < len(elements):
-            files[number] = os.path.join(directory, elements[index].filename)
+        if 0 <= index < len(elements):
+            shown[timeline] = os.path.join(directory, elements[index].filename)
+    return shown
+
+
+def node_reference_shown(node) -> dict[int, str]:
+    """Timeline frame -> the file a reference Image node shows there: an image sequence read as the plate's nodes are
+    (one painted frame: a one-file sequence, Frames 1, Start Frame at the painted frame)."""
+    what = f"the reference '{_label(node)}'"
+    if node.image is not None and node.image.source == "FILE":
+        raise AdapterError(
+            f"{what} is a single image, which Blender shows at every frame; set its Source to Image Sequence and "
+            "place it with Frames and Start Frame (one painted frame: Frames 1, Start Frame at that frame)"
+        )
+    sequence = image_node_sequence(node, what)
+    return {
+        sequence.timeline_start + index: os.path.join(sequence.directory, sequence.filename(number))
+        for index, number in enumerate(sequence.numbers)
+    }
+
+
+def reference_files(shown: dict[int, str], plate: ImageSequence, what: str) -> dict[int, str]:
+    """Plate frame number -> reference file, from what the reference shows on the timeline: every plate frame it
+    shows is a reference frame (alpha, if the file has one, says which pixels to trust; the engine reads it)."""
+    files = {plate.number_at(t): path for t, path in shown.items() if plate.number_at(t) is not None}
     if not files:
-        raise AdapterError(f"the reference '{strip.name}' shows none of the plate's frames: move it over the plate")
+        last = plate.timeline_start + len(plate.numbers) - 1
+        raise AdapterError(
+            f"{what} shows none of the plate's frames (timeline frames {plate.timeline_start}-{last}): place it "
+            "within them"
+        )
     return files
 
 
@@ -327,7 +355,11 @@ def sequencer_job(scene, settings) -> tuple[RemovalJob, object]:
                 f"{exc.message} (of the two strips selected besides the plate, the lower channel is the matte, "
                 "the upper one the reference)"
             ) from None
-        reference = reference_files(reference_strip, plate) if reference_strip is not None else None
+        reference = None
+        if reference_strip is not None:
+            reference = reference_files(
+                strip_reference_shown(reference_strip), plate, f"the reference '{reference_strip.name}'"
+            )
         params = params_from_settings(settings, f"{plate.numbers[0]}-{plate.numbers[-1]}")
         job = RemovalJob(plate, matte, params, out_root, plate_strip.name, tuple(sorted(set(scratch))), reference)
         return job, plate_strip
@@ -362,21 +394,56 @@ def add_result_strip(scene, job: RemovalJob, plate_strip):
 
 # --- the compositor -------------------------------------------------------------------------------------------
 def compositor_job(scene, settings) -> tuple[RemovalJob, object]:
-    """The job for the active Image node (plate) and the other selected Image node (matte)."""
+    """The job for the active Image node (plate), the other selected Image node (matte) and, when a third is
+    selected, the reference: of the two besides the plate, the lower one on the node canvas is the matte and the
+    upper one the reference (the sequencer's rule, channels there, height here); raises ``AdapterError``."""
     tree = getattr(scene, "compositing_node_group", None)
     if tree is None:
         raise AdapterError("the scene has no compositor node group: enable Use Nodes in the Compositor")
     plate_node = tree.nodes.active
     if plate_node is None or plate_node.type != "IMAGE":
         raise AdapterError("make the plate's Image node active and select its matte's Image node too")
-    others = [n for n in tree.nodes if n.select and n != plate_node and n.type == "IMAGE"]
-    if len(others) != 1:
-        raise AdapterError(f"select one matte Image node besides the plate's; {len(others)} are selected")
+    others = sorted((n for n in tree.nodes if n.select and n != plate_node and n.type == "IMAGE"), key=_canvas_y)
+    if not others:
+        raise AdapterError("select the matte's Image node together with the plate's (none is selected)")
+    if len(others) > 2:
+        raise AdapterError(
+            "select the matte's Image node and at most one reference Image node above it besides the plate's; "
+            f"{len(others)} are selected"
+        )
+    if len(others) == 2 and _canvas_y(others[0]) == _canvas_y(others[1]):
+        raise AdapterError(
+            f"place the reference Image node above the matte's: '{_label(others[0])}' and '{_label(others[1])}' "
+            "are at the same height"
+        )
+    matte_node, reference_node = others[0], others[1] if len(others) == 2 else None
     plate = image_node_sequence(plate_node, "the plate")
-    matte = image_node_sequence(others[0], "the matte")
-    check_alignment(plate, matte)
+    matte = image_node_sequence(matte_node, "the matte")
+    try:
+        check_alignment(plate, matte)
+    except AdapterError as exc:
+        if reference_node is None:
+            raise
+        raise AdapterError(
+            f"{exc.message} (of the two Image nodes selected besides the plate's, the lower one is the matte, "
+            "the upper one the reference)"
+        ) from None
+    reference = None
+    if reference_node is not None:
+        shown = node_reference_shown(reference_node)
+        reference = reference_files(shown, plate, f"the reference '{_label(reference_node)}'")
     params = params_from_settings(settings, f"{plate.numbers[0]}-{plate.numbers[-1]}")
-    return RemovalJob(plate, matte, params, output_root(settings), plate_node.label or plate_node.name), plate_node
+    job = RemovalJob(plate, matte, params, output_root(settings), _label(plate_node), reference=reference)
+    return job, plate_node
+
+
+def _canvas_y(node) -> float:
+    """The node's height on the canvas (inside a Frame node ``location`` is relative to the frame)."""
+    return float(getattr(node, "location_absolute", node.location).y)
+
+
+def _label(node) -> str:
+    return node.label or node.name
 
 
 def add_result_node(scene, job: RemovalJob, plate_node):

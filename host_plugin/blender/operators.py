@@ -91,9 +91,13 @@ class _RemoveObjectBase:
 
 
 class E2FGVI_OT_remove_object(_RemoveObjectBase, bpy.types.Operator):
-    """Remove the object of the selected matte strip from the active strip; adds the result on the channel above"""
+    """Remove Object in the Video Sequencer (the tooltip is ``bl_description``)."""
 
     bl_idname = "e2fgvi.remove_object"
+    bl_description = (
+        "Remove the object of the selected matte strip from the active strip; adds the result on the channel "
+        "above. A third selected strip, on a channel above the matte, is a reference (painted clean frames)"
+    )
     bl_label = "Remove Object"
 
     @classmethod
@@ -108,9 +112,14 @@ class E2FGVI_OT_remove_object(_RemoveObjectBase, bpy.types.Operator):
 
 
 class E2FGVI_OT_remove_object_compositor(_RemoveObjectBase, bpy.types.Operator):
-    """Remove the object of the selected matte Image node from the active Image node; adds a result Image node"""
+    """Remove Object in the compositor (the tooltip is ``bl_description``)."""
 
     bl_idname = "e2fgvi.remove_object_compositor"
+    bl_description = (
+        "Remove the object of the selected matte Image node from the active Image node; adds a result Image "
+        "node. A third selected Image node, placed above the matte's on the canvas, is a reference (painted "
+        "clean frames)"
+    )
     bl_label = "Remove Object (Compositor)"
 
     @classmethod

@@ -30,6 +30,7 @@ MOVIE_FRAMES = 8
 TWICE_FRAMES = 4  # the "press it again" scenario: short, it runs the operator twice
 REF_SHOT_FRAMES, REF_AT, PAINT = 6, 3, (200, 40, 200)  # the reference scenario: a painted clean frame at frame 3
 REF_HOLE = (slice(16, 32), slice(24, 44))
+REF_FILE = f"clean.{REF_AT:04d}.png"  # numbered: the compositor plays it as a one-file image sequence
 
 pytestmark = pytest.mark.blender
 
@@ -187,7 +188,9 @@ def scenario(kind: str, address: str, out_dir: str) -> dict:
 
 def reference_scenario(address: str, out_dir: str) -> dict:
     """Plate (channel 1, active), matte (2) and a painted clean frame as a one-frame image strip (3) at REF_AT: the
-    operator runs once with plate and matte selected, then again with the reference selected too."""
+    operator runs once with plate and matte selected, then again with the reference selected too. Then the compositor
+    operator on Image nodes of the same files: matte and reference at the same height (refused), a fourth Image node
+    selected (refused), a single-image reference (refused), then the reference node above the matte's (runs)."""
     import bpy
 
     import e2fgvi_host.blender as addon
@@ -202,7 +205,7 @@ def reference_scenario(address: str, out_dir: str) -> dict:
         for i in range(2, REF_SHOT_FRAMES + 1):
             strip.elements.append(f"{name}.{i:04d}.png")
         made[name] = strip
-    clean = editor.strips.new_image("clean", str(shot / "clean_painted.png"), 3, REF_AT)
+    clean = editor.strips.new_image("clean", str(shot / REF_FILE), 3, REF_AT)
     clean.frame_final_duration = 1
     scene.frame_start, scene.frame_end = 1, REF_SHOT_FRAMES
     settings = scene.e2fgvi
@@ -217,6 +220,39 @@ def reference_scenario(address: str, out_dir: str) -> dict:
         except RuntimeError as exc:
             report[run] = str(exc)
     report["strips"] = describe_strips(scene)
+
+    tree = bpy.data.node_groups.new("Compositing", "CompositorNodeTree")
+    scene.compositing_node_group = tree
+    nodes = {}
+    for name, first, start, duration, y in (
+        ("comp", "plate.0001.png", 1, REF_SHOT_FRAMES, 0),
+        ("matte", "matte.0001.png", 1, REF_SHOT_FRAMES, -300),
+        ("clean", REF_FILE, REF_AT, 1, -300),  # at the matte's height first: refused
+        ("spare", "matte.0001.png", 1, REF_SHOT_FRAMES, -600),
+    ):
+        image = bpy.data.images.load(str(shot / first))
+        image.source = "SEQUENCE"
+        node = tree.nodes.new("CompositorNodeImage")
+        node.image, node.label, node.location = image, name, (0, y)
+        # Blender shows file number offset + 1 at the node's first frame
+        node.frame_start, node.frame_duration, node.frame_offset = start, duration, int(first.split(".")[1]) - 1
+        nodes[name] = node
+    still = tree.nodes.new("CompositorNodeImage")  # a single image: Blender shows it at every frame
+    still.image, still.label, still.location = bpy.data.images.load(str(shot / REF_FILE)), "still", (0, 300)
+    for run, selected, clean_y in (
+        ("compositor_same_height", ("comp", "matte", "clean"), -300),
+        ("compositor_four", ("comp", "matte", "clean", "spare"), 300),
+        ("compositor_still", ("comp", "matte", "still"), 300),
+        ("compositor", ("comp", "matte", "clean"), 300),
+    ):
+        nodes["clean"].location = (0, clean_y)
+        for node in tree.nodes:
+            node.select = node.label in selected
+        tree.nodes.active = nodes["comp"]
+        try:
+            report[run] = sorted(bpy.ops.e2fgvi.remove_object_compositor())
+        except RuntimeError as exc:
+            report[run] = str(exc)
     addon.unregister()
     return report
 
@@ -414,10 +450,11 @@ def test_regrain_is_a_checkbox_off_by_default_and_checked_equals_e2fgvi_remove_r
     assert changed > 0  # the grain reached the job: the hole is not the plain fill
 
 
-def test_a_third_strip_above_the_matte_is_a_reference_frame_that_fills_the_hole(server, tmp_path):
-    """The painted clean frame (a one-frame image strip above the matte) is trusted background at its frame: the hole
-    there is the painted colour, and the static hole, which no frame reveals, takes it at the other frames too;
-    the result equals ``e2fgvi remove --reference``."""
+def test_a_third_strip_or_image_node_above_the_matte_is_a_reference_frame_that_fills_the_hole(server, tmp_path):
+    """The painted clean frame (a one-frame image strip above the matte; in the compositor an Image node placed above
+    the matte's) is trusted background at its frame: the hole there is the painted colour, and the static hole, which
+    no frame reveals, takes it at the other frames too; both results equal ``e2fgvi remove --reference``. Matte and
+    reference nodes at the same height, a fourth selected node, or a single-image reference are a one-line error."""
     import numpy as np
 
     from e2fgvi_core.io.frame import Frame
@@ -437,17 +474,30 @@ def test_a_third_strip_above_the_matte_is_a_reference_frame_that_fills_the_hole(
         write_frame(shot / f"matte.{number:04d}.png", Frame.from_array(matte))
     painted = background.copy()
     painted[REF_HOLE] = PAINT
-    write_frame(shot / "clean_painted.png", Frame.from_array(painted))
+    write_frame(shot / REF_FILE, Frame.from_array(painted))
 
     report = run_in_blender("reference", address, out_dir)
-    assert report["plain"] == report["with_reference"] == ["FINISHED"], report
+    assert report["plain"] == report["with_reference"] == report["compositor"] == ["FINISHED"], report
+    assert report["compositor_same_height"] == (
+        "Error: Remove Object: place the reference Image node above the matte's: 'matte' and 'clean' are at the same "
+        "height\n"
+    )
+    assert report["compositor_four"] == (
+        "Error: Remove Object: select the matte's Image node and at most one reference Image node above it besides "
+        "the plate's; 3 are selected\n"
+    )
+    assert report["compositor_still"].startswith(
+        "Error: Remove Object: the reference 'still' is a single image, which Blender shows at every frame; set its "
+        "Source to Image Sequence"
+    )
+    assert sorted(p.name for p in out_dir.iterdir()) == ["comp_clean_v001", "plate_clean_v001", "plate_clean_v002"]
     assert [(s["name"], s["channel"]) for s in report["strips"]] == [
         ("plate", 1), ("matte", 2), ("clean", 3), ("plate clean", 4), ("plate clean.001", 5)
     ]  # fmt: skip
     cli = subprocess.run(
         [sys.executable, "-m", "e2fgvi_core.cli.main", "remove", "--plate", str(shot / "plate.%04d.png"), "--matte",
          str(shot / "matte.%04d.png"), "--out", str(tmp_path / "cli" / "c.%04d.png"), "--engine", "propagate",
-         "--frames", f"1-{REF_SHOT_FRAMES}", "--reference", f"{REF_AT}={shot / 'clean_painted.png'}", "--quiet"],
+         "--frames", f"1-{REF_SHOT_FRAMES}", "--reference", f"{REF_AT}={shot / REF_FILE}", "--quiet"],
         cwd=PROJECT_ROOT, env=_env(), capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert cli.returncode == 0, cli.stderr
@@ -455,6 +505,8 @@ def test_a_third_strip_above_the_matte_is_a_reference_frame_that_fills_the_hole(
         plain = read_frame(out_dir / "plate_clean_v001" / f"plate.{number:04d}.png").pixels.astype(np.float32)
         ours = read_frame(out_dir / "plate_clean_v002" / f"plate.{number:04d}.png").pixels
         np.testing.assert_array_equal(ours, read_frame(tmp_path / "cli" / f"c.{number:04d}.png").pixels)
+        compositor = read_frame(out_dir / "comp_clean_v001" / f"plate.{number:04d}.png").pixels
+        np.testing.assert_array_equal(compositor, ours, err_msg=f"compositor, frame {number}")
         paint_error = np.abs(ours[REF_HOLE].astype(np.float32) - PAINT).mean()
         assert paint_error < np.abs(plain[REF_HOLE] - PAINT).mean() - 50, number  # the reference fills the hole
         if number == REF_AT:
