@@ -7,12 +7,19 @@
 // node's range and `frames` = the chunk's stale frames, and keeps every result under a key made of the parameters
 // and the content digests of the input frames that result reads. Each frame then equals the same frame of one
 // whole-shot `e2fgvi remove`, bit for bit, whatever order the host asks in.
+//
+// Reference (clean-plate) frames: in the General context an optional Reference clip and its Reference frames
+// setting (both from the bridge's describe()). Every job sends every listed frame (written once as a float EXR in
+// the user's private scratch folder, named by content), and every cache key holds their content digests, so chunks
+// with references equal one whole `e2fgvi remove --reference` and a repainted reference is never served stale.
 #include <dlfcn.h>
 #include <spawn.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <list>
@@ -23,6 +30,7 @@
 #include <unordered_map>
 
 #include "ofx_api.h"
+#include "reference_files.h"
 #include "remove_object_params.h"
 #include "server_client.h"
 
@@ -120,6 +128,7 @@ struct Instance {
   std::mutex mutex;  // one render at a time per node: a second thread waits, then finds its frame in the cache
   FrameCache cache;
   std::unordered_map<std::string, std::vector<int>> footprints;  // "params|shot|frame" -> shot frames it reads
+  std::set<std::string> written;  // reference files this instance wrote (removed when it is destroyed)
 };
 
 Instance *instance_of(OfxImageEffectHandle effect) {
@@ -153,6 +162,7 @@ struct Settings {
   int chunk_size = 1;
   std::string shot_text;  // as typed; empty: the Source clip's frame range
   std::string digest;     // of everything in `request`
+  std::vector<int> reference_frames;  // of the Reference clip (its setting), sorted, unique; empty: none
 };
 
 OfxParamHandle param_handle(OfxImageEffectHandle effect, const char *name) {
@@ -169,10 +179,52 @@ std::string format_number(double value) {
   return text;
 }
 
-Settings read_settings(OfxImageEffectHandle effect, OfxTime time) {
+// "1050,1080-1082" (also "1001-1100x2"), as the engine's frame ranges: sorted, unique; empty -> none.
+std::vector<int> parse_reference_frames(const std::string &text) {
+  const std::string label = std::string(kReferenceFramesLabel) + " (" + kReferenceFramesParam + ")";
+  std::set<int> frames;
+  size_t start = 0;
+  if (text.find_first_not_of(" \t") == std::string::npos) return {};
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    std::string part = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    long first = 0, last = 0, step = 1;
+    char tail = 0;
+    int n = 0;
+    bool ok = std::sscanf(part.c_str(), " %ld %n", &first, &n) == 1;
+    if (ok) {
+      last = first;
+      const char *rest = part.c_str() + n;
+      if (*rest == '-') {
+        int m = 0;
+        ok = std::sscanf(rest + 1, " %ld %n", &last, &m) == 1;
+        rest += 1 + m;
+        if (ok && *rest == 'x') {
+          ok = std::sscanf(rest + 1, " %ld %n", &step, &m) == 1;
+          rest += 1 + m;
+        }
+      }
+      ok = ok && std::sscanf(rest, " %c", &tail) != 1;
+    }
+    if (!ok)
+      throw ServerError("config_error", label + ": cannot parse '" + part + "'; use e.g. 1050 or 1050,1080-1082");
+    if (last < first || step < 1 || std::labs(first) > 999999999 || std::labs(last) > 999999999)
+      throw ServerError("config_error", label + ": '" + part + "' is empty or out of range");
+    if ((last - first) / step + 1 + long(frames.size()) > 100000)
+      throw ServerError("config_error", label + ": more than 100000 frames; list the painted frames only");
+    for (long f = first; f <= last; f += step) frames.insert(int(f));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return {frames.begin(), frames.end()};
+}
+
+// The node's settings at `time`; `general`: the General context, whose clips (Matte, Reference) carry settings too.
+Settings read_settings(OfxImageEffectHandle effect, OfxTime time, bool general) {
   Settings settings;
   Digest digest;
   for (const ParamSpec &spec : kParams) {
+    if (spec.clip != nullptr && !general) continue;  // a setting of a clip this context does not have
     OfxParamHandle param = param_handle(effect, spec.name);
     if (param == nullptr) throw ServerError("config_error", std::string("parameter ") + spec.name + " is missing");
     Value value = nullptr;
@@ -221,12 +273,21 @@ Settings read_settings(OfxImageEffectHandle effect, OfxTime time) {
       settings.shot_text = std::holds_alternative<std::string>(value) ? std::get<std::string>(value) : "";
       continue;
     }
+    if (std::strcmp(spec.name, kReferenceFramesParam) == 0) {  // goes into every key with the references' content
+      if (std::holds_alternative<std::string>(value))
+        settings.reference_frames = parse_reference_frames(std::get<std::string>(value));
+      continue;
+    }
     if (!spec.request || std::holds_alternative<std::nullptr_t>(value)) continue;  // None: the engine's default
     std::string as_text = std::visit(
         [](const auto &v) -> std::string {
           using T = std::decay_t<decltype(v)>;
           if constexpr (std::is_same_v<T, std::string>) return "s" + v;
-          else if constexpr (std::is_same_v<T, double>) return "d" + format_number(v);
+          else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+            std::string joined = "l";
+            for (const auto &item : v) joined += std::to_string(item.size()) + ":" + item;
+            return joined;
+          } else if constexpr (std::is_same_v<T, double>) return "d" + format_number(v);
           else if constexpr (std::is_same_v<T, std::nullptr_t>) return "n";
           else return "i" + std::to_string(v);
         },
@@ -572,11 +633,82 @@ std::string format_frames(std::vector<int> frames) {
 class Render {
  public:
   Render(OfxImageEffectHandle effect, Instance &instance, OfxTime time)
-      : effect_(effect), instance_(instance), settings_(read_settings(effect, time)), shot_(shot_of(effect, settings_)) {
+      : effect_(effect),
+        instance_(instance),
+        settings_(read_settings(effect, time, instance.context == kOfxImageEffectContextGeneral)),
+        shot_(shot_of(effect, settings_)) {
     source_ = clip_handle(effect, kOfxImageEffectSimpleSourceClipName);
-    OfxImageClipHandle matte = instance.context == kOfxImageEffectContextGeneral ? clip_handle(effect, kMatteClip)
-                                                                                : nullptr;
+    bool general = instance.context == kOfxImageEffectContextGeneral;
+    OfxImageClipHandle matte = general ? clip_handle(effect, kMatteClip) : nullptr;
     matte_ = clip_connected(matte) ? matte : nullptr;
+    OfxImageClipHandle reference = general ? clip_handle(effect, kReferenceClip) : nullptr;
+    reference_ = clip_connected(reference) ? reference : nullptr;
+  }
+
+  // The reference frames this render sends (none when the setting is empty); refused in one line when they cannot
+  // be sent: no Reference clip connected, or a frame outside the shot (the bridge's check_reference_frames).
+  const std::vector<int> &reference_frames() const {
+    const std::vector<int> &frames = settings_.reference_frames;
+    const std::string label = std::string(kReferenceFramesLabel) + " (" + kReferenceFramesParam + ")";
+    if (!frames.empty() && reference_ == nullptr)
+      throw ServerError("config_error", label + " are set: connect a " + kReferenceClip + " input, or empty " +
+                                            kReferenceFramesLabel);
+    for (int f : frames)
+      if (f < shot_.first || f > shot_.last)
+        throw ServerError("config_error", label + ": frame " + std::to_string(f) + " is outside the shot range " +
+                                              shot_.text);
+    return frames;
+  }
+
+  // One reference frame as the host gives it (RGB, or RGBA with alpha = which pixels to trust).
+  std::shared_ptr<HostFrame> reference_frame(int number) {
+    std::shared_ptr<HostFrame> frame;
+    try {
+      frame = input(reference_, number, kReferenceClip);
+    } catch (const ServerError &error) {
+      if (error.code != "missing_frames") throw;  // e.g. a depth it cannot read: that message says so
+      throw ServerError("config_error", std::string("the ") + kReferenceClip + " input gives no image at frame " +
+                                            std::to_string(number) + " (listed in " + kReferenceFramesLabel +
+                                            "): check its frame range, or the list");
+    }
+    if (frame->pixels.channels < 3)
+      throw ServerError("config_error", std::string("the ") + kReferenceClip + " input at frame " +
+                                            std::to_string(number) + " is alpha only: give RGB, or RGBA");
+    return frame;
+  }
+
+  // The reference frames and their content, in every frame's key: any window may carry a reference to any frame.
+  std::string references_digest() {
+    std::string out = "references";
+    for (int n : reference_frames()) out += "|" + std::to_string(n) + ":" + reference_frame(n)->digest;
+    return out;
+  }
+
+  // The request's `reference` entries ("N=/abs/path"): each frame written once to the private scratch folder as a
+  // float EXR named by its content (reference.N.<digest>.exr; atomic, so the server never reads half a file).
+  std::vector<std::string> reference_entries() {
+    std::vector<std::string> entries;
+    for (int n : reference_frames()) {
+      std::shared_ptr<HostFrame> frame = reference_frame(n);
+      std::string path;
+      try {
+        path = private_scratch_folder() + "/reference." + std::to_string(n) + "." + frame->digest + ".exr";
+        if (access(path.c_str(), R_OK) != 0) {
+          const Pixels &px = frame->pixels;
+          std::vector<float> values(size_t(px.width) * px.height * px.channels);
+          for (size_t i = 0; i < values.size(); ++i) values[i] = read_value(px, i);
+          write_file_atomic(path, float_exr_bytes(px.width, px.height, px.names, values));
+          instance_.written.insert(path);
+        }
+      } catch (const ServerError &) {
+        throw;
+      } catch (const std::runtime_error &error) {
+        throw ServerError("config_error", std::string("cannot write reference frame ") + std::to_string(n) + ": " +
+                                              error.what());
+      }
+      entries.push_back(std::to_string(n) + "=" + path);
+    }
+    return entries;
   }
 
   std::vector<int> chunk_of(int frame) const {
@@ -610,7 +742,7 @@ class Render {
 
   std::string key_of(int frame) {
     Digest digest;
-    digest.update(settings_.digest + "|" + shot_.text + "|" + instance_.context);
+    digest.update(settings_.digest + "|" + shot_.text + "|" + instance_.context + "|" + references_digest());
     for (int number : reads_of(frame)) {
       digest.update("|" + std::to_string(number) + ":" + input(source_, number, "Source")->digest);
       if (matte_ != nullptr) digest.update("/" + input(matte_, number, "Matte")->digest);
@@ -645,6 +777,8 @@ class Render {
     }
     Fields request = base_request();
     request.emplace_back("frames", format_frames(stale));
+    std::vector<std::string> references = reference_entries();  // all of them, whatever the chunk: exact chunks
+    if (!references.empty()) request.emplace_back("reference", std::move(references));
     auto results = client().run_job(request, plates, mattes, callbacks);
     for (int f : stale) {
       auto found = results.find(f);
@@ -658,7 +792,7 @@ class Render {
   }
 
   std::shared_ptr<HostFrame> input(OfxImageClipHandle clip, int number, const char *name) {
-    auto &frames = clip == source_ ? source_frames_ : matte_frames_;
+    auto &frames = clip == source_ ? source_frames_ : clip == matte_ ? matte_frames_ : reference_frames_;
     auto found = frames.find(number);
     if (found != frames.end()) return found->second;
     return frames[number] = fetch_frame(clip, number, name);
@@ -685,8 +819,8 @@ class Render {
   Instance &instance_;
   Settings settings_;
   Shot shot_;
-  OfxImageClipHandle source_ = nullptr, matte_ = nullptr;
-  std::unordered_map<int, std::shared_ptr<HostFrame>> source_frames_, matte_frames_;
+  OfxImageClipHandle source_ = nullptr, matte_ = nullptr, reference_ = nullptr;
+  std::unordered_map<int, std::shared_ptr<HostFrame>> source_frames_, matte_frames_, reference_frames_;
   std::unique_ptr<ServerClient> client_;
 };
 
@@ -791,6 +925,13 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
     gProps->propSetInt(clip, kOfxImageClipPropIsMask, 0, 1);
     gProps->propSetInt(clip, kOfxImageEffectPropTemporalClipAccess, 0, 1);
     gProps->propSetInt(clip, kOfxImageEffectPropSupportsTiles, 0, 0);
+    // clean frames the artist painted, read at its Reference frames only; optional: hosts may leave it unconnected
+    gEffects->clipDefine(effect, kReferenceClip, &clip);
+    gProps->propSetString(clip, kOfxImageEffectPropSupportedComponents, 0, kOfxImageComponentRGBA);
+    gProps->propSetString(clip, kOfxImageEffectPropSupportedComponents, 1, kOfxImageComponentRGB);
+    gProps->propSetInt(clip, kOfxImageClipPropOptional, 0, 1);
+    gProps->propSetInt(clip, kOfxImageEffectPropTemporalClipAccess, 0, 1);
+    gProps->propSetInt(clip, kOfxImageEffectPropSupportsTiles, 0, 0);
   }
   gEffects->clipDefine(effect, kOfxImageEffectOutputClipName, &clip);
   gProps->propSetString(clip, kOfxImageEffectPropSupportedComponents, 0, kOfxImageComponentRGBA);
@@ -800,6 +941,7 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
   OfxParamSetHandle params = nullptr;
   gEffects->getParamSet(effect, &params);
   for (const ParamSpec &spec : kParams) {
+    if (spec.clip != nullptr && !general) continue;  // the setting of a clip only the General context has
     const char *type = spec.kind == ParamKind::Int       ? kOfxParamTypeInteger
                        : spec.kind == ParamKind::Double  ? kOfxParamTypeDouble
                        : spec.kind == ParamKind::Boolean ? kOfxParamTypeBoolean
@@ -863,6 +1005,8 @@ OfxStatus create_instance(OfxImageEffectHandle effect) {
 
 OfxStatus destroy_instance(OfxImageEffectHandle effect) {
   Instance *instance = instance_of(effect);
+  if (instance != nullptr)
+    for (const std::string &path : instance->written) unlink(path.c_str());  // the reference frames it wrote
   OfxPropertySetHandle props = nullptr;
   gEffects->getPropertySet(effect, &props);
   gProps->propSetPointer(props, kOfxPropInstanceData, 0, nullptr);
@@ -916,8 +1060,11 @@ OfxStatus frames_needed(OfxImageEffectHandle effect, OfxPropertySetHandle in_arg
     std::vector<int> frames;
     for (int f : job.chunk_of(t)) frames.insert(frames.end(), job.reads_of(f).begin(), job.reads_of(f).end());
     add_ranges(out_args, std::string(kOfxImageClipPropFrameRangePrefix) + kOfxImageEffectSimpleSourceClipName, frames);
-    if (instance->context == kOfxImageEffectContextGeneral)
+    if (instance->context == kOfxImageEffectContextGeneral) {
       add_ranges(out_args, std::string(kOfxImageClipPropFrameRangePrefix) + kMatteClip, frames);
+      if (!job.reference_frames().empty())  // every reference, whatever t: any window may carry it
+        add_ranges(out_args, std::string(kOfxImageClipPropFrameRangePrefix) + kReferenceClip, job.reference_frames());
+    }
   } catch (const std::exception &) {
     return kOfxStatReplyDefault;  // no server or no shot yet: the render says why; the host assumes frame t
   }
@@ -928,7 +1075,7 @@ OfxStatus frames_needed(OfxImageEffectHandle effect, OfxPropertySetHandle in_arg
 OfxStatus regions_of_interest(OfxImageEffectHandle effect, OfxPropertySetHandle in_args, OfxPropertySetHandle out_args) {
   double time = 0;
   gProps->propGetDouble(in_args, kOfxPropTime, 0, &time);
-  const char *names[] = {kOfxImageEffectSimpleSourceClipName, kMatteClip};
+  const char *names[] = {kOfxImageEffectSimpleSourceClipName, kMatteClip, kReferenceClip};
   for (const char *name : names) {
     OfxImageClipHandle clip = clip_handle(effect, name);
     if (clip == nullptr) continue;

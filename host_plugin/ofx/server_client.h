@@ -16,8 +16,8 @@
 
 namespace e2fgvi_ofx {
 
-// One value of a request map: nil, bool, integer, number or text.
-using Value = std::variant<std::nullptr_t, bool, int64_t, double, std::string>;
+// One value of a request map: nil, bool, integer, number, text or a list of texts (the `reference` entries).
+using Value = std::variant<std::nullptr_t, bool, int64_t, double, std::string, std::vector<std::string>>;
 using Fields = std::vector<std::pair<std::string, Value>>;
 
 // Pixels that travel: (h, w, c) of dtype "uint8", "float16" or "float32", rows top first, channels interleaved.

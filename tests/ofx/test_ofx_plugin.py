@@ -19,7 +19,9 @@ from e2fgvi_core.io.frame import Frame
 from e2fgvi_core.io.writer import write_frame
 from e2fgvi_core.removal.plan import plan_frames
 from e2fgvi_core.testing import free_address, make_synthetic_shot, wait_until, write_png_shot
+from e2fgvi_host.bridge.effect import describe
 from e2fgvi_host.bridge.params import describe_params
+from e2fgvi_host.bridge.references import REFERENCE_FRAMES
 from e2fgvi_host.client import Client
 
 GENERAL, FILTER = "OfxImageEffectContextGeneral", "OfxImageEffectContextFilter"
@@ -54,13 +56,19 @@ def test_describes_itself_from_the_bridge_parameters(plugin_binary):
     assert set(descriptor.props.values["OfxImageEffectPropSupportedContexts"]) == {GENERAL, FILTER}
     assert descriptor.props.values["OfxImageEffectPropTemporalClipAccess"] == [1]
     general, filtering = host.describe_in_context(GENERAL), host.describe_in_context(FILTER)
-    assert list(general.clips) == ["Source", "Matte", "Output"]
+    assert list(general.clips) == ["Source", "Matte", "Reference", "Output"]
     assert general.clips["Matte"].props.values["OfxImageClipPropOptional"] == [1]
+    reference = general.clips["Reference"].props.values
+    assert reference["OfxImageClipPropOptional"] == [1]  # hosts may leave it unconnected
+    assert reference["OfxImageEffectPropSupportedComponents"] == ["OfxImageComponentRGBA", "OfxImageComponentRGB"]
     assert list(filtering.clips) == ["Source", "Output"]
     described = describe_params()
-    assert list(general.params) == [entry["name"] for entry in described] + ["process_shot"]
+    clip_settings = [entry for clip in describe()["clips"] for entry in clip.get("params", ())]
+    assert [entry["name"] for entry in clip_settings] == [REFERENCE_FRAMES["name"]]
+    assert list(general.params) == [entry["name"] for entry in described + clip_settings] + ["process_shot"]
+    assert REFERENCE_FRAMES["name"] not in filtering.params  # the Filter context has no Reference clip
     kinds = {"int": "Integer", "float": "Double", "str": "String", "bool": "Boolean"}  # ofxParam.h's types
-    for entry in described:
+    for entry in described + clip_settings:
         kind = "Choice" if entry.get("choices") else kinds[entry["type"]]
         assert general.params[entry["name"]].kind == f"OfxParamType{kind}", entry["name"]
         props = general.params[entry["name"]].props.values

@@ -3,6 +3,7 @@ in the plug-in's code (Python's own allocations are not judged: only errors with
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -55,10 +56,14 @@ def test_a_render_run_under_memcheck_is_clean(plugin_binary, server, tmp_path):
         str(tmp_path),
         server.address,
     ]
-    env = subprocess_env(PYTHONMALLOC="malloc")
+    temp = tmp_path / "temp"  # the plug-in's private scratch folder for the reference frame goes under it
+    temp.mkdir()
+    env = subprocess_env(PYTHONMALLOC="malloc", TMPDIR=str(temp))
     done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     for frame in (1006, 1002, 1003):
         image = np.load(tmp_path / f"out.{frame}.npy")
         assert np.isfinite(image[h - 17 : h - 3, 2:20]).all()  # the window was written
     assert _plugin_errors(report) == []
+    scratch = temp / f"e2fgvi-{os.getuid()}" / "bridge"
+    assert scratch.is_dir() and list(scratch.iterdir()) == []  # the reference was written there, then removed

@@ -8,7 +8,10 @@ makes: ``scriptapp("Resolve")``, ``Resolve.GetProjectManager``, ``ProjectManager
 ``GetUniqueId``/``GetMediaPoolItem``, ``MediaPoolItem.GetClipProperty``, ``MediaPool.ImportMedia`` (an image
 sequence given as ``{"FilePath": "clean.%04d.exr", "StartIndex", "EndIndex"}``; every frame must exist, or Resolve
 imports nothing) and ``MediaPool.AppendToTimeline`` (clip-info dicts). Track and item numbers are 1-based as in
-Resolve. "File Path" of an image sequence is written with the range in brackets (``plate.[1001-1100].exr``).
+Resolve. "File Path" of an image sequence is written with the range in brackets (``plate.[1001-1100].exr``); a single
+image file imports as a still whose "File Path" is the file itself. A still on the timeline may last any number of
+frames (Resolve gives a dropped still its *Standard still duration*, 5 s by default): ``standin.place`` places any
+length, as an editor's trim would.
 
 ``AppendToTimeline``'s range is half-open: ``startFrame`` is the first media frame used and ``endFrame`` the first one
 *not* used, so the item is ``endFrame - startFrame`` frames long (the README only names the keys; Blackmagic's forum
