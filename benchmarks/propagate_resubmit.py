@@ -24,6 +24,7 @@ spec = importlib.util.spec_from_file_location("q", str(ROOT / "benchmarks" / "qu
 q = importlib.util.module_from_spec(spec)
 sys.modules["q"] = q
 spec.loader.exec_module(q)
+from e2fgvi_core.io import Frame, write_frame, writer
 from e2fgvi_core.mask_synthesis import object_masks
 from e2fgvi_core.propagate.config import PropagateConfig
 from e2fgvi_core.propagate.flow import FlowEstimator
@@ -113,6 +114,7 @@ def main() -> None:
     stats = tweak[2]
     print(f"tweak run cache hits {stats['hits_by_kind']}, misses {stats['misses_by_kind']}")
     print(f"identical outputs: identical re-run {same('a', 'b')}, tweak vs uncached {same('c', 'd')}")
+    png_write_cost(gt[0], work / "png")
     # Why the tweak changes every frame within reach: a pair's flow (DIS, coarse to fine) and camera motion (one
     # homography fitted to the whole frame) change almost everywhere when its matte changes anywhere.
     frames = gt.astype(np.float32) / np.float32(255)
@@ -127,6 +129,29 @@ def main() -> None:
     print(
         f"pair {k}-{k + 1} after the 8x8 matte change: flow changed at {moved} of {masks[k].size} pixels, "
         f"homography {'unchanged' if same_motion else 'changed'}"
+    )
+
+
+def png_write_cost(rgb: np.ndarray, folder: Path, repeats: int = 20) -> None:
+    """CPU ms to write one frame as PNG at the project's zlib level (``io.writer.PNG_COMPRESSION_LEVEL``) and at
+    OpenImageIO's default 6, and the file sizes: why an identical re-submit is no longer mostly PNG writing."""
+    frame = Frame.from_array(rgb)
+    kept = writer.PNG_COMPRESSION_LEVEL
+    costs = {}
+    try:
+        for level in (kept, 6):
+            writer.PNG_COMPRESSION_LEVEL = level
+            path = folder / f"level{level}.png"
+            start = time.process_time()
+            for _ in range(repeats):
+                write_frame(path, frame)
+            costs[level] = (1e3 * (time.process_time() - start) / repeats, path.stat().st_size)
+    finally:
+        writer.PNG_COMPRESSION_LEVEL = kept
+    (ms, size), (ms6, size6) = costs[kept], costs[6]
+    print(
+        f"PNG write of one {rgb.shape[1]}x{rgb.shape[0]} frame: level {kept} {ms:.1f} ms CPU, {size} bytes; "
+        f"level 6 {ms6:.1f} ms CPU, {size6} bytes ({100 * (size / size6 - 1):+.1f}% size)"
     )
 
 

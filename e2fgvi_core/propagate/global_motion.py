@@ -21,9 +21,9 @@ _MIN_POINTS = 16
 _MIN_INLIER_SHARE = 0.2
 _RANSAC_PX = 1.0
 REFINE_MAX_PX = 4.0  # ``refine_homography`` trusts a direct alignment that moves the corners no farther than this
-_REFINE_ITERATIONS = 10  # from the composed estimate, a few steps reach _REFINE_EPS (measured: 5 and 50 agree)
+_REFINE_ITERATIONS = 10  # started from the composed estimate, ECC reaches _REFINE_EPS within a few steps
 _REFINE_EPS = 1e-3
-_REFINE_PIXELS = 1 << 19  # measured: 16 ms a target at 432x240; full HD aligned at ~960x540
+_REFINE_PIXELS = 1 << 19  # larger plates are aligned scaled down to this (full HD: at about 960x540)
 CHANGE_LEVEL = 12.0 / 255.0  # a change larger than this (blurred, largest channel) marks a pixel as changed
 
 
@@ -194,7 +194,7 @@ def _nearest_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     best = None
     for dy in range(3):
         for dx in range(3):
-            # OpenCV's element-wise calls: numpy's max over a 3-long last axis took 5x longer (45 ms a frame).
+            # OpenCV's element-wise calls: numpy's max over a 3-long last axis is several times slower.
             difference = cv2.absdiff(a, padded[dy : dy + h, dx : dx + w])
             largest = cv2.max(cv2.max(difference[..., 0], difference[..., 1]), difference[..., 2])
             best = largest if best is None else cv2.min(best, largest)

@@ -181,7 +181,7 @@ class PropagateInpainter:
                 m = motions[k - 1]
                 motions[k - 1] = PairMotion(m.homography, m.moving_a, m.moving_b & ~known)
         holes_f32 = holes.astype(np.float32)
-        return _Span(frames, holes, holes_f32, forward, backward, motions, reach, dict(trusted) or None)
+        return _Span(frames, holes, holes_f32, forward, backward, motions, reach, trusted or None)
 
     def _reference_view(self, span: _Span, target: int) -> _ReferenceView:
         """What each reference frame of ``span`` gives ``target``: the direct alignment and the still/moving split.
@@ -245,8 +245,8 @@ class PropagateInpainter:
         motion where that lands in the key frame's hole.
 
         Why: the carry restarts so that a chunk of frames can reproduce a whole run, and a restart swaps the carried
-        paint and detail for fresh ones between two frames: on docs/quality.md's schoolgirls/static those two
-        frame pairs scored a hole E_warp of ~7 against ~1.5 elsewhere. Handed over a share a frame, the restart's
+        paint and detail for fresh ones between two frames, a visible jump (``tests/propagate/test_detail.py::
+        test_a_carry_restart_hands_over_instead_of_jumping`` measures it). Handed over a share a frame, the restart's
         fill arrives linearly over ``_HANDOVER_FRAMES`` frames. It reads only the key frame, which lies within
         the target's window (no farther than ``context_frames``), so a chunk computes what a whole run
         does; the key frame's analysis is made once per ``fill`` (``analyses``) and reused when it is a target.

@@ -60,8 +60,8 @@ def run_removal(
 
     Only the windows that contribute to ``request.frames`` run (``plan.plan_frames``), and the frames written equal
     the same frames of a whole-shot run bit for bit. ``cache`` is shared between runs (the server holds one);
-    without it a cache private to this run is used, so features and flows are still computed once per frame and
-    pair. ``cancel.is_set()`` is checked between windows and raises ``JobCancelled``: frames already written are
+    without it a model engine uses a cache private to this run (features and flows computed once per frame and
+    pair) and propagate none (``engines.build_engine``). ``cancel.is_set()`` is checked between windows and raises ``JobCancelled``: frames already written are
     complete files, nothing is left half-written. ``source``/``matte_source``/``sink`` replace the
     ``plate``/``matte``/``out`` patterns (frames by value). ``on_warning(message)`` hears each warning when it
     arises (the summary lists them all again); ``on_frame_written(frame, path)`` hears each frame once its file is

@@ -369,7 +369,8 @@ def build_engine(
     cache: ShotCache,
     propagate: PropagateConfig | None = None,
     references: dict | None = None,
-    shared: bool = True,
+    *,
+    shared: bool,
 ):
     """The engine implementation of a resolved engine name (a key of ``ENGINES``); ``propagate`` its settings,
     ``references`` its clean frames by shot position (``propagate.references.Reference``).

@@ -480,7 +480,7 @@ def run_request(
     if progress is not None:  # the first report: everything that can be refused before any work has passed
         progress(Progress(0, len(outputs), "loading engine", 0.0, None))
     runner.engine = build_engine(
-        choice.engine, request.weights, request.device, cache, request.propagate, references, shared
+        choice.engine, request.weights, request.device, cache, request.propagate, references, shared=shared
     )
     return runner.run()
 
