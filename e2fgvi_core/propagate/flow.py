@@ -221,7 +221,6 @@ def frame_digest(frame: np.ndarray, hole: np.ndarray) -> bytes:
 
 
 _KERNELS = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}
-_CORNER = np.ones((2, 2), np.uint8)
 
 
 def sample_colour(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernel: str = "cubic") -> np.ndarray:
@@ -238,14 +237,17 @@ def sample_colour(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernel: str
     if kernel == "linear":
         return sample(image, xs, ys)
     values = sample(image, xs, ys, interpolation=_KERNELS[kernel], border=cv2.BORDER_REFLECT_101)
-    # min / max of the 2x2 block whose top-left pixel is (x, y), read at (floor x, floor y); the last row and column
-    # are replicated so a sample on the far edge sees its own pixels.
-    padded = cv2.copyMakeBorder(image, 0, 1, 0, 1, cv2.BORDER_REPLICATE)
-    low = cv2.erode(padded, _CORNER, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[:h, :w]
-    high = cv2.dilate(padded, _CORNER, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[:h, :w]
-    fx, fy = np.floor(xs), np.floor(ys)
-    low = sample(low, fx, fy, interpolation=cv2.INTER_NEAREST)
-    high = sample(high, fx, fy, interpolation=cv2.INTER_NEAREST)
+    # min / max of the 2x2 pixels whose top-left one is (floor x, floor y), gathered at the samples only (a trace
+    # step samples a few hundred points of a frame: a min / max filter over the whole frame would cost more); on the
+    # last row and column the block is the pixel's own. Positions are >= 0 here, so truncation floors them; a
+    # non-finite one (its sample is the border value) is bounded by pixel 0's block.
+    x0 = np.where(np.isfinite(xs), xs, 0).astype(np.intp)
+    y0 = np.where(np.isfinite(ys), ys, 0).astype(np.intp)
+    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+    pixels = image.reshape(h * w, -1)
+    corners = [pixels[y * w + x] for y, x in ((y0, x0), (y0, x1), (y1, x0), (y1, x1))]
+    low = np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[2], corners[3]))
+    high = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3]))
     return np.minimum(np.maximum(values, low), high)
 
 

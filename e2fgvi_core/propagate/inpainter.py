@@ -115,6 +115,7 @@ class PropagateInpainter:
         targets: Sequence[int],
         restarts: Collection[int] = (),
         references: Mapping[int, Reference] | None = None,
+        digests: Sequence[bytes] | None = None,
     ) -> np.ndarray:
         """Return the filled target frames.
 
@@ -125,7 +126,9 @@ class PropagateInpainter:
         fresh one (``_towards_key``), so give every restart the window holds, targets or not;
         ``references``: clean frames by index into ``t`` (``references.Reference``, the frames' size): their trusted
         pixels are known background of their frame, carried to the others like any visible pixel; at that frame the
-        output inside the hole is the reference over the fill by its trust.
+        output inside the hole is the reference over the fill by its trust; ``digests``: ``flow.frame_digest`` of
+        each frame and hole as given, when the caller knows them (overlapping windows share frames: each is hashed
+        once per run).
         Returns float32 (len(targets), h, w, 3) in [0, 1]; pixels outside a target's hole are the input's.
         """
         frames, holes, targets = _validate(frames, holes, targets)
@@ -135,6 +138,13 @@ class PropagateInpainter:
             raise ConfigError(f"propagate fill: reference indices {bad} outside the window 0..{frames.shape[0] - 1}")
         original_holes = holes
         frames, holes = apply_references(frames, holes, references)
+        known = {} if digests is None else {k: d for k, d in enumerate(digests) if k not in references}
+
+        def digest(k: int) -> bytes:  # a reference changes its frame's pixels and hole: hashed as it is now
+            if k not in known:
+                known[k] = frame_digest(frames[k], holes[k])
+            return known[k]
+
         restarts = {int(i) for i in restarts}
         t, h, w = holes.shape
         out = np.empty((len(targets), h, w, 3), dtype=np.float32)
@@ -145,7 +155,7 @@ class PropagateInpainter:
         if needed and references:
             # Reference frames are always within reach (a window holds them beside its own frames, however far).
             lo, hi = min(lo, *references), max(hi, *references)
-        digests = [frame_digest(frame, hole) for frame, hole in zip(frames[lo : hi + 1], holes[lo : hi + 1])]
+        digests = [digest(k) for k in range(lo, hi + 1)]
         reach = max(self.context_frames, hi - lo) if references else self.context_frames
         trusted = {k - lo: original_holes[k] & ~holes[k] for k in references if lo <= k <= hi}
         span = self._span(frames[lo : hi + 1], holes[lo : hi + 1], digests, reach, trusted) if needed else None
@@ -160,8 +170,7 @@ class PropagateInpainter:
                 out[j] = frames[i]
             if i in references and original_holes[i].any():
                 out[j] = blend_reference(out[j], original_holes[i], references[i])
-            digest = digests[i - lo] if lo <= i <= hi else frame_digest(frames[i], holes[i])
-            self._previous = (digest, out[j].copy())
+            self._previous = (digest(i), out[j].copy())
         return out
 
     def _span(

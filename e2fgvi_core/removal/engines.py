@@ -32,6 +32,7 @@ import numpy as np
 
 from e2fgvi_core.errors import ConfigError, DeviceError
 from e2fgvi_core.propagate.config import PropagateConfig
+from e2fgvi_core.propagate.flow import frame_digest
 from e2fgvi_core.propagate.references import TRUSTED, Reference
 from e2fgvi_core.removal.cache import ShotCache, digest_arrays
 from e2fgvi_core.removal.config import EngineConfig
@@ -289,6 +290,8 @@ class PropagateEngine:
         self.references = dict(references or {})
         self._reference_key = [f"{p}:{self.references[p].digest().hex()}" for p in sorted(self.references)]
         self.inpainter = PropagateInpainter(self.config, cache)
+        # frame_digest of this run's prepared frames, by (shot position, geometry key): the last window's only.
+        self._hashed: dict[tuple[int, str], bytes] = {}
         self.counts = {"features": 0, "flows": 0, "windows": 0}
 
     def plan(self, length: int, config: EngineConfig) -> ShotPlan:
@@ -307,13 +310,18 @@ class PropagateEngine:
                 self.inpainter.carry = (last_digest, filled[-1].copy())
                 return {p: filled[i].copy() for i, p in enumerate(window.local)}
         positions = sorted(set(window.inputs) | set(self.references))
-        frames, holes = [], []
+        frames, holes, hashed = [], [], {}
         for position in positions:
             display, hole = prepare(position)
             if display.dtype == np.uint8:
                 display = display.astype(np.float32) / np.float32(255)
             frames.append(np.clip(display, 0.0, 1.0).astype(np.float32))
-            holes.append(hole)
+            holes.append(np.asarray(hole, dtype=bool))
+            # The next window holds most of these frames again: each prepared frame is hashed once per run (its
+            # first read is the position's frame for the whole run, as the runner's own digests are).
+            where = (position, geometry.key)
+            hashed[where] = self._hashed.get(where) or frame_digest(frames[-1], holes[-1])
+        self._hashed = hashed
         targets = [positions.index(p) for p in window.local]
         every = self.config.carry_restart_frames
         # Every restart the window reads, its targets' and those just after them (the detail fades into the next).
@@ -322,7 +330,8 @@ class PropagateEngine:
             positions.index(p): reference.crop(geometry.rect, geometry.proc_wh)
             for p, reference in self.references.items()
         }
-        filled = self.inpainter.fill(np.stack(frames), np.stack(holes), targets, restarts, references)
+        digests = [hashed[(p, geometry.key)] for p in positions]
+        filled = self.inpainter.fill(np.stack(frames), np.stack(holes), targets, restarts, references, digests)
         if window_key is not None:
             self.cache.put("windows", window_key, (filled.copy(), self.inpainter.carry[0]))
         self.counts["windows"] += 1

@@ -7,8 +7,9 @@ the clip, so ``describe()`` lists it with the clip (``REFERENCE_FRAMES``) and ho
 A reference's pixels are trusted background at its frame; its alpha, if any, says which pixels are trusted.
 
 By path (``PathClip``/``FrameFiles``) each reference frame's file goes to the server as it is. By value
-(``ArrayClip``) each frame is written once to an EXR in the bridge's scratch folder, named by its content digest,
-so a changed reference is a new file and the server never reads one that is being rewritten.
+(``ArrayClip``) each frame is written once to the bridge's scratch folder, named by its content digest, so a changed
+reference is a new file and the server never reads one that is being rewritten: float pixels as an EXR, 8- and
+16-bit ones as a PNG of that depth (the server reads integers as display values, floats as scene-linear: ``png``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ..client import wire
 from .clips import ArrayClip, PathClip
 from .errors import ParamsError
 from .exr import write_exr
+from .png import CHANNEL_NAMES, write_png
 
 REFERENCE_FRAMES = {
     "name": "reference_frames",
@@ -74,8 +76,9 @@ def scratch_folder() -> str:
 def reference_entries(clip: Any, frames: tuple[int, ...], scratch: str | None, written: set[str]) -> list[str]:
     """The request's ``reference`` entries (``"N=/abs/path"``) for ``frames`` of ``clip``.
 
-    A value clip's frames are written to ``scratch`` (``reference.N.<digest>.exr``) unless there already; each file
-    written is added to ``written`` so the effect can remove them when it closes.
+    A value clip's frames are written to ``scratch`` (``reference.N.<digest>.exr``, ``.png`` for 8- and 16-bit
+    pixels) unless there already; each file written is added to ``written`` so the effect can remove them when it
+    closes.
     """
     entries = []
     for number in frames:
@@ -85,10 +88,19 @@ def reference_entries(clip: Any, frames: tuple[int, ...], scratch: str | None, w
                 raise ParamsError(f"the Reference input has no file for reference frame {number}")
         elif isinstance(clip, ArrayClip):
             folder = scratch or scratch_folder()
-            path = os.path.join(folder, f"reference.{number}.{clip.digest(number)}.exr")
+            pixels, names = _named_pixels(clip, number)
+            integers = pixels.dtype in (np.uint8, np.uint16)
+            path = os.path.join(folder, f"reference.{number}.{clip.digest(number)}.{'png' if integers else 'exr'}")
             if not os.path.isfile(path):
-                pixels, names = _named_pixels(clip, number)
-                write_exr(path, pixels, names)
+                if integers and names != CHANNEL_NAMES.get(len(names)):
+                    raise ParamsError(
+                        f"reference frame {number} is {pixels.dtype} with channels {names}: give RGB or RGBA "
+                        "(alpha = trust)"
+                    )
+                if integers:
+                    write_png(path, pixels)
+                else:
+                    write_exr(path, pixels, names)
                 written.add(path)
         else:
             raise ParamsError(f"the Reference input must be a PathClip or an ArrayClip, got {type(clip).__name__}")
@@ -97,8 +109,11 @@ def reference_entries(clip: Any, frames: tuple[int, ...], scratch: str | None, w
 
 
 def _named_pixels(clip: ArrayClip, number: int) -> tuple[np.ndarray, list[str]]:
+    """The frame's pixels (8- and 16-bit kept as they are, the rest as float32) and channel names."""
     item = clip.fetch(number)
-    pixels = np.asarray(getattr(item, "pixels", item), dtype=np.float32)
+    pixels = np.asarray(getattr(item, "pixels", item))
+    if pixels.dtype not in (np.uint8, np.uint16):
+        pixels = pixels.astype(np.float32)
     if pixels.ndim == 2:
         pixels = pixels[..., None]
     names = list(getattr(item, "channels", None) or clip.channels or _DEFAULT_NAMES.get(pixels.shape[-1], []))

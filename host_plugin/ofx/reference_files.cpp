@@ -1,4 +1,4 @@
-// Reference frames on disk for the server: the private scratch folder and a minimal float EXR writer.
+// Reference frames on disk for the server: the private scratch folder and minimal float EXR and 8-bit PNG writers.
 #include "reference_files.h"
 
 #include <fcntl.h>
@@ -139,6 +139,77 @@ std::vector<uint8_t> float_exr_bytes(int width, int height, const std::vector<st
     for (size_t c : order)  // each channel's whole row, in the channel list's order
       for (int x = 0; x < width; ++x) put_f32(out, pixels[(size_t(y) * width + x) * count + c]);
   }
+  return out;
+}
+
+namespace {
+
+void put_u32_be(std::vector<uint8_t> &out, uint32_t value) {
+  for (int i = 3; i >= 0; --i) out.push_back(uint8_t(value >> (8 * i)));
+}
+
+// CRC-32 of PNG chunks (ISO 3309 polynomial, reflected), as the PNG specification's sample code defines it.
+uint32_t crc32(const uint8_t *data, size_t size, uint32_t crc = 0) {
+  static const std::vector<uint32_t> table = [] {
+    std::vector<uint32_t> t(256);
+    for (uint32_t n = 0; n < 256; ++n) {
+      uint32_t c = n;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+      t[n] = c;
+    }
+    return t;
+  }();
+  crc = ~crc;
+  for (size_t i = 0; i < size; ++i) crc = table[(crc ^ data[i]) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+void put_chunk(std::vector<uint8_t> &out, const char *type, const std::vector<uint8_t> &data) {
+  put_u32_be(out, uint32_t(data.size()));
+  const size_t start = out.size();
+  out.insert(out.end(), type, type + 4);
+  out.insert(out.end(), data.begin(), data.end());
+  put_u32_be(out, crc32(out.data() + start, out.size() - start));
+}
+
+}  // namespace
+
+std::vector<uint8_t> png8_bytes(int width, int height, int channels, const std::vector<uint8_t> &pixels) {
+  if (width <= 0 || height <= 0 || (channels != 3 && channels != 4) ||
+      pixels.size() != size_t(width) * height * channels)
+    throw std::runtime_error("a PNG needs a non-empty RGB or RGBA image with one byte per pixel and channel");
+  std::vector<uint8_t> header;
+  put_u32_be(header, uint32_t(width));
+  put_u32_be(header, uint32_t(height));
+  header.insert(header.end(), {8, uint8_t(channels == 4 ? 6 : 2), 0, 0, 0});  // depth, colour type, deflate, 0, 0
+  // The image data: each row after its filter byte (0: none), in a zlib stream of stored deflate blocks.
+  const size_t row = size_t(width) * channels;
+  std::vector<uint8_t> raw;
+  raw.reserve(size_t(height) * (row + 1));
+  for (int y = 0; y < height; ++y) {
+    raw.push_back(0);
+    raw.insert(raw.end(), pixels.begin() + ptrdiff_t(size_t(y) * row), pixels.begin() + ptrdiff_t(size_t(y + 1) * row));
+  }
+  std::vector<uint8_t> stream = {0x78, 0x01};  // deflate, 32 KiB window, no dictionary, fastest
+  uint32_t a = 1, b = 0;                      // Adler-32 of the raw data
+  for (uint8_t v : raw) {
+    a = (a + v) % 65521u;
+    b = (b + a) % 65521u;
+  }
+  size_t done = 0;
+  do {
+    const size_t size = std::min<size_t>(raw.size() - done, 65535);
+    const bool last = done + size == raw.size();
+    stream.push_back(last ? 1 : 0);  // BFINAL, BTYPE 00 (stored)
+    stream.insert(stream.end(), {uint8_t(size), uint8_t(size >> 8), uint8_t(~size), uint8_t(~size >> 8)});
+    stream.insert(stream.end(), raw.begin() + ptrdiff_t(done), raw.begin() + ptrdiff_t(done + size));
+    done += size;
+  } while (done < raw.size());
+  put_u32_be(stream, (b << 16) | a);
+  std::vector<uint8_t> out = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  put_chunk(out, "IHDR", header);
+  put_chunk(out, "IDAT", stream);
+  put_chunk(out, "IEND", {});
   return out;
 }
 

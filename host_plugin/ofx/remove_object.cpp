@@ -684,20 +684,27 @@ class Render {
     return out;
   }
 
-  // The request's `reference` entries ("N=/abs/path"): each frame written once to the private scratch folder as a
-  // float EXR named by its content (reference.N.<digest>.exr; atomic, so the server never reads half a file).
+  // The request's `reference` entries ("N=/abs/path"): each frame written once to the private scratch folder, named
+  // by its content (reference.N.<digest>.exr, or .png for an 8-bit image: sent as integers like an 8-bit plate, see
+  // reference_files.h; atomic, so the server never reads half a file).
   std::vector<std::string> reference_entries() {
     std::vector<std::string> entries;
     for (int n : reference_frames()) {
       std::shared_ptr<HostFrame> frame = reference_frame(n);
+      const Pixels &px = frame->pixels;
+      const bool bytes = px.dtype == "uint8";
       std::string path;
       try {
-        path = private_scratch_folder() + "/reference." + std::to_string(n) + "." + frame->digest + ".exr";
+        path = private_scratch_folder() + "/reference." + std::to_string(n) + "." + frame->digest +
+               (bytes ? ".png" : ".exr");
         if (access(path.c_str(), R_OK) != 0) {
-          const Pixels &px = frame->pixels;
-          std::vector<float> values(size_t(px.width) * px.height * px.channels);
-          for (size_t i = 0; i < values.size(); ++i) values[i] = read_value(px, i);
-          write_file_atomic(path, float_exr_bytes(px.width, px.height, px.names, values));
+          if (bytes) {
+            write_file_atomic(path, png8_bytes(px.width, px.height, px.channels, px.bytes));
+          } else {
+            std::vector<float> values(size_t(px.width) * px.height * px.channels);
+            for (size_t i = 0; i < values.size(); ++i) values[i] = read_value(px, i);
+            write_file_atomic(path, float_exr_bytes(px.width, px.height, px.names, values));
+          }
           instance_.written.insert(path);
         }
       } catch (const ServerError &) {

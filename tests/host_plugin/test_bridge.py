@@ -425,6 +425,35 @@ def test_a_reference_by_value_is_written_to_scratch_and_equals_the_same_referenc
     assert list(scratch.iterdir()) == []  # closed: the written reference is gone
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_an_integer_reference_by_value_is_written_as_a_png_of_its_depth_and_equals_that_png_by_path(
+    server_address, shot, dtype
+):
+    """An 8- or 16-bit reference is display-referred: written as float it would be read as scene-linear (and
+    brightened); the bridge writes a PNG of its depth, which the server reads as it reads the artist's PNG."""
+    address, _ = server_address
+    scratch = shot / "scratch"
+    scratch.mkdir()
+    painted = np.round(np.clip(_painted(PURPLE), 0.0, 1.0) * np.iinfo(dtype).max).astype(dtype)
+    write_frame(shot / f"ref_int.{REF_FRAME:04d}.png", Frame.from_array(painted, ["R", "G", "B"]))
+    by_value = _path_effect(address, shot, out="byvalue_int")
+    by_value.set_reference(ArrayClip({REF_FRAME: painted}.__getitem__, ["R", "G", "B"]), [REF_FRAME])
+    by_value.scratch = str(scratch)
+    with by_value, _path_effect(address, shot, out="bypath_int") as by_path:
+        by_path.set_reference(PathClip(str(shot / "ref_int.%04d.png")), str(REF_FRAME))
+        got = [read_frame(r.path).pixels for r in by_value.process_range(FIRST + 4, FIRST + 7)]
+        expected = [read_frame(r.path).pixels for r in by_path.process_range(FIRST + 4, FIRST + 7)]
+        (written,) = scratch.iterdir()
+        assert written.name.startswith(f"reference.{REF_FRAME}.") and written.suffix == ".png"
+        back = read_frame(written).pixels
+        assert back.dtype == dtype and back.shape == painted.shape
+        np.testing.assert_array_equal(back, painted)
+    for ours, theirs in zip(got, expected):
+        np.testing.assert_array_equal(ours, theirs)
+    plain = _whole_run(shot, out="whole_plain_int")
+    assert not np.array_equal(got[0], plain[REF_FRAME])  # the reference did take part
+
+
 def test_reference_frames_outside_the_shot_or_without_a_clip_are_refused_before_any_job(server_address, shot):
     address, _ = server_address
     with _path_effect(address, shot) as effect:

@@ -19,6 +19,7 @@ from ofx_support import COUNT, FIRST, SHOT, frames_of, whole_run
 from e2fgvi_core.io.frame import Frame
 from e2fgvi_core.io.reader import read_frame
 from e2fgvi_core.io.writer import write_frame
+from e2fgvi_core.testing import make_synthetic_shot, write_png_shot
 from e2fgvi_host.client import Client
 
 GENERAL = "OfxImageEffectContextGeneral"
@@ -52,17 +53,15 @@ def _hole(shot: Path) -> np.ndarray:
     return frames_of(shot, "matte.%04d.exr")(REF_FRAME)[..., 0] > 0
 
 
-def _reference_clip(shot: Path, painted: dict[int, np.ndarray]):
+def _reference_clip(shot: Path, painted: dict[int, np.ndarray], plate: str = "plate.%04d.exr"):
     """A Reference input as a host gives it: the painted frames where painted, the plate elsewhere (a paint branch)."""
-    plate = frames_of(shot, "plate.%04d.exr")
+    plate = frames_of(shot, plate)
     return lambda frame: painted[frame] if frame in painted else plate(frame).astype(painted[REF_FRAME].dtype)
 
 
-def _instance(host: Host, server, shot: Path, reference=None, reference_range=(FIRST, LAST), **params):
-    inputs = {
-        "Source": (frames_of(shot, "plate.%04d.exr"), (FIRST, LAST)),
-        "Matte": (frames_of(shot, "matte.%04d.exr"), (FIRST, LAST)),
-    }
+def _instance(host: Host, server, shot: Path, reference=None, reference_range=(FIRST, LAST),
+              plate: str = "plate.%04d.exr", matte: str = "matte.%04d.exr", **params):  # fmt: skip
+    inputs = {"Source": (frames_of(shot, plate), (FIRST, LAST)), "Matte": (frames_of(shot, matte), (FIRST, LAST))}
     if reference is not None:
         inputs["Reference"] = (reference, reference_range)
     effect = host.create_instance(GENERAL, inputs)
@@ -194,4 +193,32 @@ def test_a_scratch_folder_others_may_write_is_refused_not_used(plugin_binary, se
     assert status == STAT_FAILED and len(host.messages) == 1, host.messages
     assert "is not a private folder of this user" in host.messages[0][1] and "\n" not in host.messages[0][1]
     assert not scratch.exists()
+    assert host.destroy(effect) == STAT_OK
+
+
+def test_an_8_bit_reference_is_sent_as_8_bit_values_and_equals_a_png_reference_to_the_cli(
+    plugin_binary, server, tmp_path, scratch
+):
+    frames, mattes = make_synthetic_shot(COUNT, 40, 56, seed=3)
+    folder = write_png_shot(tmp_path, frames, mattes, first=FIRST)
+    hole = frames_of(folder, "matte.%04d.png")(REF_FRAME)[..., 0] > 0
+    painted = frames_of(folder, "plate.%04d.png")(REF_FRAME).copy()
+    painted[hole] = np.round(np.array(PURPLE) * 255).astype(np.uint8)  # painted in the host's 8-bit display values
+    ref = folder / f"ref_8bit.{REF_FRAME:04d}.png"
+    write_frame(ref, Frame.from_array(painted, ["R", "G", "B"]))
+    expected = whole_run(
+        folder, "--reference", f"{REF_FRAME}={ref}", plate="plate.%04d.png", matte="matte.%04d.png", out="w.%04d.png"
+    )
+    host = Host(plugin_binary)
+    host.load()
+    clip = _reference_clip(folder, {REF_FRAME: painted}, "plate.%04d.png")
+    effect = _instance(host, server, folder, clip, reference_frames=str(REF_FRAME), plate="plate.%04d.png",
+                       matte="matte.%04d.png")  # fmt: skip
+    for frame in (REF_FRAME, 1012, FIRST):
+        status, image = host.render(effect, frame)
+        assert status == STAT_OK, host.messages
+        assert image.dtype == np.uint8
+        np.testing.assert_array_equal(image, expected[frame], err_msg=str(frame))
+    # The painted 8-bit values land in the hole as they are (not read as scene-linear and brightened).
+    assert np.abs(_hole_mean(expected[REF_FRAME], hole) / 255.0 - PURPLE).max() < 0.01
     assert host.destroy(effect) == STAT_OK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -24,6 +25,23 @@ def test_clamped_cubic_keeps_more_detail_than_bilinear_and_never_overshoots():
     assert (cubic >= corners.min(axis=0) - 1e-6).all() and (cubic <= corners.max(axis=0) + 1e-6).all()
     whole = sample_colour(image, xs.round(), ys.round(), "lanczos")  # on pixel centres: the pixels themselves
     np.testing.assert_allclose(whole, image[ys.round().astype(int), xs.round().astype(int)], atol=1e-5)
+
+
+def test_sharp_samples_are_clamped_to_their_own_2x2_pixels_up_to_the_last_row_and_column():
+    rng = np.random.default_rng(7)
+    image = rng.random((20, 30, 3)).astype(np.float32)
+    image[::2] = 1.0 - image[::2]  # strong edges, so the cubic sample overshoots and the clamp decides
+    xs = np.concatenate([rng.uniform(0, 29, 200), [29.0, 28.6, 29.0, 40.0, -3.0, 0.0]]).astype(np.float32)
+    ys = np.concatenate([rng.uniform(0, 19, 200), [19.0, 18.4, 5.5, 25.0, -1.0, 19.0]]).astype(np.float32)
+    got = sample_colour(image, xs, ys, "cubic")
+    cx, cy = np.clip(xs, 0, 29), np.clip(ys, 0, 19)
+    x0, y0 = np.floor(cx).astype(int), np.floor(cy).astype(int)
+    x1, y1 = np.minimum(x0 + 1, 29), np.minimum(y0 + 1, 19)  # the far edge's block is the pixel's own
+    corners = np.stack([image[y0, x0], image[y0, x1], image[y1, x0], image[y1, x1]])
+    raw = sample(image, cx, cy, interpolation=cv2.INTER_CUBIC, border=cv2.BORDER_REFLECT_101)
+    np.testing.assert_array_equal(got, np.clip(raw, corners.min(axis=0), corners.max(axis=0)))
+    assert (raw != got).any()  # the clamp did something here
+    np.testing.assert_array_equal(got[200], image[19, 29])
 
 
 def test_detail_band_is_copied_from_beside_the_hole_only():
