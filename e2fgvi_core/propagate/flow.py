@@ -223,7 +223,7 @@ def frame_digest(frame: np.ndarray, hole: np.ndarray) -> bytes:
 _KERNELS = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}
 
 
-def sample_colour(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernel: str = "cubic") -> np.ndarray:
+def sample_colour(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernel: str) -> np.ndarray:
     """Colours of ``image`` (h, w, 3) at float positions (clamped into it) with ``kernel`` (``PropagateConfig``'s
     ``resample_kernel``); returns (n, 3) float32.
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from e2fgvi_core.errors import ConfigError
 from e2fgvi_core.metrics import psnr
 from e2fgvi_core.propagate import PropagateConfig, PropagateInpainter
-from e2fgvi_core.propagate.global_motion import PairMotion, fit_pair_motion, homography_flow
+from e2fgvi_core.propagate.global_motion import PairMotion, fit_homography, fit_pair_motion, homography_flow
 from e2fgvi_core.propagate.pixel_propagation import trace_camera
 from e2fgvi_core.testing import make_panning_shot
 
@@ -48,6 +49,29 @@ def _shot_with_a_bystander(gap_px: int, size_px: int):
 
 def _red(colours: np.ndarray) -> np.ndarray:
     return (colours[..., 0] > 0.8) & (colours[..., 1] < 0.15) & (colours[..., 2] < 0.15)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_few_grid_points_fewer_barely_move_the_fitted_camera_motion(seed):
+    """A matte changed in a corner takes a few points out of the fit: the camera motion must move by a hair, not
+    jump to another RANSAC consensus (which moves every colour fetched along it, in frames far from the change)."""
+    h, w = 240, 432
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    matrix = np.array([[1.002, 0.001, 2.3], [-0.001, 0.999, -0.8], [1e-6, -2e-6, 1.0]])
+    moved = cv2.perspectiveTransform(np.stack([xs, ys], -1).reshape(1, -1, 2).astype(np.float64), matrix)
+    parallax = 0.8 * np.sin(xs / 57.0 + seed) * np.cos(ys / 43.0)  # depth: no homography fits it exactly
+    flow = moved[0].reshape(h, w, 2) - np.stack([xs, ys], -1) + np.stack([parallax, 0.3 * parallax], -1)
+    flow = (flow + rng.normal(0.0, 0.3, flow.shape)).astype(np.float32)
+    known = np.ones((h, w), bool)
+    known[60:180, 150:260] = False  # the hole
+    tweaked = known.copy()
+    tweaked[:12, :12] = False  # the matte tweak: a patch in the corner
+    fits = [fit_homography(flow, mask) for mask in (known, tweaked)]
+    frame_corners = np.array([[[0, 0], [w, 0], [0, h], [w, h]]], np.float64)
+    a, b = (cv2.perspectiveTransform(frame_corners, fit)[0] for fit in fits)
+    assert np.abs(a - b).max() < 0.05
+    assert np.abs(a - cv2.perspectiveTransform(frame_corners, matrix)[0]).max() < 2.0  # and it is the camera
 
 
 def test_camera_trace_skips_pixels_that_move_against_the_camera():
