@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import OpenImageIO as oiio
 
@@ -80,6 +81,12 @@ def hole_detail(pixels: np.ndarray, hole: np.ndarray) -> float:
     h, w = rgb.shape[:2]
     mean = sum(padded[y : y + h, x : x + w] for y in range(3) for x in range(3)) / 9.0
     return float((rgb - mean)[hole].std())
+
+
+def ring_around(hole: np.ndarray, gap_px: int, width_px: int) -> np.ndarray:
+    """The pixels ``gap_px`` to ``gap_px + width_px`` away from ``hole`` (bool (h, w)): the plate beside it."""
+    distance = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return (distance > gap_px) & (distance <= gap_px + width_px)
 
 
 def provenance(path: str | Path, key: str) -> str | None:
