@@ -39,6 +39,7 @@ REFERENCE_FRAMES = {
 }
 """The Reference clip's one setting, as ``describe()`` gives it (the host makes its knob from this)."""
 
+_INTEGER_DTYPES = (np.uint8, np.uint16)  # display values, written as PNG of their depth (``png``)
 _DEFAULT_NAMES = {1: ["Y"], 3: ["R", "G", "B"], 4: ["R", "G", "B", "A"]}
 
 
@@ -89,18 +90,18 @@ def reference_entries(clip: Any, frames: tuple[int, ...], scratch: str | None, w
         elif isinstance(clip, ArrayClip):
             folder = scratch or scratch_folder()
             pixels, names = _named_pixels(clip, number)
-            integers = pixels.dtype in (np.uint8, np.uint16)
+            integers = pixels.dtype in _INTEGER_DTYPES
             path = os.path.join(folder, f"reference.{number}.{clip.digest(number)}.{'png' if integers else 'exr'}")
             if not os.path.isfile(path):
-                if integers and names != CHANNEL_NAMES.get(len(names)):
+                if not integers:
+                    write_exr(path, pixels, names)
+                elif names == CHANNEL_NAMES.get(len(names)):
+                    write_png(path, pixels)
+                else:
                     raise ParamsError(
                         f"reference frame {number} is {pixels.dtype} with channels {names}: give RGB or RGBA "
                         "(alpha = trust)"
                     )
-                if integers:
-                    write_png(path, pixels)
-                else:
-                    write_exr(path, pixels, names)
                 written.add(path)
         else:
             raise ParamsError(f"the Reference input must be a PathClip or an ArrayClip, got {type(clip).__name__}")
@@ -112,7 +113,7 @@ def _named_pixels(clip: ArrayClip, number: int) -> tuple[np.ndarray, list[str]]:
     """The frame's pixels (8- and 16-bit kept as they are, the rest as float32) and channel names."""
     item = clip.fetch(number)
     pixels = np.asarray(getattr(item, "pixels", item))
-    if pixels.dtype not in (np.uint8, np.uint16):
+    if pixels.dtype not in _INTEGER_DTYPES:
         pixels = pixels.astype(np.float32)
     if pixels.ndim == 2:
         pixels = pixels[..., None]
